@@ -1,0 +1,57 @@
+# Brigada: `make demo` runs the product on the embedded default; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON_FOR_VENV ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+STAMP := $(VENV)/.brigada-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base
+
+.PHONY: setup demo serve worker test lint typecheck bench notebooks export-warehouse clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "Python 3.11+ is required"; exit 1; }
+	@echo "==> creating $(VENV) with $(PYTHON_FOR_VENV)"
+	@test -x $(BIN)/python || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing Brigada and its tools (first run takes a few minutes)"
+	@$(BIN)/pip install --quiet --progress-bar off -e ".[dev,notebooks]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	@$(BIN)/python manage.py migrate --noinput -v 1
+	@$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
+
+serve: setup
+	@$(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
+
+worker: setup
+	@$(BIN)/python manage.py run_worker
+
+test: setup
+	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check . || true
+	@$(BIN)/mypy backend mobile_api bots scheduling_solver analytics
+
+bench: setup
+	@for script in benchmarks/*_bench.py; do echo "==> $$script"; $(BIN)/python $$script || exit 1; done
+
+export-warehouse: setup
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py export_analytics --out notebooks/warehouse
+
+notebooks: setup export-warehouse
+	@$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=$(HOST)
+
+clean:
+	rm -rf $(VENV) var build dist .mypy_cache .ruff_cache

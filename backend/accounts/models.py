@@ -1,0 +1,97 @@
+"""Users are keyed by an E.164 phone; customers, staff and workers are all users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from backend.core.phones import phone_normalize
+
+
+class Language(models.TextChoices):
+    RU = "ru", "Русский"
+    KK = "kk", "Қазақша"
+    EN = "en", "English"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, phone: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(phone=phone_normalize(phone), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, phone: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(phone, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    phone = models.CharField(_("phone"), max_length=16, unique=True, help_text=_("E.164, e.g. +77011234567"))
+    telegram_user_id = models.BigIntegerField(_("Telegram user id"), null=True, blank=True, unique=True)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.RU)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        name = self.get_full_name()
+        return f"{name} ({self.phone})" if name else self.phone
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.phone
+
+
+class TokenKind(models.TextChoices):
+    ACCESS = "access", _("access")
+    REFRESH = "refresh", _("refresh")
+
+
+class AuthToken(models.Model):
+    """An opaque bearer token, stored only as its SHA-256.
+
+    Refresh tokens belong to a *family*: each refresh rotates the token; presenting a token that was already
+    rotated means it leaked, so the whole family (and its access tokens) is revoked.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_tokens")
+    kind = models.CharField(max_length=8, choices=TokenKind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    family = models.UUIDField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True, help_text=_("when a refresh token was rotated"))
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("auth token")
+        verbose_name_plural = _("auth tokens")
+
+    def __str__(self) -> str:
+        return f"{self.kind} token of {self.user_id}"

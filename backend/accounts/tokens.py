@@ -1,0 +1,104 @@
+"""Bearer tokens: opaque random strings, stored hashed, access ≤ 15 min, refresh rotated per use."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backend.core.exceptions import Unauthorized
+
+from .models import AuthToken, TokenKind, User
+
+ACCESS_PREFIX = "bga_"
+REFRESH_PREFIX = "bgr_"
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    token_type: str = "Bearer"
+
+
+def _new_token(user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = "") -> tuple[str, datetime]:
+    raw = (ACCESS_PREFIX if kind == TokenKind.ACCESS else REFRESH_PREFIX) + secrets.token_urlsafe(32)
+    expires = timezone.now() + timedelta(seconds=ttl)
+    AuthToken.objects.create(
+        user=user, kind=kind, token_hash=token_hash(raw), family=family, expires_at=expires, user_agent=user_agent[:200]
+    )
+    return raw, expires
+
+
+@transaction.atomic
+def token_pair_issue(*, user: User, user_agent: str = "", family: uuid.UUID | None = None) -> TokenPair:
+    """Issue a fresh access + refresh pair (a new family unless continuing one)."""
+    family = family or uuid.uuid4()
+    access, access_exp = _new_token(user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent)
+    refresh, refresh_exp = _new_token(
+        user, TokenKind.REFRESH, family, settings.BRIGADA_REFRESH_TOKEN_TTL, user_agent
+    )
+    return TokenPair(access, refresh, access_exp, refresh_exp)
+
+
+def access_token_user(raw: str) -> User | None:
+    """The active user an access token belongs to, or None (unknown, expired, revoked)."""
+    if not raw or not raw.startswith(ACCESS_PREFIX):
+        return None
+    token = (
+        AuthToken.objects.select_related("user")
+        .filter(token_hash=token_hash(raw), kind=TokenKind.ACCESS, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def _revoke_family(family: uuid.UUID) -> None:
+    AuthToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:
+    """Rotate a refresh token. Reusing an already-rotated token revokes its whole family."""
+    invalid = Unauthorized(_("The refresh token is invalid or expired. Sign in again."), code="invalid_refresh_token")
+    if not refresh_token or not refresh_token.startswith(REFRESH_PREFIX):
+        raise invalid
+    now = timezone.now()
+    with transaction.atomic():
+        # The conditional UPDATE is the lock: of two concurrent refreshes exactly one marks the token used.
+        rotated = AuthToken.objects.filter(
+            token_hash=token_hash(refresh_token),
+            kind=TokenKind.REFRESH,
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+        ).update(used_at=now)
+        token = AuthToken.objects.select_related("user").filter(token_hash=token_hash(refresh_token)).first()
+        if rotated == 1 and token is not None and token.user.is_active:
+            return token_pair_issue(user=token.user, user_agent=user_agent, family=token.family)
+    if token is not None and token.used_at is not None:
+        # Reuse of a rotated token: somebody else holds this family. Revoke it in its own transaction so the
+        # revocation survives the error we raise.
+        _revoke_family(token.family)
+    raise invalid
+
+
+def token_revoke(*, raw: str) -> None:
+    """Log out: revoke the family of the given access or refresh token."""
+    token = AuthToken.objects.filter(token_hash=token_hash(raw)).first()
+    if token is not None:
+        _revoke_family(token.family)

@@ -1,0 +1,111 @@
+"""The one way services record business changes in the event log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import models
+
+from .models import Event, EventAction
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def snapshot(instance: models.Model, fields: Sequence[str] | None = None) -> dict[str, Any]:
+    """A JSON-safe dict of concrete field values (foreign keys as ids)."""
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        data[field.name] = _jsonable(getattr(instance, field.attname))
+    return data
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """Keys whose values differ; used to keep update events small."""
+    before = before or {}
+    after = after or {}
+    return {k: after.get(k) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
+def entity_type_of(instance: models.Model) -> str:
+    return instance._meta.label_lower
+
+
+def event_record(
+    *,
+    entity: models.Model,
+    action: str,
+    actor: Any = None,
+    organization_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    batch_id: uuid.UUID | None = None,
+    note: str = "",
+) -> Event:
+    """Append one event. Call inside the service's transaction so both commit or neither does."""
+    if action == EventAction.UPDATE and before is not None and after is not None:
+        changed = diff(before, after)
+        before = {k: before.get(k) for k in changed}
+        after = changed
+    return Event.objects.create(
+        organization_id=organization_id if organization_id is not None else getattr(entity, "organization_id", None),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        entity_type=entity_type_of(entity),
+        entity_id=str(entity.pk),
+        action=action,
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+        batch_id=batch_id,
+        note=note[:255],
+    )
+
+
+def event_record_many(
+    *,
+    entities: Iterable[tuple[models.Model, dict[str, Any] | None, dict[str, Any] | None]],
+    action: str,
+    actor: Any = None,
+    batch_id: uuid.UUID | None = None,
+    note: str = "",
+) -> int:
+    """Append events for a bulk change in one INSERT; every row of the batch shares ``batch_id``."""
+    batch_id = batch_id or uuid.uuid4()
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    rows = []
+    for entity, before, after in entities:
+        if action in (EventAction.UPDATE, EventAction.BULK_UPDATE) and before is not None and after is not None:
+            changed = diff(before, after)
+            before = {k: before.get(k) for k in changed}
+            after = changed
+        rows.append(
+            Event(
+                organization_id=getattr(entity, "organization_id", None),
+                actor=actor_obj,
+                entity_type=entity_type_of(entity),
+                entity_id=str(entity.pk),
+                action=action,
+                before=_jsonable(before) if before is not None else None,
+                after=_jsonable(after) if after is not None else None,
+                batch_id=batch_id,
+                note=note[:255],
+            )
+        )
+    Event.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

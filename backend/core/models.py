@@ -1,0 +1,126 @@
+"""Shared model bases and the append-only event log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self) -> SoftDeleteQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> SoftDeleteQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+
+class SoftDeleteModel(TimeStampedModel):
+    """Rows are never hard-deleted by the application: history must survive (the amoCRM 31-vs-14 lesson)."""
+
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, db_index=True)
+
+    objects = SoftDeleteQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class EventAction(models.TextChoices):
+    CREATE = "create", _("created")
+    UPDATE = "update", _("updated")
+    DELETE = "delete", _("deleted")
+    RESTORE = "restore", _("restored")
+    BULK_UPDATE = "bulk_update", _("bulk update")
+    IMPORT = "import", _("imported")
+    MERGE = "merge", _("merged")
+    LOGIN = "login", _("logged in")
+    STATUS = "status", _("status changed")
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class Event(models.Model):
+    """One business change: who, when, what, before and after.
+
+    Written by the services in the same transaction as the change (bulk changes too), on every database.
+    Append-only: the model refuses updates and deletes.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    entity_type = models.CharField(max_length=64)
+    entity_id = models.CharField(max_length=64)
+    action = models.CharField(max_length=32, choices=EventAction.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    batch_id = models.UUIDField(null=True, blank=True, db_index=True)
+    note = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ("-occurred_at", "-id")
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id", "occurred_at"], name="event_entity_idx"),
+            models.Index(fields=["organization", "occurred_at"], name="event_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type}#{self.entity_id} {self.action} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("events are append-only")
+
+
+class IdempotencyRecord(models.Model):
+    """A stored answer to a POST made with an ``Idempotency-Key``.
+
+    The row is inserted first under a unique constraint, so concurrent retries with the same key race on
+    the insert and exactly one of them performs the side effect (measured in FIELD-NOTES).
+    """
+
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=255, help_text="caller identity and route")
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"
+
+
+def new_batch_id() -> uuid.UUID:
+    return uuid.uuid4()

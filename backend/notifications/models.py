@@ -1,0 +1,58 @@
+"""The outbox: every outgoing message is a row written in the transaction that causes it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    TELEGRAM = "telegram", _("Telegram")
+    EMAIL = "email", _("e-mail")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("pending")  # waiting for (another) attempt at or after next_attempt_at
+    SENDING = "sending", _("sending")  # handed to a provider; outcome unknown until marked
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")  # gave up after retries or a permanent error
+    RECONCILE = "reconcile", _("needs reconciliation")  # found in SENDING after a crash: never resent blindly
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class OutboxMessage(models.Model):
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox_messages"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    recipient = models.CharField(max_length=255, help_text=_("phone, Telegram chat id or e-mail"))
+    subject = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField()
+    payload = models.JSONField(default=dict, blank=True, help_text=_("extra data for the backend, e.g. buttons"))
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    sensitive = models.BooleanField(default=False, help_text=_("body is scrubbed once delivered or expired"))
+    status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=8)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("not worth sending after this"))
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    provider_message_id = models.CharField(max_length=100, blank=True, default="")
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outgoing message")
+        verbose_name_plural = _("outbox")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk} [{self.status}]"

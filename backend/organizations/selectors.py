@@ -1,0 +1,79 @@
+"""Tenancy: which organizations a user may see, and with which rights.
+
+Rules: a membership gives its organization; an HQ membership also covers every franchise below it; a
+franchise never sees a sibling or its HQ's own data. An object outside the caller's organizations is
+reported as *not found* (never "forbidden": that would confirm it exists); inside them but without the
+right, it is *forbidden*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from backend.core.exceptions import NotFound, PermissionDenied
+
+from .models import Branch, Membership, Organization
+from .permissions import Perm, role_has
+
+
+def _descendants(root_ids: set[int]) -> set[int]:
+    """Close a set of organization ids under 'franchise of' (trees are shallow: HQ -> franchise)."""
+    seen = set(root_ids)
+    frontier = set(root_ids)
+    while frontier:
+        children = set(
+            Organization.objects.filter(parent_id__in=frontier).exclude(id__in=seen).values_list("id", flat=True)
+        )
+        seen |= children
+        frontier = children
+    return seen
+
+
+def organization_ids_for(user: Any, perm: Perm | str | None = None) -> set[int]:
+    """Organization ids where ``user`` holds ``perm`` (or any role when ``perm`` is None)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return set(Organization.objects.values_list("id", flat=True))
+    memberships = Membership.objects.filter(user=user, is_active=True, organization__is_active=True)
+    direct = {
+        org_id for org_id, role in memberships.values_list("organization_id", "role") if perm is None or role_has(role, perm)
+    }
+    return _descendants(direct)
+
+
+def organizations_for(user: Any, perm: Perm | str | None = None) -> QuerySet[Organization]:
+    return Organization.objects.filter(id__in=organization_ids_for(user, perm))
+
+
+def organization_access_check(user: Any, organization_id: int, perm: Perm | str) -> None:
+    """Raise NotFound outside the caller's tenancy, PermissionDenied inside it without ``perm``."""
+    if organization_id not in organization_ids_for(user):
+        raise NotFound(_("Not found."))
+    if organization_id not in organization_ids_for(user, perm):
+        raise PermissionDenied(_("Your role does not allow this action."))
+
+
+def organization_get(user: Any, organization_id: int, perm: Perm | str = Perm.ORG_VIEW) -> Organization:
+    organization_access_check(user, organization_id, perm)
+    return Organization.objects.get(id=organization_id)
+
+
+def branches_for(user: Any, perm: Perm | str = Perm.ORG_VIEW) -> QuerySet[Branch]:
+    return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related("organization")
+
+
+def memberships_of(user: Any) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, is_active=True).select_related("organization", "branch")
+
+
+def default_organization_id(user: Any, perm: Perm | str | None = None) -> int | None:
+    """The organization a caller acts in when a request names none: their first direct membership."""
+    qs = Membership.objects.filter(user=user, is_active=True).order_by("id")
+    for org_id, role in qs.values_list("organization_id", "role"):
+        if perm is None or role_has(role, perm):
+            return int(org_id)
+    return None

@@ -1,0 +1,50 @@
+"""The versioned API at /api/v1: routers per domain, one error envelope, bearer auth, throttles."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from ninja import NinjaAPI
+from ninja.throttling import AnonRateThrottle, AuthRateThrottle
+
+from .auth.router import router as auth_router
+from .catalog.router import router as catalog_router
+from .crm.router import router as crm_router
+from .errors import install_error_handlers
+from .security import bearer
+from .system.router import router as system_router
+
+DESCRIPTION = """
+Brigada's API for the mobile app, the Telegram bot's web parts and integrations.
+
+* **Auth**: request a one-time code with `POST /auth/otp/request`, exchange it at `POST /auth/otp/verify` for an
+  access token (15 min) and a refresh token; send `Authorization: Bearer <access>`.
+* **Errors** always look like `{"error": {"code": "slot_taken", "message": "...", "fields": {...}}}`; branch on
+  `code`. 401 unauthorized, 403 forbidden (your role), 404 not found (also for other organizations' objects),
+  409 conflict, 422 validation_error, 429 throttled (with `Retry-After`).
+* **Idempotency**: POSTs that create things accept an `Idempotency-Key` header; a retry with the same key and body
+  returns the stored response, the same key with another body is a 422 `idempotency_key_reused`.
+* **Pagination**: list endpoints return `{"items": [...], "next_cursor": "..."}`; pass `cursor` to continue.
+"""
+
+
+def build_api() -> NinjaAPI:
+    api = NinjaAPI(
+        title="Brigada API",
+        version="1",
+        description=DESCRIPTION,
+        urls_namespace="api-v1",
+        auth=bearer,
+        throttle=[
+            AnonRateThrottle(settings.BRIGADA_THROTTLE_ANON),
+            AuthRateThrottle(settings.BRIGADA_THROTTLE_USER),
+        ],
+    )
+    install_error_handlers(api)
+    api.add_router("/auth", auth_router)
+    api.add_router("", system_router)
+    api.add_router("/crm", crm_router)
+    api.add_router("/catalog", catalog_router)
+    return api
+
+
+api = build_api()

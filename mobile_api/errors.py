@@ -1,0 +1,174 @@
+"""One error envelope for every API error: ``{"error": {"code", "message", "fields"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
+
+from backend.core.exceptions import ApplicationError, ErrorCode
+
+logger = logging.getLogger("brigada.api")
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    fields: dict[str, Any] = {}
+
+
+class ErrorEnvelope(Schema):
+    error: ErrorBody
+
+
+STATUS_CODES: dict[int, str] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: "method_not_allowed",
+    409: ErrorCode.CONFLICT,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.THROTTLED,
+}
+
+# Every operation documents these (the status the framework itself may return), so schema checks and mobile
+# clients know them.
+COMMON_ERROR_RESPONSES: dict[int, type[Schema]] = {401: ErrorEnvelope, 422: ErrorEnvelope, 429: ErrorEnvelope}
+OBJECT_ERROR_RESPONSES: dict[int, type[Schema]] = {
+    **COMMON_ERROR_RESPONSES,
+    403: ErrorEnvelope,
+    404: ErrorEnvelope,
+}
+
+
+def error_response(
+    api: NinjaAPI,
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    body = {"error": {"code": str(code), "message": str(message), "fields": fields or {}}}
+    response = api.create_response(request, body, status=status)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def _validation_fields(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header", "payload")]
+        key = ".".join(loc) or "__all__"
+        fields.setdefault(key, []).append(str(err.get("msg", _("Invalid value."))))
+    return fields
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Map every exception a request can raise to the envelope; nothing falls through to an HTML 500."""
+
+    @api.exception_handler(ApplicationError)
+    def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+        return error_response(
+            api, request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, headers=exc.headers
+        )
+
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        return error_response(
+            api,
+            request,
+            status=422,
+            code=ErrorCode.VALIDATION_ERROR,
+            message=_("Some fields are invalid."),
+            fields=_validation_fields(list(exc.errors)),
+        )
+
+    @api.exception_handler(Throttled)
+    def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        wait = max(1, int(getattr(exc, "wait", None) or 1))
+        return error_response(
+            api,
+            request,
+            status=429,
+            code=ErrorCode.THROTTLED,
+            message=_("Too many requests. Try again in %(seconds)d s.") % {"seconds": wait},
+            headers={"Retry-After": str(wait)},
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(
+            api,
+            request,
+            status=401,
+            code=ErrorCode.UNAUTHORIZED,
+            message=_("Sign in first: send a valid bearer token."),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(AuthorizationError)
+    def on_authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+        return error_response(api, request, status=403, code=ErrorCode.FORBIDDEN, message=_("Forbidden."))
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        status = int(exc.status_code)
+        return error_response(api, request, status=status, code=STATUS_CODES.get(status, "error"), message=str(exc))
+
+    @api.exception_handler(Http404)
+    def on_404(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, status=404, code=ErrorCode.NOT_FOUND, message=_("Not found."))
+
+    @api.exception_handler(ObjectDoesNotExist)
+    def on_does_not_exist(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, status=404, code=ErrorCode.NOT_FOUND, message=_("Not found."))
+
+    @api.exception_handler(DjangoPermissionDenied)
+    def on_permission_denied(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, status=403, code=ErrorCode.FORBIDDEN, message=_("Forbidden."))
+
+    @api.exception_handler(IntegrityError)
+    def on_integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+        # A constraint the service did not translate: still the caller's conflict, never a 500.
+        logger.warning("integrity error reached the API", extra={"path": request.path})
+        return error_response(
+            api, request, status=409, code=ErrorCode.CONFLICT, message=_("The change conflicts with existing data.")
+        )
+
+    @api.exception_handler(DatabaseError)
+    def on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+        sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+        if sqlstate in {"40001", "40P01"}:
+            return error_response(
+                api,
+                request,
+                status=409,
+                code=ErrorCode.CONFLICT,
+                message=_("A concurrent change won. Try again."),
+            )
+        if sqlstate == "22001":  # value too long for the column
+            return error_response(
+                api, request, status=422, code=ErrorCode.VALIDATION_ERROR, message=_("A value is too long.")
+            )
+        logger.exception("database error", extra={"path": request.path})
+        return error_response(
+            api, request, status=503, code="unavailable", message=_("Service temporarily unavailable."),
+            headers={"Retry-After": "2"},
+        )
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled error", extra={"path": request.path})
+        return error_response(api, request, status=500, code="internal_error", message=_("Internal error."))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from backend.core.exceptions import NotFound, PermissionDenied
+from backend.organizations.models import Role
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import organization_access_check, organization_ids_for
+from tests.conftest import member
+from tests.factories import OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_hq_sees_its_franchises_but_a_franchise_sees_neither_sibling_nor_hq() -> None:
+    hq = OrganizationFactory(name="HQ")
+    north = OrganizationFactory(name="North", parent=hq)
+    south = OrganizationFactory(name="South", parent=hq)
+    hq_manager = member(hq, Role.MANAGER)
+    north_manager = member(north, Role.MANAGER)
+
+    assert organization_ids_for(hq_manager) == {hq.id, north.id, south.id}
+    assert organization_ids_for(north_manager) == {north.id}
+    with pytest.raises(NotFound):
+        organization_access_check(north_manager, south.id, Perm.CLIENT_VIEW)
+    with pytest.raises(NotFound):
+        organization_access_check(north_manager, hq.id, Perm.CLIENT_VIEW)
+
+
+def test_a_role_without_the_right_is_forbidden_not_hidden() -> None:
+    salon = OrganizationFactory()
+    worker = member(salon, Role.WORKER)
+
+    with pytest.raises(PermissionDenied):
+        organization_access_check(worker, salon.id, Perm.CLIENT_VIEW)
+    organization_access_check(worker, salon.id, Perm.STAFFING_SELF)
+
+
+def test_inactive_membership_grants_nothing() -> None:
+    salon = OrganizationFactory()
+    user = member(salon, Role.OWNER)
+    user.memberships.update(is_active=False)
+
+    assert organization_ids_for(user) == set()
