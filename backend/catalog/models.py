@@ -1,0 +1,145 @@
+"""The service catalog: what a business sells, who performs it and where.
+
+Kept deliberately small; the booking issue extends it (slots, resource requirements).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from backend.core.models import SoftDeleteModel, TimeStampedModel
+
+MAX_PRICE = Decimal("9999999999.99")
+MAX_DURATION_MINUTES = 24 * 60
+
+
+class ServiceGroup(TimeStampedModel):
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="service_groups"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("service group")
+        verbose_name_plural = _("service groups")
+        ordering = ("organization_id", "sort_order", "name")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(SoftDeleteModel):
+    """A sellable service. Price is in the organization's currency."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="services")
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("group"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="services",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    code = models.CharField(_("code / article"), max_length=32, blank=True, help_text=_("unique in the organization"))
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_PRICE)],
+    )
+    duration_minutes = models.PositiveIntegerField(
+        _("duration, minutes"), default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINUTES)],
+    )
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ("organization_id", "name", "id")
+        constraints = [
+            # Deleted rows keep their code: a re-import matching by code finds them instead of duplicating.
+            models.UniqueConstraint(
+                fields=["organization", "code"], condition=~Q(code=""), name="catalog_service_org_code_uniq"
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def currency(self) -> str:
+        return self.organization.currency
+
+
+class ResourceKind(models.TextChoices):
+    CABINET = "cabinet", _("cabinet")
+    BAY = "bay", _("bay")
+    CHAIR = "chair", _("chair")
+    ROOM = "room", _("room")
+    EQUIPMENT = "equipment", _("equipment")
+
+
+class Resource(TimeStampedModel):
+    """A place or thing a service may need at a branch (a cabinet, a car bay, a chair)."""
+
+    branch = models.ForeignKey("organizations.Branch", on_delete=models.PROTECT, related_name="resources")
+    kind = models.CharField(_("kind"), max_length=16, choices=ResourceKind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("resource")
+        verbose_name_plural = _("resources")
+        ordering = ("branch_id", "kind", "name")
+        constraints = [models.UniqueConstraint(fields=["branch", "name"], name="catalog_resource_branch_name_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"
+
+    @property
+    def organization_id(self) -> int:
+        return self.branch.organization_id
+
+
+class StaffService(TimeStampedModel):
+    """Who performs a service, with their own price and duration when they differ from the service's."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="staff_services"
+    )
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_services")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="staff_services")
+    price = models.DecimalField(
+        _("own price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_PRICE)],
+    )
+    duration_minutes = models.PositiveIntegerField(
+        _("own duration, minutes"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINUTES)],
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("staff service")
+        verbose_name_plural = _("staff services")
+        constraints = [models.UniqueConstraint(fields=["staff", "service"], name="catalog_staffservice_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.staff} — {self.service}"
+
+    @property
+    def effective_price(self) -> Decimal:
+        return self.price if self.price is not None else self.service.price
+
+    @property
+    def effective_duration_minutes(self) -> int:
+        return self.duration_minutes if self.duration_minutes is not None else self.service.duration_minutes
