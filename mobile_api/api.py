@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from .auth.router import router as auth_router
 from .catalog.router import router as catalog_router
 from .crm.router import router as crm_router
 from .errors import install_error_handlers
+from .idempotency import API_PREFIX, EXEMPT_PREFIXES, HEADER
 from .security import bearer
 from .system.router import router as system_router
 
@@ -27,8 +31,38 @@ Brigada's API for the mobile app, the Telegram bot's web parts and integrations.
 """
 
 
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "description": "Retry-safe key: the same key and body return the stored response (kept 48 h).",
+}
+
+
+class BrigadaAPI(NinjaAPI):
+    """NinjaAPI that documents the Idempotency-Key header on every POST it applies to."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIXES):
+                continue
+            post = operations.get("post")
+            if post is not None:
+                params = post.setdefault("parameters", [])
+                if not any(p.get("name") == HEADER for p in params):
+                    params.append(dict(IDEMPOTENCY_PARAMETER))
+                post.setdefault("responses", {}).setdefault(
+                    "409", {"description": "Conflict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+                )
+        return schema
+
+
 def build_api() -> NinjaAPI:
-    api = NinjaAPI(
+    api = BrigadaAPI(
         title="Brigada API",
         version="1",
         description=DESCRIPTION,

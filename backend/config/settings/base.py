@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mobile_api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
