@@ -124,3 +124,27 @@ class IdempotencyRecord(models.Model):
 
 def new_batch_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker's sign of life, written by ``run_worker`` every few seconds.
+
+    The orphan sweeper re-queues a RUNNING task only when the worker that claimed it has stopped beating
+    (a pure time-out re-ran healthy long tasks, FIELD-NOTES).
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255, blank=True, default="")
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    queues = models.CharField(max_length=255, blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now, db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    tasks_run = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self) -> str:
+        return self.worker_id
