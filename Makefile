@@ -40,7 +40,6 @@ test: setup
 
 lint: setup
 	@$(BIN)/ruff check .
-	@$(BIN)/ruff format --check . || true
 	@$(BIN)/mypy backend mobile_api bots scheduling_solver analytics
 
 bench: setup
