@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "backend.imports",
     "backend.notifications",
     "backend.realtime",
+    "backend.demo",
 ]
 
 MIDDLEWARE = [
