@@ -172,6 +172,8 @@ BRIGADA_THROTTLE_ANON = os.environ.get("BRIGADA_THROTTLE_ANON", "60/m")
 BRIGADA_THROTTLE_USER = os.environ.get("BRIGADA_THROTTLE_USER", "600/m")
 BRIGADA_OTP_SEND_PER_PHONE = os.environ.get("BRIGADA_OTP_SEND_PER_PHONE", "5/h")
 BRIGADA_OTP_SEND_PER_IP = os.environ.get("BRIGADA_OTP_SEND_PER_IP", "30/h")
+# Seconds before the same phone may ask for another code (the "resend in 59 s" timer); 0 turns it off.
+BRIGADA_OTP_RESEND_INTERVAL = int(os.environ.get("BRIGADA_OTP_RESEND_INTERVAL", 60))
 # Only this many reverse proxies are trusted for X-Forwarded-For (0 = use REMOTE_ADDR).
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
