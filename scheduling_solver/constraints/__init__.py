@@ -1,0 +1,18 @@
+"""One module per hard rule; each exposes ``check(instance, assignment) -> list[Violation]``."""
+
+from scheduling_solver.constraints import (
+    availability,
+    call_cap,
+    daily_limit,
+    excluded,
+    fixed,
+    rest,
+    skills,
+    travel,
+)
+from scheduling_solver.constraints.base import Assignment, Violation
+
+# Order is the order violations are reported in.
+ALL = (skills, availability, travel, excluded, fixed, rest, daily_limit, call_cap)
+
+__all__ = ["ALL", "Assignment", "Violation"]

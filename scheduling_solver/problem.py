@@ -1,0 +1,278 @@
+"""The solver's numeric view of an instance: arrays, and eligible candidates per shift.
+
+Eligibility (skills, availability window, travel distance) is computed with numpy over spatial grid
+cells keyed by the shift's rarest skill, so a shift only looks at workers that share that skill and
+live in the 3 x 3 cells around it. This is what keeps 50,000 x 5,000 tractable: a Python loop over
+all pairs would be 250 million iterations.
+
+This module is deliberately independent of :mod:`scheduling_solver.constraints`: the validator is the
+specification, and a bug here must show up as a validation failure rather than be shared by both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scheduling_solver.geo import EARTH_RADIUS_KM
+from scheduling_solver.schemas import Instance
+
+_KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
+# Solver-side distances are kept a hair inside the limit so rounding never disagrees with the validator.
+_DISTANCE_SLACK_KM = 1e-6
+
+
+@dataclass
+class Problem:
+    """Arrays over workers (index w) and shifts (index s), plus per-shift candidate lists.
+
+    Candidates of a shift are eligible workers sorted by the solver's priority: higher show
+    probability first, then higher rank, then input order. Lists may be truncated for memory; the
+    full list is rebuilt on demand by :meth:`full_candidates`.
+    """
+
+    instance: Instance
+    worker_ids: list[str]
+    shift_ids: list[str]
+    p: np.ndarray
+    rank_penalty: np.ndarray
+    max_day: np.ndarray
+    priority: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    day: np.ndarray
+    n_days: int
+    headcount: np.ndarray
+    cap: np.ndarray
+    rest_s: float
+    excluded: set[tuple[int, int]]
+    fixed: list[tuple[int, int]]
+    candidates: list[np.ndarray] = field(default_factory=list)
+    candidate_km: list[np.ndarray] = field(default_factory=list)
+    truncated: list[bool] = field(default_factory=list)
+    _index: _SpatialIndex | None = None
+
+    @property
+    def n_workers(self) -> int:
+        """Number of workers."""
+        return len(self.worker_ids)
+
+    @property
+    def n_shifts(self) -> int:
+        """Number of shifts."""
+        return len(self.shift_ids)
+
+    def pair_penalty(self, w: int, km: float) -> float:
+        """Rank and distance cost of one call, in the same units as the expected cost."""
+        return float(self.rank_penalty[w]) + self.instance.policy.distance_weight * km
+
+    def conflicts(self, s: int, t: int) -> bool:
+        """True when one worker cannot work both shifts (overlap or too little rest)."""
+        return bool(self.start[s] < self.end[t] + self.rest_s and self.start[t] < self.end[s] + self.rest_s)
+
+    def is_eligible(self, w: int, s: int) -> bool:
+        """Pair rules only (skills, window, distance, not excluded); worker load is the caller's business."""
+        if (w, s) in self.excluded:
+            return False
+        cand = self.full_candidates(s)[0]
+        return bool(np.any(cand == w))
+
+    def full_candidates(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """The untruncated candidate list of shift ``s`` (recomputed once if it had been truncated)."""
+        if self.truncated[s]:
+            assert self._index is not None
+            self.candidates[s], self.candidate_km[s] = self._index.eligible(s, None)
+            self.truncated[s] = False
+        return self.candidates[s], self.candidate_km[s]
+
+
+class _SpatialIndex:
+    """Availability windows bucketed by (skill, grid cell), each bucket in worker priority order."""
+
+    def __init__(self, instance: Instance, problem: Problem) -> None:
+        workers = instance.workers
+        shifts = instance.shifts
+        self.problem = problem
+        vocab: dict[str, int] = {}
+        for w in workers:
+            for k in w.skills:
+                vocab.setdefault(k, len(vocab))
+        for sh in shifts:
+            for k in sh.skills:
+                vocab.setdefault(k, len(vocab))
+        self.vocab = vocab
+        words = max(1, (len(vocab) + 63) // 64)
+        self.words = words
+        mask = np.zeros((len(workers), words), dtype=np.uint64)
+        for i, w in enumerate(workers):
+            for k in w.skills:
+                j = vocab[k]
+                mask[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+        self.mask = mask
+
+        lat = np.array([w.location[0] for w in workers], dtype=np.float64)
+        lon = np.array([w.location[1] for w in workers], dtype=np.float64)
+        self.lat_r = np.radians(lat)
+        self.lon_r = np.radians(lon)
+        self.cos_lat = np.cos(self.lat_r)
+        s_lat = np.array([s.location[0] for s in shifts], dtype=np.float64)
+        s_lon = np.array([s.location[1] for s in shifts], dtype=np.float64)
+        self.s_lat_r = np.radians(s_lat)
+        self.s_lon_r = np.radians(s_lon)
+
+        self.max_km = instance.policy.max_travel_km
+        # Project with the smallest cos(latitude) present: projected east-west distances then never
+        # exceed true ones, so a worker within reach is always in one of the 3 x 3 neighbouring cells.
+        all_lat = np.concatenate([lat, s_lat]) if len(lat) + len(s_lat) else np.zeros(1)
+        cos_min = max(0.01, float(np.cos(np.radians(np.max(np.abs(all_lat))))))
+        cell_km = max(self.max_km * 1.01, 1e-3)
+        self.cell_y = _KM_PER_DEGREE / cell_km
+        self.cell_x = _KM_PER_DEGREE * cos_min / cell_km
+        wy = np.floor(lat * self.cell_y).astype(np.int64)
+        wx = np.floor(lon * self.cell_x).astype(np.int64)
+        self.s_cy = np.floor(s_lat * self.cell_y).astype(np.int64)
+        self.s_cx = np.floor(s_lon * self.cell_x).astype(np.int64)
+
+        # Flatten availability windows into rows: (worker, start, end).
+        win_w: list[int] = []
+        win_a: list[float] = []
+        win_b: list[float] = []
+        for i, w in enumerate(workers):
+            for a, b in w.available:
+                win_w.append(i)
+                win_a.append(a.timestamp())
+                win_b.append(b.timestamp())
+        row_w = np.array(win_w, dtype=np.int64)
+        row_a = np.array(win_a, dtype=np.float64)
+        row_b = np.array(win_b, dtype=np.float64)
+        # Rows in priority order, so each bucket is already sorted and results come out sorted.
+        order = np.argsort(problem.priority[row_w], kind="stable")
+        self.row_w, self.row_a, self.row_b = row_w[order], row_a[order], row_b[order]
+        self.row_prio = problem.priority[self.row_w]
+
+        buckets: dict[tuple[int, int, int], list[int]] = {}
+        row_cy = wy[self.row_w].tolist()
+        row_cx = wx[self.row_w].tolist()
+        worker_skills = [[vocab[k] for k in dict.fromkeys(w.skills)] for w in workers]
+        for r, wi in enumerate(self.row_w.tolist()):
+            cy, cx = row_cy[r], row_cx[r]
+            buckets.setdefault((-1, cy, cx), []).append(r)
+            for k in worker_skills[wi]:
+                buckets.setdefault((k, cy, cx), []).append(r)
+        self.buckets = {key: np.array(rows, dtype=np.int64) for key, rows in buckets.items()}
+        counts: dict[int, int] = {}
+        for (skill, _, _), rows_arr in self.buckets.items():
+            counts[skill] = counts.get(skill, 0) + len(rows_arr)
+        self.skill_rows = counts
+
+        self.s_req: list[np.ndarray | None] = []
+        self.s_key: list[int] = []
+        for sh in shifts:
+            ids = [vocab[k] for k in dict.fromkeys(sh.skills)]
+            if ids:
+                req = np.zeros(words, dtype=np.uint64)
+                for j in ids:
+                    req[j // 64] |= np.uint64(1) << np.uint64(j % 64)
+                self.s_req.append(req if len(ids) > 1 else None)
+                # The rarest required skill gives the smallest bucket to scan.
+                self.s_key.append(min(ids, key=lambda j: (counts.get(j, 0), j)))
+            else:
+                self.s_req.append(None)
+                self.s_key.append(-1)
+
+    def eligible(self, s: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Eligible workers of shift ``s`` in priority order (first ``limit``), with distances in km."""
+        pr = self.problem
+        key = self.s_key[s]
+        cy, cx = int(self.s_cy[s]), int(self.s_cx[s])
+        parts = [
+            self.buckets[b]
+            for b in ((key, cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+            if b in self.buckets
+        ]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        ok = (self.row_a[rows] <= pr.start[s]) & (self.row_b[rows] >= pr.end[s])
+        rows = rows[ok]
+        w = self.row_w[rows]
+        req = self.s_req[s]
+        if req is not None:
+            w = w[np.all((self.mask[w] & req) == req, axis=1)]
+        # Haversine, vectorised; same formula and radius as the specification.
+        dlat = self.lat_r[w] - self.s_lat_r[s]
+        dlon = self.lon_r[w] - self.s_lon_r[s]
+        h = np.sin(dlat / 2) ** 2 + self.cos_lat[w] * math.cos(self.s_lat_r[s]) * np.sin(dlon / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        near = km <= self.max_km - _DISTANCE_SLACK_KM
+        w, km = w[near], km[near]
+        if len(parts) > 1 or len(w) > 1:
+            order = np.argsort(pr.priority[w], kind="stable")
+            w, km = w[order], km[order]
+            # A worker with two windows that both cover the shift appears twice: keep the first.
+            if len(w) > 1:
+                keep = np.ones(len(w), dtype=bool)
+                keep[1:] = w[1:] != w[:-1]
+                w, km = w[keep], km[keep]
+        if limit is not None and len(w) > limit:
+            return w[:limit], km[:limit]
+        return w, km
+
+
+def build_problem(instance: Instance, *, truncate: bool = True) -> Problem:
+    """Arrays and candidate lists for ``instance``."""
+    pol = instance.policy
+    workers, shifts = instance.workers, instance.shifts
+    a, b = pol.prior
+    shows = np.array([w.shows for w in workers], dtype=np.float64)
+    misses = np.array([w.no_shows for w in workers], dtype=np.float64)
+    p = (shows + a) / (shows + misses + a + b) if len(workers) else np.zeros(0)
+    rank = np.array([w.rank for w in workers], dtype=np.float64)
+    # Priority: likeliest to come first, then better ranked, then input order (for determinism).
+    order = np.lexsort((np.arange(len(workers)), -rank, -p)) if len(workers) else np.zeros(0, dtype=np.int64)
+    priority = np.empty(len(workers), dtype=np.int64)
+    priority[order] = np.arange(len(workers))
+
+    start = np.array([s.start.timestamp() for s in shifts], dtype=np.float64)
+    end = np.array([s.end.timestamp() for s in shifts], dtype=np.float64)
+    # Day = the local calendar date the shift starts, in the offset it was given with.
+    day_keys = [s.start.date().toordinal() for s in shifts]
+    uniq = {d: i for i, d in enumerate(sorted(set(day_keys)))}
+    day = np.array([uniq[d] for d in day_keys], dtype=np.int64)
+    headcount = np.array([s.headcount for s in shifts], dtype=np.int64)
+    cap = np.array([instance.call_cap(s) for s in shifts], dtype=np.int64)
+
+    s_index = {s.id: i for i, s in enumerate(shifts)}
+    excluded = {(wi, s_index[sid]) for wi, w in enumerate(workers) for sid in w.excluded if sid in s_index}
+    fixed = [(wi, s_index[sid]) for wi, w in enumerate(workers) for sid in dict.fromkeys(w.fixed)]
+
+    problem = Problem(
+        instance=instance,
+        worker_ids=[w.id for w in workers],
+        shift_ids=[s.id for s in shifts],
+        p=p,
+        rank_penalty=pol.rank_weight * (100.0 - rank) / 100.0,
+        max_day=np.array([w.max_shifts_per_day for w in workers], dtype=np.int64),
+        priority=priority,
+        start=start,
+        end=end,
+        day=day,
+        n_days=max(1, len(uniq)),
+        headcount=headcount,
+        cap=cap,
+        rest_s=pol.min_rest_minutes * 60.0,
+        excluded=excluded,
+        fixed=fixed,
+    )
+    index = _SpatialIndex(instance, problem)
+    problem._index = index
+    for s in range(len(shifts)):
+        # Deep enough that the greedy rarely has to come back for more, short enough to bound memory.
+        limit = int(6 * cap[s] + 300) if truncate else None
+        cand, km = index.eligible(s, limit)
+        problem.candidates.append(cand)
+        problem.candidate_km.append(km)
+        problem.truncated.append(limit is not None and len(cand) >= limit)
+    return problem
