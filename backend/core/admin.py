@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Event, IdempotencyRecord
+from .models import Event, IdempotencyRecord, WorkerHeartbeat
 
 
 @admin.register(Event)
@@ -33,6 +33,19 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ("created_at", "scope", "key", "status_code", "completed_at")
     search_fields = ("key", "scope")
     readonly_fields = ("key", "scope", "request_hash", "status_code", "response_body", "created_at", "completed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """Task workers and their last sign of life (written by ``run_worker``)."""
+
+    list_display = ("worker_id", "hostname", "pid", "queues", "started_at", "beat_at", "stopped_at", "tasks_run")
+    list_filter = ("hostname", "stopped_at")
+    search_fields = ("worker_id", "hostname")
+    readonly_fields = ("worker_id", "hostname", "pid", "queues", "started_at", "beat_at", "stopped_at", "tasks_run")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
