@@ -56,7 +56,13 @@ class BrigadaAPI(NinjaAPI):
                 if not any(p.get("name") == HEADER for p in params):
                     params.append(dict(IDEMPOTENCY_PARAMETER))
                 post.setdefault("responses", {}).setdefault(
-                    "409", {"description": "Conflict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+                    "409",
+                    {
+                        "description": "Conflict",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                        },
+                    },
                 )
         return schema
 

@@ -81,7 +81,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ApplicationError)
     def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
         return error_response(
-            api, request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, headers=exc.headers
+            api,
+            request,
+            status=exc.status,
+            code=exc.code,
+            message=exc.message,
+            fields=exc.fields,
+            headers=exc.headers,
         )
 
     @api.exception_handler(ValidationError)
@@ -125,7 +131,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         status = int(exc.status_code)
-        return error_response(api, request, status=status, code=STATUS_CODES.get(status, "error"), message=str(exc))
+        return error_response(
+            api, request, status=status, code=STATUS_CODES.get(status, "error"), message=str(exc)
+        )
 
     @api.exception_handler(Http404)
     def on_404(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -144,7 +152,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
         # A constraint the service did not translate: still the caller's conflict, never a 500.
         logger.warning("integrity error reached the API", extra={"path": request.path})
         return error_response(
-            api, request, status=409, code=ErrorCode.CONFLICT, message=_("The change conflicts with existing data.")
+            api,
+            request,
+            status=409,
+            code=ErrorCode.CONFLICT,
+            message=_("The change conflicts with existing data."),
         )
 
     @api.exception_handler(DatabaseError)
@@ -164,7 +176,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
             )
         logger.exception("database error", extra={"path": request.path})
         return error_response(
-            api, request, status=503, code="unavailable", message=_("Service temporarily unavailable."),
+            api,
+            request,
+            status=503,
+            code="unavailable",
+            message=_("Service temporarily unavailable."),
             headers={"Retry-After": "2"},
         )
 

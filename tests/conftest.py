@@ -12,7 +12,6 @@ from django.test import Client
 from backend.accounts.models import User
 from backend.accounts.tokens import token_pair_issue
 from backend.organizations.models import Organization, Role
-
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
@@ -39,20 +38,31 @@ class ApiClient:
             out.setdefault("Authorization", f"Bearer {self.token}")
         return out
 
-    def get(self, path: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+    def get(
+        self, path: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         return self.client.get(path, data=data, headers=self._headers(headers))
 
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
         if "data" in kw:
             return self.client.post(path, data=kw.pop("data"), headers=self._headers(headers), **kw)
-        return self.client.post(path, data=json if json is not None else {}, content_type="application/json",
-                                headers=self._headers(headers), **kw)
+        return self.client.post(
+            path,
+            data=json if json is not None else {},
+            content_type="application/json",
+            headers=self._headers(headers),
+            **kw,
+        )
 
     def patch(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
-        return self.client.patch(path, data=json or {}, content_type="application/json", headers=self._headers(headers))
+        return self.client.patch(
+            path, data=json or {}, content_type="application/json", headers=self._headers(headers)
+        )
 
     def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
-        return self.client.put(path, data=json or {}, content_type="application/json", headers=self._headers(headers))
+        return self.client.put(
+            path, data=json or {}, content_type="application/json", headers=self._headers(headers)
+        )
 
     def delete(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.delete(path, headers=self._headers(headers))

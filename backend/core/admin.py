@@ -32,7 +32,15 @@ class EventAdmin(admin.ModelAdmin):
 class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ("created_at", "scope", "key", "status_code", "completed_at")
     search_fields = ("key", "scope")
-    readonly_fields = ("key", "scope", "request_hash", "status_code", "response_body", "created_at", "completed_at")
+    readonly_fields = (
+        "key",
+        "scope",
+        "request_hash",
+        "status_code",
+        "response_body",
+        "created_at",
+        "completed_at",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -42,10 +50,28 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     """Task workers and their last sign of life (written by ``run_worker``)."""
 
-    list_display = ("worker_id", "hostname", "pid", "queues", "started_at", "beat_at", "stopped_at", "tasks_run")
+    list_display = (
+        "worker_id",
+        "hostname",
+        "pid",
+        "queues",
+        "started_at",
+        "beat_at",
+        "stopped_at",
+        "tasks_run",
+    )
     list_filter = ("hostname", "stopped_at")
     search_fields = ("worker_id", "hostname")
-    readonly_fields = ("worker_id", "hostname", "pid", "queues", "started_at", "beat_at", "stopped_at", "tasks_run")
+    readonly_fields = (
+        "worker_id",
+        "hostname",
+        "pid",
+        "queues",
+        "started_at",
+        "beat_at",
+        "stopped_at",
+        "tasks_run",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -65,7 +65,9 @@ def event_record(
         before = {k: before.get(k) for k in changed}
         after = changed
     return Event.objects.create(
-        organization_id=organization_id if organization_id is not None else getattr(entity, "organization_id", None),
+        organization_id=organization_id
+        if organization_id is not None
+        else getattr(entity, "organization_id", None),
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         entity_type=entity_type_of(entity),
         entity_id=str(entity.pk),
@@ -90,7 +92,11 @@ def event_record_many(
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     rows = []
     for entity, before, after in entities:
-        if action in (EventAction.UPDATE, EventAction.BULK_UPDATE) and before is not None and after is not None:
+        if (
+            action in (EventAction.UPDATE, EventAction.BULK_UPDATE)
+            and before is not None
+            and after is not None
+        ):
             changed = diff(before, after)
             before = {k: before.get(k) for k in changed}
             after = changed

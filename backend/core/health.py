@@ -18,7 +18,11 @@ def _timed(probe: Any) -> dict[str, Any]:
         detail = probe()
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **(detail or {})}
     except Exception as exc:
-        return {"ok": False, "ms": round((time.perf_counter() - started) * 1000, 1), "error": type(exc).__name__}
+        return {
+            "ok": False,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "error": type(exc).__name__,
+        }
 
 
 def _database() -> dict[str, Any]:
@@ -52,5 +56,9 @@ def _task_queue() -> dict[str, Any]:
 
 
 def health_report() -> dict[str, Any]:
-    checks = {"database": _timed(_database), "channel_layer": _timed(_channel_layer), "task_queue": _timed(_task_queue)}
+    checks = {
+        "database": _timed(_database),
+        "channel_layer": _timed(_channel_layer),
+        "task_queue": _timed(_task_queue),
+    }
     return {"status": "ok" if all(c["ok"] for c in checks.values()) else "degraded", "checks": checks}

@@ -16,7 +16,7 @@ from backend.accounts.models import User
 from backend.organizations.models import Branch, Membership, Organization, OrganizationKind, Role
 
 DEMO_ADMIN_PHONE = "+77010000000"
-DEMO_ADMIN_PASSWORD = "brigada-demo"  # noqa: S105 - printed by make demo on purpose; demo data only
+DEMO_ADMIN_PASSWORD = "brigada-demo"
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,45 @@ class DemoReport:
 
 
 ORGANIZATIONS: list[dict[str, object]] = [
-    {"name": "Brigada Loaders HQ", "kind": OrganizationKind.STAFFING_AGENCY, "country": "RU",
-     "time_zone": "Europe/Moscow", "currency": "RUB", "parent": None,
-     "branches": [("St Petersburg, Ligovsky", "Ligovsky pr. 50", Decimal("59.9200"), Decimal("30.3550"))]},
-    {"name": "Brigada Loaders Almaty", "kind": OrganizationKind.STAFFING_AGENCY, "country": "KZ",
-     "time_zone": "Asia/Almaty", "currency": "KZT", "parent": "Brigada Loaders HQ",
-     "branches": [("Almaty, Raiymbek", "Raiymbek ave 348", Decimal("43.2700"), Decimal("76.8800"))]},
-    {"name": "Salon Aida", "kind": OrganizationKind.BEAUTY_SALON, "country": "KZ",
-     "time_zone": "Asia/Almaty", "currency": "KZT", "parent": None,
-     "branches": [("Aida on Abay", "Abay ave 10", Decimal("43.2389"), Decimal("76.9286")),
-                  ("Aida on Dostyk", "Dostyk ave 85", Decimal("43.2330"), Decimal("76.9560"))]},
-    {"name": "Tbilisi Auto Service", "kind": OrganizationKind.CAR_SERVICE, "country": "GE",
-     "time_zone": "Asia/Tbilisi", "currency": "GEL", "parent": None,
-     "branches": [("Saburtalo bays", "Vazha-Pshavela ave 45", Decimal("41.7251"), Decimal("44.7445"))]},
+    {
+        "name": "Brigada Loaders HQ",
+        "kind": OrganizationKind.STAFFING_AGENCY,
+        "country": "RU",
+        "time_zone": "Europe/Moscow",
+        "currency": "RUB",
+        "parent": None,
+        "branches": [("St Petersburg, Ligovsky", "Ligovsky pr. 50", Decimal("59.9200"), Decimal("30.3550"))],
+    },
+    {
+        "name": "Brigada Loaders Almaty",
+        "kind": OrganizationKind.STAFFING_AGENCY,
+        "country": "KZ",
+        "time_zone": "Asia/Almaty",
+        "currency": "KZT",
+        "parent": "Brigada Loaders HQ",
+        "branches": [("Almaty, Raiymbek", "Raiymbek ave 348", Decimal("43.2700"), Decimal("76.8800"))],
+    },
+    {
+        "name": "Salon Aida",
+        "kind": OrganizationKind.BEAUTY_SALON,
+        "country": "KZ",
+        "time_zone": "Asia/Almaty",
+        "currency": "KZT",
+        "parent": None,
+        "branches": [
+            ("Aida on Abay", "Abay ave 10", Decimal("43.2389"), Decimal("76.9286")),
+            ("Aida on Dostyk", "Dostyk ave 85", Decimal("43.2330"), Decimal("76.9560")),
+        ],
+    },
+    {
+        "name": "Tbilisi Auto Service",
+        "kind": OrganizationKind.CAR_SERVICE,
+        "country": "GE",
+        "time_zone": "Asia/Tbilisi",
+        "currency": "GEL",
+        "parent": None,
+        "branches": [("Saburtalo bays", "Vazha-Pshavela ave 45", Decimal("41.7251"), Decimal("44.7445"))],
+    },
 ]
 
 PEOPLE: list[DemoPerson] = [
@@ -99,15 +125,22 @@ def demo_world_seed() -> DemoReport:
 
     admin = User.objects.filter(phone=DEMO_ADMIN_PHONE).first()
     if admin is None:
-        admin = User.objects.create_superuser(DEMO_ADMIN_PHONE, DEMO_ADMIN_PASSWORD, first_name="Demo", last_name="Admin")
+        admin = User.objects.create_superuser(
+            DEMO_ADMIN_PHONE, DEMO_ADMIN_PASSWORD, first_name="Demo", last_name="Admin"
+        )
 
     for person in PEOPLE:
         user = User.objects.filter(phone=person.phone).first()
         if user is None:
             user = User.objects.create_user(
-                person.phone, first_name=person.first_name, last_name=person.last_name, language=person.language
+                person.phone,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                language=person.language,
             )
-        Membership.objects.get_or_create(user=user, organization=by_name[person.organization], role=person.role)
+        Membership.objects.get_or_create(
+            user=user, organization=by_name[person.organization], role=person.role
+        )
         report.people.append((person, user))
 
     for build in EXTRA_BUILDERS:

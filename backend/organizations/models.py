@@ -62,7 +62,9 @@ class Branch(TimeStampedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("defaults to the organization's"))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, help_text=_("defaults to the organization's")
+    )
     phone = models.CharField(_("phone"), max_length=16, blank=True)
     opening_hours = models.JSONField(
         _("opening hours"), default=dict, blank=True, help_text=_('{"mon": ["09:00", "21:00"], ...}')
@@ -87,7 +89,9 @@ class Membership(TimeStampedModel):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -95,7 +99,9 @@ class Membership(TimeStampedModel):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
-            models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_user_org_role_uniq")
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="membership_user_org_role_uniq"
+            )
         ]
 
     def __str__(self) -> str:

@@ -42,7 +42,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.MASTER: frozenset({Perm.ORG_VIEW, Perm.CLIENT_VIEW, Perm.CATALOG_VIEW, Perm.STAFFING_SELF}),
     Role.WORKER: frozenset({Perm.ORG_VIEW, Perm.STAFFING_SELF}),
     Role.ANALYST: frozenset(
-        {Perm.ORG_VIEW, Perm.CLIENT_VIEW, Perm.CLIENT_EXPORT, Perm.CATALOG_VIEW, Perm.AUDIT_VIEW, Perm.ANALYTICS_EXPORT}
+        {
+            Perm.ORG_VIEW,
+            Perm.CLIENT_VIEW,
+            Perm.CLIENT_EXPORT,
+            Perm.CATALOG_VIEW,
+            Perm.AUDIT_VIEW,
+            Perm.ANALYTICS_EXPORT,
+        }
     ),
 }
 

@@ -25,7 +25,9 @@ def _descendants(root_ids: set[int]) -> set[int]:
     frontier = set(root_ids)
     while frontier:
         children = set(
-            Organization.objects.filter(parent_id__in=frontier).exclude(id__in=seen).values_list("id", flat=True)
+            Organization.objects.filter(parent_id__in=frontier)
+            .exclude(id__in=seen)
+            .values_list("id", flat=True)
         )
         seen |= children
         frontier = children
@@ -40,7 +42,9 @@ def organization_ids_for(user: Any, perm: Perm | str | None = None) -> set[int]:
         return set(Organization.objects.values_list("id", flat=True))
     memberships = Membership.objects.filter(user=user, is_active=True, organization__is_active=True)
     direct = {
-        org_id for org_id, role in memberships.values_list("organization_id", "role") if perm is None or role_has(role, perm)
+        org_id
+        for org_id, role in memberships.values_list("organization_id", "role")
+        if perm is None or role_has(role, perm)
     }
     return _descendants(direct)
 
@@ -63,7 +67,9 @@ def organization_get(user: Any, organization_id: int, perm: Perm | str = Perm.OR
 
 
 def branches_for(user: Any, perm: Perm | str = Perm.ORG_VIEW) -> QuerySet[Branch]:
-    return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related("organization")
+    return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related(
+        "organization"
+    )
 
 
 def memberships_of(user: Any) -> QuerySet[Membership]:

@@ -61,7 +61,9 @@ def test_application_error_keeps_code_message_and_fields() -> None:
     response = _client().get("/conflict")
 
     assert response.status_code == 409
-    assert response.json() == {"error": {"code": "slot_taken", "message": "Slot taken.", "fields": {"start": ["taken"]}}}
+    assert response.json() == {
+        "error": {"code": "slot_taken", "message": "Slot taken.", "fields": {"start": ["taken"]}}
+    }
 
 
 def test_not_found_and_throttled_have_stable_codes() -> None:

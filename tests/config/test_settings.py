@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "REDIS_URL"}
+    }
     clean.update(env, DJANGO_SETTINGS_MODULE="backend.config.settings.base")
     code = (
         "import django; django.setup(); from django.conf import settings as s;"
@@ -21,7 +25,9 @@ def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_debug_off_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
-    result = _load_settings({"DEBUG": "0", "ALLOWED_HOSTS": "crm.example.org", "BRIGADA_VAR_DIR": str(tmp_path)})
+    result = _load_settings(
+        {"DEBUG": "0", "ALLOWED_HOSTS": "crm.example.org", "BRIGADA_VAR_DIR": str(tmp_path)}
+    )
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
@@ -38,14 +44,24 @@ def test_embedded_default_is_sqlite_in_wal_mode_and_in_memory_layer(tmp_path: Pa
     result = _load_settings({"BRIGADA_VAR_DIR": str(tmp_path)})
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
     journal = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.db import connection as c;"
-         "cur = c.cursor(); cur.execute('PRAGMA journal_mode'); print(cur.fetchone()[0])"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.db import connection as c;"
+            "cur = c.cursor(); cur.execute('PRAGMA journal_mode'); print(cur.fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         env=dict(clean, BRIGADA_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="backend.config.settings.base"),
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True"]
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+    ]
     assert journal.stdout.strip() == "wal", journal.stderr
 
 

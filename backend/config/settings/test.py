@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -18,6 +18,6 @@ BRIGADA_THROTTLE_USER = os.environ.get("BRIGADA_THROTTLE_USER", "100000/s")
 
 # Several test runs may share one PostgreSQL server: each can pick its own test database name.
 if os.environ.get("BRIGADA_TEST_DB_NAME"):
-    from .base import DATABASES  # noqa: E402
+    from .base import DATABASES
 
     DATABASES["default"]["TEST"] = {"NAME": os.environ["BRIGADA_TEST_DB_NAME"]}

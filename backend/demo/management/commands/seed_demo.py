@@ -16,7 +16,9 @@ class Command(BaseCommand):
         self.stdout.write("Seeding the demo world ...")
         report = demo_world_seed()
         for org in report.organizations:
-            self.stdout.write(f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)")
+            self.stdout.write(
+                f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)"
+            )
         for key, count in report.extras.items():
             self.stdout.write(f"  {key}: {count}")
         self.stdout.write(self.style.SUCCESS("Demo world ready."))
