@@ -1,0 +1,122 @@
+"""Cohort retention on a hand-computed fixture: complete, empty and incomplete periods, zones, weeks."""
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analytics.cohorts import cohort_matrix, cohort_retention
+from analytics.fixtures import visit, visits_frame
+
+
+@pytest.fixture
+def visits() -> pl.DataFrame:
+    return visits_frame(
+        [
+            visit(1, "2024-01-05T12:00", 10),
+            visit(1, "2024-02-05T12:00", 20),
+            visit(2, "2024-01-20T12:00", 5),
+            visit(2, "2024-03-01T12:00", 99, status="cancelled"),  # not a purchase: ignored
+            visit(3, "2024-02-10T12:00", 7),
+            visit(3, "2024-03-10T12:00", 7),
+            # 23:30 UTC on 31 Jan is 00:30 on 1 Feb in Berlin: the cohort depends on the business's zone.
+            visit(4, "2024-01-31T23:30", 10),
+        ]
+    )
+
+
+def _cell(table: pl.DataFrame, cohort: str, k: int) -> dict:
+    rows = table.filter((pl.col("cohort") == dt.date.fromisoformat(cohort)) & (pl.col("period_index") == k))
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+def test_complete_periods_hand_computed(visits):
+    table = cohort_retention(visits, as_of=dt.datetime(2024, 4, 1))
+    # Jan cohort = {1, 2, 4}; Feb cohort = {3}. April has not started, so it is not in the table.
+    assert table.height == 3 + 2
+    jan0, jan1, jan2 = (_cell(table, "2024-01-01", k) for k in range(3))
+    assert (jan0["cohort_size"], jan0["active_clients"], jan0["retention"]) == (3, 3, 1.0)
+    assert jan0["revenue"] == 25.0
+    assert jan1["active_clients"] == 1
+    assert jan1["retention"] == pytest.approx(1 / 3)
+    assert jan1["revenue_per_client"] == pytest.approx(20 / 3)
+    assert jan1["revenue_retention"] == pytest.approx(20 / 25)
+    # March is complete and nobody of the January cohort came: a real zero, not a null.
+    assert jan2["retention"] == 0.0
+    assert jan2["revenue"] == 0.0
+    feb1 = _cell(table, "2024-02-01", 1)
+    assert (feb1["cohort_size"], feb1["retention"], feb1["revenue"]) == (1, 1.0, 7.0)
+
+
+def test_incomplete_period_is_null_not_zero(visits):
+    table = cohort_retention(visits, as_of=dt.datetime(2024, 3, 15))
+    jan2 = _cell(table, "2024-01-01", 2)
+    feb1 = _cell(table, "2024-02-01", 1)
+    for cell in (jan2, feb1):
+        assert cell["retention"] is None
+        assert cell["active_clients"] is None
+        assert cell["revenue"] is None
+    # A visit on or after as_of is outside the data.
+    assert _cell(table, "2024-01-01", 1)["retention"] == pytest.approx(1 / 3)
+
+
+def test_time_zone_moves_a_client_to_the_next_cohort(visits):
+    table = cohort_retention(visits, as_of=dt.datetime(2024, 4, 1), tz="Europe/Berlin")
+    assert _cell(table, "2024-01-01", 0)["cohort_size"] == 2
+    feb = _cell(table, "2024-02-01", 1)
+    assert feb["cohort_size"] == 2
+    assert feb["retention"] == 0.5
+
+
+def test_aware_as_of_is_converted_to_the_business_zone(visits):
+    # 2024-03-31 23:00 UTC is 1 April 01:00 in Berlin: March is complete there.
+    as_of = dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.UTC)
+    berlin = cohort_retention(visits, as_of=as_of, tz="Europe/Berlin")
+    utc = cohort_retention(visits, as_of=as_of)
+    assert _cell(berlin, "2024-01-01", 2)["retention"] == 0.0
+    assert _cell(utc, "2024-01-01", 2)["retention"] is None
+
+
+def test_weekly_cohorts():
+    frame = visits_frame(
+        [
+            visit(1, "2024-01-01T10:00"),  # Monday of week 1
+            visit(1, "2024-01-09T10:00"),  # week 2
+            visit(2, "2024-01-07T10:00"),  # Sunday: still week 1
+            visit(3, "2024-01-10T10:00"),  # week 2 cohort
+        ]
+    )
+    table = cohort_retention(frame, period="week", as_of=dt.datetime(2024, 1, 15))
+    w1 = _cell(table, "2024-01-01", 0)
+    assert w1["cohort_size"] == 2
+    assert _cell(table, "2024-01-01", 1)["retention"] == 0.5
+    assert _cell(table, "2024-01-08", 0)["cohort_size"] == 1
+
+
+def test_default_as_of_leaves_the_last_period_incomplete(visits):
+    table = cohort_retention(visits)
+    assert _cell(table, "2024-02-01", 1)["retention"] is None
+
+
+def test_matrix_is_wide_with_nulls(visits):
+    matrix = cohort_matrix(cohort_retention(visits, as_of=dt.datetime(2024, 3, 15)))
+    assert matrix.columns == ["cohort", "cohort_size", "0", "1", "2"]
+    assert matrix.row(0) == (dt.date(2024, 1, 1), 3, 1.0, pytest.approx(1 / 3), None)
+    assert matrix.row(1) == (dt.date(2024, 2, 1), 1, 1.0, None, None)
+
+
+def test_one_customer_and_relation_input(visits):
+    import duckdb
+
+    one = visits.filter(pl.col("client_id") == 1)
+    con = duckdb.connect()
+    rel = con.from_arrow(one.to_arrow())
+    table = cohort_retention(rel, as_of=dt.date(2024, 3, 1))
+    assert table["retention"].to_list() == [1.0, 1.0]
+
+
+def test_lazy_frame_input_matches_eager(visits):
+    eager = cohort_retention(visits, as_of=dt.date(2024, 4, 1))
+    lazy = cohort_retention(visits.lazy(), as_of=dt.date(2024, 4, 1))
+    assert eager.equals(lazy)
