@@ -56,3 +56,22 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} #{self.pk} [{self.status}]"
+
+
+class DeliveryRateSlot(models.Model):
+    """The next moment a rate-limited destination may be sent to, shared by every delivery worker.
+
+    Keys such as ``telegram:global`` (30 msg/s overall) and ``telegram:chat:<id>`` (1 msg/s per chat). A worker
+    reserves a slot by moving ``next_allowed_at`` forward under a row lock, so several processes never
+    exceed the provider's limits together.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    next_allowed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delivery rate slot")
+        verbose_name_plural = _("delivery rate slots")
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.next_allowed_at:%H:%M:%S.%f}"

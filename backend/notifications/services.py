@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import OutboxMessage
+from backend.core.events import event_record_many, snapshot
+from backend.core.models import EventAction
+
+from .models import OutboxMessage, OutboxStatus
 
 
 def message_enqueue(
@@ -48,3 +53,73 @@ def message_enqueue(
 
     outbox_kick()
     return message, True
+
+
+# --- Operator actions (admin): deliberate, recorded in the event log ---------------------------------------
+
+RESENDABLE = (OutboxStatus.RECONCILE, OutboxStatus.FAILED)
+MARKABLE_SENT = (OutboxStatus.RECONCILE, OutboxStatus.SENDING)
+CANCELLABLE = (OutboxStatus.PENDING, OutboxStatus.RECONCILE, OutboxStatus.FAILED)
+
+
+def _operator_change(
+    *, message_ids: Iterable[int], actor: Any, allowed: tuple[str, ...], note: str, **changes: Any
+) -> int:
+    messages = list(OutboxMessage.objects.select_for_update().filter(pk__in=list(message_ids), status__in=allowed))
+    changed = []
+    for message in messages:
+        before = snapshot(message, AUDITED_FIELDS)
+        for name, value in changes.items():
+            setattr(message, name, value)
+        if message.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED) and message.sensitive:
+            message.body, message.payload = "", {}
+        message.save()
+        changed.append((message, before, snapshot(message, AUDITED_FIELDS)))
+    if changed:
+        event_record_many(entities=changed, action=EventAction.STATUS, actor=actor, note=note)
+    return len(changed)
+
+
+AUDITED_FIELDS = ("status", "attempts", "next_attempt_at", "last_error", "sent_at", "claimed_by")
+
+
+@transaction.atomic
+def message_resend(*, message_ids: Iterable[int], actor: Any) -> int:
+    """Deliberately send again messages that need reconciliation or failed; returns how many were queued.
+
+    The recipient may get a duplicate (that is why this is never automatic). Sensitive messages whose body was
+    already scrubbed cannot be resent and are skipped.
+    """
+    ids = list(
+        OutboxMessage.objects.filter(pk__in=list(message_ids), status__in=RESENDABLE)
+        .exclude(sensitive=True, body="")
+        .values_list("pk", flat=True)
+    )
+    count = _operator_change(
+        message_ids=ids, actor=actor, allowed=RESENDABLE, note="outbox: resend by operator",
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_by="",
+        sending_started_at=None, last_error="",
+    )
+    if count:
+        from .dispatch import outbox_kick
+
+        outbox_kick()
+    return count
+
+
+@transaction.atomic
+def message_mark_sent(*, message_ids: Iterable[int], actor: Any) -> int:
+    """Settle reconciliation: the operator confirmed with the provider that the message arrived."""
+    return _operator_change(
+        message_ids=message_ids, actor=actor, allowed=MARKABLE_SENT, note="outbox: marked sent by operator",
+        status=OutboxStatus.SENT, sent_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def message_cancel(*, message_ids: Iterable[int], actor: Any) -> int:
+    """Stop messages that have not been delivered from ever being sent."""
+    return _operator_change(
+        message_ids=message_ids, actor=actor, allowed=CANCELLABLE, note="outbox: cancelled by operator",
+        status=OutboxStatus.CANCELLED,
+    )

@@ -1,0 +1,85 @@
+"""Back office for the outbox: find a message, see why it is stuck, settle reconciliation deliberately."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from backend.core.phones import phone_mask
+
+from .models import Channel, DeliveryRateSlot, OutboxMessage
+from .services import message_cancel, message_mark_sent, message_resend
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "channel", "recipient_display", "status", "attempts", "next_attempt_at", "sent_at",
+                    "dedupe_key")
+    list_filter = ("status", "channel", "sensitive")
+    search_fields = ("recipient", "dedupe_key")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    actions = ("resend", "mark_sent", "cancel")
+    readonly_fields = (
+        "organization", "user", "channel", "recipient", "subject", "body_display", "payload_display", "dedupe_key",
+        "sensitive", "status", "attempts", "max_attempts", "next_attempt_at", "expires_at", "last_error",
+        "provider_message_id", "claimed_by", "created_at", "sending_started_at", "sent_at",
+    )
+    exclude = ("body", "payload")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # messages are written by services inside business transactions
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxMessage | None = None) -> bool:
+        return False  # the outbox is the delivery record
+
+    @admin.display(description=_("recipient"), ordering="recipient")
+    def recipient_display(self, obj: OutboxMessage) -> str:
+        return phone_mask(obj.recipient) if obj.channel == Channel.SMS else obj.recipient
+
+    @admin.display(description=_("body"))
+    def body_display(self, obj: OutboxMessage) -> str:
+        if obj.sensitive:
+            return str(_("hidden (sensitive)"))
+        return obj.body
+
+    @admin.display(description=_("payload"))
+    def payload_display(self, obj: OutboxMessage) -> object:
+        return str(_("hidden (sensitive)")) if obj.sensitive else obj.payload
+
+    def _report(self, request: HttpRequest, done: int, selected: int, verb: str) -> None:
+        self.message_user(
+            request,
+            ngettext("%(done)d of %(selected)d message %(verb)s.", "%(done)d of %(selected)d messages %(verb)s.",
+                     selected) % {"done": done, "selected": selected, "verb": verb},
+            messages.SUCCESS if done == selected else messages.WARNING,
+        )
+
+    @admin.action(description=_("Resend (the recipient may get it twice)"))
+    def resend(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        self._report(request, message_resend(message_ids=ids, actor=request.user), len(ids), str(_("queued again")))
+
+    @admin.action(description=_("Mark sent (confirmed with the provider)"))
+    def mark_sent(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        self._report(request, message_mark_sent(message_ids=ids, actor=request.user), len(ids),
+                     str(_("marked sent")))
+
+    @admin.action(description=_("Cancel"))
+    def cancel(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        self._report(request, message_cancel(message_ids=ids, actor=request.user), len(ids), str(_("cancelled")))
+
+
+@admin.register(DeliveryRateSlot)
+class DeliveryRateSlotAdmin(admin.ModelAdmin):
+    list_display = ("key", "next_allowed_at")
+    search_fields = ("key",)
+    readonly_fields = ("key", "next_allowed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
