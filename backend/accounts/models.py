@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backend.core.phones import phone_normalize
+from backend.core.phones import phone_mask, phone_normalize
 
 
 class Language(models.TextChoices):
@@ -50,7 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     objects = UserManager()
 
     USERNAME_FIELD = "phone"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     class Meta:
         verbose_name = _("user")
@@ -95,3 +95,40 @@ class AuthToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} token of {self.user_id}"
+
+
+class OtpChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    TELEGRAM = "telegram", _("Telegram")
+
+
+class OtpChallenge(models.Model):
+    """One one-time login code sent to a phone.
+
+    The code itself is never stored: only its HMAC-SHA256 under ``SECRET_KEY``. A challenge is open while it is
+    neither consumed, superseded by a newer request for the same phone, expired, nor out of attempts. Attempts are
+    counted by a conditional UPDATE, so parallel guesses cannot exceed the cap (see ``otp_verify``).
+    """
+
+    phone = models.CharField(_("phone"), max_length=16)
+    code_hash = models.CharField(max_length=64, editable=False)
+    channel = models.CharField(_("channel"), max_length=16, choices=OtpChannel.choices, default=OtpChannel.SMS)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.RU)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    consumed_at = models.DateTimeField(_("consumed at"), null=True, blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        # The send limits count a phone's and an IP's recent challenges.
+        indexes = [
+            models.Index(fields=["phone", "created_at"], name="otp_phone_created_idx"),
+            models.Index(fields=["ip", "created_at"], name="otp_ip_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"code #{self.pk} for {phone_mask(self.phone)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -15,13 +16,17 @@ from django.utils.translation import gettext as _
 
 from backend.core.exceptions import Unauthorized
 
+from .exceptions import AuthErrorCode
 from .models import AuthToken, TokenKind, User
+
+logger = logging.getLogger("brigada.accounts.tokens")
 
 ACCESS_PREFIX = "bga_"
 REFRESH_PREFIX = "bgr_"
 
 
 def token_hash(raw: str) -> str:
+    """The stored form of a token: its SHA-256 (tokens are long random strings, so no salt or HMAC is needed)."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -32,13 +37,21 @@ class TokenPair:
     access_expires_at: datetime
     refresh_expires_at: datetime
     token_type: str = "Bearer"
+    user: User | None = None
 
 
-def _new_token(user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = "") -> tuple[str, datetime]:
+def _new_token(
+    user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = ""
+) -> tuple[str, datetime]:
     raw = (ACCESS_PREFIX if kind == TokenKind.ACCESS else REFRESH_PREFIX) + secrets.token_urlsafe(32)
     expires = timezone.now() + timedelta(seconds=ttl)
     AuthToken.objects.create(
-        user=user, kind=kind, token_hash=token_hash(raw), family=family, expires_at=expires, user_agent=user_agent[:200]
+        user=user,
+        kind=kind,
+        token_hash=token_hash(raw),
+        family=family,
+        expires_at=expires,
+        user_agent=user_agent[:200],
     )
     return raw, expires
 
@@ -47,11 +60,14 @@ def _new_token(user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: s
 def token_pair_issue(*, user: User, user_agent: str = "", family: uuid.UUID | None = None) -> TokenPair:
     """Issue a fresh access + refresh pair (a new family unless continuing one)."""
     family = family or uuid.uuid4()
-    access, access_exp = _new_token(user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent)
+    access, access_exp = _new_token(
+        user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent
+    )
     refresh, refresh_exp = _new_token(
         user, TokenKind.REFRESH, family, settings.BRIGADA_REFRESH_TOKEN_TTL, user_agent
     )
-    return TokenPair(access, refresh, access_exp, refresh_exp)
+    logger.debug("token pair issued", extra={"user_id": user.pk, "family": str(family)})
+    return TokenPair(access, refresh, access_exp, refresh_exp, user=user)
 
 
 def access_token_user(raw: str) -> User | None:
@@ -60,7 +76,12 @@ def access_token_user(raw: str) -> User | None:
         return None
     token = (
         AuthToken.objects.select_related("user")
-        .filter(token_hash=token_hash(raw), kind=TokenKind.ACCESS, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .filter(
+            token_hash=token_hash(raw),
+            kind=TokenKind.ACCESS,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
         .first()
     )
     if token is None or not token.user.is_active:
@@ -68,13 +89,16 @@ def access_token_user(raw: str) -> User | None:
     return token.user
 
 
-def _revoke_family(family: uuid.UUID) -> None:
-    AuthToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def token_family_revoke(*, family: uuid.UUID) -> int:
+    """Revoke every live token of a family (a login session); returns how many were revoked."""
+    return AuthToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:
     """Rotate a refresh token. Reusing an already-rotated token revokes its whole family."""
-    invalid = Unauthorized(_("The refresh token is invalid or expired. Sign in again."), code="invalid_refresh_token")
+    invalid = Unauthorized(
+        _("The refresh token is invalid or expired. Sign in again."), code=AuthErrorCode.INVALID_REFRESH_TOKEN
+    )
     if not refresh_token or not refresh_token.startswith(REFRESH_PREFIX):
         raise invalid
     now = timezone.now()
@@ -90,10 +114,16 @@ def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:
         token = AuthToken.objects.select_related("user").filter(token_hash=token_hash(refresh_token)).first()
         if rotated == 1 and token is not None and token.user.is_active:
             return token_pair_issue(user=token.user, user_agent=user_agent, family=token.family)
-    if token is not None and token.used_at is not None:
+    if token is not None and rotated == 0 and token.used_at is not None and token.revoked_at is None:
         # Reuse of a rotated token: somebody else holds this family. Revoke it in its own transaction so the
         # revocation survives the error we raise.
-        _revoke_family(token.family)
+        revoked = token_family_revoke(family=token.family)
+        logger.warning(
+            "refresh token reused: family revoked",
+            extra={"user_id": token.user_id, "family": str(token.family), "revoked": revoked},
+        )
+    else:
+        logger.info("refresh refused", extra={"known_token": token is not None})
     raise invalid
 
 
@@ -101,4 +131,8 @@ def token_revoke(*, raw: str) -> None:
     """Log out: revoke the family of the given access or refresh token."""
     token = AuthToken.objects.filter(token_hash=token_hash(raw)).first()
     if token is not None:
-        _revoke_family(token.family)
+        revoked = token_family_revoke(family=token.family)
+        logger.info(
+            "tokens revoked",
+            extra={"user_id": token.user_id, "family": str(token.family), "revoked": revoked},
+        )

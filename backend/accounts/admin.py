@@ -1,0 +1,200 @@
+"""Back office for users, their sessions (tokens) and one-time codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from backend.core.events import event_record, snapshot
+from backend.core.exceptions import ValidationFailed
+from backend.core.models import EventAction
+from backend.core.phones import phone_normalize
+from backend.organizations.models import Membership
+
+from .models import AuthToken, OtpChallenge, User
+from .services import USER_EVENT_FIELDS
+from .tokens import token_family_revoke
+
+
+def _clean_phone(value: str) -> str:
+    try:
+        return phone_normalize(value)
+    except ValidationFailed as exc:
+        raise forms.ValidationError(exc.message, code="invalid_phone") from None
+
+
+class UserAddForm(AdminUserCreationForm):
+    """Create a user by phone; a password is optional (customers and workers sign in with one-time codes)."""
+
+    class Meta:
+        model = User
+        fields = ("phone", "first_name", "last_name", "language")
+
+    def clean_phone(self) -> str:
+        return _clean_phone(self.cleaned_data["phone"])
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict[str, type[forms.Field]] = {}
+
+    def clean_phone(self) -> str:
+        return _clean_phone(self.cleaned_data["phone"])
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ("organization", "branch", "role", "is_active")
+    raw_id_fields = ("organization", "branch")
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    form = UserEditForm
+    add_form = UserAddForm
+    fieldsets = (
+        (None, {"fields": ("phone", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email", "language", "telegram_user_id")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("phone", "first_name", "last_name", "language", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    list_display = ("phone", "first_name", "last_name", "language", "telegram_linked", "is_staff", "is_active")
+    list_filter = ("language", "is_staff", "is_superuser", "is_active", "groups")
+    search_fields = ("phone", "first_name", "last_name", "email")
+    ordering = ("phone",)
+    readonly_fields = ("last_login", "date_joined")
+    inlines = (MembershipInline,)
+    actions = ("revoke_sessions",)
+
+    @admin.display(boolean=True, description=_("Telegram"))
+    def telegram_linked(self, obj: User) -> bool:
+        return obj.telegram_user_id is not None
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Admin edits are business changes too: they go to the event log in the admin's transaction.
+        before = snapshot(User.objects.get(pk=obj.pk), USER_EVENT_FIELDS) if change else None
+        super().save_model(request, obj, form, change)
+        after = snapshot(obj, USER_EVENT_FIELDS)
+        if not change:
+            event_record(entity=obj, action=EventAction.CREATE, actor=request.user, after=after)
+        elif before != after:
+            event_record(entity=obj, action=EventAction.UPDATE, actor=request.user, before=before, after=after)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool) -> None:
+        fields = ("user", "organization", "branch", "role", "is_active")
+        before = {
+            m.pk: snapshot(m, fields) for m in formset.get_queryset() if m.pk is not None
+        }
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            event_record(entity=deleted, action=EventAction.DELETE, actor=request.user, before=before.get(deleted.pk))
+            deleted.delete()
+        for membership in instances:
+            created = membership.pk is None
+            membership.save()
+            after = snapshot(membership, fields)
+            event_record(
+                entity=membership,
+                action=EventAction.CREATE if created else EventAction.UPDATE,
+                actor=request.user,
+                before=None if created else before.get(membership.pk),
+                after=after,
+            )
+        formset.save_m2m()
+
+    @admin.action(description=_("Log out everywhere (revoke all tokens)"), permissions=["change"])
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        revoked = AuthToken.objects.filter(user__in=queryset, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d tokens revoked.") % {"count": revoked}, messages.SUCCESS)
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = _("revoked")
+    parameter_name = "revoked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", str(_("Yes"))), ("no", str(_("No")))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        return queryset
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    """Sessions are read-only here; the one thing to do with a token is to revoke its session."""
+
+    list_display = ("user", "kind", "family", "created_at", "expires_at", "used_at", "revoked_at", "user_agent")
+    list_filter = ("kind", RevokedFilter)
+    search_fields = ("user__phone", "=family")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    exclude = ("token_hash",)
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.change_authtoken")
+
+    @admin.action(description=_("Revoke the sessions of the selected tokens"), permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
+        families = set(queryset.values_list("family", flat=True))
+        revoked = sum(token_family_revoke(family=family) for family in families)
+        self.message_user(
+            request,
+            _("%(sessions)d sessions revoked (%(tokens)d tokens).") % {"sessions": len(families), "tokens": revoked},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(OtpChallenge)
+class OtpChallengeAdmin(admin.ModelAdmin):
+    """One-time codes, read-only; the code is never stored, and its hash is not shown either."""
+
+    list_display = ("phone", "channel", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "ip")
+    list_filter = ("channel", "language")
+    search_fields = ("phone", "=ip")
+    date_hierarchy = "created_at"
+    exclude = ("code_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

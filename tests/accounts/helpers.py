@@ -1,0 +1,25 @@
+"""Helpers for the identity tests: read the code a request put in the outbox."""
+
+from __future__ import annotations
+
+import re
+
+from backend.accounts.models import OtpChallenge
+from backend.notifications.models import OutboxMessage
+
+
+def sent_message(phone: str) -> OutboxMessage:
+    challenge = OtpChallenge.objects.filter(phone=phone).latest("created_at")
+    return OutboxMessage.objects.get(dedupe_key=f"otp:{challenge.pk}")
+
+
+def sent_code(phone: str) -> str:
+    """The code in the newest one-time-code message for ``phone`` (what the SMS or Telegram fake would show)."""
+    body = sent_message(phone).body
+    match = re.search(r"\b(\d{6})\b", body)
+    assert match, body
+    return match.group(1)
+
+
+def wrong_code(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
