@@ -31,7 +31,9 @@ class ServiceGroup(TimeStampedModel):
         verbose_name_plural = _("service groups")
         ordering = ("organization_id", "sort_order", "name")
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq")
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq"
+            )
         ]
 
     def __str__(self) -> str:
@@ -41,19 +43,31 @@ class ServiceGroup(TimeStampedModel):
 class Service(SoftDeleteModel):
     """A sellable service. Price is in the organization's currency."""
 
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="services")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="services"
+    )
     group = models.ForeignKey(
-        ServiceGroup, verbose_name=_("group"), null=True, blank=True, on_delete=models.PROTECT,
+        ServiceGroup,
+        verbose_name=_("group"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="services",
     )
     name = models.CharField(_("name"), max_length=200)
-    code = models.CharField(_("code / article"), max_length=32, blank=True, help_text=_("unique in the organization"))
+    code = models.CharField(
+        _("code / article"), max_length=32, blank=True, help_text=_("unique in the organization")
+    )
     price = models.DecimalField(
-        _("price"), max_digits=12, decimal_places=2, default=Decimal("0"),
+        _("price"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_PRICE)],
     )
     duration_minutes = models.PositiveIntegerField(
-        _("duration, minutes"), default=60,
+        _("duration, minutes"),
+        default=60,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINUTES)],
     )
     description = models.TextField(_("description"), max_length=2000, blank=True)
@@ -69,7 +83,9 @@ class Service(SoftDeleteModel):
                 fields=["organization", "code"], condition=~Q(code=""), name="catalog_service_org_code_uniq"
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
-            models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,7 +116,9 @@ class Resource(TimeStampedModel):
         verbose_name = _("resource")
         verbose_name_plural = _("resources")
         ordering = ("branch_id", "kind", "name")
-        constraints = [models.UniqueConstraint(fields=["branch", "name"], name="catalog_resource_branch_name_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["branch", "name"], name="catalog_resource_branch_name_uniq")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.name}"
@@ -116,14 +134,22 @@ class StaffService(TimeStampedModel):
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.PROTECT, related_name="staff_services"
     )
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_services")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_services"
+    )
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="staff_services")
     price = models.DecimalField(
-        _("own price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        _("own price"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_PRICE)],
     )
     duration_minutes = models.PositiveIntegerField(
-        _("own duration, minutes"), null=True, blank=True,
+        _("own duration, minutes"),
+        null=True,
+        blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINUTES)],
     )
     is_active = models.BooleanField(_("active"), default=True)

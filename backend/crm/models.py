@@ -74,11 +74,20 @@ class Client(SoftDeleteModel):
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, blank=True, default="")
     email = models.EmailField(_("email"), max_length=254, blank=True)
     source = models.ForeignKey(
-        ClientSource, verbose_name=_("source"), null=True, blank=True, on_delete=models.PROTECT, related_name="clients"
+        ClientSource,
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clients",
     )
     groups = models.ManyToManyField(ClientGroup, verbose_name=_("groups"), blank=True, related_name="clients")
     curator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("curator"), null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("curator"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="curated_clients",
     )
     notes = models.TextField(_("notes"), max_length=5000, blank=True)
@@ -87,31 +96,50 @@ class Client(SoftDeleteModel):
     )
     consent_messages_at = models.DateTimeField(_("messages consent given at"), null=True, blank=True)
     consent_messages_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("messages consent recorded by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("messages consent recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     consent_messages_how = models.CharField(
-        _("messages consent: how"), max_length=100, blank=True, help_text=_("paper form, website, verbal, import...")
+        _("messages consent: how"),
+        max_length=100,
+        blank=True,
+        help_text=_("paper form, website, verbal, import..."),
     )
     consent_marketing_at = models.DateTimeField(_("marketing consent given at"), null=True, blank=True)
     consent_marketing_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("marketing consent recorded by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marketing consent recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     consent_marketing_how = models.CharField(
-        _("marketing consent: how"), max_length=100, blank=True, help_text=_("paper form, website, verbal, import...")
+        _("marketing consent: how"),
+        max_length=100,
+        blank=True,
+        help_text=_("paper form, website, verbal, import..."),
     )
     consent_personal_data_at = models.DateTimeField(_("personal data consent given at"), null=True, blank=True)
     consent_personal_data_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("personal data consent recorded by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("personal data consent recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     consent_personal_data_how = models.CharField(
-        _("personal data consent: how"), max_length=100, blank=True, help_text=_("paper form, website, verbal, import...")
+        _("personal data consent: how"),
+        max_length=100,
+        blank=True,
+        help_text=_("paper form, website, verbal, import..."),
     )
-    last_visit_at = models.DateTimeField(
-        _("last visit"), null=True, blank=True, help_text=_("maintained by booking")
-    )
+    last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True, help_text=_("maintained by booking"))
     # Maintained by the services: lowercase names/e-mail/code, because SQLite's LIKE folds ASCII only.
     search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
     # Lowercase "last first middle" for sorting by name the same way on every database.

@@ -1,0 +1,408 @@
+"""Catalog writes, each with its event. The booking issue adds staff schedules and resource rules on top."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backend.core.events import event_record, event_record_many, snapshot
+from backend.core.exceptions import Conflict, NotFound, ValidationFailed
+from backend.core.models import EventAction
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import organization_access_check, organization_ids_for
+
+from .exceptions import CatalogErrorCode
+from .models import MAX_DURATION_MINUTES, MAX_PRICE, Service, ServiceGroup
+
+SERVICE_EVENT_FIELDS = (
+    "name",
+    "code",
+    "group",
+    "price",
+    "duration_minutes",
+    "description",
+    "is_active",
+    "deleted_at",
+)
+SERVICE_UPDATABLE = ("name", "code", "group_id", "price", "duration_minutes", "description", "is_active")
+
+
+def service_fields_clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Clean the service fields present in ``data``; returns (cleaned, {field: error})."""
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in ("name", "code", "description"):
+        if name in data:
+            value = str(data[name] or "").strip()
+            limit = int(Service._meta.get_field(name).max_length or 0)
+            if len(value) > limit:
+                errors[name] = _("At most %(n)d characters.") % {"n": limit}
+            cleaned[name] = value
+    if "name" in cleaned and not cleaned["name"]:
+        errors["name"] = _("Enter a name.")
+    if "price" in data:
+        try:
+            price = Decimal(str(data["price"]).strip().replace(" ", "").replace(",", "."))
+            if not price.is_finite() or not Decimal("0") <= price <= MAX_PRICE:
+                raise InvalidOperation
+            cleaned["price"] = price.quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            errors["price"] = _("Enter a price between 0 and %(max)s.") % {"max": MAX_PRICE}
+    if "duration_minutes" in data:
+        try:
+            duration = int(str(data["duration_minutes"]).strip())
+            if not 1 <= duration <= MAX_DURATION_MINUTES:
+                raise ValueError
+            cleaned["duration_minutes"] = duration
+        except (TypeError, ValueError):
+            errors["duration_minutes"] = _("Enter whole minutes between 1 and %(max)d.") % {
+                "max": MAX_DURATION_MINUTES
+            }
+    if "is_active" in data:
+        cleaned["is_active"] = bool(data["is_active"])
+    return cleaned, errors
+
+
+def _raise_if(errors: Mapping[str, str]) -> None:
+    if errors:
+        raise ValidationFailed(_("Some fields are invalid."), fields={k: [v] for k, v in errors.items()})
+
+
+def _group_check(organization_id: int, group_id: int | None) -> None:
+    if (
+        group_id is not None
+        and not ServiceGroup.objects.filter(id=group_id, organization_id=organization_id).exists()
+    ):
+        raise ValidationFailed(
+            _("Unknown group."),
+            code=CatalogErrorCode.INVALID_REFERENCE,
+            fields={"group_id": [_("Unknown group.")]},
+        )
+
+
+def _code_check(service: Service) -> None:
+    if (
+        service.code
+        and Service.objects.filter(organization_id=service.organization_id, code=service.code)
+        .exclude(id=service.pk)
+        .exists()
+    ):
+        raise Conflict(
+            _("Another service has this code."),
+            code=CatalogErrorCode.SERVICE_CODE_TAKEN,
+            fields={"code": [_("Another service has this code.")]},
+        )
+
+
+def _save(service: Service) -> None:
+    try:
+        with transaction.atomic():
+            service.save()
+    except IntegrityError as exc:
+        raise Conflict(_("Another service has this code."), code=CatalogErrorCode.SERVICE_CODE_TAKEN) from exc
+
+
+@transaction.atomic
+def service_create(
+    *,
+    user: Any,
+    organization_id: int,
+    name: str,
+    price: Decimal | str | int = Decimal("0"),
+    duration_minutes: int = 60,
+    code: str = "",
+    group_id: int | None = None,
+    description: str = "",
+    is_active: bool = True,
+) -> Service:
+    organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
+    cleaned, errors = service_fields_clean(
+        {
+            "name": name,
+            "price": price,
+            "duration_minutes": duration_minutes,
+            "code": code,
+            "description": description,
+            "is_active": is_active,
+        }
+    )
+    _raise_if(errors)
+    _group_check(organization_id, group_id)
+    service = Service(organization_id=organization_id, group_id=group_id, **cleaned)
+    _code_check(service)
+    _save(service)
+    event_record(
+        entity=service, action=EventAction.CREATE, actor=user, after=snapshot(service, SERVICE_EVENT_FIELDS)
+    )
+    return service
+
+
+def _service_for_change(user: Any, service_id: int) -> Service:
+    service = (
+        Service.objects.select_for_update()
+        .filter(id=service_id, organization_id__in=organization_ids_for(user))
+        .first()
+    )
+    if service is None:
+        raise NotFound(_("Service not found."))
+    organization_access_check(user, service.organization_id, Perm.CATALOG_CHANGE)
+    return service
+
+
+@transaction.atomic
+def service_update(*, user: Any, service_id: int, data: Mapping[str, Any]) -> Service:
+    service = _service_for_change(user, service_id)
+    unknown = set(data) - set(SERVICE_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(
+            _("Unknown fields."), fields={n: [_("Unknown field.")] for n in sorted(unknown)}
+        )
+    before = snapshot(service, SERVICE_EVENT_FIELDS)
+    cleaned, errors = service_fields_clean(data)
+    _raise_if(errors)
+    if "group_id" in data:
+        _group_check(service.organization_id, data["group_id"])
+        service.group_id = data["group_id"]
+    for name, value in cleaned.items():
+        setattr(service, name, value)
+    _code_check(service)
+    _save(service)
+    after = snapshot(service, SERVICE_EVENT_FIELDS)
+    if after != before:
+        event_record(entity=service, action=EventAction.UPDATE, actor=user, before=before, after=after)
+    return service
+
+
+@transaction.atomic
+def service_soft_delete(*, user: Any, service_id: int) -> Service:
+    service = _service_for_change(user, service_id)
+    if not service.is_deleted:
+        service.deleted_at = timezone.now()
+        service.save(update_fields=["deleted_at", "updated_at"])
+        event_record(
+            entity=service,
+            action=EventAction.DELETE,
+            actor=user,
+            before={"deleted_at": None},
+            after={"deleted_at": service.deleted_at},
+        )
+    return service
+
+
+@transaction.atomic
+def service_restore(*, user: Any, service_id: int) -> Service:
+    service = _service_for_change(user, service_id)
+    if service.is_deleted:
+        before = {"deleted_at": service.deleted_at}
+        service.deleted_at = None
+        service.save(update_fields=["deleted_at", "updated_at"])
+        event_record(
+            entity=service, action=EventAction.RESTORE, actor=user, before=before, after={"deleted_at": None}
+        )
+    return service
+
+
+@transaction.atomic
+def service_group_create(*, user: Any, organization_id: int, name: str, sort_order: int = 0) -> ServiceGroup:
+    organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
+    name = (name or "").strip()[:100]
+    if not name:
+        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
+    if ServiceGroup.objects.filter(organization_id=organization_id, name__iexact=name).exists():
+        raise Conflict(_("This name is taken."), code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN)
+    group = ServiceGroup.objects.create(organization_id=organization_id, name=name, sort_order=sort_order)
+    event_record(
+        entity=group, action=EventAction.CREATE, actor=user, after=snapshot(group, ["name", "sort_order"])
+    )
+    return group
+
+
+@transaction.atomic
+def service_group_update(
+    *, user: Any, group_id: int, name: str | None = None, sort_order: int | None = None
+) -> ServiceGroup:
+    group = (
+        ServiceGroup.objects.select_for_update()
+        .filter(id=group_id, organization_id__in=organization_ids_for(user))
+        .first()
+    )
+    if group is None:
+        raise NotFound(_("Not found."))
+    organization_access_check(user, group.organization_id, Perm.CATALOG_CHANGE)
+    before = snapshot(group, ["name", "sort_order"])
+    if name is not None:
+        name = name.strip()[:100]
+        if not name:
+            raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
+        if (
+            ServiceGroup.objects.filter(organization_id=group.organization_id, name__iexact=name)
+            .exclude(id=group.pk)
+            .exists()
+        ):
+            raise Conflict(_("This name is taken."), code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN)
+        group.name = name
+    if sort_order is not None:
+        group.sort_order = sort_order
+    group.save()
+    event_record(
+        entity=group,
+        action=EventAction.UPDATE,
+        actor=user,
+        before=before,
+        after=snapshot(group, ["name", "sort_order"]),
+    )
+    return group
+
+
+# --- import (bulk upsert) ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceImportRow:
+    row: int
+    fields: dict[str, Any]
+    group_name: str | None = None  # None: no such column in the file
+
+
+@dataclass
+class ServiceUpsertResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def service_bulk_upsert(
+    *,
+    user: Any,
+    organization_id: int,
+    rows: Sequence[ServiceImportRow],
+    batch_id: uuid.UUID,
+    dry_run: bool,
+) -> ServiceUpsertResult:
+    """Create or update services matched by code, then by name (case-insensitive); deleted ones are skipped.
+
+    Ambiguous name matches are reported as row errors. The caller owns the transaction.
+    """
+    organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
+    result = ServiceUpsertResult()
+    services = list(Service.objects.filter(organization_id=organization_id))
+    by_code = {s.code: s for s in services if s.code}
+    by_name: dict[str, list[Service]] = {}
+    for s in services:
+        by_name.setdefault(s.name.lower(), []).append(s)
+    groups = {g.name.lower(): g.pk for g in ServiceGroup.objects.filter(organization_id=organization_id)}
+    wanted_groups = {r.group_name.strip() for r in rows if r.group_name and r.group_name.strip()}
+    missing = {n.lower(): n for n in wanted_groups if n.lower() not in groups}
+    if missing and not dry_run:
+        created_groups = ServiceGroup.objects.bulk_create(
+            [ServiceGroup(organization_id=organization_id, name=n[:100]) for n in missing.values()]
+        )
+        event_record_many(
+            entities=[(g, None, {"name": g.name}) for g in created_groups],
+            action=EventAction.IMPORT,
+            actor=user,
+            batch_id=batch_id,
+        )
+        groups.update({g.name.lower(): g.pk for g in created_groups})
+
+    to_create: list[Service] = []
+    to_update: list[tuple[Service, dict[str, Any], dict[str, Any]]] = []
+    update_fields: set[str] = set()
+    touched: set[int] = set()
+    now = timezone.now()
+    for r in rows:
+        values = dict(r.fields)
+        if r.group_name is not None:
+            values["group_id"] = groups.get(r.group_name.strip().lower()) if r.group_name.strip() else None
+        code = values.get("code") or ""
+        match: Service | None = by_code.get(code) if code else None
+        if match is None:
+            candidates = [
+                s for s in by_name.get(str(values.get("name", "")).lower(), []) if not (code and s.code)
+            ]
+            if len(candidates) > 1:
+                result.errors.append(
+                    {
+                        "row": r.row,
+                        "field": "name",
+                        "message": _("Several services have this name; add a code to tell them apart."),
+                    }
+                )
+                continue
+            match = candidates[0] if candidates else None
+        if match is None:
+            service = Service(organization_id=organization_id, **values)
+            to_create.append(service)
+            if code:
+                by_code[code] = service
+            by_name.setdefault(service.name.lower(), []).append(service)
+            result.created += 1
+            continue
+        if match.pk is None or match.pk in touched:
+            result.skipped += 1
+            result.notes.append(
+                {"row": r.row, "field": "code", "message": _("Repeats an earlier row; skipped.")}
+            )
+            continue
+        touched.add(match.pk)
+        if match.is_deleted:
+            result.skipped += 1
+            result.notes.append(
+                {
+                    "row": r.row,
+                    "field": "code",
+                    "message": _("Matches a deleted service; restore it to update."),
+                }
+            )
+            continue
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for name, value in values.items():
+            current = getattr(match, name)
+            if current != value:
+                before[name], after[name] = current, value
+        if not after:
+            result.skipped += 1
+            continue
+        for name, value in after.items():
+            setattr(match, name, value)
+            update_fields.add(name)
+        match.updated_at = now
+        to_update.append((match, before, after))
+        result.updated += 1
+    if dry_run or result.errors:
+        return result
+    created = Service.objects.bulk_create(to_create, batch_size=1000)
+    event_record_many(
+        entities=[(s, None, snapshot(s, SERVICE_EVENT_FIELDS)) for s in created],
+        action=EventAction.IMPORT,
+        actor=user,
+        batch_id=batch_id,
+    )
+    if to_update:
+        Service.objects.bulk_update(
+            [s for s, _b, _a in to_update], sorted(update_fields | {"updated_at"}), batch_size=1000
+        )
+        event_record_many(
+            entities=[
+                (
+                    s,
+                    {k.removesuffix("_id"): v for k, v in b.items()},
+                    {k.removesuffix("_id"): v for k, v in a.items()},
+                )
+                for s, b, a in to_update
+            ],
+            action=EventAction.IMPORT,
+            actor=user,
+            batch_id=batch_id,
+        )
+    return result

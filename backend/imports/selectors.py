@@ -1,0 +1,90 @@
+"""Import history and exports (reads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backend.catalog.models import Service
+from backend.crm.models import Client
+from backend.crm.selectors import client_scope_ids
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import organization_access_check
+
+from .models import ImportJob
+from .services import CLIENT_COLUMNS, SERVICE_COLUMNS
+from .tables import table_write
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def import_job_list(*, user: Any, organization_id: int | None = None) -> QuerySet[ImportJob]:
+    """Imports of the organizations where the caller may import clients (newest first)."""
+    org_ids = client_scope_ids(user, organization_id, Perm.CLIENT_IMPORT)
+    return (
+        ImportJob.objects.filter(organization_id__in=org_ids)
+        .select_related("started_by")
+        .order_by("-started_at", "-id")
+    )
+
+
+def _client_rows(organization_id: int) -> Iterator[list[Any]]:
+    groups: dict[int, list[str]] = {}
+    through = Client.groups.through
+    for client_id, name in through.objects.filter(client__organization_id=organization_id).values_list(
+        "client_id", "clientgroup__name"
+    ):
+        groups.setdefault(client_id, []).append(name)
+    qs = (
+        Client.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
+        .select_related("source")
+        .order_by("name_key", "id")
+    )
+    for c in qs.iterator(chunk_size=2000):
+        yield [
+            c.phone,
+            c.last_name,
+            c.first_name,
+            c.middle_name,
+            c.code,
+            c.birthday,
+            c.gender,
+            c.email,
+            c.source.name if c.source else "",
+            "|".join(sorted(groups.get(c.pk, []))),
+            c.notes,
+            c.extra_contact,
+            c.consent_messages_at,
+            c.consent_marketing_at,
+            c.consent_personal_data_at,
+        ]
+
+
+def clients_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:
+    """The organization's (not deleted) clients in the import's columns: (content, file name, content type)."""
+    organization_access_check(user, organization_id, Perm.CLIENT_EXPORT)
+    content = table_write(CLIENT_COLUMNS, _client_rows(organization_id), fmt)
+    return content, f"clients-{organization_id}.{fmt}", CONTENT_TYPES[fmt]
+
+
+def services_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:
+    organization_access_check(user, organization_id, Perm.CATALOG_VIEW)
+    qs = Service.objects.filter(organization_id=organization_id, deleted_at__isnull=True).select_related("group")
+    rows = (
+        [
+            s.code,
+            s.name,
+            s.group.name if s.group else "",
+            s.price,
+            s.duration_minutes,
+            s.description,
+            "yes" if s.is_active else "no",
+        ]
+        for s in qs.order_by("name", "id")
+    )
+    return table_write(SERVICE_COLUMNS, rows, fmt), f"services-{organization_id}.{fmt}", CONTENT_TYPES[fmt]

@@ -1,0 +1,461 @@
+"""Importing clients and services from CSV/XLSX files.
+
+Policy (all-or-nothing per file): every row is validated first; if any row has an error, nothing is written
+and the job lists every error as {row, field, message} (a dry run reports the same without writing). Otherwise
+the whole file is written in one transaction with bulk inserts/updates and one event per changed row, all
+carrying the job's batch id. Re-importing matches clients by phone and services by code, then name, and updates
+only what differs; an identical file changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backend.catalog.services import ServiceImportRow, service_bulk_upsert, service_fields_clean
+from backend.core.exceptions import ApplicationError, ValidationFailed
+from backend.core.phones import phone_normalize
+from backend.crm.cleaning import client_fields_clean
+from backend.crm.models import CONSENT_KINDS
+from backend.crm.services import ClientImportRow, client_bulk_upsert
+from backend.organizations.models import Organization
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import organization_access_check
+
+from .models import ImportFormat, ImportJob, ImportKind, ImportStatus
+from .tables import TableError, table_read
+
+logger = logging.getLogger("brigada.imports")
+
+MAX_STORED_ERRORS = 1000
+
+CLIENT_COLUMNS = (
+    "phone",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "code",
+    "birthday",
+    "gender",
+    "email",
+    "source",
+    "groups",
+    "notes",
+    "extra_contact",
+    "consent_messages_at",
+    "consent_marketing_at",
+    "consent_personal_data_at",
+)
+SERVICE_COLUMNS = ("code", "name", "group", "price", "duration_minutes", "description", "is_active")
+
+# Headers people actually have in their spreadsheets (Russian CRMs' exports), mapped to our columns.
+CLIENT_ALIASES = {
+    "телефон": "phone",
+    "phone_number": "phone",
+    "мобильный": "phone",
+    "mobile": "phone",
+    "имя": "first_name",
+    "фамилия": "last_name",
+    "отчество": "middle_name",
+    "фио": "full_name",
+    "full_name": "full_name",
+    "код": "code",
+    "код_клиента": "code",
+    "номер_карты": "code",
+    "card": "code",
+    "дата_рождения": "birthday",
+    "день_рождения": "birthday",
+    "birth_date": "birthday",
+    "пол": "gender",
+    "e_mail": "email",
+    "почта": "email",
+    "источник": "source",
+    "группы": "groups",
+    "группа": "groups",
+    "комментарий": "notes",
+    "примечание": "notes",
+    "comment": "notes",
+    "доп_контакт": "extra_contact",
+    "согласие_на_рассылку": "consent_messages_at",
+    "согласие_на_рекламу": "consent_marketing_at",
+    "согласие_на_обработку_пд": "consent_personal_data_at",
+    "consent_messages": "consent_messages_at",
+    "consent_marketing": "consent_marketing_at",
+    "consent_personal_data": "consent_personal_data_at",
+}
+SERVICE_ALIASES = {
+    "артикул": "code",
+    "код": "code",
+    "article": "code",
+    "название": "name",
+    "наименование": "name",
+    "услуга": "name",
+    "service": "name",
+    "группа": "group",
+    "категория": "group",
+    "category": "group",
+    "цена": "price",
+    "стоимость": "price",
+    "длительность": "duration_minutes",
+    "duration": "duration_minutes",
+    "длительность_мин": "duration_minutes",
+    "описание": "description",
+    "активна": "is_active",
+    "active": "is_active",
+}
+_YES = {"1", "yes", "y", "true", "да", "д", "+", "иә", "x"}
+_NO = {"0", "no", "n", "false", "нет", "н", "-", "жоқ"}
+_GENDERS = {
+    "female": "female",
+    "f": "female",
+    "ж": "female",
+    "жен": "female",
+    "женский": "female",
+    "male": "male",
+    "m": "male",
+    "м": "male",
+    "муж": "male",
+    "мужской": "male",
+}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # spreadsheets turn phones and codes into numbers
+    return str(value).strip()
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _text(value)
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _parse_consent(value: Any) -> dt.datetime | bool | None:
+    """Blank/no -> not given; yes -> given (keeps an existing timestamp); a date or ISO time -> given then."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if isinstance(value, dt.date):
+        return timezone.make_aware(dt.datetime.combine(value, dt.time.min))
+    text = _text(value).lower()
+    if not text or text in _NO:
+        return None
+    if text in _YES:
+        return True
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("z", "+00:00"))
+    except ValueError:
+        return timezone.make_aware(dt.datetime.combine(_parse_date(text) or dt.date.today(), dt.time.min))
+    if not 1900 <= parsed.year <= 2100:
+        raise ValueError(text)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def _phone(value: Any, region: str | None) -> str:
+    text = _text(value)
+    try:
+        return phone_normalize(text, default_region=region)
+    except ValidationFailed:
+        digits = re.sub(r"\D", "", text)
+        if digits and not text.startswith("+"):
+            return phone_normalize("+" + digits)  # "77011234567" typed without the plus
+        raise
+
+
+def _client_row(
+    number: int, record: dict[str, Any], region: str | None, errors: list[dict[str, Any]]
+) -> ClientImportRow | None:
+    raw: dict[str, Any] = {}
+    row_errors: list[dict[str, Any]] = []
+    if "full_name" in record:
+        parts = _text(record["full_name"]).split()
+        for name, part in zip(
+            ("last_name", "first_name", "middle_name"), [*parts[:2], " ".join(parts[2:])], strict=False
+        ):
+            record.setdefault(name, part)
+    for name in ("first_name", "last_name", "middle_name", "code", "email", "notes", "extra_contact"):
+        if name in record:
+            raw[name] = _text(record[name])
+    if "birthday" in record:
+        try:
+            raw["birthday"] = _parse_date(record["birthday"])
+        except ValueError:
+            row_errors.append({"row": number, "field": "birthday", "message": _("Use YYYY-MM-DD or DD.MM.YYYY.")})
+    if "gender" in record:
+        gender = _text(record["gender"]).lower()
+        if gender and gender not in _GENDERS:
+            row_errors.append({"row": number, "field": "gender", "message": _("Use female, male or leave empty.")})
+        else:
+            raw["gender"] = _GENDERS.get(gender, "")
+    cleaned, field_errors = client_fields_clean(raw, default_region=region)
+    row_errors += [{"row": number, "field": k, "message": v} for k, v in field_errors.items()]
+    try:
+        cleaned["phone"] = _phone(record.get("phone"), region)
+    except ValidationFailed:
+        row_errors.append({"row": number, "field": "phone", "message": _("Invalid phone number.")})
+    for kind in CONSENT_KINDS:
+        key = f"consent_{kind}_at"
+        if key in record:
+            try:
+                cleaned[key] = _parse_consent(record[key])
+            except ValueError:
+                row_errors.append({"row": number, "field": key, "message": _("Use yes/no, a date or an ISO time.")})
+    source = _text(record["source"]) if "source" in record else None
+    if source and len(source) > 100:
+        row_errors.append({"row": number, "field": "source", "message": _("At most 100 characters.")})
+    groups = None
+    if "groups" in record:
+        groups = sorted({g.strip() for g in _text(record["groups"]).split("|") if g.strip()})
+        if any(len(g) > 100 for g in groups):
+            row_errors.append({"row": number, "field": "groups", "message": _("At most 100 characters a group.")})
+    if row_errors:
+        errors.extend(row_errors)
+        return None
+    return ClientImportRow(row=number, fields=cleaned, source_name=source, group_names=groups)
+
+
+def _service_row(number: int, record: dict[str, Any], errors: list[dict[str, Any]]) -> ServiceImportRow | None:
+    raw = {k: record[k] for k in ("code", "name", "price", "duration_minutes", "description") if k in record}
+    raw = {k: _text(v) if k in ("code", "name", "description") else v for k, v in raw.items()}
+    if "is_active" in record:
+        flag = _text(record["is_active"]).lower()
+        if flag not in _YES | _NO | {""}:
+            errors.append({"row": number, "field": "is_active", "message": _("Use yes or no.")})
+            return None
+        raw["is_active"] = flag not in _NO
+    cleaned, field_errors = service_fields_clean(raw)
+    if field_errors:
+        errors.extend({"row": number, "field": k, "message": v} for k, v in field_errors.items())
+        return None
+    group = _text(record["group"]) if "group" in record else None
+    if group and len(group) > 100:
+        errors.append({"row": number, "field": "group", "message": _("At most 100 characters.")})
+        return None
+    return ServiceImportRow(row=number, fields=cleaned, group_name=group)
+
+
+def _records(
+    header: list[str], rows: list[tuple[int, list[Any]]], aliases: dict[str, str], known: set[str]
+) -> list[tuple[int, dict[str, Any]]]:
+    keys = [aliases.get(h, h) for h in header]
+    out = []
+    for number, cells in rows:
+        record = {key: cells[i] if i < len(cells) else None for i, key in enumerate(keys) if key in known}
+        out.append((number, record))
+    return out
+
+
+def _duplicates(rows: list[Any], key: Callable[[Any], str | None], field: str) -> list[dict[str, Any]]:
+    first: dict[str, int] = {}
+    errors = []
+    for r in rows:
+        k = key(r)
+        if not k:
+            continue
+        if k in first:
+            errors.append(
+                {"row": r.row, "field": field, "message": _("Repeats row %(row)d of the file.") % {"row": first[k]}}
+            )
+        else:
+            first[k] = r.row
+    return errors
+
+
+def _job_finish(
+    job: ImportJob,
+    *,
+    status: str,
+    errors: list[dict[str, Any]],
+    warnings: list[dict[str, Any]],
+    created: int = 0,
+    updated: int = 0,
+    skipped: int = 0,
+) -> ImportJob:
+    job.status = status
+    job.errors = errors[:MAX_STORED_ERRORS]
+    job.warnings = warnings[:MAX_STORED_ERRORS]
+    job.error_count = len(errors)
+    job.created_count, job.updated_count, job.skipped_count = created, updated, skipped
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def _run(
+    *,
+    user: Any,
+    organization: Organization,
+    kind: str,
+    content: bytes,
+    fmt: str,
+    file_name: str,
+    dry_run: bool,
+) -> ImportJob:
+    actor = user if getattr(user, "is_authenticated", False) else None
+    job = ImportJob(
+        organization=organization,
+        kind=kind,
+        file_name=file_name[:255],
+        format=fmt,
+        dry_run=dry_run,
+        started_by=actor,
+        status=ImportStatus.FAILED,
+    )
+    errors: list[dict[str, Any]] = []
+    try:
+        header, table = table_read(content, fmt)
+    except TableError as exc:
+        job.save()
+        return _job_finish(
+            job, status=ImportStatus.FAILED, warnings=[], errors=[{"row": 0, "field": "file", "message": exc.message}]
+        )
+    job.rows_total = len(table)
+    region = organization.country or None
+    rows: list[Any]
+    if kind == ImportKind.CLIENTS:
+        records = _records(header, table, CLIENT_ALIASES, {*CLIENT_COLUMNS, "full_name"})
+        required = "phone"
+        rows = [r for n, rec in records if (r := _client_row(n, rec, region, errors)) is not None]
+        errors += _duplicates(rows, lambda r: r.fields.get("phone"), "phone")
+    else:
+        records = _records(header, table, SERVICE_ALIASES, set(SERVICE_COLUMNS))
+        required = "name"
+        rows = [r for n, rec in records if (r := _service_row(n, rec, errors)) is not None]
+        errors += _duplicates(rows, lambda r: r.fields.get("code"), "code")
+    if required not in {
+        CLIENT_ALIASES.get(h, h) if kind == ImportKind.CLIENTS else SERVICE_ALIASES.get(h, h) for h in header
+    }:
+        job.save()
+        return _job_finish(
+            job,
+            status=ImportStatus.FAILED,
+            warnings=[],
+            errors=[
+                {
+                    "row": 1,
+                    "field": required,
+                    "message": _("The file has no '%(column)s' column.") % {"column": required},
+                }
+            ],
+        )
+    errors.sort(key=lambda e: (e["row"], e["field"]))
+
+    def apply(write: bool) -> tuple[int, int, int, list[dict[str, Any]], list[dict[str, Any]]]:
+        if kind == ImportKind.CLIENTS:
+            res = client_bulk_upsert(
+                user=user, organization_id=organization.pk, rows=rows, batch_id=job.batch_id, dry_run=not write
+            )
+            return res.created, res.updated, res.skipped, [], res.notes
+        sres = service_bulk_upsert(
+            user=user, organization_id=organization.pk, rows=rows, batch_id=job.batch_id, dry_run=not write
+        )
+        return sres.created, sres.updated, sres.skipped, sres.errors, sres.notes
+
+    if dry_run or errors:
+        created, updated, skipped, more_errors, warnings = apply(False)
+        errors = sorted(errors + more_errors, key=lambda e: (e["row"], e["field"]))
+        job.save()
+        if dry_run:
+            return _job_finish(
+                job,
+                status=ImportStatus.CHECKED,
+                errors=errors,
+                warnings=warnings,
+                created=created,
+                updated=updated,
+                skipped=skipped,
+            )
+        return _job_finish(job, status=ImportStatus.FAILED, errors=errors, warnings=warnings)
+    try:
+        with transaction.atomic():
+            job.save()
+            created, updated, skipped, more_errors, warnings = apply(True)
+            if more_errors:
+                raise _RowErrors(more_errors)
+            return _job_finish(
+                job,
+                status=ImportStatus.DONE,
+                errors=[],
+                warnings=warnings,
+                created=created,
+                updated=updated,
+                skipped=skipped,
+            )
+    except _RowErrors as exc:
+        failure = exc.errors
+    except (IntegrityError, DatabaseError) as exc:
+        # e.g. a client with the same phone was added while the import ran: nothing of the file is kept.
+        logger.warning("import rolled back", extra={"job_kind": kind, "error": type(exc).__name__})
+        failure = [{"row": 0, "field": "file", "message": _("A concurrent change conflicted; nothing was imported.")}]
+    job.pk = None
+    job._state.adding = True
+    job.save()
+    return _job_finish(job, status=ImportStatus.FAILED, errors=failure, warnings=[])
+
+
+class _RowErrors(ApplicationError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("row errors")
+        self.errors = errors
+
+
+def _check_format(fmt: str) -> str:
+    fmt = (fmt or "").lower()
+    if fmt not in ImportFormat.values:
+        raise ValidationFailed(_("Use csv or xlsx."), fields={"format": [_("Use csv or xlsx.")]})
+    return fmt
+
+
+def clients_import(
+    *, user: Any, organization_id: int, content: bytes, fmt: str, dry_run: bool, file_name: str = ""
+) -> ImportJob:
+    """Import clients from a CSV/XLSX file (see the module docstring for the policy); always returns the job."""
+    organization_access_check(user, organization_id, Perm.CLIENT_IMPORT)
+    organization = Organization.objects.get(pk=organization_id)
+    return _run(
+        user=user,
+        organization=organization,
+        kind=ImportKind.CLIENTS,
+        content=content,
+        fmt=_check_format(fmt),
+        file_name=file_name,
+        dry_run=dry_run,
+    )
+
+
+def services_import(
+    *, user: Any, organization_id: int, content: bytes, fmt: str, dry_run: bool, file_name: str = ""
+) -> ImportJob:
+    """Import services (match by code, then name) from a CSV/XLSX file; always returns the job."""
+    organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
+    organization = Organization.objects.get(pk=organization_id)
+    return _run(
+        user=user,
+        organization=organization,
+        kind=ImportKind.SERVICES,
+        content=content,
+        fmt=_check_format(fmt),
+        file_name=file_name,
+        dry_run=dry_run,
+    )
