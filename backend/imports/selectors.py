@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from backend.catalog.models import Service
+from backend.core.exceptions import ValidationFailed
 from backend.crm.models import Client
-from backend.crm.selectors import client_scope_ids
+from backend.crm.selectors import Page, client_scope_ids
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check
 
@@ -88,3 +92,24 @@ def services_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes
         for s in qs.order_by("name", "id")
     )
     return table_write(SERVICE_COLUMNS, rows, fmt), f"services-{organization_id}.{fmt}", CONTENT_TYPES[fmt]
+
+
+def import_job_page(
+    *, user: Any, organization_id: int | None = None, cursor: str | None = None, limit: int = 50
+) -> Page:
+    """A page of the import history, newest first; the cursor is the last job's id."""
+    qs = import_job_list(user=user, organization_id=organization_id).order_by("-id")
+    if cursor:
+        try:
+            last_id = int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")))
+        except (ValueError, binascii.Error, UnicodeError) as exc:
+            raise ValidationFailed(
+                _("Invalid cursor."), code="invalid_cursor", fields={"cursor": [_("Invalid cursor.")]}
+            ) from exc
+        qs = qs.filter(id__lt=last_id)
+    rows = list(qs[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = base64.urlsafe_b64encode(str(rows[-1].pk).encode()).decode().rstrip("=")
+    return Page(items=rows, next_cursor=next_cursor)

@@ -1,3 +1,513 @@
-from ninja import Router
+"""CRM API: clients (list, card, create, change, soft delete/restore, bulk), history, sources, groups,
+vehicles, import and export. Thin: every read is a selector, every write a service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import File, Form, Query, Router, Status
+from ninja.files import UploadedFile
+
+from backend.core.exceptions import PermissionDenied, ValidationFailed
+from backend.core.models import Event
+from backend.crm import selectors, services
+from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
+from backend.imports.models import ImportJob
+from backend.imports.selectors import clients_export, import_job_page
+from backend.imports.services import clients_import, services_import
+from backend.imports.tables import MAX_FILE_BYTES
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import default_organization_id
+from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
+
+from .schemas import (
+    BulkIn,
+    BulkOut,
+    ClientCardOut,
+    ClientCreateIn,
+    ClientListOut,
+    ClientListQuery,
+    ClientOut,
+    ClientPatchIn,
+    ConsentOut,
+    ConsentsOut,
+    CountsOut,
+    EventListOut,
+    EventOut,
+    ExportQuery,
+    GroupListOut,
+    GroupOut,
+    ImportIn,
+    ImportJobListOut,
+    ImportJobOut,
+    NamedIn,
+    NamedOut,
+    OrgPageQuery,
+    OrgQuery,
+    PageQuery,
+    SourceListOut,
+    SourceOut,
+    VehicleIn,
+    VehicleOut,
+    VehiclePatchIn,
+)
 
 router = Router(tags=["crm"])
+
+READ = OBJECT_ERROR_RESPONSES
+WRITE = {**OBJECT_ERROR_RESPONSES, 409: ErrorEnvelope}
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _org_or_default(user: Any, organization_id: int | None, perm: Perm) -> int:
+    if organization_id is not None:
+        return organization_id
+    found = default_organization_id(user, perm)
+    if found is None:
+        raise PermissionDenied(_("Your role does not allow this action."))
+    return found
+
+
+# --- shaping ------------------------------------------------------------------------------------------------
+
+
+def client_out(c: Client) -> dict[str, Any]:
+    curator = c.curator
+    return {
+        "id": c.pk,
+        "organization_id": c.organization_id,
+        "phone": c.phone,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "middle_name": c.middle_name,
+        "full_name": c.full_name,
+        "code": c.code,
+        "birthday": c.birthday,
+        "gender": c.gender,
+        "email": c.email,
+        "source": NamedOut(id=c.source.pk, name=c.source.name) if c.source else None,
+        "groups": [NamedOut(id=g.pk, name=g.name) for g in sorted(c.groups.all(), key=lambda g: g.name)],
+        "curator_id": c.curator_id,
+        "curator_name": (curator.get_full_name() or curator.phone) if curator else None,
+        "notes": c.notes,
+        "extra_contact": c.extra_contact,
+        "consents": ConsentsOut(
+            **{
+                kind: ConsentOut(
+                    given_at=getattr(c, f"consent_{kind}_at"),
+                    recorded_by_id=getattr(c, f"consent_{kind}_by_id"),
+                    how=getattr(c, f"consent_{kind}_how"),
+                )
+                for kind in CONSENT_KINDS
+            }
+        ),
+        "last_visit_at": c.last_visit_at,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "deleted_at": c.deleted_at,
+    }
+
+
+def event_out(e: Event) -> EventOut:
+    actor = e.actor
+    return EventOut(
+        id=e.pk,
+        occurred_at=e.occurred_at,
+        entity_type=e.entity_type,
+        entity_id=e.entity_id,
+        action=e.action,
+        actor_id=e.actor_id,
+        actor_name=(actor.get_full_name() or actor.phone) if actor else None,
+        before=e.before,
+        after=e.after,
+        batch_id=e.batch_id,
+        note=e.note,
+    )
+
+
+def vehicle_out(v: Vehicle) -> VehicleOut:
+    return VehicleOut(id=v.pk, make=v.make, model=v.model, plate=v.plate, vin=v.vin, year=v.year)
+
+
+def job_out(j: ImportJob) -> ImportJobOut:
+    return ImportJobOut(
+        id=j.pk,
+        organization_id=j.organization_id,
+        kind=j.kind,
+        file_name=j.file_name,
+        format=j.format,
+        dry_run=j.dry_run,
+        status=j.status,
+        batch_id=j.batch_id,
+        started_by_id=j.started_by_id,
+        started_at=j.started_at,
+        finished_at=j.finished_at,
+        rows_total=j.rows_total,
+        created=j.created_count,
+        updated=j.updated_count,
+        skipped=j.skipped_count,
+        error_count=j.error_count,
+        errors=j.errors,
+        warnings=j.warnings,
+    )
+
+
+def _card(user: Any, client_id: int) -> ClientCardOut:
+    client = selectors.client_get(user=user, client_id=client_id)
+    history = selectors.client_history(user=user, client_id=client_id, limit=50)
+    return ClientCardOut(
+        **client_out(client),
+        vehicles=[vehicle_out(v) for v in selectors.client_vehicles(client)],
+        history=[event_out(e) for e in history.items],
+        history_next_cursor=history.next_cursor,
+        visits=[],
+    )
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+# --- clients ------------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/clients",
+    response={200: ClientListOut, **READ},
+    summary="List clients",
+    description="Type-ahead search, filters, sorting on every column (ties broken by id) and keyset cursor "
+    "pagination. A malformed cursor is a 422 `invalid_cursor`.",
+)
+def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientListOut:
+    page = selectors.client_list(
+        user=_user(request),
+        organization_id=query.organization_id,
+        search=query.search,
+        filters=selectors.ClientFilters(
+            group_id=query.group_id,
+            source_id=query.source_id,
+            curator_id=query.curator_id,
+            birthday_month=query.birthday_month,
+            last_visit_from=_day_start(query.last_visit_from) if query.last_visit_from else None,
+            last_visit_to=_day_start(query.last_visit_to + dt.timedelta(days=1))
+            if query.last_visit_to and query.last_visit_to < dt.date(2100, 12, 31)
+            else None,
+            consent_messages=query.consent_messages,
+            consent_marketing=query.consent_marketing,
+            consent_personal_data=query.consent_personal_data,
+            deleted=query.deleted,
+        ),
+        sort=query.sort,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return ClientListOut(items=[ClientOut(**client_out(c)) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/clients/export",
+    response={**READ},
+    summary="Export clients (CSV or XLSX)",
+    description="The organization's clients (not deleted) in the same columns the import reads.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file.",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        "schema": {"type": "string", "format": "binary"}
+                    },
+                },
+            }
+        }
+    },
+)
+def client_export(request: HttpRequest, query: Query[ExportQuery]) -> HttpResponse:
+    user = _user(request)
+    org_id = _org_or_default(user, query.organization_id, Perm.CLIENT_EXPORT)
+    content, name, content_type = clients_export(user=user, organization_id=org_id, fmt=query.format)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@router.get(
+    "/clients/counts",
+    response={200: CountsOut, **READ},
+    summary="How many clients the organization has",
+    description="Deleted clients are counted apart: they remain part of the organization's history.",
+)
+def client_counts(request: HttpRequest, query: Query[OrgQuery]) -> CountsOut:
+    user = _user(request)
+    org_id = _org_or_default(user, query.organization_id, Perm.CLIENT_VIEW)
+    return CountsOut(**selectors.client_counts(user=user, organization_id=org_id))
+
+
+@router.post(
+    "/clients/bulk",
+    response={200: BulkOut, **WRITE},
+    summary="Change many clients at once",
+    description="Set source or curator, add or remove groups. All-or-nothing: an id that is not an "
+    "active client of the organization makes it a 404 and nothing changes.",
+)
+def client_bulk(request: HttpRequest, payload: BulkIn) -> BulkOut:
+    user = _user(request)
+    sent = payload.model_fields_set
+    kwargs: dict[str, Any] = {}
+    if "source_id" in sent:
+        kwargs["source_id"] = payload.source_id
+    if "curator_id" in sent:
+        kwargs["curator_id"] = payload.curator_id
+    changed = services.client_bulk_update(
+        user=user,
+        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        client_ids=payload.client_ids,
+        add_group_ids=payload.add_group_ids,
+        remove_group_ids=payload.remove_group_ids,
+        **kwargs,
+    )
+    return BulkOut(changed=changed)
+
+
+@router.post(
+    "/clients",
+    response={201: ClientCardOut, **WRITE},
+    summary="Create a client",
+    description="409 `client_phone_taken` when the organization already has the phone (a deleted "
+    "client too: restore them instead); 409 `client_code_taken` for a used client code.",
+)
+def client_create(request: HttpRequest, payload: ClientCreateIn) -> Status[ClientCardOut]:
+    user = _user(request)
+    data = payload.model_dump(exclude={"organization_id"})
+    client = services.client_create(
+        user=user, organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE), **data
+    )
+    return Status(201, _card(user, client.pk))
+
+
+@router.get(
+    "/clients/{client_id}",
+    response={200: ClientCardOut, **READ},
+    summary="Client card",
+    description="Fields, groups, vehicles and the latest history from the event log (newest first). "
+    "`visits` stays empty until the booking module lands.",
+)
+def client_card(request: HttpRequest, client_id: int) -> ClientCardOut:
+    return _card(_user(request), client_id)
+
+
+@router.patch(
+    "/clients/{client_id}",
+    response={200: ClientCardOut, **WRITE},
+    summary="Change a client",
+    description="Only the fields sent change. A deleted client is a 409 `client_deleted`.",
+)
+def client_patch(request: HttpRequest, client_id: int, payload: ClientPatchIn) -> ClientCardOut:
+    user = _user(request)
+    data = payload.model_dump(exclude_unset=True)
+    for name in (
+        "phone",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "code",
+        "gender",
+        "email",
+        "notes",
+        "extra_contact",
+        "group_ids",
+        "consents",
+    ):
+        if name in data and data[name] is None:
+            raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")]})
+    services.client_update(user=user, client_id=client_id, data=data)
+    return _card(user, client_id)
+
+
+@router.post(
+    "/clients/{client_id}/delete",
+    response={200: ClientCardOut, **WRITE},
+    summary="Soft-delete a client",
+    description="Hides the client from lists; the row and its history stay and it can be restored. "
+    "There is no hard delete.",
+)
+def client_delete(request: HttpRequest, client_id: int) -> ClientCardOut:
+    user = _user(request)
+    services.client_soft_delete(user=user, client_id=client_id)
+    return _card(user, client_id)
+
+
+@router.post("/clients/{client_id}/restore", response={200: ClientCardOut, **WRITE}, summary="Restore a client")
+def client_restore(request: HttpRequest, client_id: int) -> ClientCardOut:
+    user = _user(request)
+    services.client_restore(user=user, client_id=client_id)
+    return _card(user, client_id)
+
+
+@router.get(
+    "/clients/{client_id}/history",
+    response={200: EventListOut, **READ},
+    summary="Client history",
+    description="Events of the client and their vehicles from the append-only log, newest first.",
+)
+def client_history(request: HttpRequest, client_id: int, query: Query[PageQuery]) -> EventListOut:
+    page = selectors.client_history(user=_user(request), client_id=client_id, cursor=query.cursor, limit=query.limit)
+    return EventListOut(items=[event_out(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/history",
+    response={200: EventListOut, **READ},
+    summary="Client events of an organization",
+    description="The audit view: every client and vehicle event, deleted clients' included.",
+)
+def organization_history(request: HttpRequest, query: Query[OrgPageQuery]) -> EventListOut:
+    user = _user(request)
+    page = selectors.organization_client_events(
+        user=user,
+        organization_id=_org_or_default(user, query.organization_id, Perm.AUDIT_VIEW),
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return EventListOut(items=[event_out(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+# --- vehicles -----------------------------------------------------------------------------------------------
+
+
+@router.post("/clients/{client_id}/vehicles", response={201: VehicleOut, **WRITE}, summary="Add a vehicle")
+def vehicle_create(request: HttpRequest, client_id: int, payload: VehicleIn) -> Status[VehicleOut]:
+    vehicle = services.vehicle_create(user=_user(request), client_id=client_id, **payload.model_dump())
+    return Status(201, vehicle_out(vehicle))
+
+
+@router.patch("/vehicles/{vehicle_id}", response={200: VehicleOut, **WRITE}, summary="Change a vehicle")
+def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatchIn) -> VehicleOut:
+    data = payload.model_dump(exclude_unset=True)
+    for name in ("make", "model", "plate", "vin"):
+        if name in data and data[name] is None:
+            raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")]})
+    return vehicle_out(services.vehicle_update(user=_user(request), vehicle_id=vehicle_id, data=data))
+
+
+@router.post("/vehicles/{vehicle_id}/delete", response={200: VehicleOut, **WRITE}, summary="Remove a vehicle")
+def vehicle_delete(request: HttpRequest, vehicle_id: int) -> VehicleOut:
+    return vehicle_out(services.vehicle_soft_delete(user=_user(request), vehicle_id=vehicle_id))
+
+
+# --- sources and groups -------------------------------------------------------------------------------------
+
+
+def _source_out(s: ClientSource) -> SourceOut:
+    return SourceOut(id=s.pk, organization_id=s.organization_id, name=s.name, is_active=s.is_active)
+
+
+def _group_out(g: ClientGroup) -> GroupOut:
+    return GroupOut(id=g.pk, organization_id=g.organization_id, name=g.name)
+
+
+@router.get("/sources", response={200: SourceListOut, **READ}, summary="Client sources")
+def source_list(request: HttpRequest, query: Query[OrgQuery]) -> SourceListOut:
+    items = selectors.client_sources(user=_user(request), organization_id=query.organization_id)
+    return SourceListOut(items=[_source_out(s) for s in items], next_cursor=None)
+
+
+@router.post(
+    "/sources",
+    response={201: SourceOut, **WRITE},
+    summary="Add a client source",
+    description="409 `source_name_taken` for a name the organization already has.",
+)
+def source_create(request: HttpRequest, payload: NamedIn) -> Status[SourceOut]:
+    user = _user(request)
+    source = services.client_source_create(
+        user=user,
+        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        name=payload.name,
+    )
+    return Status(201, _source_out(source))
+
+
+@router.get("/groups", response={200: GroupListOut, **READ}, summary="Client groups")
+def group_list(request: HttpRequest, query: Query[OrgQuery]) -> GroupListOut:
+    items = selectors.client_groups(user=_user(request), organization_id=query.organization_id)
+    return GroupListOut(items=[_group_out(g) for g in items], next_cursor=None)
+
+
+@router.post(
+    "/groups",
+    response={201: GroupOut, **WRITE},
+    summary="Add a client group",
+    description="409 `group_name_taken` for a name the organization already has.",
+)
+def group_create(request: HttpRequest, payload: NamedIn) -> Status[GroupOut]:
+    user = _user(request)
+    group = services.client_group_create(
+        user=user,
+        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        name=payload.name,
+    )
+    return Status(201, _group_out(group))
+
+
+# --- import -------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/imports",
+    response={201: ImportJobOut, **READ},
+    summary="Import clients or services from CSV / XLSX",
+    description="Multipart: `file` (.csv or .xlsx, at most 10 MB), `kind` (clients|services), `dry_run`. "
+    "Always answers with the job: `checked` (dry run: per-row errors, nothing written), `done`, or `failed` "
+    "(some row had an error, so nothing was written: the file is imported all-or-nothing). Re-importing "
+    "updates matched clients (by phone) and services (by code, then name) instead of duplicating them.",
+)
+def import_create(request: HttpRequest, payload: Form[ImportIn], file: File[UploadedFile]) -> Status[ImportJobOut]:
+    user = _user(request)
+    name = (file.name or "").lower()
+    fmt = "xlsx" if name.endswith((".xlsx", ".xlsm")) else "csv"
+    if (file.size or 0) > MAX_FILE_BYTES:
+        raise ValidationFailed(_("The file is larger than 10 MB."), fields={"file": [_("Too large.")]})
+    content = file.read()
+    if payload.kind == "clients":
+        org_id = _org_or_default(user, payload.organization_id, Perm.CLIENT_IMPORT)
+        job = clients_import(
+            user=user,
+            organization_id=org_id,
+            content=content,
+            fmt=fmt,
+            dry_run=payload.dry_run,
+            file_name=file.name or "",
+        )
+    else:
+        org_id = _org_or_default(user, payload.organization_id, Perm.CATALOG_CHANGE)
+        job = services_import(
+            user=user,
+            organization_id=org_id,
+            content=content,
+            fmt=fmt,
+            dry_run=payload.dry_run,
+            file_name=file.name or "",
+        )
+    return Status(201, job_out(job))
+
+
+@router.get(
+    "/imports",
+    response={200: ImportJobListOut, **READ},
+    summary="Import history",
+    description="Who imported what and when, with counts and errors; newest first.",
+)
+def import_list(request: HttpRequest, query: Query[OrgPageQuery]) -> ImportJobListOut:
+    page = import_job_page(
+        user=_user(request), organization_id=query.organization_id, cursor=query.cursor, limit=query.limit
+    )
+    return ImportJobListOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)

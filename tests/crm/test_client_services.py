@@ -27,8 +27,13 @@ def _events(client: Client) -> list[Event]:
 
 def test_create_normalises_fields_and_records_a_create_event(org, manager) -> None:
     client = client_create(
-        user=manager, organization_id=org.id, phone="8 701 123 45 67", first_name=" Ольга ", last_name="Ёлкина",
-        email="Olga@Example.COM", consents={"messages": {"given": True, "how": "paper form"}},
+        user=manager,
+        organization_id=org.id,
+        phone="8 701 123 45 67",
+        first_name=" Ольга ",
+        last_name="Ёлкина",
+        email="Olga@Example.COM",
+        consents={"messages": {"given": True, "how": "paper form"}},
     )
 
     client.refresh_from_db()
@@ -109,7 +114,7 @@ def test_deleted_client_stays_in_history_and_counts_and_can_be_restored(org, man
 
     client.refresh_from_db()
     assert client.deleted_at is None
-    assert [e.action for e in client_history(user=manager, client_id=client.id).items][0] == EventAction.RESTORE
+    assert client_history(user=manager, client_id=client.id).items[0].action == EventAction.RESTORE
     assert client_counts(user=manager, organization_id=org.id) == {"total": 2, "active": 2, "deleted": 0}
 
 
@@ -130,8 +135,9 @@ def test_roles_and_tenancy_on_writes(org, other_org, manager, other_manager) -> 
     assert client.first_name == "" and client.deleted_at is None and len(_events(client)) == 1
 
 
-def test_bulk_update_is_one_update_and_one_event_per_changed_client(org, manager, django_assert_max_num_queries
-                                                                    ) -> None:
+def test_bulk_update_is_one_update_and_one_event_per_changed_client(
+    org, manager, django_assert_max_num_queries
+) -> None:
     source = client_source_create(user=manager, organization_id=org.id, name="Instagram")
     vip = client_group_create(user=manager, organization_id=org.id, name="VIP")
     clients = [client_create(user=manager, organization_id=org.id, phone=f"+7701123450{i}") for i in range(5)]
