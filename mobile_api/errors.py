@@ -131,9 +131,18 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         status = int(exc.status_code)
-        return error_response(
-            api, request, status=status, code=STATUS_CODES.get(status, "error"), message=str(exc)
-        )
+        if status == 400:
+            # django-ninja raises 400 for a body it cannot parse (not JSON, wrong encoding): for the client that is
+            # invalid input like any other, so it gets the one documented validation status.
+            return error_response(
+                api,
+                request,
+                status=422,
+                code=ErrorCode.VALIDATION_ERROR,
+                message=str(exc),
+                fields={"__all__": [str(exc)]},
+            )
+        return error_response(api, request, status=status, code=STATUS_CODES.get(status, "error"), message=str(exc))
 
     @api.exception_handler(Http404)
     def on_404(request: HttpRequest, exc: Exception) -> HttpResponse:
