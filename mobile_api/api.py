@@ -55,15 +55,13 @@ class BrigadaAPI(NinjaAPI):
                 params = post.setdefault("parameters", [])
                 if not any(p.get("name") == HEADER for p in params):
                     params.append(dict(IDEMPOTENCY_PARAMETER))
-                post.setdefault("responses", {}).setdefault(
-                    "409",
-                    {
-                        "description": "Conflict",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
-                        },
-                    },
-                )
+                responses = post.setdefault("responses", {})
+                if 409 in responses or "409" in responses:
+                    continue
+                responses[409] = {
+                    "description": "Conflict",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+                }
         return schema
 
 
