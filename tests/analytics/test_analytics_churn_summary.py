@@ -1,0 +1,111 @@
+"""summarize(): hand-computed frequency / recency / T, holdout counts, zones, monetary value, inactivity."""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics.churn import churn_flags, classification_scores, inactivity_flags, purchases, summarize
+from analytics.fixtures import visit, visits_frame
+
+
+@pytest.fixture
+def tx() -> pl.DataFrame:
+    return visits_frame(
+        [
+            visit(1, "2024-01-01T09:00", 10),
+            visit(1, "2024-01-01T17:00", 5),  # same day: one purchase day worth 15
+            visit(1, "2024-01-15T10:00", 20),
+            visit(1, "2024-01-29T10:00", 30),
+            visit(1, "2024-02-05T10:00", 99, status="cancelled"),
+            visit(2, "2024-02-12T10:00", 40),
+        ]
+    )
+
+
+def test_weekly_summary_hand_computed(tx):
+    out = summarize(purchases(tx), "client_id", "started_at", observation_end=dt.date(2024, 2, 26)).sort(
+        "client_id"
+    )
+    assert out.columns == ["client_id", "frequency", "recency", "T"]
+    assert out["frequency"].to_list() == [2, 0]
+    assert out["recency"].to_list() == [4.0, 0.0]  # 28 days
+    assert out["T"].to_list() == [8.0, 2.0]  # 56 and 14 days
+
+
+def test_daily_units_and_default_end(tx):
+    out = summarize(purchases(tx), "client_id", "started_at", period="D").sort("client_id")
+    # The window ends on the last purchase day (12 Feb).
+    assert out["recency"].to_list() == [28.0, 0.0]
+    assert out["T"].to_list() == [42.0, 0.0]
+
+
+def test_calibration_and_holdout(tx):
+    out = summarize(
+        purchases(tx),
+        "client_id",
+        "started_at",
+        "W",
+        calibration_end=dt.date(2024, 1, 20),
+        observation_end=dt.date(2024, 2, 26),
+    )
+    # Client 2 first bought after calibration_end: not in the table.
+    assert out["client_id"].to_list() == [1]
+    row = out.row(0, named=True)
+    assert row["frequency"] == 1
+    assert row["recency"] == pytest.approx(2.0)
+    assert row["T"] == pytest.approx(19 / 7)
+    assert row["frequency_holdout"] == 1
+    assert row["duration_holdout"] == pytest.approx(37 / 7)
+
+
+def test_monetary_value_is_mean_of_repeat_days(tx):
+    out = summarize(purchases(tx), "client_id", "started_at", monetary_col="amount").sort("client_id")
+    assert out["monetary_value"].to_list() == [25.0, 0.0]
+
+
+def test_same_day_depends_on_zone():
+    frame = visits_frame([visit(1, "2024-01-01T23:30"), visit(1, "2024-01-02T00:10")])
+    assert summarize(frame, "client_id", "started_at", "D")["frequency"].to_list() == [1]
+    # In Berlin both are on 2 January: one purchase day.
+    assert summarize(frame, "client_id", "started_at", "D", tz="Europe/Berlin")["frequency"].to_list() == [0]
+
+
+def test_one_customer_relation_input(tx):
+    import duckdb
+
+    rel = duckdb.connect().from_arrow(tx.filter(pl.col("client_id") == 2).to_arrow())
+    out = summarize(rel, "client_id", "started_at", observation_end=dt.date(2024, 2, 19))
+    assert out.rows() == [(2, 0, 0.0, 1.0)]
+
+
+def test_calibration_after_observation_is_an_error(tx):
+    with pytest.raises(ValueError):
+        summarize(
+            tx,
+            "client_id",
+            "started_at",
+            calibration_end=dt.date(2024, 3, 1),
+            observation_end=dt.date(2024, 2, 1),
+        )
+
+
+def test_inactivity_rules_hand_computed():
+    summary = pl.DataFrame({"frequency": [2, 2, 0], "recency": [4.0, 4.0, 0.0], "T": [12.0, 7.0, 5.0]})
+    # Mean gaps 2, 2 and (one-visit client) the median 2; silent 8, 3, 5 weeks against 2 × 2.
+    assert inactivity_flags(summary).tolist() == [True, False, True]
+    # 90 days = 12.86 weeks of silence: nobody yet.
+    assert inactivity_flags(summary, fixed_window_days=90).tolist() == [False, False, False]
+    assert inactivity_flags(summary, fixed_window_days=30).tolist() == [True, False, True]
+    assert churn_flags(summary, "inactivity_interval").tolist() == [True, False, True]
+
+
+def test_classification_scores_hand_computed():
+    flagged = np.array([True, True, False, False, True])
+    actual = np.array([True, False, False, True, True])
+    s = classification_scores(flagged, actual)
+    assert s["accuracy"] == pytest.approx(3 / 5)
+    assert s["precision"] == pytest.approx(2 / 3)
+    assert s["recall"] == pytest.approx(2 / 3)
+    assert s["f1"] == pytest.approx(2 / 3)
