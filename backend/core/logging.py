@@ -1,7 +1,9 @@
 """Structured JSON logs that never carry secrets.
 
 The redacting filter masks bearer tokens, one-time codes and phone numbers in the message and in every
-extra attribute, so a careless ``logger.info("sent %s to %s", code, phone)`` cannot leak them.
+extra attribute, so a careless ``logger.info("sent code %s to %s", code, phone)`` does not leak them. A bare
+number with no "code" nearby cannot be told from an id: services log masked phones and never log codes at all.
+The JSON formatter redacts again (message, extras, reprs, tracebacks), so a handler without the filter is safe.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ _PHONE = re.compile(r"\+?\d[\d\- ()]{8,}\d")
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"'=: ]+)[A-Za-z0-9._\-~+/]{8,}=*")
 _SECRET_KEYS = {"token", "access", "refresh", "code", "otp", "password", "secret", "authorization"}
 _LONG_TOKEN = re.compile(r"\b[A-Za-z0-9_\-]{32,}\b")
-_OTP_WORD = re.compile(r"(?i)(code[\"'=: ]+)\d{4,8}")
+# A 4-8 digit number shortly after "code" / "otp" / "pin" / "код" / "коды" (the words of our own messages, in
+# English, Russian and Kazakh): "code: 123456", "Код Brigada: 123456", "Brigada коды: 123456".
+_OTP_WORD = re.compile(r"(?i)(\b(?:code|otp|pin|код\w*)\b[^\d\n]{0,16}?)\d{4,8}\b")
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -66,11 +70,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                payload[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
+                if not isinstance(value, str | int | float | bool | None):
+                    value = repr(value)  # e.g. the request Django attaches: its repr carries the query string
+                payload[key] = _redact_value(key, value)
         if record.exc_info:
             payload["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False)
