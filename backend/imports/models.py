@@ -47,6 +47,8 @@ class ImportJob(models.Model):
     skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
     error_count = models.PositiveIntegerField(_("errors"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True, help_text='[{"row", "field", "message"}]')
+    # Rows left alone on purpose (e.g. the phone belongs to a deleted client): not errors, but worth reading.
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("import")
