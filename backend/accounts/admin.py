@@ -25,6 +25,11 @@ from .services import USER_EVENT_FIELDS
 from .tokens import token_family_revoke
 
 
+def _phone_field() -> forms.CharField:
+    # Wider than the column: staff may paste "+7 (701) 123-45-67"; clean_phone stores the E.164 form.
+    return forms.CharField(label=_("phone"), max_length=32, help_text=_("E.164, e.g. +77011234567"))
+
+
 def _clean_phone(value: str) -> str:
     try:
         return phone_normalize(value)
@@ -35,6 +40,8 @@ def _clean_phone(value: str) -> str:
 class UserAddForm(AdminUserCreationForm):
     """Create a user by phone; a password is optional (customers and workers sign in with one-time codes)."""
 
+    phone = _phone_field()
+
     class Meta:
         model = User
         fields = ("phone", "first_name", "last_name", "language")
@@ -44,6 +51,8 @@ class UserAddForm(AdminUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    phone = _phone_field()
+
     class Meta:
         model = User
         fields = "__all__"
