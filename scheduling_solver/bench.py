@@ -84,9 +84,7 @@ def simulate(
     cols = [w for called in assignment for w in called]
     rows = [s for s, called in enumerate(assignment) for _ in called]
     p = true_rates[np.array(cols, dtype=np.int64)] if cols else np.zeros(0)
-    onehot = sparse.csr_matrix(
-        (np.ones(len(cols)), (np.arange(len(cols)), rows)), shape=(len(cols), len(head))
-    )
+    onehot = sparse.csr_matrix((np.ones(len(cols)), (np.arange(len(cols)), rows)), shape=(len(cols), len(head)))
     pol = instance.policy
     full = filled = wasted = cost = 0.0
     done = 0
@@ -179,9 +177,7 @@ def run(
     for r in FLAT_RATIOS:
         plan, wall = flat_plan(base, r)
         methods.append(
-            simulate(
-                base, plan, day.true_rates, draws=draws, seed=seed + 1, method=f"flat {r:g}x", wall_s=wall
-            )
+            simulate(base, plan, day.true_rates, draws=draws, seed=seed + 1, method=f"flat {r:g}x", wall_s=wall)
         )
 
     sweep_points: list[tuple[float, MethodResult]] = []
@@ -286,8 +282,7 @@ def format_report(rep: BenchReport) -> str:
         lines.append(f"frontier dominates {name}: {ok}")
     if rep.replan_s is not None:
         lines.append(
-            f"re-plan after {rep.declined} declines: {rep.replan_s:.2f} s, passes validator: "
-            f"{rep.replan_valid}"
+            f"re-plan after {rep.declined} declines: {rep.replan_s:.2f} s, passes validator: {rep.replan_valid}"
         )
     return "\n".join(lines)
 

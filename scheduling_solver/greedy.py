@@ -42,6 +42,7 @@ class PlanState:
         self.cap: list[int] = problem.cap.tolist()
         self.headcount: list[int] = problem.headcount.tolist()
         self.rest = problem.rest_s
+        self.rank_pen: list[float] = problem.rank_penalty.tolist()
         self.worker_shifts: list[list[int]] = [[] for _ in range(problem.n_workers)]
         self.day_count = np.zeros((problem.n_workers, problem.n_days), dtype=np.int64)
         self.called: list[list[int]] = [[] for _ in range(problem.n_shifts)]
@@ -86,6 +87,25 @@ class PlanState:
         pmf[h] = top
         self.fill[s] = float(top)
 
+    def remove(self, w: int, s: int) -> None:
+        """Un-call worker ``w`` from shift ``s`` (local search only) and rebuild that distribution."""
+        self.worker_shifts[w].remove(s)
+        self.day_count[w, self.day[s]] -= 1
+        self.called[s].remove(w)
+        self.called_set[s].discard(w)
+        h = self.headcount[s]
+        pmf = np.zeros(h + 1)
+        pmf[0] = 1.0
+        self.pmf[s] = pmf
+        self.fill[s] = 0.0
+        for v in self.called[s]:
+            p = self.p[v]
+            top = pmf[h] + pmf[h - 1] * p
+            pmf[1:h] = pmf[1:h] * (1.0 - p) + pmf[0 : h - 1] * p
+            pmf[0] *= 1.0 - p
+            pmf[h] = top
+            self.fill[s] = float(top)
+
     def gain_slope(self, s: int) -> float:
         """Change in expected cost per unit of show probability added to shift ``s``."""
         return (self.cu + self.ci) * self.fill[s] - self.cu
@@ -96,52 +116,67 @@ class PlanState:
         return [sorted(c, key=lambda w: prio[w]) for c in self.called]
 
 
-def _best_call(
-    state: PlanState, s: int, ptr: list[int], lists: dict[int, tuple[list[int], list[float]]]
-) -> tuple[float, int] | None:
-    """The best (delta, worker) for shift ``s`` among the next usable candidates, or None."""
-    pr = state.problem
+class _Cursors:
+    """Per shift: where scanning of its candidate list resumes, and a few usable candidates found so far.
+
+    Both are safe because the plan only grows: a worker found unusable for a shift (at the daily limit,
+    in a conflicting shift, excluded, already called) stays unusable, so each list is scanned once and
+    the cached candidates only need their cheap re-check.
+    """
+
+    def __init__(self, n_shifts: int) -> None:
+        self.pos = [0] * n_shifts
+        self.cache: list[list[tuple[int, float]]] = [[] for _ in range(n_shifts)]
+
+    def refill(self, state: PlanState, s: int, keep: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Extend ``keep`` with the next usable candidates of shift ``s`` up to LOOKAHEAD."""
+        pr = state.problem
+        cand, km = pr.candidates[s], pr.candidate_km[s]
+        d = state.day[s]
+        dw = pr.instance.policy.distance_weight
+        i = self.pos[s]
+        called, excluded, rank_pen = state.called_set[s], pr.excluded, state.rank_pen
+        while len(keep) < LOOKAHEAD:
+            if i >= len(cand):
+                if pr.truncated[s]:
+                    cand, km = pr.full_candidates(s)
+                    continue
+                break
+            chunk = cand[i : i + _CHUNK]
+            # Vector pre-filter: a worker already at the daily limit for this day can never come back.
+            maybe = np.flatnonzero(state.day_count[chunk, d] < pr.max_day[chunk]).tolist()
+            stop = len(chunk)
+            if maybe:
+                ws = chunk.tolist()
+                kms = km[i : i + _CHUNK].tolist()
+            for j in maybe:
+                w = ws[j]
+                if w in called or (w, s) in excluded or not state.can_take(w, s):
+                    continue
+                keep.append((w, rank_pen[w] + dw * kms[j]))
+                if len(keep) >= LOOKAHEAD:
+                    stop = j + 1
+                    break
+            i += stop
+        self.pos[s] = i
+        return keep
+
+
+def _best_call(state: PlanState, s: int, cursors: _Cursors) -> tuple[float, int] | None:
+    """The best (delta, worker) for shift ``s`` among its next usable candidates, or None."""
     if len(state.called[s]) >= state.cap[s]:
         return None
     g = state.gain_slope(s)
     if g >= 0.0:
         return None
-    cand, km = pr.candidates[s], pr.candidate_km[s]
-    d = state.day[s]
-    found: list[int] = []
-    i = ptr[s]
-    while len(found) < LOOKAHEAD:
-        if i >= len(cand):
-            if pr.truncated[s]:
-                cand, km = pr.full_candidates(s)
-                lists.pop(s, None)
-                continue
-            break
-        chunk = cand[i : i + _CHUNK]
-        # Vector pre-filter: a worker already at the daily limit for this day can never come back.
-        maybe = np.flatnonzero(state.day_count[chunk, d] < pr.max_day[chunk])
-        for j in maybe.tolist():
-            w = int(chunk[j])
-            if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
-                continue
-            if not found:
-                # Everything before the first usable worker is unusable for good: skip it next time.
-                ptr[s] = i + j
-            found.append(i + j)
-            if len(found) >= LOOKAHEAD:
-                break
-        if not found:
-            ptr[s] = min(i + len(chunk), len(cand))
-        i += len(chunk)
-    if not found:
-        return None
-    if s not in lists:
-        lists[s] = (cand.tolist(), km.tolist())
-    wl, kl = lists[s]
+    keep = [(w, pen) for w, pen in cursors.cache[s] if w not in state.called_set[s] and state.can_take(w, s)]
+    if len(keep) < 2:
+        keep = cursors.refill(state, s, keep)
+    cursors.cache[s] = keep
     best: tuple[float, int] | None = None
-    for idx in found:
-        w = wl[idx]
-        delta = state.p[w] * g + pr.pair_penalty(w, kl[idx])
+    p = state.p
+    for w, pen in keep:
+        delta = p[w] * g + pen
         if best is None or delta < best[0]:
             best = (delta, w)
     return best
@@ -151,27 +186,94 @@ def greedy_fill(state: PlanState, shifts: Iterable[int] | None = None) -> None:
     """Add calls by largest marginal gain across ``shifts`` (default all) until no call pays."""
     pr = state.problem
     todo = range(pr.n_shifts) if shifts is None else shifts
-    ptr = [0] * pr.n_shifts
-    lists: dict[int, tuple[list[int], list[float]]] = {}
+    cursors = _Cursors(pr.n_shifts)
     heap: list[tuple[float, int]] = []
     for s in todo:
-        best = _best_call(state, s, ptr, lists)
+        best = _best_call(state, s, cursors)
         if best is not None and best[0] < 0:
             heap.append((best[0], s))
     heapq.heapify(heap)
     while heap:
         _, s = heapq.heappop(heap)
-        best = _best_call(state, s, ptr, lists)
+        best = _best_call(state, s, cursors)
         if best is None or best[0] >= -1e-12:
             continue
         delta, w = best
         if heap and delta > heap[0][0] + 1e-12:
-            # Stale entry: its gain fell below another shift's bound; re-queue with the true value.
+            # Stale entry: its best worker went elsewhere; re-queue with the true value.
             heapq.heappush(heap, (delta, s))
             continue
         state.add(w, s)
-        # The old delta is a valid bound: gains of a shift never grow as it fills.
-        heapq.heappush(heap, (delta, s))
+        # Re-evaluate now rather than pushing the old delta as a bound: as the shift fills its gain drops
+        # at once, and a stale bound would be popped and re-checked many times over.
+        nxt = _best_call(state, s, cursors)
+        if nxt is not None and nxt[0] < -1e-12:
+            heapq.heappush(heap, (nxt[0], s))
+
+
+def sweep_fill(state: PlanState, shifts: Iterable[int] | None = None) -> None:
+    """One pass over workers, likeliest first: each goes to the open shift where it saves the most.
+
+    A shift's gain per unit of show probability depends only on how full it already is, so handing out
+    workers in descending probability, each to the shift with the steepest need, gives nearly the plan
+    of the pair-by-pair greedy at a fraction of its cost: the pair-by-pair greedy re-examines every
+    shift that wanted the same popular worker, which grows with the size of the city. Run
+    :func:`greedy_fill` afterwards to finish the margins (and to reach beyond truncated lists).
+    """
+    pr = state.problem
+    n = pr.n_shifts
+    open_mask = np.zeros(n, dtype=bool)
+    open_mask[list(range(n)) if shifts is None else list(shifts)] = True
+    sizes = np.array([len(c) for c in pr.candidates], dtype=np.int64)
+    if n == 0 or sizes.sum() == 0:
+        return
+    all_w = np.concatenate(pr.candidates)
+    all_s = np.repeat(np.arange(n), sizes)
+    all_km = np.concatenate(pr.candidate_km)
+    keep = open_mask[all_s]
+    if pr.excluded:
+        banned = np.array([w * n + s for w, s in pr.excluded], dtype=np.int64)
+        keep &= ~np.isin(all_w * n + all_s, banned)
+    all_w, all_s, all_km = all_w[keep], all_s[keep], all_km[keep]
+    order = np.argsort(pr.priority[all_w], kind="stable")
+    all_w, all_s = all_w[order], all_s[order]
+    pen = pr.rank_penalty[all_w] + pr.instance.policy.distance_weight * all_km[order]
+    bounds = np.flatnonzero(np.diff(all_w)) + 1
+    starts = np.concatenate([[0], bounds]).tolist()
+    ends = np.concatenate([bounds, [len(all_w)]]).tolist()
+    cu, ci = state.cu, state.ci
+    g = np.array([(cu + ci) * f - cu for f in state.fill])
+    room = np.array([c - len(k) for c, k in zip(state.cap, state.called, strict=True)], dtype=np.int64)
+    p = state.p
+    for a, b in zip(starts, ends, strict=True):
+        w = int(all_w[a])
+        ss = all_s[a:b]
+        delta = p[w] * g[ss] + pen[a:b]
+        ok = np.flatnonzero((delta < -1e-12) & (room[ss] > 0))
+        if len(ok) == 0:
+            continue
+        for j in ok[np.argsort(delta[ok], kind="stable")].tolist():
+            s = int(ss[j])
+            if w in state.called_set[s] or not state.can_take(w, s):
+                continue
+            state.add(w, s)
+            g[s] = (cu + ci) * state.fill[s] - cu
+            room[s] -= 1
+            if state.day_count[w].min() >= state.max_day[w] and state.problem.n_days == 1:
+                break
+
+
+# Above this many worker-shift pairs the pair-by-pair greedy re-examines too many shifts per pick.
+SWEEP_ABOVE_PAIRS = 20_000_000
+
+
+def construct(state: PlanState, shifts: Iterable[int] | None = None) -> None:
+    """The marginal-gain construction: pair by pair on ordinary days, a worker sweep first on huge ones."""
+    pr = state.problem
+    todo = None if shifts is None else sorted(shifts)
+    if pr.n_workers * pr.n_shifts > SWEEP_ABOVE_PAIRS:
+        sweep_fill(state, todo)
+    greedy_fill(state, todo)
 
 
 def standby_lists(state: PlanState, size: int, shifts: Iterable[int] | None = None) -> dict[int, list[int]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,8 +85,8 @@ def _chords(points: list[tuple[float, float]], keep_near: int) -> list[tuple[int
     return lines
 
 
-def polish(problem: Problem, state: PlanState, *, time_limit_s: float, seed: int) -> PolishResult:
-    """Improve the plan in ``state`` with CP-SAT for at most ``time_limit_s`` seconds."""
+def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) -> PolishResult:
+    """Improve the plan in ``state`` with CP-SAT until ``deadline`` (a ``time.perf_counter()`` value)."""
     pol = problem.instance.policy
     model = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
@@ -196,6 +197,9 @@ def polish(problem: Problem, state: PlanState, *, time_limit_s: float, seed: int
     for var, value in cost_hints:
         model.add_hint(var, value)
 
+    time_limit_s = deadline - time.perf_counter()
+    if time_limit_s < 0.05:
+        return PolishResult(None, False, "NO_TIME")
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.max_time_in_seconds = max(0.01, time_limit_s)
@@ -214,3 +218,89 @@ def polish(problem: Problem, state: PlanState, *, time_limit_s: float, seed: int
         if solver.boolean_value(var):
             assignment[s].append(w)
     return PolishResult(assignment, status == cp_model.OPTIMAL and not pruned, solver.status_name(status))
+
+
+# Instances this small are solved exactly: every shift's call set is one of its enumerated subsets,
+# each priced by the exact Poisson-binomial cost, so CP-SAT's optimum is the true optimum.
+EXACT_MAX_CANDIDATES = 10
+EXACT_MAX_SUBSETS = 20_000
+_EXACT_SCALE = 1_000_000
+
+
+def solve_exactly(problem: Problem, state: PlanState, *, deadline: float, seed: int) -> PolishResult | None:
+    """Exact optimum by subset enumeration for tiny instances; None when the instance is too large."""
+    from itertools import combinations
+
+    from scheduling_solver.probability import shift_outcome
+
+    pol = problem.instance.policy
+    fixed = set(problem.fixed)
+    options: list[list[tuple[int, ...]]] = []
+    total = 0
+    for s in range(problem.n_shifts):
+        cand, km = problem.full_candidates(s)
+        eligible = [w for w in cand.tolist() if (w, s) not in problem.excluded]
+        if len(eligible) > EXACT_MAX_CANDIDATES:
+            return None
+        must = {w for w, t in fixed if t == s}
+        subsets = [
+            combo
+            for k in range(min(int(problem.cap[s]), len(eligible)) + 1)
+            for combo in combinations(eligible, k)
+            if must <= set(combo)
+        ]
+        total += len(subsets)
+        if total > EXACT_MAX_SUBSETS:
+            return None
+        options.append(subsets)
+
+    model = cp_model.CpModel()
+    x_terms: dict[tuple[int, int], list[cp_model.IntVar]] = {}
+    objective: list[cp_model.LinearExprT] = []
+    hints: list[tuple[cp_model.IntVar, int]] = []
+    for s, subsets in enumerate(options):
+        cand, km = problem.full_candidates(s)
+        km_of = dict(zip(cand.tolist(), km.tolist(), strict=True))
+        current = set(state.called[s])
+        ys: list[cp_model.IntVar] = []
+        for combo in subsets:
+            y = model.new_bool_var(f"y_{s}_{len(ys)}")
+            ys.append(y)
+            out = shift_outcome(problem.p[list(combo)], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
+            cost = out.expected_cost + sum(problem.pair_penalty(w, km_of[w]) for w in combo)
+            objective.append(round(_EXACT_SCALE * cost) * y)
+            hints.append((y, int(set(combo) == current)))
+            for w in combo:
+                x_terms.setdefault((w, s), []).append(y)
+        model.add_exactly_one(ys)
+    per_worker: dict[int, list[int]] = {}
+    for w, s in x_terms:
+        per_worker.setdefault(w, []).append(s)
+    for w, shifts in per_worker.items():
+        by_day: dict[int, list[int]] = {}
+        for s in shifts:
+            by_day.setdefault(int(problem.day[s]), []).append(s)
+        for day_shifts in by_day.values():
+            if len(day_shifts) > int(problem.max_day[w]):
+                model.add(sum(y for s in day_shifts for y in x_terms[(w, s)]) <= int(problem.max_day[w]))
+        for i, s in enumerate(shifts):
+            for t in shifts[i + 1 :]:
+                if problem.conflicts(s, t):
+                    model.add(sum(x_terms[(w, s)]) + sum(x_terms[(w, t)]) <= 1)
+    model.minimize(sum(objective))
+    for y, v in hints:
+        model.add_hint(y, v)
+    solver = cp_model.CpSolver()
+    limit = max(0.05, deadline - time.perf_counter())
+    solver.parameters.max_time_in_seconds = limit
+    solver.parameters.max_deterministic_time = limit
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return PolishResult(None, False, solver.status_name(status))
+    assignment: list[list[int]] = [[] for _ in range(problem.n_shifts)]
+    for (w, s), ys in x_terms.items():
+        if any(solver.boolean_value(y) for y in ys):
+            assignment[s].append(w)
+    return PolishResult(assignment, status == cp_model.OPTIMAL, solver.status_name(status))

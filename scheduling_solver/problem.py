@@ -162,6 +162,7 @@ class _SpatialIndex:
             for k in worker_skills[wi]:
                 buckets.setdefault((k, cy, cx), []).append(r)
         self.buckets = {key: np.array(rows, dtype=np.int64) for key, rows in buckets.items()}
+        self._merged: dict[tuple[int, int, int], np.ndarray] = {}
         counts: dict[int, int] = {}
         for (skill, _, _), rows_arr in self.buckets.items():
             counts[skill] = counts.get(skill, 0) + len(rows_arr)
@@ -182,40 +183,62 @@ class _SpatialIndex:
                 self.s_req.append(None)
                 self.s_key.append(-1)
 
+    def _neighbourhood(self, key: int, cy: int, cx: int) -> np.ndarray:
+        """Rows of the 3 x 3 cells around (cy, cx) for skill ``key``, merged in priority order (cached:
+        many shifts share a skill and a cell)."""
+        found = self._merged.get((key, cy, cx))
+        if found is None:
+            parts = [
+                self.buckets[b]
+                for b in ((key, cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+                if b in self.buckets
+            ]
+            if not parts:
+                found = np.zeros(0, dtype=np.int64)
+            else:
+                rows = np.concatenate(parts)
+                found = rows[np.argsort(self.row_prio[rows], kind="stable")]
+            self._merged[(key, cy, cx)] = found
+        return found
+
     def eligible(self, s: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Eligible workers of shift ``s`` in priority order (first ``limit``), with distances in km."""
         pr = self.problem
-        key = self.s_key[s]
-        cy, cx = int(self.s_cy[s]), int(self.s_cx[s])
-        parts = [
-            self.buckets[b]
-            for b in ((key, cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
-            if b in self.buckets
-        ]
-        if not parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        ok = (self.row_a[rows] <= pr.start[s]) & (self.row_b[rows] >= pr.end[s])
-        rows = rows[ok]
-        w = self.row_w[rows]
+        rows_all = self._neighbourhood(self.s_key[s], int(self.s_cy[s]), int(self.s_cx[s]))
+        start, end = pr.start[s], pr.end[s]
         req = self.s_req[s]
-        if req is not None:
-            w = w[np.all((self.mask[w] & req) == req, axis=1)]
-        # Haversine, vectorised; same formula and radius as the specification.
-        dlat = self.lat_r[w] - self.s_lat_r[s]
-        dlon = self.lon_r[w] - self.s_lon_r[s]
-        h = np.sin(dlat / 2) ** 2 + self.cos_lat[w] * math.cos(self.s_lat_r[s]) * np.sin(dlon / 2) ** 2
-        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-        near = km <= self.max_km - _DISTANCE_SLACK_KM
-        w, km = w[near], km[near]
-        if len(parts) > 1 or len(w) > 1:
-            order = np.argsort(pr.priority[w], kind="stable")
-            w, km = w[order], km[order]
-            # A worker with two windows that both cover the shift appears twice: keep the first.
-            if len(w) > 1:
-                keep = np.ones(len(w), dtype=bool)
-                keep[1:] = w[1:] != w[:-1]
-                w, km = w[keep], km[keep]
+        slat, slon, cos_s = self.s_lat_r[s], self.s_lon_r[s], math.cos(self.s_lat_r[s])
+        out_w: list[np.ndarray] = []
+        out_km: list[np.ndarray] = []
+        got = 0
+        # Rows are in priority order, so scanning stops as soon as the first ``limit`` are found.
+        step = 4096 if limit is not None else len(rows_all) + 1
+        for i in range(0, len(rows_all), step):
+            rows = rows_all[i : i + step]
+            rows = rows[(self.row_a[rows] <= start) & (self.row_b[rows] >= end)]
+            w = self.row_w[rows]
+            if req is not None:
+                w = w[np.all((self.mask[w] & req) == req, axis=1)]
+            # Haversine, vectorised; same formula and radius as the specification.
+            dlat = self.lat_r[w] - slat
+            dlon = self.lon_r[w] - slon
+            h = np.sin(dlat / 2) ** 2 + self.cos_lat[w] * cos_s * np.sin(dlon / 2) ** 2
+            km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+            near = km <= self.max_km - _DISTANCE_SLACK_KM
+            out_w.append(w[near])
+            out_km.append(km[near])
+            got += int(near.sum())
+            if limit is not None and got > limit:
+                break
+        if not out_w:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        w = np.concatenate(out_w)
+        km = np.concatenate(out_km)
+        if len(w) > 1:
+            # A worker with two windows that both cover the shift appears twice, side by side.
+            keep = np.ones(len(w), dtype=bool)
+            keep[1:] = w[1:] != w[:-1]
+            w, km = w[keep], km[keep]
         if limit is not None and len(w) > limit:
             return w[:limit], km[:limit]
         return w, km

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from scheduling_solver.greedy import PlanState, greedy_fill, standby_lists
+from scheduling_solver.greedy import PlanState, construct, standby_lists
 from scheduling_solver.problem import Problem, build_problem
 from scheduling_solver.schemas import Instance, Solution, Worker
 from scheduling_solver.solve import SolveContext, build_solution, infeasible_solution
@@ -19,9 +19,7 @@ from scheduling_solver.solve import SolveContext, build_solution, infeasible_sol
 Responses = Mapping[str, Iterable[str]]  # shift id -> worker ids
 
 
-def apply_responses(
-    instance: Instance, *, accepts: Responses, declines: Responses, no_shows: Responses
-) -> Instance:
+def apply_responses(instance: Instance, *, accepts: Responses, declines: Responses, no_shows: Responses) -> Instance:
     """The instance with accepts added to ``fixed`` and declines and no-shows added to ``excluded``."""
     add_fixed: dict[str, list[str]] = {}
     add_excluded: dict[str, list[str]] = {}
@@ -49,11 +47,7 @@ def _reusable(context: SolveContext | None, instance: Instance) -> Problem | Non
     if context is None:
         return None
     old = context.problem.instance
-    if (
-        old.shifts is not instance.shifts
-        or old.policy != instance.policy
-        or len(old.workers) != len(instance.workers)
-    ):
+    if old.shifts is not instance.shifts or old.policy != instance.policy or len(old.workers) != len(instance.workers):
         return None
     return context.problem
 
@@ -69,9 +63,7 @@ def replan(
 ) -> tuple[Instance, Solution]:
     """Re-plan after responses; returns the updated instance (new fixed/excluded) and the new solution."""
     t0 = time.perf_counter()
-    new_instance = apply_responses(
-        instance, accepts=accepts or {}, declines=declines or {}, no_shows=no_shows or {}
-    )
+    new_instance = apply_responses(instance, accepts=accepts or {}, declines=declines or {}, no_shows=no_shows or {})
     problem = _reusable(context, new_instance)
     if problem is None:
         problem = build_problem(new_instance)
@@ -82,9 +74,7 @@ def replan(
         problem.excluded = {
             (w_index[w.id], s_index[s]) for w in new_instance.workers for s in w.excluded if s in s_index
         }
-        problem.fixed = [
-            (w_index[w.id], s_index[s]) for w in new_instance.workers for s in dict.fromkeys(w.fixed)
-        ]
+        problem.fixed = [(w_index[w.id], s_index[s]) for w in new_instance.workers for s in dict.fromkeys(w.fixed)]
     w_index = {wid: i for i, wid in enumerate(problem.worker_ids)}
     state = PlanState(problem)
     reasons: list[str] = []
@@ -95,9 +85,7 @@ def replan(
             or not state.can_take(w, s)
             or len(state.called[s]) >= state.cap[s]
         ):
-            reasons.append(
-                f"{problem.worker_ids[w]} accepted {problem.shift_ids[s]} but that breaks a hard rule"
-            )
+            reasons.append(f"{problem.worker_ids[w]} accepted {problem.shift_ids[s]} but that breaks a hard rule")
         else:
             state.add(w, s)
     if reasons:
@@ -117,7 +105,7 @@ def replan(
                 changed.add(s)  # lost this call: the shift needs a top-up
                 continue
             state.add(w, s)
-    greedy_fill(state, sorted(changed))
+    construct(state, sorted(changed))
     standby = standby_lists(state, new_instance.policy.standby_size)
     status = "feasible"
     return new_instance, build_solution(problem, state, status, t0, standby)

@@ -198,9 +198,7 @@ def _integer(
             return low
         return default
     value = obj[key]
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    ):
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
         errs.add(p, f"expected an integer, got {_describe(value)}")
         return default if default is not None else low
     v = int(value)
@@ -393,9 +391,7 @@ def parse_instance(data: Any) -> Instance:
     """Parse and check an instance document; raise :class:`SchemaError` listing every problem by path."""
     errs = _Errors()
     if not isinstance(data, dict):
-        raise SchemaError(
-            [("$", f"expected an object with workers, shifts and policy, got {_describe(data)}")]
-        )
+        raise SchemaError([("$", f"expected an object with workers, shifts and policy, got {_describe(data)}")])
     _unknown_keys(errs, data, {"workers", "shifts", "policy"}, "$")
     raw_workers = data.get("workers")
     raw_shifts = data.get("shifts")
@@ -440,9 +436,7 @@ def _parse_shift_plan(errs: _Errors, obj: Any, path: str) -> ShiftPlan:
     if not isinstance(obj, dict):
         errs.add(path, f"expected an object, got {_describe(obj)}")
         return ShiftPlan((), (), 0.0, 0.0, 0.0)
-    _unknown_keys(
-        errs, obj, {"called", "standby", "expected_attendance", "fill_probability", "expected_cost"}, path
-    )
+    _unknown_keys(errs, obj, {"called", "standby", "expected_attendance", "fill_probability", "expected_cost"}, path)
     if not isinstance(obj.get("called"), list):
         errs.add(f"{path}.called", f"expected a list of worker ids, got {_describe(obj.get('called'))}")
     return ShiftPlan(
@@ -476,15 +470,11 @@ def parse_solution(data: Any) -> Solution:
         errs.add("$.totals", f"expected an object, got {_describe(totals_raw)}")
         totals_raw = {}
     else:
-        _unknown_keys(
-            errs, totals_raw, {"called", "expected_cost", "mean_fill_probability", "objective"}, "$.totals"
-        )
+        _unknown_keys(errs, totals_raw, {"called", "expected_cost", "mean_fill_probability", "objective"}, "$.totals")
     totals = Totals(
         called=_integer(errs, totals_raw, "called", "$.totals", low=0),
         expected_cost=_number(errs, totals_raw, "expected_cost", "$.totals", low=0.0),
-        mean_fill_probability=_number(
-            errs, totals_raw, "mean_fill_probability", "$.totals", low=0.0, high=1.0 + 1e-9
-        ),
+        mean_fill_probability=_number(errs, totals_raw, "mean_fill_probability", "$.totals", low=0.0, high=1.0 + 1e-9),
         objective=_number(errs, totals_raw, "objective", "$.totals", default=0.0),
     )
     reasons = _string_list(errs, data, "reasons", "$")

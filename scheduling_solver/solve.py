@@ -6,8 +6,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scheduling_solver.greedy import PlanState, greedy_fill, standby_lists
-from scheduling_solver.polish import polish
+import numpy as np
+
+from scheduling_solver.greedy import PlanState, construct, standby_lists
+from scheduling_solver.local_search import improve
+from scheduling_solver.polish import PolishResult, polish, solve_exactly
 from scheduling_solver.probability import shift_outcome
 from scheduling_solver.problem import Problem, build_problem
 from scheduling_solver.schemas import Instance, ShiftPlan, Solution, Totals
@@ -15,6 +18,11 @@ from scheduling_solver.schemas import Instance, ShiftPlan, Solution, Totals
 # Wall time kept back from the CP-SAT budget for standby lists and exact figures afterwards.
 _RESERVE_S = 0.15
 _RESERVE_PER_SHIFT_S = 0.0004
+# Share of the remaining budget for CP-SAT; the exact local search gets the rest.
+CP_SAT_SHARE = 0.5
+# Local-search work is counted in shift visits, not seconds, so a seed reproduces the same plan; this
+# rate is what one core manages, and the wall deadline only cuts in on an overloaded machine.
+VISITS_PER_SECOND = 2000
 
 
 @dataclass
@@ -34,8 +42,7 @@ def fixed_conflicts(problem: Problem, state: PlanState) -> list[str]:
             reasons.append(f"{wid[w]} has {sid[s]} both fixed and excluded")
         elif not problem.is_eligible(w, s):
             reasons.append(
-                f"{wid[w]} is fixed to {sid[s]} but lacks a skill, an availability window "
-                f"or is beyond max_travel_km"
+                f"{wid[w]} is fixed to {sid[s]} but lacks a skill, an availability window or is beyond max_travel_km"
             )
         elif not state.can_take(w, s):
             reasons.append(
@@ -58,21 +65,27 @@ def objective_of(problem: Problem, assignment: Sequence[Sequence[int]]) -> tuple
         if not called:
             cost += pol.cost_unfilled * int(problem.headcount[s])
             continue
-        out = shift_outcome(
-            problem.p[list(called)], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle
-        )
+        ws = np.asarray(called, dtype=np.int64)
+        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
         cost += out.expected_cost
-        cand, km = problem.candidates[s], problem.candidate_km[s]
-        pos = {int(w): float(k) for w, k in zip(cand.tolist(), km.tolist(), strict=True)}
-        for w in called:
-            extra += problem.pair_penalty(w, pos[w] if w in pos else _distance(problem, w, s))
+        extra += float(problem.rank_penalty[ws].sum()) + pol.distance_weight * float(distances(problem, s, ws).sum())
     return cost, cost + extra
 
 
-def _distance(problem: Problem, w: int, s: int) -> float:
-    cand, km = problem.full_candidates(s)
-    hit = (cand == w).nonzero()[0]
-    return float(km[hit[0]]) if len(hit) else 0.0
+def distances(problem: Problem, s: int, ws: np.ndarray) -> np.ndarray:
+    """Km from shift ``s`` to each of the eligible workers ``ws``, looked up in its candidate list."""
+    cand, km = problem.candidates[s], problem.candidate_km[s]
+    # Candidate lists are sorted by priority, so a binary search on priority finds each worker.
+    keys = problem.priority[cand]
+    pos = np.searchsorted(keys, problem.priority[ws])
+    pos = np.minimum(pos, max(0, len(cand) - 1))
+    if len(cand) == 0 or not np.all(cand[pos] == ws):
+        cand, km = problem.full_candidates(s)
+        keys = problem.priority[cand]
+        pos = np.minimum(np.searchsorted(keys, problem.priority[ws]), max(0, len(cand) - 1))
+        if len(cand) == 0:
+            return np.zeros(len(ws))
+    return np.where(cand[pos] == ws, km[pos], 0.0)
 
 
 def build_solution(
@@ -82,13 +95,12 @@ def build_solution(
     pol = problem.instance.policy
     plans: dict[str, ShiftPlan] = {}
     total_cost = 0.0
+    extra = 0.0
     fills = 0.0
     n_called = 0
-    assignment = state.assignment()
-    for s, called in enumerate(assignment):
-        out = shift_outcome(
-            problem.p[called] if called else [], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle
-        )
+    for s, called in enumerate(state.assignment()):
+        ws = np.asarray(called, dtype=np.int64)
+        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
         plans[problem.shift_ids[s]] = ShiftPlan(
             called=tuple(problem.worker_ids[w] for w in called),
             standby=tuple(problem.worker_ids[w] for w in standby.get(s, [])),
@@ -97,10 +109,11 @@ def build_solution(
             expected_cost=out.expected_cost,
         )
         total_cost += out.expected_cost
+        if called:
+            extra += float(problem.rank_penalty[ws].sum())
+            extra += pol.distance_weight * float(distances(problem, s, ws).sum())
         fills += out.fill_probability
         n_called += len(called)
-    _, objective = objective_of(problem, assignment)
-    n = max(1, problem.n_shifts)
     return Solution(
         status=status,
         wall_s=time.perf_counter() - t0,
@@ -108,8 +121,8 @@ def build_solution(
         totals=Totals(
             called=n_called,
             expected_cost=total_cost,
-            mean_fill_probability=fills / n if problem.n_shifts else 1.0,
-            objective=objective,
+            mean_fill_probability=fills / problem.n_shifts if problem.n_shifts else 1.0,
+            objective=total_cost + extra,
         ),
     )
 
@@ -125,9 +138,7 @@ def infeasible_solution(reasons: list[str], t0: float) -> Solution:
     )
 
 
-def solve_with_context(
-    instance: Instance, *, polish_enabled: bool = True
-) -> tuple[Solution, SolveContext | None]:
+def solve_with_context(instance: Instance, *, polish_enabled: bool = True) -> tuple[Solution, SolveContext | None]:
     """Solve and also return the context a later :func:`scheduling_solver.replan.replan` can reuse."""
     t0 = time.perf_counter()
     pol = instance.policy
@@ -136,22 +147,37 @@ def solve_with_context(
     reasons = fixed_conflicts(problem, state)
     if reasons:
         return infeasible_solution(reasons, t0), None
-    greedy_fill(state)
+    construct(state)
     status = "feasible"
-    budget = (
-        pol.time_limit_s - (time.perf_counter() - t0) - _RESERVE_S - _RESERVE_PER_SHIFT_S * problem.n_shifts
-    )
-    if polish_enabled and budget > 0.05 and problem.n_shifts:
-        result = polish(problem, state, time_limit_s=budget, seed=pol.seed)
-        if result.assignment is not None:
-            _, old = objective_of(problem, state.assignment())
-            _, new = objective_of(problem, result.assignment)
-            if new < old - 1e-9:
-                state = _state_from(problem, result.assignment)
-            if result.proven_optimal and new <= old + 1e-9:
+    deadline = t0 + pol.time_limit_s - _RESERVE_S - _RESERVE_PER_SHIFT_S * problem.n_shifts
+    if polish_enabled and deadline - time.perf_counter() > 0.05 and problem.n_shifts:
+        exact = solve_exactly(problem, state, deadline=deadline, seed=pol.seed)
+        if exact is not None:
+            state, at_least_as_good = _adopt(problem, state, exact)
+            if exact.proven_optimal and at_least_as_good:
+                # The subset model prices every call set exactly, so its optimum is the true optimum.
                 status = "optimal"
+        else:
+            # CP-SAT gets part of what is left; the exact local search the rest.
+            cp_deadline = time.perf_counter() + (deadline - time.perf_counter()) * CP_SAT_SHARE
+            state, _ = _adopt(problem, state, polish(problem, state, deadline=cp_deadline, seed=pol.seed))
+            budget = max(0.0, deadline - time.perf_counter())
+            improve(state, max_visits=int(VISITS_PER_SECOND * budget) + problem.n_shifts, deadline=deadline)
     standby = standby_lists(state, pol.standby_size)
     return build_solution(problem, state, status, t0, standby), SolveContext(problem, state)
+
+
+def _adopt(problem: Problem, state: PlanState, result: PolishResult) -> tuple[PlanState, bool]:
+    """Keep CP-SAT's plan if it is better by the exact measure; also say whether it is at least as good."""
+    if result.assignment is None:
+        return state, False
+    if all(set(a) == b for a, b in zip(result.assignment, state.called_set, strict=True)):
+        return state, True
+    _, old = objective_of(problem, state.assignment())
+    _, new = objective_of(problem, result.assignment)
+    if new < old - 1e-9:
+        return _state_from(problem, result.assignment), True
+    return state, new <= old + 1e-9
 
 
 def _state_from(problem: Problem, assignment: Sequence[Sequence[int]]) -> PlanState:

@@ -15,7 +15,5 @@ def check(instance: Instance, assignment: Assignment) -> list[Violation]:
         n = len(set(assignment.get(shift.id, ())))
         cap = instance.call_cap(shift)
         if n > cap:
-            out.append(
-                Violation(CODE, f"$.shifts.{shift.id}.called", f"{n} called for {shift.id}, cap {cap}")
-            )
+            out.append(Violation(CODE, f"$.shifts.{shift.id}.called", f"{n} called for {shift.id}, cap {cap}"))
     return out

@@ -28,8 +28,7 @@ def check(instance: Instance, assignment: Assignment) -> list[Violation]:
                         Violation(
                             CODE,
                             f"$.shifts.{b.id}.called",
-                            f"{wid} works {a.id} and {b.id} without "
-                            f"{instance.policy.min_rest_minutes:g} min rest",
+                            f"{wid} works {a.id} and {b.id} without {instance.policy.min_rest_minutes:g} min rest",
                         )
                     )
     return out

@@ -1,0 +1,173 @@
+"""Exact local search: drop, add, replace and relocate moves, each valued by the exact expected cost.
+
+CP-SAT works on a piecewise-linear stand-in for the cost; this pass works on the real thing. Every
+move's value is exact and cheap thanks to one identity: adding a worker with show probability p to a
+call set whose fill probability is F changes the expected cost by p * ((cu + ci) * F - cu). So the
+only costly part is the distribution of each call set minus one worker, computed once per visit.
+Work is bounded by a count of shift visits (deterministic) and, as a safety net, by a wall deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from scheduling_solver.greedy import PlanState
+
+_EPS = 1e-9
+# Usable free candidates looked at per shift visit for add and replace moves.
+FREE_CANDIDATES = 6
+
+
+def _without_each(ps: Sequence[float], h: int, cu: float, ci: float) -> list[tuple[float, float]]:
+    """For each i: (exact expected cost, P(X >= h)) of the set without worker i."""
+    out = []
+    weights = h - np.arange(h)
+    total = float(sum(ps))
+    for i in range(len(ps)):
+        pmf = np.zeros(h + 1)
+        pmf[0] = 1.0
+        for j, p in enumerate(ps):
+            if j == i:
+                continue
+            top = pmf[h] + pmf[h - 1] * p
+            pmf[1:h] = pmf[1:h] * (1.0 - p) + pmf[0 : h - 1] * p
+            pmf[0] *= 1.0 - p
+            pmf[h] = top
+        shortfall = float(np.dot(pmf[:h], weights))
+        mu = total - ps[i]
+        out.append((cu * shortfall + ci * (mu - h + shortfall), float(pmf[h])))
+    return out
+
+
+def _cost(state: PlanState, s: int) -> float:
+    pmf = state.pmf[s]
+    h = len(pmf) - 1
+    shortfall = float(np.dot(pmf[:h], h - np.arange(h)))
+    mu = sum(state.p[w] for w in state.called[s])
+    return state.cu * shortfall + state.ci * (mu - h + shortfall)
+
+
+class _Neighbours:
+    """Per worker: the shifts it is eligible for, with the call's rank and distance cost."""
+
+    def __init__(self, state: PlanState) -> None:
+        pr = state.problem
+        dw = pr.instance.policy.distance_weight
+        self.by_worker: dict[int, list[tuple[int, float]]] = {}
+        self.pen: dict[tuple[int, int], float] = {}
+        for s in range(pr.n_shifts):
+            for w, km in zip(pr.candidates[s].tolist(), pr.candidate_km[s].tolist(), strict=True):
+                if (w, s) in pr.excluded:
+                    continue
+                pen = state.rank_pen[w] + dw * km
+                self.pen[(w, s)] = pen
+                self.by_worker.setdefault(w, []).append((s, pen))
+
+
+def _can_move(state: PlanState, w: int, src: int, dst: int) -> bool:
+    """Could worker ``w`` work ``dst`` if it left ``src``?"""
+    state.worker_shifts[w].remove(src)
+    d = state.day[src]
+    state.day_count[w, d] -= 1
+    try:
+        return w not in state.called_set[dst] and state.can_take(w, dst)
+    finally:
+        state.worker_shifts[w].append(src)
+        state.day_count[w, d] += 1
+
+
+def improve(state: PlanState, *, max_visits: int, deadline: float) -> int:
+    """Apply improving moves until none is left, ``max_visits`` shift visits, or ``deadline``.
+
+    Returns the number of moves applied.
+    """
+    pr = state.problem
+    if pr.n_shifts == 0:
+        return 0
+    fixed = set(pr.fixed)
+    nb = _Neighbours(state)
+    cu, ci = state.cu, state.ci
+    visits = 0
+    moves = 0
+    dirty = list(range(pr.n_shifts))
+    while dirty and visits < max_visits and time.perf_counter() < deadline:
+        queue, dirty = dirty, []
+        queued: set[int] = set()
+        for s in queue:
+            if visits >= max_visits or time.perf_counter() >= deadline:
+                break
+            visits += 1
+            changed = _visit(state, s, nb, fixed, cu, ci)
+            if changed:
+                moves += 1
+                for t in changed:
+                    if t not in queued:
+                        queued.add(t)
+                        dirty.append(t)
+    return moves
+
+
+def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]], cu: float, ci: float) -> list[int]:
+    """Apply the best improving move around shift ``s``; return the shifts it changed."""
+    pr = state.problem
+    called = list(state.called[s])
+    base = _cost(state, s)
+    g_s = (cu + ci) * state.fill[s] - cu
+    best: tuple[float, str, int, int] | None = None  # (delta, kind, worker, other worker or shift)
+
+    free: list[tuple[int, float]] = []
+    if len(called) <= state.cap[s]:
+        for w in pr.candidates[s].tolist():
+            if len(free) >= FREE_CANDIDATES:
+                break
+            if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
+                continue
+            free.append((w, nb.pen.get((w, s), state.rank_pen[w])))
+    if len(called) < state.cap[s]:
+        for w, pen in free:
+            delta = state.p[w] * g_s + pen
+            if delta < -_EPS and (best is None or delta < best[0]):
+                best = (delta, "add", w, -1)
+
+    movable = [w for w in called if (w, s) not in fixed]
+    if movable:
+        minus = _without_each([state.p[w] for w in called], state.headcount[s], cu, ci)
+        for i, w in enumerate(called):
+            if (w, s) in fixed:
+                continue
+            cost_minus, fill_minus = minus[i]
+            pen_w = nb.pen.get((w, s), state.rank_pen[w])
+            drop = cost_minus - base - pen_w
+            if drop < -_EPS and (best is None or drop < best[0]):
+                best = (drop, "drop", w, -1)
+            g_minus = (cu + ci) * fill_minus - cu
+            for u, pen_u in free:
+                delta = drop + state.p[u] * g_minus + pen_u
+                if delta < -_EPS and (best is None or delta < best[0]):
+                    best = (delta, "replace", w, u)
+            for t, pen_t in nb.by_worker.get(w, ()):
+                if t == s or len(state.called[t]) >= state.cap[t]:
+                    continue
+                g_t = (cu + ci) * state.fill[t] - cu
+                delta = drop + state.p[w] * g_t + pen_t
+                if delta < -_EPS and (best is None or delta < best[0]) and _can_move(state, w, s, t):
+                    best = (delta, "relocate", w, t)
+    if best is None:
+        return []
+    _, kind, w, other = best
+    if kind == "add":
+        state.add(w, s)
+        return [s]
+    if kind == "drop":
+        state.remove(w, s)
+        return [s]
+    if kind == "replace":
+        state.remove(w, s)
+        state.add(other, s)
+        return [s]
+    state.remove(w, s)
+    state.add(w, other)
+    return [s, other]
