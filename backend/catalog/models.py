@@ -31,9 +31,7 @@ class ServiceGroup(TimeStampedModel):
         verbose_name_plural = _("service groups")
         ordering = ("organization_id", "sort_order", "name")
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq"
-            )
+            models.UniqueConstraint(fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq")
         ]
 
     def __str__(self) -> str:
@@ -43,9 +41,7 @@ class ServiceGroup(TimeStampedModel):
 class Service(SoftDeleteModel):
     """A sellable service. Price is in the organization's currency."""
 
-    organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.PROTECT, related_name="services"
-    )
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="services")
     group = models.ForeignKey(
         ServiceGroup,
         verbose_name=_("group"),
@@ -55,9 +51,7 @@ class Service(SoftDeleteModel):
         related_name="services",
     )
     name = models.CharField(_("name"), max_length=200)
-    code = models.CharField(
-        _("code / article"), max_length=32, blank=True, help_text=_("unique in the organization")
-    )
+    code = models.CharField(_("code / article"), max_length=32, blank=True, help_text=_("unique in the organization"))
     price = models.DecimalField(
         _("price"),
         max_digits=12,
@@ -83,9 +77,7 @@ class Service(SoftDeleteModel):
                 fields=["organization", "code"], condition=~Q(code=""), name="catalog_service_org_code_uniq"
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
-            models.CheckConstraint(
-                condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"
-            ),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),
         ]
 
     def __str__(self) -> str:
@@ -116,9 +108,7 @@ class Resource(TimeStampedModel):
         verbose_name = _("resource")
         verbose_name_plural = _("resources")
         ordering = ("branch_id", "kind", "name")
-        constraints = [
-            models.UniqueConstraint(fields=["branch", "name"], name="catalog_resource_branch_name_uniq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["branch", "name"], name="catalog_resource_branch_name_uniq")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.name}"
@@ -134,9 +124,7 @@ class StaffService(TimeStampedModel):
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.PROTECT, related_name="staff_services"
     )
-    staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_services"
-    )
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_services")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="staff_services")
     price = models.DecimalField(
         _("own price"),

@@ -45,9 +45,7 @@ def service_list_for_branch(*, user: Any, branch_id: int) -> QuerySet[Service]:
     """Bookable services of the branch's organization: active and not deleted."""
     branch = branch_get(user=user, branch_id=branch_id, perm=Perm.CATALOG_VIEW)
     return (
-        Service.objects.filter(
-            organization_id=branch.organization_id, is_active=True, deleted_at__isnull=True
-        )
+        Service.objects.filter(organization_id=branch.organization_id, is_active=True, deleted_at__isnull=True)
         .select_related("group", "organization")
         .order_by("group__sort_order", "group__name", "name", "id")
     )

@@ -15,11 +15,12 @@ from django.utils.translation import gettext as _
 from backend.core.events import event_record, event_record_many, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
+from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for
 
 from .exceptions import CatalogErrorCode
-from .models import MAX_DURATION_MINUTES, MAX_PRICE, Service, ServiceGroup
+from .models import MAX_DURATION_MINUTES, MAX_PRICE, Resource, Service, ServiceGroup, StaffService
 
 SERVICE_EVENT_FIELDS = (
     "name",
@@ -62,9 +63,7 @@ def service_fields_clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
                 raise ValueError
             cleaned["duration_minutes"] = duration
         except (TypeError, ValueError):
-            errors["duration_minutes"] = _("Enter whole minutes between 1 and %(max)d.") % {
-                "max": MAX_DURATION_MINUTES
-            }
+            errors["duration_minutes"] = _("Enter whole minutes between 1 and %(max)d.") % {"max": MAX_DURATION_MINUTES}
     if "is_active" in data:
         cleaned["is_active"] = bool(data["is_active"])
     return cleaned, errors
@@ -76,10 +75,7 @@ def _raise_if(errors: Mapping[str, str]) -> None:
 
 
 def _group_check(organization_id: int, group_id: int | None) -> None:
-    if (
-        group_id is not None
-        and not ServiceGroup.objects.filter(id=group_id, organization_id=organization_id).exists()
-    ):
+    if group_id is not None and not ServiceGroup.objects.filter(id=group_id, organization_id=organization_id).exists():
         raise ValidationFailed(
             _("Unknown group."),
             code=CatalogErrorCode.INVALID_REFERENCE,
@@ -138,9 +134,7 @@ def service_create(
     service = Service(organization_id=organization_id, group_id=group_id, **cleaned)
     _code_check(service)
     _save(service)
-    event_record(
-        entity=service, action=EventAction.CREATE, actor=user, after=snapshot(service, SERVICE_EVENT_FIELDS)
-    )
+    event_record(entity=service, action=EventAction.CREATE, actor=user, after=snapshot(service, SERVICE_EVENT_FIELDS))
     return service
 
 
@@ -161,9 +155,7 @@ def service_update(*, user: Any, service_id: int, data: Mapping[str, Any]) -> Se
     service = _service_for_change(user, service_id)
     unknown = set(data) - set(SERVICE_UPDATABLE)
     if unknown:
-        raise ValidationFailed(
-            _("Unknown fields."), fields={n: [_("Unknown field.")] for n in sorted(unknown)}
-        )
+        raise ValidationFailed(_("Unknown fields."), fields={n: [_("Unknown field.")] for n in sorted(unknown)})
     before = snapshot(service, SERVICE_EVENT_FIELDS)
     cleaned, errors = service_fields_clean(data)
     _raise_if(errors)
@@ -203,9 +195,7 @@ def service_restore(*, user: Any, service_id: int) -> Service:
         before = {"deleted_at": service.deleted_at}
         service.deleted_at = None
         service.save(update_fields=["deleted_at", "updated_at"])
-        event_record(
-            entity=service, action=EventAction.RESTORE, actor=user, before=before, after={"deleted_at": None}
-        )
+        event_record(entity=service, action=EventAction.RESTORE, actor=user, before=before, after={"deleted_at": None})
     return service
 
 
@@ -218,9 +208,7 @@ def service_group_create(*, user: Any, organization_id: int, name: str, sort_ord
     if ServiceGroup.objects.filter(organization_id=organization_id, name__iexact=name).exists():
         raise Conflict(_("This name is taken."), code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN)
     group = ServiceGroup.objects.create(organization_id=organization_id, name=name, sort_order=sort_order)
-    event_record(
-        entity=group, action=EventAction.CREATE, actor=user, after=snapshot(group, ["name", "sort_order"])
-    )
+    event_record(entity=group, action=EventAction.CREATE, actor=user, after=snapshot(group, ["name", "sort_order"]))
     return group
 
 
@@ -326,9 +314,7 @@ def service_bulk_upsert(
         code = values.get("code") or ""
         match: Service | None = by_code.get(code) if code else None
         if match is None:
-            candidates = [
-                s for s in by_name.get(str(values.get("name", "")).lower(), []) if not (code and s.code)
-            ]
+            candidates = [s for s in by_name.get(str(values.get("name", "")).lower(), []) if not (code and s.code)]
             if len(candidates) > 1:
                 result.errors.append(
                     {
@@ -349,9 +335,7 @@ def service_bulk_upsert(
             continue
         if match.pk is None or match.pk in touched:
             result.skipped += 1
-            result.notes.append(
-                {"row": r.row, "field": "code", "message": _("Repeats an earlier row; skipped.")}
-            )
+            result.notes.append({"row": r.row, "field": "code", "message": _("Repeats an earlier row; skipped.")})
             continue
         touched.add(match.pk)
         if match.is_deleted:
@@ -406,3 +390,67 @@ def service_bulk_upsert(
             batch_id=batch_id,
         )
     return result
+
+
+# --- resources and who performs what (models for the booking issue; written here with events) ------------------
+
+RESOURCE_FIELDS = ("branch", "kind", "name", "is_active")
+STAFF_SERVICE_FIELDS = ("staff", "service", "price", "duration_minutes", "is_active")
+
+
+@transaction.atomic
+def resource_save(*, user: Any, resource: Resource) -> Resource:
+    """Create or change a resource of a branch the caller may manage."""
+    organization_access_check(user, resource.branch.organization_id, Perm.CATALOG_CHANGE)
+    before = None
+    if resource.pk is not None:
+        stored = Resource.objects.select_for_update().get(pk=resource.pk)
+        organization_access_check(user, stored.branch.organization_id, Perm.CATALOG_CHANGE)
+        before = snapshot(stored, RESOURCE_FIELDS)
+    resource.full_clean()
+    resource.save()
+    after = snapshot(resource, RESOURCE_FIELDS)
+    if before is None:
+        event_record(
+            entity=resource,
+            action=EventAction.CREATE,
+            actor=user,
+            after=after,
+            organization_id=resource.branch.organization_id,
+        )
+    elif before != after:
+        event_record(
+            entity=resource,
+            action=EventAction.UPDATE,
+            actor=user,
+            before=before,
+            after=after,
+            organization_id=resource.branch.organization_id,
+        )
+    return resource
+
+
+@transaction.atomic
+def staff_service_save(*, user: Any, staff_service: StaffService) -> StaffService:
+    """Create or change who performs a service; the service fixes the organization."""
+    staff_service.organization_id = staff_service.service.organization_id
+    organization_access_check(user, staff_service.organization_id, Perm.CATALOG_CHANGE)
+    if not Membership.objects.filter(
+        user_id=staff_service.staff_id, organization_id=staff_service.organization_id, is_active=True
+    ).exists():
+        raise ValidationFailed(
+            _("The staff member must belong to the organization."),
+            code=CatalogErrorCode.INVALID_REFERENCE,
+            fields={"staff": [_("Not a member of the organization.")]},
+        )
+    before = None
+    if staff_service.pk is not None:
+        before = snapshot(StaffService.objects.select_for_update().get(pk=staff_service.pk), STAFF_SERVICE_FIELDS)
+    staff_service.full_clean()
+    staff_service.save()
+    after = snapshot(staff_service, STAFF_SERVICE_FIELDS)
+    if before is None:
+        event_record(entity=staff_service, action=EventAction.CREATE, actor=user, after=after)
+    elif before != after:
+        event_record(entity=staff_service, action=EventAction.UPDATE, actor=user, before=before, after=after)
+    return staff_service

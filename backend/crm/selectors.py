@@ -126,7 +126,8 @@ def _sort_value_decode(field: models.Field, value: Any) -> Any:
     return value
 
 
-def _search_filter(search: str) -> Q:
+def client_search_filter(search: str) -> Q:
+    """Type-ahead: every word in the lowercase search column, or phone digits anywhere in the number."""
     text = search_fold(search.strip())[:100]
     if not text:
         return Q()
@@ -185,7 +186,7 @@ def client_list(
         qs = qs.filter(deleted_at__isnull=True)
     elif filters.deleted == "only":
         qs = qs.filter(deleted_at__isnull=False)
-    qs = qs.filter(_search_filter(search))
+    qs = qs.filter(client_search_filter(search))
     if filters.group_id is not None:
         qs = qs.filter(groups__id=filters.group_id)
     if filters.source_id is not None:
@@ -284,14 +285,22 @@ def _events_page(qs: QuerySet[Event], *, cursor: str | None, limit: int) -> Page
     return Page(items=rows, next_cursor=next_cursor)
 
 
+def _client_events_qs(client: Client) -> QuerySet[Event]:
+    vehicle_ids = [str(i) for i in Vehicle.objects.filter(client=client).values_list("id", flat=True)]
+    return Event.objects.filter(
+        Q(entity_type="crm.client", entity_id=str(client.pk)) | Q(entity_type="crm.vehicle", entity_id__in=vehicle_ids)
+    )
+
+
+def client_events(client: Client, *, limit: int = 100) -> list[Event]:
+    """The latest events of a client the caller already holds (the admin scopes its own queryset)."""
+    return list(_client_events_qs(client).select_related("actor").order_by("-occurred_at", "-id")[:limit])
+
+
 def client_history(*, user: Any, client_id: int, cursor: str | None = None, limit: int = 50) -> Page:
     """The client's events (and their vehicles'), newest first, from the append-only event log."""
     client = client_get(user=user, client_id=client_id)
-    vehicle_ids = [str(i) for i in Vehicle.objects.filter(client=client).values_list("id", flat=True)]
-    qs = Event.objects.filter(
-        Q(entity_type="crm.client", entity_id=str(client.pk)) | Q(entity_type="crm.vehicle", entity_id__in=vehicle_ids)
-    )
-    return _events_page(qs, cursor=cursor, limit=limit)
+    return _events_page(_client_events_qs(client), cursor=cursor, limit=limit)
 
 
 def organization_client_events(*, user: Any, organization_id: int, cursor: str | None = None, limit: int = 50) -> Page:

@@ -1,0 +1,50 @@
+"""Import history in the back office: read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from backend.organizations.permissions import Perm
+from backend.organizations.selectors import organization_ids_for
+
+from .models import ImportJob
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "organization",
+        "kind",
+        "file_name",
+        "dry_run",
+        "status",
+        "started_by",
+        "created_count",
+        "updated_count",
+        "skipped_count",
+        "error_count",
+    )
+    list_filter = ("kind", "status", "dry_run", "organization")
+    search_fields = ("file_name", "batch_id")
+    date_hierarchy = "started_at"
+    list_select_related = ("organization", "started_by")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(organization_id__in=organization_ids_for(request.user, Perm.CLIENT_IMPORT))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in ImportJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
