@@ -92,12 +92,14 @@ def _default_language() -> str:
     return code if code in Language.values else Language.RU
 
 
-def _message_language(requested: str | None, user: User | None) -> str:
-    """The app's current language if it sent one, else the user's, else the site default."""
+def _message_language(requested: str | None, user: User | None, fallback: str | None) -> str:
+    """The language the app asked for, else the user's, else the fallback (the device's), else the default."""
     if requested in Language.values:
         return str(requested)
     if user is not None and user.language in Language.values:
         return user.language
+    if fallback and fallback[:2] in Language.values:
+        return fallback[:2]
     return _default_language()
 
 
@@ -153,7 +155,9 @@ def _send_limits_check(*, phone: str, ip: str | None, now: datetime) -> None:
 
 
 @transaction.atomic
-def otp_request(*, phone: str, ip: str | None, language: str | None = None) -> OtpRequestResult:
+def otp_request(
+    *, phone: str, ip: str | None, language: str | None = None, fallback_language: str | None = None
+) -> OtpRequestResult:
     """Send a fresh one-time code to ``phone`` (Telegram when the user linked it, SMS otherwise).
 
     The same result for known and unknown phones; an unknown phone gets a user only at a successful verify.
@@ -172,7 +176,7 @@ def otp_request(*, phone: str, ip: str | None, language: str | None = None) -> O
         raise
 
     user = User.objects.filter(phone=phone, is_active=True).first()
-    language_code = _message_language(language, user)
+    language_code = _message_language(language, user, fallback_language)
     if user is not None and user.telegram_user_id is not None:
         channel, recipient = OtpChannel.TELEGRAM, str(user.telegram_user_id)
     else:
@@ -219,6 +223,18 @@ def otp_request(*, phone: str, ip: str | None, language: str | None = None) -> O
     return OtpRequestResult(
         expires_in=ttl, retry_after=max(0, int(getattr(settings, "BRIGADA_OTP_RESEND_INTERVAL", 0)))
     )
+
+
+@transaction.atomic
+def otp_challenges_purge(*, before: datetime | None = None) -> int:
+    """Delete codes created before ``before`` (default: a week ago); they no longer count for any limit."""
+    _limit, phone_window = rate_parse(settings.BRIGADA_OTP_SEND_PER_PHONE)
+    _limit, ip_window = rate_parse(settings.BRIGADA_OTP_SEND_PER_IP)
+    oldest_needed = timezone.now() - timedelta(seconds=max(phone_window, ip_window, OTP_TTL_MAX))
+    cutoff = min(before or timezone.now() - timedelta(days=7), oldest_needed)
+    deleted, _by_model = OtpChallenge.objects.filter(created_at__lt=cutoff).delete()
+    logger.info("otp challenges purged", extra={"deleted": deleted})
+    return deleted
 
 
 def _code_error(code: AuthErrorCode) -> ValidationFailed:

@@ -60,7 +60,12 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     ),
 )
 def otp_request_view(request: HttpRequest, payload: OtpRequestIn) -> Status[OtpRequestOut]:
-    result = otp_request(phone=payload.phone, ip=client_ip(request), language=payload.language)
+    result = otp_request(
+        phone=payload.phone,
+        ip=client_ip(request),
+        language=payload.language,
+        fallback_language=getattr(request, "LANGUAGE_CODE", None),  # from Accept-Language (LocaleMiddleware)
+    )
     return Status(
         202, OtpRequestOut(sent=True, expires_in=result.expires_in, retry_after=result.retry_after or None)
     )

@@ -120,6 +120,15 @@ def test_without_a_requested_language_the_message_uses_the_users_language() -> N
     assert "Brigada коды" in sent_message(PHONE).body
 
 
+def test_for_an_unknown_phone_the_device_language_is_used() -> None:
+    # when
+    post(REQUEST, {"phone": PHONE}, HTTP_ACCEPT_LANGUAGE="ru-RU,ru;q=0.9")
+
+    # then
+    assert "Код Brigada" in sent_message(PHONE).body
+    assert OtpChallenge.objects.get(phone=PHONE).language == "ru"
+
+
 def test_verify_with_the_right_code_creates_the_user_and_returns_tokens() -> None:
     # given
     post(REQUEST, {"phone": PHONE, "language": "kk"})
