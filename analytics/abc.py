@@ -3,7 +3,8 @@
 ABC
 ---
 Items (services, clients or staff) are sorted by revenue of completed visits, descending (ties by id, so the
-result is deterministic). With thresholds (0.80, 0.95) an item is
+result is deterministic; revenue is rounded to cents first so equal revenues tie whatever the summation
+order). With thresholds (0.80, 0.95) an item is
 
 * **A** if the cumulative revenue share of the items *before* it is below 0.80,
 * **B** if that share is below 0.95,
@@ -84,7 +85,7 @@ def abc_analysis(
     where = _time_filter(local_time_sql(rel, "started_at", tz), start, end, tz)
     sql = f"""
     WITH r AS (
-        SELECT "{col}", CAST(sum(amount) AS DOUBLE) AS revenue FROM v
+        SELECT "{col}", round(CAST(sum(amount) AS DOUBLE), 2) AS revenue FROM v
         WHERE status = '{PURCHASE_STATUS}'{where}
         GROUP BY 1
     ),
