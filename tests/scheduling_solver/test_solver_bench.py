@@ -1,0 +1,45 @@
+"""The benchmark machinery on a small day: flat rules obey the hard rules, simulation is sane."""
+
+import pytest
+
+from scheduling_solver.bench import MethodResult, flat_plan, frontier_waste_at, run, simulate
+from scheduling_solver.generator import generate_day
+from scheduling_solver.schemas import ShiftPlan, Solution, Totals
+from scheduling_solver.validate import validate
+
+
+def test_flat_plan_obeys_the_hard_rules():
+    inst = generate_day(300, 30, seed=1).instance
+    plan, _ = flat_plan(inst, 1.5)
+    ids = [w.id for w in inst.workers]
+    shifts = {
+        s.id: ShiftPlan(tuple(ids[w] for w in called), (), 0, 0, 0) for s, called in zip(inst.shifts, plan, strict=True)
+    }
+    report = validate(inst, Solution("feasible", 0, shifts, Totals(0, 0, 0)))
+    assert not [v for v in report.violations if v.code != "wrong_figure"]
+
+
+def test_simulation_with_certain_workers_is_exact():
+    day = generate_day(100, 5, seed=2)
+    rates = day.true_rates * 0 + 1.0
+    plan, _ = flat_plan(day.instance, 1.0)
+    res = simulate(day.instance, plan, rates, draws=50, seed=0, method="x", wall_s=0)
+    filled = sum(min(len(c), s.headcount) for c, s in zip(plan, day.instance.shifts, strict=True))
+    assert res.slots_filled * sum(s.headcount for s in day.instance.shifts) == pytest.approx(filled)
+    assert res.wasted_per_100 == 0
+
+
+def test_frontier_interpolation():
+    pts = [
+        MethodResult("a", 0.8, 0, 10, 0, 0, 0),
+        MethodResult("b", 0.9, 0, 20, 0, 0, 0),
+        MethodResult("c", 0.85, 0, 30, 0, 0, 0),
+    ]  # c is dominated
+    assert frontier_waste_at(pts, 0.85) == pytest.approx(15)
+    assert frontier_waste_at(pts, 0.95) is None
+
+
+def test_small_run_reports_every_method():
+    rep = run(300, 30, 1, draws=100, time_limit_s=0.5, sweep=False)
+    assert [m.method for m in rep.methods] == ["solver", "flat 1.2x", "flat 1.5x", "flat 2x"]
+    assert rep.solver_valid and rep.replan_valid

@@ -1,0 +1,94 @@
+"""Property: whatever small day hypothesis invents, the plan passes the validator (or the instance
+really is contradictory), and re-planning after responses keeps it valid."""
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from solver_factories import HOME, at
+
+from scheduling_solver.replan import replan
+from scheduling_solver.schemas import Instance, Policy, Shift, Worker
+from scheduling_solver.solve import solve
+from scheduling_solver.validate import validate
+
+SKILLS = ("loader", "driver")
+
+
+@st.composite
+def days(draw):
+    n_shifts = draw(st.integers(1, 4))
+    shifts = []
+    for j in range(n_shifts):
+        start = draw(st.sampled_from([6, 8, 9, 12, 15, 23]))
+        length = draw(st.sampled_from([2, 4, 8]))
+        shifts.append(
+            Shift(
+                id=f"s{j}",
+                start=at(start),
+                end=at(start) + timedelta(hours=length),
+                headcount=draw(st.integers(1, 4)),
+                skills=tuple(draw(st.sets(st.sampled_from(SKILLS), max_size=2))),
+                location=(HOME[0] + draw(st.sampled_from([0.0, 0.1, 0.3])), HOME[1]),
+            )
+        )
+    workers = []
+    for i in range(draw(st.integers(0, 9))):
+        a = draw(st.sampled_from([0, 6, 8, 12]))
+        b = draw(st.sampled_from([14, 20, 24, 30]))
+        fixed = (
+            tuple(draw(st.sets(st.sampled_from([s.id for s in shifts]), max_size=1)))
+            if draw(st.integers(0, 6)) == 0
+            else ()
+        )
+        excluded = tuple(draw(st.sets(st.sampled_from([s.id for s in shifts]), max_size=2)))
+        workers.append(
+            Worker(
+                id=f"w{i}",
+                rank=draw(st.floats(0, 100)),
+                shows=draw(st.floats(0, 30)),
+                no_shows=draw(st.floats(0, 10)),
+                skills=tuple(draw(st.sets(st.sampled_from(SKILLS), min_size=1))),
+                location=(HOME[0] + draw(st.sampled_from([0.0, 0.05, 0.2])), HOME[1]),
+                available=((at(a), at(b)),),
+                max_shifts_per_day=draw(st.integers(1, 2)),
+                fixed=fixed,
+                excluded=tuple(s for s in excluded if s not in fixed),
+            )
+        )
+    policy = Policy(
+        cost_unfilled=draw(st.sampled_from([1.0, 6.0, 20.0])),
+        min_rest_minutes=60,
+        max_call_ratio=draw(st.sampled_from([1.0, 1.5, 2.5])),
+        time_limit_s=0.3,
+        seed=draw(st.integers(0, 3)),
+    )
+    return Instance(tuple(workers), tuple(shifts), policy)
+
+
+@given(days())
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_plan_passes_the_validator(inst):
+    sol = solve(inst)
+    report = validate(inst, sol)
+    assert report.ok, report.violations
+    if sol.status == "infeasible":
+        # Only accepted (fixed) calls can make a day contradictory.
+        assert any(w.fixed for w in inst.workers)
+
+
+@given(days(), st.data())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_replan_after_declines_stays_valid(inst, data):
+    sol = solve(inst)
+    if sol.status == "infeasible":
+        return
+    fixed_pairs = {(w.id, s) for w in inst.workers for s in w.fixed}
+    declines = {
+        sid: [w for w in plan.called if (w, sid) not in fixed_pairs and data.draw(st.booleans())]
+        for sid, plan in sol.shifts.items()
+    }
+    new_inst, new_sol = replan(inst, sol, declines=declines)
+    assert validate(new_inst, new_sol).ok
+    for sid, gone in declines.items():
+        assert not set(gone) & set(new_sol.shifts[sid].called)
