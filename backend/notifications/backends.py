@@ -33,6 +33,18 @@ logger = logging.getLogger("brigada.outbox")
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
+_http_client: httpx.Client | None = None
+_http_client_lock = threading.Lock()
+
+
+def http_client() -> httpx.Client:
+    """One pooled client per process: building one per message costs an SSL context and a new connection."""
+    global _http_client
+    with _http_client_lock:
+        if _http_client is None:
+            _http_client = httpx.Client(timeout=HTTP_TIMEOUT)
+        return _http_client
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -155,7 +167,7 @@ class HttpSmsBackend:
             headers["Authorization"] = f"Bearer {self.token}"
         body = {"to": message.recipient, "text": message.body, "dedupe_key": message.dedupe_key, "id": message.pk}
         try:
-            response = httpx.post(self.url, json=body, headers=headers, timeout=HTTP_TIMEOUT)
+            response = http_client().post(self.url, json=body, headers=headers, timeout=HTTP_TIMEOUT)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TemporaryFailure(f"connect: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
@@ -213,7 +225,7 @@ class TelegramBackend:
         data: dict[str, Any] = {"chat_id": chat_id, "text": message.body, **(message.payload or {})}
         url = f"{self.base_url}{self.token}/sendMessage"
         try:
-            response = httpx.post(url, json=data, timeout=HTTP_TIMEOUT)
+            response = http_client().post(url, json=data, timeout=HTTP_TIMEOUT)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TemporaryFailure(f"connect: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:

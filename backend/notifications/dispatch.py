@@ -97,7 +97,9 @@ def message_claim(*, worker: str) -> OutboxMessage | None:
             )
             if not claimed:  # taken by someone else between the read and the write (not on SQLite/PG locks)
                 continue
-        message.refresh_from_db()
+        # The row is locked (PostgreSQL) or writes are serialised (SQLite): these are the committed values.
+        message.status, message.claimed_by, message.sending_started_at = OutboxStatus.SENDING, worker[:100], now
+        message.attempts += 1
         return message
 
 

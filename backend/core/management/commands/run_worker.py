@@ -117,7 +117,7 @@ class Command(BaseCommand):
             stale_after=options["stale_after"], sweep_interval=options["sweep_interval"],
             tasks_run=lambda: self.tasks_run + (self.worker._run_tasks if self.worker else 0),
         )
-        self._install_signals()
+        previous_handlers = self._install_signals()
         self.stdout.write(f"worker {self.worker_id} on queues {','.join(queues)} "
                           f"(database {connections['default'].vendor}); Ctrl-C to stop")
         logger.info("worker starting", extra={"worker": self.worker_id, "queues": ",".join(queues)})
@@ -139,6 +139,8 @@ class Command(BaseCommand):
                 heartbeat_stop(worker_id=self.worker_id)
             except DatabaseError:
                 pass
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
             logger.info("worker stopped", extra={"worker": self.worker_id, "tasks_run": housekeeper.tasks_run()})
             self.stdout.write(f"worker {self.worker_id} stopped")
 
@@ -165,7 +167,7 @@ class Command(BaseCommand):
             time.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, Any]:
         def stop(signum: int, frame: FrameType | None) -> None:
             if self.stopping:
                 logger.warning("second signal: stopping now", extra={"worker": self.worker_id})
@@ -178,5 +180,7 @@ class Command(BaseCommand):
                 if not self.worker.running_task:
                     raise SystemExit(0)
 
+        previous: dict[int, Any] = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        return previous

@@ -1,0 +1,147 @@
+"""The task-queue gaps we fill: retry with delay, heartbeats, re-queueing tasks of dead workers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks import task
+from django_tasks_db.models import DBTaskResult
+
+from backend.core.models import WorkerHeartbeat
+from backend.core.tasking import (
+    RetryLater,
+    heartbeat_beat,
+    retrying_task,
+    tasks_orphaned_requeue,
+    tasks_own_requeue,
+    workers_alive,
+)
+
+CALLS: list[int] = []
+
+
+@retrying_task(max_attempts=3, base_delay=60.0)
+def flaky_task(order_id: int) -> None:
+    CALLS.append(order_id)
+    raise RetryLater("provider busy")
+
+
+@retrying_task(max_attempts=3)
+def polite_task(order_id: int) -> None:
+    raise RetryLater("come back in two minutes", delay=120)
+
+
+@task()
+def adding_task(a: int, b: int) -> int:
+    return a + b
+
+
+def running_task(worker_id: str, *, started_minutes_ago: int = 10) -> DBTaskResult:
+    result = adding_task.enqueue(1, 2)
+    DBTaskResult.objects.filter(id=result.id).update(
+        status="RUNNING", worker_ids=[worker_id], started_at=timezone.now() - timedelta(minutes=started_minutes_ago)
+    )
+    return DBTaskResult.objects.get(id=result.id)
+
+
+@pytest.mark.django_db
+def test_failed_attempt_is_requeued_later_with_the_attempt_counter() -> None:
+    # given a task whose provider is busy
+    before = timezone.now()
+    # when its first attempt runs
+    with pytest.raises(RetryLater):
+        flaky_task.call(order_id=5)
+    # then attempt 2 waits in the queue with a back-off delay (60 s step, jittered between 30 s and 60 s)
+    [retry] = DBTaskResult.objects.filter(status="READY")
+    assert retry.args_kwargs == {"args": [], "kwargs": {"order_id": 5, "_attempt": 2}}
+    assert before + timedelta(seconds=30) <= retry.run_after <= timezone.now() + timedelta(seconds=60)
+    assert not DBTaskResult.objects.ready().exists()  # not runnable yet
+
+
+@pytest.mark.django_db
+def test_requested_delay_wins_over_the_backoff() -> None:
+    before = timezone.now()
+    with pytest.raises(RetryLater):
+        polite_task.call(order_id=1)
+    assert DBTaskResult.objects.get().run_after >= before + timedelta(seconds=120)
+
+
+@pytest.mark.django_db
+def test_last_attempt_gives_up() -> None:
+    with pytest.raises(RetryLater):
+        flaky_task.call(order_id=5, _attempt=3)
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_tasks_beats_and_records_its_stop() -> None:
+    # given a task and a retrying one in the queue
+    result = adding_task.enqueue(2, 3)
+    flaky_task.enqueue(order_id=9)
+    CALLS.clear()
+    # when a supervised worker processes the queue once
+    call_command("run_worker", "--once", "--queues", "default", "--worker-id", "test-worker")
+    # then the task succeeded, the flaky one failed its first attempt with attempt 2 scheduled, and the
+    # worker left a heartbeat saying it stopped
+    assert DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL"
+    assert DBTaskResult.objects.get(id=result.id).return_value == 5
+    assert CALLS == [9]
+    assert DBTaskResult.objects.filter(status="FAILED").count() == 1
+    assert DBTaskResult.objects.filter(status="READY", args_kwargs__kwargs___attempt=2).count() == 1
+    beat = WorkerHeartbeat.objects.get(worker_id="test-worker")
+    assert beat.stopped_at is not None
+
+
+@pytest.mark.django_db
+def test_task_of_a_silent_worker_is_requeued() -> None:
+    # given a task claimed by a worker whose last heartbeat is 2 minutes old
+    heartbeat_beat(worker_id="gone")
+    WorkerHeartbeat.objects.filter(worker_id="gone").update(beat_at=timezone.now() - timedelta(minutes=2))
+    orphan = running_task("gone")
+    # when the sweeper runs
+    assert tasks_orphaned_requeue(stale_after=30) == 1
+    # then the task is READY again, keeping its history of workers
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.worker_ids) == ("READY", ["gone"])
+
+
+@pytest.mark.django_db
+def test_long_task_of_a_live_worker_is_not_requeued() -> None:
+    # given a task running for an hour on a worker that is still beating (a pure time-out would re-run it)
+    heartbeat_beat(worker_id="busy")
+    task_row = running_task("busy", started_minutes_ago=60)
+    # when the sweeper runs, then the task is left alone
+    assert tasks_orphaned_requeue(stale_after=30) == 0
+    task_row.refresh_from_db()
+    assert task_row.status == "RUNNING"
+    assert workers_alive(stale_after=30) == 1
+
+
+@pytest.mark.django_db
+def test_task_of_a_stopped_worker_is_requeued_at_once() -> None:
+    heartbeat_beat(worker_id="stopped")
+    WorkerHeartbeat.objects.filter(worker_id="stopped").update(stopped_at=timezone.now())
+    running_task("stopped", started_minutes_ago=0)
+    assert tasks_orphaned_requeue(stale_after=30) == 1
+
+
+@pytest.mark.django_db
+def test_task_of_an_unknown_worker_is_left_alone() -> None:
+    # a bare db_worker writes no heartbeat: we cannot tell dead from busy, so we do not guess
+    task_row = running_task("plain-db-worker")
+    assert tasks_orphaned_requeue(stale_after=30) == 0
+    task_row.refresh_from_db()
+    assert task_row.status == "RUNNING"
+
+
+@pytest.mark.django_db
+def test_worker_requeues_its_own_task_after_its_loop_crashed() -> None:
+    mine = running_task("me")
+    other = running_task("someone-else")
+    assert tasks_own_requeue(worker_id="me") == 1
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert (mine.status, other.status) == ("READY", "RUNNING")
