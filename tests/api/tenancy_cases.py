@@ -1,7 +1,8 @@
 """One entry per API route that takes an object id: how to make such an object inside a tenant.
 
-``tests/api/test_tenancy_walk.py`` walks the OpenAPI document and fails when a route with a path parameter has
-no entry here, so a new route cannot ship without its tenancy check.
+``tests/api/test_tenancy_walk.py`` walks the OpenAPI document and fails when a route with an id parameter (in the
+path, or a query parameter named ``*_id``) has no entry here, so a new route cannot ship without its tenancy check.
+Routes that take the organization in the body are registered too (creating inside another tenant is a 404).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class TenancyCase:
     body: Callable[[Organization], Any] | None = None
     # A role in the same organization that lacks the right (403); None when every member may call it.
     forbidden_role: str | None = Role.WORKER
+    # The ids ``make`` returns go in the query string rather than the path (organization-scoped lists).
+    in_query: bool = False
     query: dict[str, Any] = field(default_factory=dict)
 
 

@@ -17,29 +17,32 @@ from tests.factories import OrganizationFactory
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
-def _object_routes() -> set[tuple[str, str]]:
+def _operations() -> dict[tuple[str, str], dict[str, Any]]:
     schema = api.get_openapi_schema(path_prefix="/api/v1/")
-    return {
-        (method, path)
-        for path, ops in schema["paths"].items()
-        for method in ops
-        if method in METHODS and "{" in path
-    }
+    return {(m, path): op for path, ops in schema["paths"].items() for m, op in ops.items() if m in METHODS}
+
+
+def _takes_an_object_id(path: str, op: dict[str, Any]) -> bool:
+    if "{" in path:
+        return True
+    return any(p.get("in") == "query" and str(p.get("name", "")).endswith("_id") for p in op.get("parameters", []))
 
 
 def test_every_route_with_an_object_id_has_a_tenancy_case() -> None:
-    routes = _object_routes()
+    operations = _operations()
+    routes = {key for key, op in operations.items() if _takes_an_object_id(key[1], op)}
 
     assert sorted(routes - set(CASES)) == [], "add a TenancyCase in tests/api/tenancy_cases_registry.py"
-    assert sorted(set(CASES) - routes) == [], "a TenancyCase names a route that no longer exists"
+    assert sorted(set(CASES) - set(operations)) == [], "a TenancyCase names a route that no longer exists"
 
 
 def _call(client: ApiClient, method: str, path: str, case: TenancyCase, org: Any) -> Any:
     params = case.make(org)
     url = re.sub(r"\{(\w+)\}", lambda m: str(params[m.group(1)]), path)
     body = case.body(org) if case.body else None
-    if case.query:
-        url += "?" + "&".join(f"{k}={v}" for k, v in case.query.items())
+    query = {**case.query, **(params if case.in_query else {})}
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     if method == "get":
         return client.get(url)
     if method == "delete":
