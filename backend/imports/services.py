@@ -134,6 +134,9 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+_DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+
+
 def _parse_date(value: Any) -> dt.date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -142,7 +145,11 @@ def _parse_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = _text(value)
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y"):
+    match = _DMY.match(text)
+    if match:  # the common case, without strptime's cost
+        day, month, year = (int(g) for g in match.groups())
+        return dt.date(year, month, day)
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
