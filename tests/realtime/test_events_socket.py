@@ -99,12 +99,14 @@ async def test_missing_or_bad_token_is_closed_with_4401(channel_layer: str, path
     communicator = WebsocketCommunicator(application, path)
     connected, code = await communicator.connect()
     assert (connected, code) == (False, 4401)
+    await communicator.disconnect()
 
 
 async def test_bad_token_in_subprotocol_is_closed_with_4401(channel_layer: str) -> None:
     communicator = WebsocketCommunicator(application, PATH, subprotocols=["bearer", "forged"])
     connected, code = await communicator.connect()
     assert (connected, code) == (False, 4401)
+    await communicator.disconnect()
 
 
 async def test_event_arrives_after_commit_and_never_for_a_rollback(user_and_token: tuple[User, str]) -> None:
