@@ -84,7 +84,7 @@ class ServiceAdmin(admin.ModelAdmin):
         return False  # bookings and history refer to services: soft delete instead
 
     def save_model(self, request: HttpRequest, obj: Service, form: forms.Form, change: bool) -> None:
-        data = {
+        data: dict[str, Any] = {
             "name": obj.name,
             "code": obj.code,
             "price": obj.price,

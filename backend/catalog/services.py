@@ -42,7 +42,7 @@ def service_fields_clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     for name in ("name", "code", "description"):
         if name in data:
             value = str(data[name] or "").strip()
-            limit = int(Service._meta.get_field(name).max_length or 0)
+            limit = int(getattr(Service._meta.get_field(name), "max_length", 0) or 0)
             if len(value) > limit:
                 errors[name] = _("At most %(n)d characters.") % {"n": limit}
             cleaned[name] = value

@@ -104,7 +104,7 @@ class ClientAdminForm(forms.ModelForm):
         organization = data.get("organization") or getattr(self.instance, "organization", None)
         if organization is not None:
             # The services clean again; this only turns their messages into form errors instead of a crash.
-            plain = {k: data.get(k) for k in ("phone", "email", "birthday", "gender") if k in data}
+            plain: dict[str, Any] = {k: data.get(k) for k in ("phone", "email", "birthday", "gender") if k in data}
             cleaned, errors = client_fields_clean(plain, default_region=organization.country or None)
             for name, message in errors.items():
                 self.add_error(name if name in self.fields else None, message)
@@ -332,7 +332,7 @@ class ClientAdmin(admin.ModelAdmin):
 
 
 class NamedAdmin(admin.ModelAdmin):
-    list_display = ("name", "organization", "created_at")
+    list_display: tuple[str, ...] = ("name", "organization", "created_at")
     list_filter = ("organization",)
     search_fields = ("name",)
 

@@ -21,7 +21,7 @@ MIN_BIRTHDAY = dt.date(1900, 1, 1)
 
 
 def _max_length(name: str) -> int:
-    return int(Client._meta.get_field(name).max_length or 0)
+    return int(getattr(Client._meta.get_field(name), "max_length", 0) or 0)
 
 
 def search_fold(text: str) -> str:

@@ -45,9 +45,7 @@ VEHICLE_FIELDS = ("make", "model", "plate", "vin", "year")
 BULK_MAX_CLIENTS = 10_000
 
 
-_SNAPSHOT_ATTRS = [
-    (Client._meta.get_field(name).name, Client._meta.get_field(name).attname) for name in CLIENT_EVENT_FIELDS
-]
+_SNAPSHOT_ATTRS = [(name, getattr(Client._meta.get_field(name), "attname", name)) for name in CLIENT_EVENT_FIELDS]
 
 
 def client_snapshot(client: Client, *, groups: Iterable[int] | None = None) -> dict[str, Any]:
@@ -511,7 +509,7 @@ def _vehicle_clean(data: Mapping[str, Any]) -> dict[str, Any]:
             value = str(data[name] or "").strip()
             if name in ("plate", "vin"):
                 value = value.upper().replace(" ", "")
-            limit = int(Vehicle._meta.get_field(name).max_length or 0)
+            limit = int(getattr(Vehicle._meta.get_field(name), "max_length", 0) or 0)
             if len(value) > limit:
                 errors[name] = [_("At most %(n)d characters.") % {"n": limit}]
             cleaned[name] = value
@@ -625,12 +623,13 @@ def _names_resolve(
     existing = {
         n.lower(): i for i, n in model.objects.filter(organization_id=organization_id).values_list("id", "name")
     }
-    missing = {}
+    missing: dict[str, str] = {}
     for name in names:
         if name.lower() not in existing:
             missing.setdefault(name.lower(), name)
     if missing and not dry_run:
-        created = model.objects.bulk_create([model(organization_id=organization_id, name=n) for n in missing.values()])
+        new_rows: list[Any] = [model(organization_id=organization_id, name=n) for n in missing.values()]
+        created = model.objects.bulk_create(new_rows)
         event_record_many(
             entities=[(obj, None, {"name": obj.name}) for obj in created],
             action=EventAction.IMPORT,
@@ -769,10 +768,10 @@ def client_bulk_upsert(
     if to_update:
         fields_to_write = sorted(update_fields | {"search_text", "name_key", "updated_at"})
         for start in range(0, len(to_update), chunk_size):
-            chunk = to_update[start : start + chunk_size]
-            _update_rows([c for c, _b, _a in chunk], fields_to_write)
+            update_chunk = to_update[start : start + chunk_size]
+            _update_rows([c for c, _b, _a in update_chunk], fields_to_write)
             event_record_many(
-                entities=[(c, _jsonable_refs(b), _jsonable_refs(a)) for c, b, a in chunk],
+                entities=[(c, _jsonable_refs(b), _jsonable_refs(a)) for c, b, a in update_chunk],
                 action=EventAction.IMPORT,
                 actor=user,
                 batch_id=batch_id,
@@ -857,9 +856,9 @@ def _update_rows(clients: Sequence[Client], field_names: Sequence[str]) -> None:
     than inserting; a prepared statement executed many times is the fast path on both SQLite and PostgreSQL.
     """
     meta = Client._meta
-    fields = [meta.get_field(name) for name in field_names]
+    fields: list[Any] = [meta.get_field(name) for name in field_names]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     params = [[*row, c.pk] for row, c in zip(_db_params(clients, fields), clients, strict=True)]
     with connection.cursor() as cursor:

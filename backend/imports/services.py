@@ -243,7 +243,9 @@ def _client_row(
 
 
 def _service_row(number: int, record: dict[str, Any], errors: list[dict[str, Any]]) -> ServiceImportRow | None:
-    raw = {k: record[k] for k in ("code", "name", "price", "duration_minutes", "description") if k in record}
+    raw: dict[str, Any] = {
+        k: record[k] for k in ("code", "name", "price", "duration_minutes", "description") if k in record
+    }
     raw = {k: _text(v) if k in ("code", "name", "description") else v for k, v in raw.items()}
     if "is_active" in record:
         flag = _text(record["is_active"]).lower()
@@ -343,12 +345,12 @@ def _run(
     if kind == ImportKind.CLIENTS:
         records = _records(header, table, CLIENT_ALIASES, {*CLIENT_COLUMNS, "full_name"})
         required = "phone"
-        rows = [r for n, rec in records if (r := _client_row(n, rec, region, errors)) is not None]
+        rows = [c for n, rec in records if (c := _client_row(n, rec, region, errors)) is not None]
         errors += _duplicates(rows, lambda r: r.fields.get("phone"), "phone")
     else:
         records = _records(header, table, SERVICE_ALIASES, set(SERVICE_COLUMNS))
         required = "name"
-        rows = [r for n, rec in records if (r := _service_row(n, rec, errors)) is not None]
+        rows = [s for n, rec in records if (s := _service_row(n, rec, errors)) is not None]
         errors += _duplicates(rows, lambda r: r.fields.get("code"), "code")
     if required not in {
         CLIENT_ALIASES.get(h, h) if kind == ImportKind.CLIENTS else SERVICE_ALIASES.get(h, h) for h in header
