@@ -138,8 +138,8 @@ class _Cursors:
         called, excluded, rank_pen = state.called_set[s], pr.excluded, state.rank_pen
         while len(keep) < LOOKAHEAD:
             if i >= len(cand):
-                if pr.truncated[s]:
-                    cand, km = pr.full_candidates(s)
+                if pr.extend_candidates(s):
+                    cand, km = pr.candidates[s], pr.candidate_km[s]
                     continue
                 break
             chunk = cand[i : i + _CHUNK]
@@ -273,30 +273,33 @@ def construct(state: PlanState, shifts: Iterable[int] | None = None) -> None:
     todo = None if shifts is None else sorted(shifts)
     if pr.n_workers * pr.n_shifts > SWEEP_ABOVE_PAIRS:
         sweep_fill(state, todo)
+        # Only shifts that still want someone need the pair-by-pair pass.
+        threshold = state.cu / (state.cu + state.ci) if state.cu + state.ci > 0 else 0.0
+        todo = [
+            s
+            for s in (range(pr.n_shifts) if todo is None else todo)
+            if len(state.called[s]) < state.cap[s] and state.fill[s] < threshold
+        ]
     greedy_fill(state, todo)
 
 
 def standby_lists(state: PlanState, size: int, shifts: Iterable[int] | None = None) -> dict[int, list[int]]:
     """For each shift, the next best eligible workers who are not called and could still take it."""
     pr = state.problem
+    todo = range(pr.n_shifts) if shifts is None else shifts
     out: dict[int, list[int]] = {}
     if size <= 0:
-        return {s: [] for s in (range(pr.n_shifts) if shifts is None else shifts)}
-    for s in range(pr.n_shifts) if shifts is None else shifts:
-        d = state.day[s]
-        picks: list[int] = []
+        return {s: [] for s in todo}
+    # Workers still under their daily limit, per day: one vector test instead of one per candidate.
+    under = [state.day_count[:, d] < pr.max_day for d in range(pr.n_days)]
+    for s in todo:
         cand = pr.candidates[s]
-        i = 0
-        while len(picks) < size and i < len(cand):
-            chunk = cand[i : i + 256]
-            maybe = np.flatnonzero(state.day_count[chunk, d] < pr.max_day[chunk])
-            for j in maybe.tolist():
-                w = int(chunk[j])
-                if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
-                    continue
-                picks.append(w)
-                if len(picks) >= size:
-                    break
-            i += len(chunk)
+        picks: list[int] = []
+        for w in cand[under[state.day[s]][cand]].tolist():
+            if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
+                continue
+            picks.append(w)
+            if len(picks) >= size:
+                break
         out[s] = picks
     return out

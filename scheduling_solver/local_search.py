@@ -51,20 +51,49 @@ def _cost(state: PlanState, s: int) -> float:
 
 
 class _Neighbours:
-    """Per worker: the shifts it is eligible for, with the call's rank and distance cost."""
+    """Per worker: the shifts it is eligible for (from the current candidate lists), built once with
+    numpy and unpacked lazily, because only called workers are ever asked about."""
 
     def __init__(self, state: PlanState) -> None:
         pr = state.problem
-        dw = pr.instance.policy.distance_weight
-        self.by_worker: dict[int, list[tuple[int, float]]] = {}
-        self.pen: dict[tuple[int, int], float] = {}
-        for s in range(pr.n_shifts):
-            for w, km in zip(pr.candidates[s].tolist(), pr.candidate_km[s].tolist(), strict=True):
-                if (w, s) in pr.excluded:
-                    continue
-                pen = state.rank_pen[w] + dw * km
-                self.pen[(w, s)] = pen
-                self.by_worker.setdefault(w, []).append((s, pen))
+        self.state = state
+        self.dw = pr.instance.policy.distance_weight
+        sizes = np.array([len(c) for c in pr.candidates], dtype=np.int64)
+        if sizes.sum():
+            all_w = np.concatenate(pr.candidates)
+            all_s = np.repeat(np.arange(pr.n_shifts), sizes)
+            all_km = np.concatenate(pr.candidate_km)
+            order = np.argsort(all_w, kind="stable")
+            self.w_sorted, self.s_sorted, self.km_sorted = all_w[order], all_s[order], all_km[order]
+        else:
+            self.w_sorted = self.s_sorted = np.zeros(0, dtype=np.int64)
+            self.km_sorted = np.zeros(0)
+        self._by_worker: dict[int, list[tuple[int, float]]] = {}
+        self._pen: dict[tuple[int, int], float] = {}
+
+    def by_worker(self, w: int) -> list[tuple[int, float]]:
+        """(shift, rank and distance cost) for every shift worker ``w`` may work."""
+        found = self._by_worker.get(w)
+        if found is None:
+            a, b = np.searchsorted(self.w_sorted, [w, w + 1])
+            pr = self.state.problem
+            rp = self.state.rank_pen[w]
+            found = [
+                (t, rp + self.dw * km)
+                for t, km in zip(self.s_sorted[a:b].tolist(), self.km_sorted[a:b].tolist(), strict=True)
+                if (w, t) not in pr.excluded
+            ]
+            self._by_worker[w] = found
+        return found
+
+    def pen(self, w: int, s: int) -> float:
+        """Rank and distance cost of calling ``w`` for ``s``."""
+        found = self._pen.get((w, s))
+        if found is None:
+            km = self.state.problem.distance_if_eligible(w, s)
+            found = self.state.rank_pen[w] + self.dw * (km or 0.0)
+            self._pen[(w, s)] = found
+        return found
 
 
 def _can_move(state: PlanState, w: int, src: int, dst: int) -> bool:
@@ -125,7 +154,7 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
                 break
             if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
                 continue
-            free.append((w, nb.pen.get((w, s), state.rank_pen[w])))
+            free.append((w, nb.pen(w, s)))
     if len(called) < state.cap[s]:
         for w, pen in free:
             delta = state.p[w] * g_s + pen
@@ -139,7 +168,7 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
             if (w, s) in fixed:
                 continue
             cost_minus, fill_minus = minus[i]
-            pen_w = nb.pen.get((w, s), state.rank_pen[w])
+            pen_w = nb.pen(w, s)
             drop = cost_minus - base - pen_w
             if drop < -_EPS and (best is None or drop < best[0]):
                 best = (drop, "drop", w, -1)
@@ -148,7 +177,7 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
                 delta = drop + state.p[u] * g_minus + pen_u
                 if delta < -_EPS and (best is None or delta < best[0]):
                     best = (delta, "replace", w, u)
-            for t, pen_t in nb.by_worker.get(w, ()):
+            for t, pen_t in nb.by_worker(w):
                 if t == s or len(state.called[t]) >= state.cap[t]:
                     continue
                 g_t = (cu + ci) * state.fill[t] - cu

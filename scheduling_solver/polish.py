@@ -29,6 +29,9 @@ from scheduling_solver.problem import Problem
 # Extra candidates per shift beyond the greedy's picks.
 EXTRA_BY_PRIORITY = 6
 EXTRA_IDLE = 6
+# A worker appears as an extra in at most this many shifts: the best workers are everybody's extras,
+# and their pairwise conflict constraints would otherwise grow quadratically.
+MAX_APPEARANCES = 4
 # At most this many chords per shift; a subset of points of a convex curve is still convex.
 MAX_SEGMENTS = 24
 _SCALE = 1000
@@ -96,6 +99,7 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
     idle_flags = [not ws for ws in state.worker_shifts]
 
     by_shift: list[list[int]] = []
+    appearances: dict[int, int] = {}
     for s in range(problem.n_shifts):
         chosen = list(state.called[s])
         seen = set(chosen)
@@ -105,7 +109,7 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
             if n_rank >= EXTRA_BY_PRIORITY and n_idle >= EXTRA_IDLE:
                 pruned = True
                 break
-            if w in seen or (w, s) in problem.excluded:
+            if w in seen or (w, s) in problem.excluded or appearances.get(w, 0) >= MAX_APPEARANCES:
                 continue
             if n_rank < EXTRA_BY_PRIORITY:
                 chosen.append(w)
@@ -119,6 +123,7 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
             pruned = True
         by_shift.append(chosen)
         for w in chosen:
+            appearances[w] = appearances.get(w, 0) + 1
             x[(w, s)] = model.new_bool_var(f"x_{w}_{s}")
             hint[(w, s)] = 1 if w in state.called_set[s] else 0
 

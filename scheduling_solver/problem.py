@@ -29,8 +29,8 @@ class Problem:
     """Arrays over workers (index w) and shifts (index s), plus per-shift candidate lists.
 
     Candidates of a shift are eligible workers sorted by the solver's priority: higher show
-    probability first, then higher rank, then input order. Lists may be truncated for memory; the
-    full list is rebuilt on demand by :meth:`full_candidates`.
+    probability first, then higher rank, then input order. Lists may be truncated for memory and
+    are extended on demand by :meth:`extend_candidates`.
     """
 
     instance: Instance
@@ -76,16 +76,37 @@ class Problem:
         """Pair rules only (skills, window, distance, not excluded); worker load is the caller's business."""
         if (w, s) in self.excluded:
             return False
-        cand = self.full_candidates(s)[0]
-        return bool(np.any(cand == w))
+        return self.distance_if_eligible(w, s) is not None
+
+    def distance_if_eligible(self, w: int, s: int) -> float | None:
+        """Km from worker ``w`` to shift ``s`` if the pair rules allow it, else None."""
+        hit = np.flatnonzero(self.candidates[s] == w)
+        if len(hit):
+            return float(self.candidate_km[s][hit[0]])
+        if not self.truncated[s]:
+            return None
+        assert self._index is not None
+        return self._index.check(w, s)
 
     def full_candidates(self, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """The untruncated candidate list of shift ``s`` (recomputed once if it had been truncated)."""
-        if self.truncated[s]:
-            assert self._index is not None
-            self.candidates[s], self.candidate_km[s] = self._index.eligible(s, None)
-            self.truncated[s] = False
+        """The untruncated candidate list of shift ``s`` (only for tiny instances and tests)."""
+        while self.truncated[s]:
+            self.extend_candidates(s)
         return self.candidates[s], self.candidate_km[s]
+
+    def extend_candidates(self, s: int) -> bool:
+        """Double the candidate list of a truncated shift; False when it was already complete.
+
+        Lists grow on demand rather than jumping to the full list: on a 50,000-worker day a shift's
+        full list has thousands of workers, nearly all of them busy elsewhere.
+        """
+        if not self.truncated[s]:
+            return False
+        assert self._index is not None
+        limit = 2 * len(self.candidates[s]) + 64
+        self.candidates[s], self.candidate_km[s] = self._index.eligible(s, limit)
+        self.truncated[s] = len(self.candidates[s]) >= limit
+        return True
 
 
 class _SpatialIndex:
@@ -182,6 +203,24 @@ class _SpatialIndex:
             else:
                 self.s_req.append(None)
                 self.s_key.append(-1)
+
+    def check(self, w: int, s: int) -> float | None:
+        """Km if worker ``w`` passes the pair rules for shift ``s`` (skills, a covering window, distance)."""
+        pr = self.problem
+        rows = np.flatnonzero(self.row_w == w)
+        if not np.any((self.row_a[rows] <= pr.start[s]) & (self.row_b[rows] >= pr.end[s])):
+            return None
+        req = self.s_req[s]
+        key = self.s_key[s]
+        if key >= 0 and not (int(self.mask[w, key // 64]) >> (key % 64)) & 1:
+            return None
+        if req is not None and not np.all((self.mask[w] & req) == req):
+            return None
+        dlat = self.lat_r[w] - self.s_lat_r[s]
+        dlon = self.lon_r[w] - self.s_lon_r[s]
+        h = math.sin(dlat / 2) ** 2 + self.cos_lat[w] * math.cos(self.s_lat_r[s]) * math.sin(dlon / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+        return km if km <= self.max_km - _DISTANCE_SLACK_KM else None
 
     def _neighbourhood(self, key: int, cy: int, cx: int) -> np.ndarray:
         """Rows of the 3 x 3 cells around (cy, cx) for skill ``key``, merged in priority order (cached:

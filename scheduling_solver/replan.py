@@ -14,7 +14,7 @@ from dataclasses import replace
 from scheduling_solver.greedy import PlanState, construct, standby_lists
 from scheduling_solver.problem import Problem, build_problem
 from scheduling_solver.schemas import Instance, Solution, Worker
-from scheduling_solver.solve import SolveContext, build_solution, infeasible_solution
+from scheduling_solver.solve import SolveContext, build_solution, gc_paused, infeasible_solution
 
 Responses = Mapping[str, Iterable[str]]  # shift id -> worker ids
 
@@ -62,6 +62,19 @@ def replan(
     context: SolveContext | None = None,
 ) -> tuple[Instance, Solution]:
     """Re-plan after responses; returns the updated instance (new fixed/excluded) and the new solution."""
+    with gc_paused():
+        return _replan(instance, previous, accepts=accepts, declines=declines, no_shows=no_shows, context=context)
+
+
+def _replan(
+    instance: Instance,
+    previous: Solution,
+    *,
+    accepts: Responses | None,
+    declines: Responses | None,
+    no_shows: Responses | None,
+    context: SolveContext | None,
+) -> tuple[Instance, Solution]:
     t0 = time.perf_counter()
     new_instance = apply_responses(instance, accepts=accepts or {}, declines=declines or {}, no_shows=no_shows or {})
     problem = _reusable(context, new_instance)

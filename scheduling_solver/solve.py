@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,17 +77,16 @@ def objective_of(problem: Problem, assignment: Sequence[Sequence[int]]) -> tuple
 def distances(problem: Problem, s: int, ws: np.ndarray) -> np.ndarray:
     """Km from shift ``s`` to each of the eligible workers ``ws``, looked up in its candidate list."""
     cand, km = problem.candidates[s], problem.candidate_km[s]
+    if len(cand) == 0:
+        return np.zeros(len(ws))
     # Candidate lists are sorted by priority, so a binary search on priority finds each worker.
-    keys = problem.priority[cand]
-    pos = np.searchsorted(keys, problem.priority[ws])
-    pos = np.minimum(pos, max(0, len(cand) - 1))
-    if len(cand) == 0 or not np.all(cand[pos] == ws):
-        cand, km = problem.full_candidates(s)
-        keys = problem.priority[cand]
-        pos = np.minimum(np.searchsorted(keys, problem.priority[ws]), max(0, len(cand) - 1))
-        if len(cand) == 0:
-            return np.zeros(len(ws))
-    return np.where(cand[pos] == ws, km[pos], 0.0)
+    pos = np.minimum(np.searchsorted(problem.priority[cand], problem.priority[ws]), len(cand) - 1)
+    found = cand[pos] == ws
+    out = np.where(found, km[pos], 0.0)
+    for i in np.flatnonzero(~found).tolist():
+        # Fixed workers may sit beyond a truncated list.
+        out[i] = problem.distance_if_eligible(int(ws[i]), s) or 0.0
+    return out
 
 
 def build_solution(
@@ -138,8 +139,26 @@ def infeasible_solution(reasons: list[str], t0: float) -> Solution:
     )
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a big day allocates millions of small tuples and lists, and
+    collection passes over them cost more than the solve itself. Nothing here creates cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def solve_with_context(instance: Instance, *, polish_enabled: bool = True) -> tuple[Solution, SolveContext | None]:
     """Solve and also return the context a later :func:`scheduling_solver.replan.replan` can reuse."""
+    with gc_paused():
+        return _solve(instance, polish_enabled=polish_enabled)
+
+
+def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, SolveContext | None]:
     t0 = time.perf_counter()
     pol = instance.policy
     problem = build_problem(instance)
