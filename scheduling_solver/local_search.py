@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from scheduling_solver.greedy import PlanState
+from scheduling_solver.probability import poisson_binomial_pmf
 
 _EPS = 1e-9
 # Usable free candidates looked at per shift visit for add and replace moves.
@@ -22,23 +23,34 @@ FREE_CANDIDATES = 6
 
 
 def _without_each(ps: Sequence[float], h: int, cu: float, ci: float) -> list[tuple[float, float]]:
-    """For each i: (exact expected cost, P(X >= h)) of the set without worker i."""
-    out = []
-    weights = h - np.arange(h)
+    """For each i: (exact expected cost, P(X >= h)) of the set without worker i.
+
+    Dividing the worker's factor (1 - p + p z) out of the full distribution takes O(n) per worker.
+    The division runs upwards for p < 1/2 and downwards otherwise, which keeps it numerically stable
+    (each step multiplies earlier errors by at most 1).
+    """
+    n = len(ps)
+    pmf = poisson_binomial_pmf(ps).tolist()
     total = float(sum(ps))
-    for i in range(len(ps)):
-        pmf = np.zeros(h + 1)
-        pmf[0] = 1.0
-        for j, p in enumerate(ps):
-            if j == i:
-                continue
-            top = pmf[h] + pmf[h - 1] * p
-            pmf[1:h] = pmf[1:h] * (1.0 - p) + pmf[0 : h - 1] * p
-            pmf[0] *= 1.0 - p
-            pmf[h] = top
-        shortfall = float(np.dot(pmf[:h], weights))
-        mu = total - ps[i]
-        out.append((cu * shortfall + ci * (mu - h + shortfall), float(pmf[h])))
+    out = []
+    top = min(h, n)
+    for p in ps:
+        q = [0.0] * n
+        if p < 0.5:
+            prev = 0.0
+            for k in range(n):
+                prev = (pmf[k] - p * prev) / (1.0 - p)
+                q[k] = prev if prev > 0.0 else 0.0
+        else:
+            nxt = 0.0
+            for k in range(n - 1, -1, -1):
+                nxt = (pmf[k + 1] - (1.0 - p) * nxt) / p
+                q[k] = nxt if nxt > 0.0 else 0.0
+        shortfall = sum((h - k) * q[k] for k in range(top))
+        # Outside [0, n) the set without i has no mass, so P(X < h) is the sum over k < min(h, n).
+        below = min(1.0, sum(q[:top]))
+        mu = total - p
+        out.append((cu * shortfall + ci * (mu - h + shortfall), 1.0 - below))
     return out
 
 
@@ -149,7 +161,9 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
 
     free: list[tuple[int, float]] = []
     if len(called) <= state.cap[s]:
-        for w in pr.candidates[s].tolist():
+        cand = pr.candidates[s]
+        under = cand[state.day_count[cand, state.day[s]] < pr.max_day[cand]]
+        for w in under.tolist():
             if len(free) >= FREE_CANDIDATES:
                 break
             if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):

@@ -1,0 +1,19 @@
+"""The local search's exact leave-one-out costs agree with recomputing from scratch."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduling_solver.local_search import _without_each
+from scheduling_solver.probability import shift_outcome
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=12), st.integers(1, 8), st.floats(0.5, 20))
+@settings(max_examples=80, deadline=None)
+def test_leave_one_out_matches_recomputation(ps, h, cu):
+    got = _without_each(ps, h, cu, 1.0)
+    for i, (cost, fill) in enumerate(got):
+        rest = ps[:i] + ps[i + 1 :]
+        exact = shift_outcome(rest, h, cu, 1.0)
+        assert cost == pytest.approx(exact.expected_cost, abs=1e-7)
+        assert fill == pytest.approx(exact.fill_probability, abs=1e-9)
