@@ -395,6 +395,91 @@ def client_bulk_update(
     return len(entities)
 
 
+MERGE_FILL_FIELDS = (
+    "first_name",
+    "last_name",
+    "middle_name",
+    "code",
+    "birthday",
+    "gender",
+    "email",
+    "extra_contact",
+    "source_id",
+    "curator_id",
+)
+
+
+@transaction.atomic
+def client_merge(*, user: Any, client_id: int, duplicate_id: int) -> Client:
+    """Fold a duplicate card into ``client_id``: empty fields filled, notes joined, groups and vehicles moved,
+    earliest consents kept; the duplicate is soft-deleted (restorable, its history stays) with a merge event."""
+    if client_id == duplicate_id:
+        raise ValidationFailed(
+            _("A client cannot be merged into itself."), fields={"duplicate_id": [_("Choose another client.")]}
+        )
+    # Lock in id order so two opposite merges cannot deadlock.
+    first, second = sorted((client_id, duplicate_id))
+    locked = {
+        c.pk: c
+        for c in (
+            _client_for_change(user, first, Perm.CLIENT_CHANGE),
+            _client_for_change(user, second, Perm.CLIENT_CHANGE),
+        )
+    }
+    survivor, duplicate = locked[client_id], locked[duplicate_id]
+    organization_access_check(user, duplicate.organization_id, Perm.CLIENT_DELETE)
+    if survivor.organization_id != duplicate.organization_id:
+        raise NotFound(_("Client not found."))
+    if survivor.is_deleted or duplicate.is_deleted:
+        raise Conflict(_("Restore the client first."), code=CrmErrorCode.CLIENT_DELETED)
+    before = client_snapshot(survivor)
+    duplicate_before = client_snapshot(duplicate)
+    now = timezone.now()
+
+    if duplicate.code and not survivor.code:
+        survivor.code, duplicate.code = duplicate.code, ""  # the code is unique: it moves, it is not copied
+    for name in MERGE_FILL_FIELDS:
+        if name != "code" and not getattr(survivor, name) and getattr(duplicate, name):
+            setattr(survivor, name, getattr(duplicate, name))
+    if not survivor.extra_contact:
+        survivor.extra_contact = duplicate.phone
+    if duplicate.notes:
+        survivor.notes = "\n".join(p for p in (survivor.notes, duplicate.notes) if p)[:5000]
+    for kind in CONSENT_KINDS:
+        mine, theirs = getattr(survivor, f"consent_{kind}_at"), getattr(duplicate, f"consent_{kind}_at")
+        if theirs is not None and (mine is None or theirs < mine):
+            for part in ("at", "by_id", "how"):
+                setattr(survivor, f"consent_{kind}_{part}", getattr(duplicate, f"consent_{kind}_{part}"))
+    if duplicate.last_visit_at and (survivor.last_visit_at is None or duplicate.last_visit_at > survivor.last_visit_at):
+        survivor.last_visit_at = duplicate.last_visit_at
+
+    duplicate.deleted_at = now
+    duplicate.save(update_fields=["code", "deleted_at", "updated_at"])
+    client_derived_refresh(survivor)
+    survivor.save()
+    survivor.groups.add(*duplicate.groups.all())
+    vehicles = list(Vehicle.objects.filter(client=duplicate))
+    Vehicle.objects.filter(client=duplicate).update(client=survivor, updated_at=now)
+    event_record_many(
+        entities=[(v, {"client": duplicate.pk}, {"client": survivor.pk}) for v in vehicles],
+        action=EventAction.MERGE,
+        actor=user,
+    )
+    note = f"merged client #{duplicate.pk} into #{survivor.pk}"
+    event_record(
+        entity=survivor, action=EventAction.MERGE, actor=user, before=before, after=client_snapshot(survivor), note=note
+    )
+    event_record(
+        entity=duplicate,
+        action=EventAction.MERGE,
+        actor=user,
+        before=duplicate_before,
+        after={**client_snapshot(duplicate), "merged_into": survivor.pk},
+        note=note,
+    )
+    return survivor
+
+
 # --- sources and groups ------------------------------------------------------------------------------------
 
 

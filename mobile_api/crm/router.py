@@ -44,6 +44,7 @@ from .schemas import (
     ImportIn,
     ImportJobListOut,
     ImportJobOut,
+    MergeIn,
     NamedIn,
     NamedOut,
     OrgPageQuery,
@@ -349,6 +350,20 @@ def client_delete(request: HttpRequest, client_id: int) -> ClientCardOut:
 def client_restore(request: HttpRequest, client_id: int) -> ClientCardOut:
     user = _user(request)
     services.client_restore(user=user, client_id=client_id)
+    return _card(user, client_id)
+
+
+@router.post(
+    "/clients/{client_id}/merge",
+    response={200: ClientCardOut, **WRITE},
+    summary="Merge a duplicate into this client",
+    description="Fills this client's empty fields from the duplicate, joins notes, moves groups and vehicles, "
+    "keeps the earliest consents, and soft-deletes the duplicate (restorable; both histories record the merge). "
+    "Needs the rights to change and to delete clients. 409 `client_deleted` if either card is deleted.",
+)
+def client_merge(request: HttpRequest, client_id: int, payload: MergeIn) -> ClientCardOut:
+    user = _user(request)
+    services.client_merge(user=user, client_id=client_id, duplicate_id=payload.duplicate_id)
     return _card(user, client_id)
 
 

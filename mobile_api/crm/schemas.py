@@ -201,6 +201,10 @@ class BulkIn(Schema):
     remove_group_ids: list[int] = Field(default_factory=list, max_length=100)
 
 
+class MergeIn(Schema):
+    duplicate_id: int = Field(..., ge=1, le=MAX_ID, description="The card folded into this one and soft-deleted.")
+
+
 class BulkOut(Schema):
     changed: int
 

@@ -169,3 +169,57 @@ def test_bulk_update_outside_the_organization_changes_nothing(org, other_org, ma
         client_bulk_update(user=manager, organization_id=org.id, client_ids=[mine.id, theirs.id], source_id=source.id)
 
     assert Client.objects.filter(source__isnull=False).count() == 0 and Event.objects.count() == events_before
+
+
+def test_merge_folds_the_duplicate_in_and_soft_deletes_it(org, manager) -> None:
+    from backend.crm.models import Vehicle
+    from backend.crm.services import client_merge, vehicle_create
+
+    vip = client_group_create(user=manager, organization_id=org.id, name="VIP")
+    keep = client_create(
+        user=manager, organization_id=org.id, phone="+77011234567", first_name="Anna", notes="first card"
+    )
+    dup = client_create(
+        user=manager,
+        organization_id=org.id,
+        phone="+77011234568",
+        last_name="Smith",
+        code="C-7",
+        notes="second card",
+        group_ids=[vip.id],
+        consents={"marketing": {"given": True, "how": "web"}},
+    )
+    car = vehicle_create(user=manager, client_id=dup.id, make="Kia")
+
+    client_merge(user=manager, client_id=keep.id, duplicate_id=dup.id)
+
+    keep.refresh_from_db()
+    dup.refresh_from_db()
+    assert (keep.first_name, keep.last_name, keep.code) == ("Anna", "Smith", "C-7")
+    assert keep.notes == "first card\nsecond card" and keep.extra_contact == "+77011234568"
+    assert keep.consent_marketing_how == "web" and list(keep.groups.all()) == [vip]
+    assert Vehicle.objects.get(pk=car.pk).client_id == keep.id
+    assert dup.is_deleted and dup.code == ""
+    assert client_history(user=manager, client_id=dup.id).items[0].action == EventAction.MERGE
+    assert client_history(user=manager, client_id=keep.id).items[0].after["code"] == "C-7"
+    client_restore(user=manager, client_id=dup.id)  # a mistaken merge can be undone by hand
+
+
+def test_merge_refuses_itself_other_tenants_and_deleted_cards(org, other_org, manager, other_manager) -> None:
+    from backend.crm.services import client_merge
+
+    mine = client_create(user=manager, organization_id=org.id, phone="+77011234567")
+    gone = client_create(user=manager, organization_id=org.id, phone="+77011234569")
+    client_soft_delete(user=manager, client_id=gone.id)
+    theirs = client_create(user=other_manager, organization_id=other_org.id, phone="+77011234568")
+    events = Event.objects.count()
+
+    with pytest.raises(ValidationFailed):
+        client_merge(user=manager, client_id=mine.id, duplicate_id=mine.id)
+    with pytest.raises(NotFound):
+        client_merge(user=manager, client_id=mine.id, duplicate_id=theirs.id)
+    with pytest.raises(Conflict):
+        client_merge(user=manager, client_id=mine.id, duplicate_id=gone.id)
+    with pytest.raises(PermissionDenied):
+        client_merge(user=member(org, Role.DISPATCHER), client_id=mine.id, duplicate_id=gone.id)
+    assert Event.objects.count() == events and not Client.objects.get(pk=theirs.pk).is_deleted
