@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from backend.crm.models import Client, Vehicle
@@ -12,6 +13,13 @@ from tests.conftest import member
 
 def _client(org: Organization) -> Client:
     return Client.objects.create(organization=org, phone="+77015550101", first_name="Tenant", last_name="Client")
+
+
+_duplicates = itertools.count(1)
+
+
+def _duplicate(org: Organization) -> int:
+    return Client.objects.create(organization=org, phone=f"+7701556{next(_duplicates):04d}").pk
 
 
 def _client_id(org: Organization) -> dict[str, Any]:
@@ -40,6 +48,14 @@ register("get", "/api/v1/crm/clients/{client_id}", TenancyCase(make=_client_id))
 register("patch", "/api/v1/crm/clients/{client_id}", TenancyCase(make=_client_id, body=lambda org: {"notes": "x"}))
 register("post", "/api/v1/crm/clients/{client_id}/delete", TenancyCase(make=_client_id))
 register("post", "/api/v1/crm/clients/{client_id}/restore", TenancyCase(make=_client_id))
+register(
+    "post",
+    "/api/v1/crm/clients/{client_id}/merge",
+    TenancyCase(
+        make=_client_id,
+        body=lambda org: {"duplicate_id": _duplicate(org)},
+    ),
+)
 register("get", "/api/v1/crm/clients/{client_id}/history", TenancyCase(make=_client_id))
 register(
     "post",
