@@ -98,8 +98,8 @@ def column_type(rel: duckdb.DuckDBPyRelation, column: str) -> str:
     raise KeyError(f"column {column!r} not found; have {rel.columns}")
 
 
-def local_time_sql(rel: duckdb.DuckDBPyRelation, column: str, tz: str) -> str:
-    """SQL for ``column`` as a naive wall-clock timestamp in ``tz``.
+def local_time_sql(rel: duckdb.DuckDBPyRelation, column: str, tz: str, expr: str | None = None) -> str:
+    """SQL for ``column`` (or ``expr`` of the same type, e.g. ``max(col)``) as a naive wall-clock time in ``tz``.
 
     Instants (TIMESTAMPTZ) are converted; naive TIMESTAMPs are read as UTC (the warehouse stores UTC); DATEs
     are already local days. For UTC the conversion is done with epoch arithmetic, which needs no ICU lookups.
@@ -107,7 +107,7 @@ def local_time_sql(rel: duckdb.DuckDBPyRelation, column: str, tz: str) -> str:
     check_ident(column)
     check_tz(tz)
     typ = column_type(rel, column).upper()
-    col = f'"{column}"'
+    col = expr if expr is not None else f'"{column}"'
     utc = tz in ("UTC", "Etc/UTC")
     if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
         return f"make_timestamp(epoch_us({col}))" if utc else f"timezone('{tz}', {col})"
@@ -116,6 +116,31 @@ def local_time_sql(rel: duckdb.DuckDBPyRelation, column: str, tz: str) -> str:
         return base if utc else f"timezone('{tz}', timezone('UTC', {base}))"
     if typ == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
+    raise TypeError(f"column {column!r} has type {typ}, expected a timestamp or date")
+
+
+def bound_sql(rel: duckdb.DuckDBPyRelation, column: str, value: dt.datetime | dt.date, tz: str) -> str:
+    """A literal comparable with the *raw* ``column`` for a boundary given in the business's zone.
+
+    Comparing the stored column with a converted constant (instead of converting every row) is cheaper
+    and lets DuckDB skip Parquet row groups by their min/max statistics. Naive boundaries are local
+    wall-clock times in ``tz``; dates mean local midnight.
+    """
+    from zoneinfo import ZoneInfo
+
+    check_tz(tz)
+    typ = column_type(rel, column).upper()
+    if typ == "DATE":
+        return sql_literal_ts(value, tz)
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))
+    else:
+        aware = dt.datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(tz))
+    utc = aware.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
+        return f"TIMESTAMPTZ '{utc}+00'"
+    if typ.startswith("TIMESTAMP"):
+        return f"TIMESTAMP '{utc}'"
     raise TypeError(f"column {column!r} has type {typ}, expected a timestamp or date")
 
 

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import polars as pl
 
 from analytics._frames import (
     TableLike,
     as_relation,
+    bound_sql,
     check_ident,
     local_time_sql,
     period_index_sql,
@@ -53,13 +55,16 @@ def _entity(by: str) -> str:
 
 
 def _time_filter(
-    local: str, start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None, tz: str
+    rel: duckdb.DuckDBPyRelation,
+    start: dt.datetime | dt.date | None,
+    end: dt.datetime | dt.date | None,
+    tz: str,
 ) -> str:
     parts = []
     if start is not None:
-        parts.append(f"{local} >= {sql_literal_ts(start, tz)}")
+        parts.append(f'"started_at" >= {bound_sql(rel, "started_at", start, tz)}')
     if end is not None:
-        parts.append(f"{local} < {sql_literal_ts(end, tz)}")
+        parts.append(f'"started_at" < {bound_sql(rel, "started_at", end, tz)}')
     return "".join(f" AND {p}" for p in parts)
 
 
@@ -82,7 +87,7 @@ def abc_analysis(
         raise ValueError("thresholds must satisfy 0 < a < b <= 1")
     col = _entity(by)
     rel = as_relation(visits)
-    where = _time_filter(local_time_sql(rel, "started_at", tz), start, end, tz)
+    where = _time_filter(rel, start, end, tz)
     sql = f"""
     WITH r AS (
         SELECT "{col}", round(CAST(sum(amount) AS DOUBLE), 2) AS revenue FROM v
@@ -129,7 +134,7 @@ def xyz_analysis(
     rel = as_relation(visits)
     local = local_time_sql(rel, "started_at", tz)
     month = trunc_sql("month", local)
-    where = _time_filter(local, start, end, tz)
+    where = _time_filter(rel, start, end, tz)
     value = "CAST(count(*) AS DOUBLE)" if measure == "visits" else "CAST(sum(amount) AS DOUBLE)"
     first = (
         trunc_sql("month", sql_literal_ts(start, tz)) if start is not None else "(SELECT min(m) FROM monthly)"

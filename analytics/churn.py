@@ -47,7 +47,7 @@ import numpy as np
 import polars as pl
 from scipy import optimize, special
 
-from analytics._frames import TableLike, as_relation, check_ident, local_time_sql, query
+from analytics._frames import TableLike, as_relation, bound_sql, check_ident, local_time_sql, query
 from analytics.cohorts import PURCHASE_STATUS
 
 PERIOD_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
@@ -94,54 +94,102 @@ def summarize(
         raise ValueError(f"period must be one of {sorted(PERIOD_DAYS)}")
     unit = PERIOD_DAYS[period]
     cust = check_ident(customer_col)
+    check_ident(time_col)
     rel = as_relation(transactions)
-    day = f"CAST({local_time_sql(rel, time_col, tz)} AS DATE)"
-    value = f', sum("{check_ident(monetary_col)}") AS value' if monetary_col else ""
-    if observation_end is None:
-        last = query(rel, "t", f"SELECT max({day}) FROM t").fetchall()[0][0]
-        if last is None:
-            raise ValueError("no transactions")
-        obs = last
-    else:
-        obs = _as_date(observation_end, tz)
+    # Local calendar day as an integer (days since 1970-01-01): cheap to group, compare and subtract.
+    day = f"CAST(CAST({local_time_sql(rel, time_col, tz)} AS DATE) - DATE '1970-01-01' AS INTEGER)"
+    first_last = query(
+        rel,
+        "t",
+        f"""SELECT {local_time_sql(rel, time_col, tz, expr=f'min("{time_col}")')},
+                   {local_time_sql(rel, time_col, tz, expr=f'max("{time_col}")')} FROM t""",
+    ).fetchall()[0]
+    if first_last[0] is None:
+        raise ValueError("no transactions")
+    first_date, last_date = first_last[0].date(), first_last[1].date()
+    obs = last_date if observation_end is None else _as_date(observation_end, tz)
     cal = _as_date(calibration_end, tz) if calibration_end is not None else obs
     if cal > obs:
         raise ValueError("calibration_end is after observation_end")
-    cal_sql, obs_sql = f"DATE '{cal.isoformat()}'", f"DATE '{obs.isoformat()}'"
+    epoch = dt.date(1970, 1, 1)
+    cal_i, obs_i = (cal - epoch).days, (obs - epoch).days
+    lo, hi = (first_date - epoch).days, min((last_date - epoch).days, obs_i)
+    # Rows after the observation end are dropped on the raw column (Parquet statistics can skip them).
+    keep = f'"{time_col}" < {bound_sql(rel, time_col, obs + dt.timedelta(days=1), tz)}'
+    holdout = calibration_end is not None
+    if monetary_col is None and 0 <= hi - lo < BITSTRING_MAX_DAYS:
+        sql = _summary_bitstring_sql(cust, day, keep, lo, hi, cal_i, obs_i, unit, holdout)
+    else:
+        sql = _summary_grouped_sql(cust, day, keep, cal_i, obs_i, unit, holdout, monetary_col)
+    out = query(rel, "t", sql).pl()
+    return out.with_columns(
+        pl.col("frequency").cast(pl.Int64), pl.col("recency").cast(pl.Float64), pl.col("T").cast(pl.Float64)
+    )
+
+
+# Above this many days between the first and last purchase the per-customer bitmaps would get large
+# (span / 8 bytes per customer and window); the grouped plan is used instead.
+BITSTRING_MAX_DAYS = 8192
+
+
+def _summary_bitstring_sql(
+    cust: str, day: str, keep: str, lo: int, hi: int, cal: int, obs: int, unit: float, holdout: bool
+) -> str:
+    """One pass grouped by customer: distinct purchase days are the set bits of a per-customer day bitmap.
+
+    Grouping by customer alone (1M groups) instead of by (customer, day) (9M groups) is what makes the
+    summary cheap; bit_count of the bitmap is the number of distinct days.
+    """
+    days = f"bitstring_agg(day, {lo}, {hi})"
+    extra = (
+        f""", CAST(coalesce(bit_count({days} FILTER (WHERE day > {cal})), 0) AS BIGINT) AS frequency_holdout,
+               CAST({(obs - cal) / unit!r} AS DOUBLE) AS duration_holdout"""
+        if holdout
+        else ""
+    )
+    return f"""
+    SELECT cust AS "{cust}",
+           bit_count({days} FILTER (WHERE day <= {cal})) - 1 AS frequency,
+           (max(day) FILTER (WHERE day <= {cal}) - min(day)) / CAST({unit!r} AS DOUBLE) AS recency,
+           ({cal} - min(day)) / CAST({unit!r} AS DOUBLE) AS T{extra}
+    FROM (SELECT "{cust}" AS cust, {day} AS day FROM t WHERE {keep})
+    GROUP BY cust
+    HAVING min(day) <= {cal}
+    """
+
+
+def _summary_grouped_sql(
+    cust: str, day: str, keep: str, cal: int, obs: int, unit: float, holdout: bool, monetary_col: str | None
+) -> str:
+    """The general plan: collapse to (customer, day) first, then summarise per customer."""
+    value = f', sum("{check_ident(monetary_col)}") AS value' if monetary_col else ""
     money = (
         ", CASE WHEN count(*) > 1 THEN (sum(value) - arg_min(value, day)) / (count(*) - 1) ELSE 0 END"
         " AS monetary_value"
         if monetary_col
         else ""
     )
-    holdout = calibration_end is not None
     holdout_cte = (
-        f", ho AS (SELECT cust, count(*) AS n FROM days WHERE day > {cal_sql} GROUP BY cust)"
-        if holdout
-        else ""
+        f", ho AS (SELECT cust, count(*) AS n FROM days WHERE day > {cal} GROUP BY cust)" if holdout else ""
     )
-    sql = f"""
+    return f"""
     WITH days AS (   -- same-day purchases collapse to one purchase day
-        SELECT "{cust}" AS cust, {day} AS day{value} FROM t
-        WHERE {day} <= {obs_sql}
-        GROUP BY ALL
+        SELECT "{cust}" AS cust, {day} AS day{value} FROM t WHERE {keep} GROUP BY ALL
     ),
     cal AS (
         SELECT cust, count(*) - 1 AS frequency, min(day) AS first_day, max(day) AS last_day{money}
-        FROM days WHERE day <= {cal_sql} GROUP BY cust
+        FROM days WHERE day <= {cal} GROUP BY cust
     )
     {holdout_cte}
     SELECT cal.cust AS "{cust}",
-           CAST(frequency AS BIGINT) AS frequency,
-           (last_day - first_day) / {unit} AS recency,
-           ({cal_sql} - first_day) / {unit} AS T
+           frequency,
+           (last_day - first_day) / CAST({unit!r} AS DOUBLE) AS recency,
+           ({cal} - first_day) / CAST({unit!r} AS DOUBLE) AS T
            {", monetary_value" if monetary_col else ""}
            {", CAST(coalesce(ho.n, 0) AS BIGINT) AS frequency_holdout" if holdout else ""}
-           {f", ({obs_sql} - {cal_sql}) / {unit} AS duration_holdout" if holdout else ""}
+           {f", CAST({(obs - cal) / unit!r} AS DOUBLE) AS duration_holdout" if holdout else ""}
     FROM cal {"LEFT JOIN ho USING (cust)" if holdout else ""}
     """
-    out = query(rel, "t", sql).pl()
-    return out.with_columns(pl.col("recency").cast(pl.Float64), pl.col("T").cast(pl.Float64))
 
 
 # --------------------------------------------------------------------------------------------- likelihoods

@@ -23,6 +23,7 @@ import polars as pl
 from analytics._frames import (
     TableLike,
     as_relation,
+    bound_sql,
     local_time_sql,
     period_index_sql,
     query,
@@ -36,8 +37,9 @@ PURCHASE_STATUS = "completed"
 def default_as_of(visits: TableLike, *, tz: str = "UTC", time_col: str = "started_at") -> dt.datetime:
     """Just after the last visit (any status), as a naive local timestamp: the default end of the data."""
     rel = as_relation(visits)
-    local = local_time_sql(rel, time_col, tz)
-    row = query(rel, "v", f"SELECT max({local}) FROM v").fetchall()[0]
+    # Convert the maximum, not every row: the zone shift is monotonic for the purpose of a day boundary.
+    local = local_time_sql(rel, time_col, tz, expr=f'max("{time_col}")')
+    row = query(rel, "v", f"SELECT {local} FROM v").fetchall()[0]
     if row[0] is None:
         raise ValueError("no visits: cannot infer as_of")
     last: dt.datetime = row[0]
@@ -74,7 +76,7 @@ def cohort_retention(
     WITH active AS (   -- one row per client and active period: distinct counting becomes a plain count
         SELECT client_id, {p} AS p, sum(amount) AS revenue
         FROM v
-        WHERE status = '{PURCHASE_STATUS}' AND {local} < {as_of_sql}
+        WHERE status = '{PURCHASE_STATUS}' AND "started_at" < {bound_sql(rel, "started_at", as_of, tz)}
         GROUP BY ALL
     ),
     firsts AS (SELECT client_id, min(p) AS cohort FROM active GROUP BY client_id),

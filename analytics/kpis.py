@@ -15,6 +15,7 @@ import polars as pl
 from analytics._frames import (
     TableLike,
     as_relation,
+    bound_sql,
     check_ident,
     local_time_sql,
     query,
@@ -93,7 +94,7 @@ def client_flow(
     sql = f"""
     WITH ev AS (
         SELECT client_id, {local} AS t FROM v
-        WHERE status = '{PURCHASE_STATUS}' AND {local} < {as_of_sql}
+        WHERE status = '{PURCHASE_STATUS}' AND "started_at" < {bound_sql(rel, "started_at", as_of, tz)}
     ),
     seq AS (SELECT client_id, t, lead(t) OVER (PARTITION BY client_id ORDER BY t) AS nxt FROM ev),
     active AS (
@@ -153,7 +154,7 @@ def source_effectiveness(
     sql = f"""
     WITH ev AS (
         SELECT client_id, {local} AS t, amount, source FROM v
-        WHERE status = '{PURCHASE_STATUS}' AND {local} < {as_of_sql}
+        WHERE status = '{PURCHASE_STATUS}' AND "started_at" < {bound_sql(rel, "started_at", as_of, tz)}
     ),
     f AS (
         SELECT client_id, min(t) AS first_t, arg_min(source, t) AS first_source, sum(amount) AS revenue,

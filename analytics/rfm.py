@@ -46,7 +46,7 @@ from typing import Literal
 
 import polars as pl
 
-from analytics._frames import TableLike, as_relation, local_time_sql, query, sql_literal_ts
+from analytics._frames import TableLike, as_relation, bound_sql, local_time_sql, query, sql_literal_ts
 from analytics.cohorts import PURCHASE_STATUS
 
 Thresholds = tuple[float, float, float, float]
@@ -125,15 +125,16 @@ def threshold_score(values: pl.Expr, thresholds: Thresholds, *, higher_is_better
 def rfm_metrics(visits: TableLike, *, as_of: dt.datetime | dt.date, tz: str = "UTC") -> pl.DataFrame:
     """Per client: recency_days, frequency, monetary as of ``as_of`` (see module docstring)."""
     rel = as_relation(visits)
-    local = local_time_sql(rel, "started_at", tz)
+    # The last visit is converted to local time after the max: one conversion per client, not per visit.
+    last = local_time_sql(rel, "started_at", tz, expr='max("started_at")')
     as_of_sql = sql_literal_ts(as_of, tz)
     sql = f"""
     SELECT client_id,
-           datediff('day', CAST(max({local}) AS DATE), CAST({as_of_sql} AS DATE)) AS recency_days,
+           datediff('day', CAST({last} AS DATE), CAST({as_of_sql} AS DATE)) AS recency_days,
            count(*) AS frequency,
            round(sum(amount), 2) AS monetary
     FROM v
-    WHERE status = '{PURCHASE_STATUS}' AND {local} < {as_of_sql}
+    WHERE status = '{PURCHASE_STATUS}' AND "started_at" < {bound_sql(rel, "started_at", as_of, tz)}
     GROUP BY client_id
     """
     return (
@@ -161,23 +162,22 @@ def score_rfm(
         ("f_score", "frequency", True, frequency_thresholds),
         ("m_score", "monetary", True, monetary_thresholds),
     )
-    out = metrics
+    scores: list[pl.Series] = []
     for name, col, higher, fixed in plan:
-        use_fixed = scoring == "fixed" and fixed is not None
-        if scoring == "auto" and fixed is not None:
-            q = out.select(quintile_score(pl.col(col), higher_is_better=higher).alias("q"))["q"]
-            use_fixed = q.n_unique() < 5
-        if use_fixed:
-            assert fixed is not None
-            out = out.with_columns(threshold_score(pl.col(col), fixed, higher_is_better=higher).alias(name))
+        if scoring == "fixed" and fixed is not None:
+            expr = threshold_score(pl.col(col), fixed, higher_is_better=higher)
         else:
-            out = out.with_columns(quintile_score(pl.col(col), higher_is_better=higher).alias(name))
+            expr = quintile_score(pl.col(col), higher_is_better=higher)
+        score = metrics.select(expr.alias(name)).to_series()
+        if scoring == "auto" and fixed is not None and score.n_unique() < 5:
+            fallback = threshold_score(pl.col(col), fixed, higher_is_better=higher)
+            score = metrics.select(fallback.alias(name)).to_series()
+        scores.append(score)
+    out = metrics.with_columns(scores)
+    r, f, m = (pl.col(c).cast(pl.Int16) for c in ("r_score", "f_score", "m_score"))
     return out.with_columns(
-        pl.concat_str(
-            pl.col("r_score").cast(pl.String),
-            pl.col("f_score").cast(pl.String),
-            pl.col("m_score").cast(pl.String),
-        ).alias("rfm"),
+        # "545": three digits built arithmetically, cheaper than concatenating three strings per client.
+        (r * 100 + f * 10 + m).cast(pl.String).alias("rfm"),
         _segment_expr().alias("segment"),
     )
 

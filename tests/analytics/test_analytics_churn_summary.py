@@ -109,3 +109,17 @@ def test_classification_scores_hand_computed():
     assert s["precision"] == pytest.approx(2 / 3)
     assert s["recall"] == pytest.approx(2 / 3)
     assert s["f1"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("calibration_end", [None, dt.date(2025, 6, 30)])
+def test_bitmap_and_grouped_plans_agree(monkeypatch, calibration_end):
+    from analytics import churn
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=500, visits=5_000, seed=4)
+    args = (purchases(visits), "client_id", "started_at", "W", calibration_end, dt.date(2025, 12, 31))
+    fast = summarize(*args, tz="Europe/Berlin").sort("client_id")
+    monkeypatch.setattr(churn, "BITSTRING_MAX_DAYS", 0)
+    grouped = summarize(*args, tz="Europe/Berlin").sort("client_id")
+    assert fast.equals(grouped)
+    assert fast.height > 300
