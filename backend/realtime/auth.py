@@ -30,7 +30,9 @@ class BearerTokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         token = token_from_scope(scope)
         user = await database_sync_to_async(access_token_user)(token) if token else None
-        scope = dict(scope, user=user or AnonymousUser(), auth_via_subprotocol=bool(
-            scope.get("subprotocols") and scope["subprotocols"][0] == "bearer"
-        ))
+        scope = dict(
+            scope,
+            user=user or AnonymousUser(),
+            auth_via_subprotocol=bool(scope.get("subprotocols") and scope["subprotocols"][0] == "bearer"),
+        )
         return await super().__call__(scope, receive, send)

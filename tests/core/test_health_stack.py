@@ -83,7 +83,7 @@ def test_runstack_serves_http_and_websockets_and_stops_on_ctrl_c(embedded_env: d
             assert stack.poll() is None, "runstack exited early"
             assert time.monotonic() < deadline, "the stack did not come up"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
                     health = (response.status, json.loads(response.read()))
             except OSError:
                 time.sleep(0.3)
@@ -98,7 +98,7 @@ def test_runstack_serves_http_and_websockets_and_stops_on_ctrl_c(embedded_env: d
         while health[1]["checks"]["task_queue"]["workers_alive"] < 1:
             assert time.monotonic() < deadline, "the worker never beat"
             time.sleep(0.5)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
                 health = (response.status, json.loads(response.read()))
     finally:
         # when Ctrl-C arrives

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import task
@@ -37,6 +45,11 @@ def polite_task(order_id: int) -> None:
 @task()
 def adding_task(a: int, b: int) -> int:
     return a + b
+
+
+@task()
+def napping_task(seconds: float) -> None:
+    time.sleep(seconds)  # idempotent: running it again is harmless
 
 
 def running_task(worker_id: str, *, started_minutes_ago: int = 10) -> DBTaskResult:
@@ -145,3 +158,50 @@ def test_worker_requeues_its_own_task_after_its_loop_crashed() -> None:
     mine.refresh_from_db()
     other.refresh_from_db()
     assert (mine.status, other.status) == ("READY", "RUNNING")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_survives_its_database_connections_being_killed(tmp_path: Path) -> None:
+    """django-tasks-db's own worker exits when PostgreSQL drops it; the supervised loop reconnects and goes on."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
+           "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--queues", "default", "--interval", "0.1",
+         "--heartbeat-interval", "0.3", "--worker-id", "outage-worker"],
+        env=env, cwd=str(settings.BASE_DIR), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        # given a worker in the middle of a task
+        result = napping_task.enqueue(1.5)
+        wait_for(lambda: DBTaskResult.objects.get(id=result.id).status == "RUNNING")
+        # when every other connection to the database is killed (as in a PostgreSQL restart)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [s["NAME"]],
+            )
+        # then the worker cannot record the result, restarts its loop, re-queues its task and runs it again
+        wait_for(lambda: DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL")
+        assert worker.poll() is None
+        assert DBTaskResult.objects.get(id=result.id).worker_ids == ["outage-worker", "outage-worker"]
+        after = adding_task.enqueue(2, 2)
+        wait_for(lambda: DBTaskResult.objects.get(id=after.id).status == "SUCCESSFUL")
+        assert "worker loop lost the database; restarting" in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+        log.close()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
