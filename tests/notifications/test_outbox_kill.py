@@ -33,7 +33,7 @@ from .fakes import FakeProvider
 MESSAGES = 200
 WORKERS = 3
 KILL_AT = (0.25, 0.55)  # fractions of the messages received by the gateway when a worker is killed
-DEADLINE = 25.0
+DEADLINE = 60.0  # a bound for a stuck run, not a performance assertion (a normal run takes 10-20 s)
 
 
 @dataclass

@@ -51,15 +51,15 @@ class Housekeeper(threading.Thread):
         self.tasks_run = tasks_run
         self.stop_event = threading.Event()
         self.database_ok = True
+        self.next_sweep = 0.0
 
     def run(self) -> None:
-        next_sweep = 0.0
         while not self.stop_event.is_set():
             try:
                 heartbeat_beat(worker_id=self.worker_id, queues=self.queues, tasks_run=self.tasks_run())
-                if time.monotonic() >= next_sweep:
+                if time.monotonic() >= self.next_sweep:
                     self.sweep()
-                    next_sweep = time.monotonic() + self.sweep_interval
+                    self.next_sweep = time.monotonic() + self.sweep_interval
                 if not self.database_ok:
                     logger.info("database reachable again", extra={"worker": self.worker_id})
                 self.database_ok = True
@@ -122,14 +122,13 @@ class Command(BaseCommand):
                           f"(database {connections['default'].vendor}); Ctrl-C to stop")
         logger.info("worker starting", extra={"worker": self.worker_id, "queues": ",".join(queues)})
         try:
+            heartbeat_beat(worker_id=self.worker_id, queues=",".join(queues))
             if options["once"]:
-                heartbeat_beat(worker_id=self.worker_id, queues=",".join(queues))
+                # Sweep first so due outbox messages have a delivery task before the batch looks for work.
                 housekeeper.sweep()
-                self._loop(queues, options["interval"], batch=True)
-            else:
-                heartbeat_beat(worker_id=self.worker_id, queues=",".join(queues))
-                housekeeper.start()
-                self._loop(queues, options["interval"], batch=False)
+                housekeeper.next_sweep = time.monotonic() + options["sweep_interval"]
+            housekeeper.start()  # beats even in --once mode: a long batch must not look like a dead worker
+            self._loop(queues, options["interval"], batch=options["once"])
         finally:
             housekeeper.stop_event.set()
             if housekeeper.is_alive():
