@@ -228,5 +228,9 @@ def _delivery_enqueue() -> None:
 
 
 def outbox_kick() -> None:
-    """Ask the task queue to deliver due messages after the current transaction commits."""
-    transaction.on_commit(_delivery_enqueue)
+    """Ask the task queue to deliver due messages after the current transaction commits.
+
+    Robust: the change has already committed, so a failure to enqueue must not fail the caller; the message is
+    safe in the outbox and the workers' periodic sweep kicks delivery anyway.
+    """
+    transaction.on_commit(_delivery_enqueue, robust=True)
