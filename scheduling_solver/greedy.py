@@ -54,6 +54,18 @@ class PlanState:
             a[0] = 1.0
             self.pmf.append(a)
         self.fill: list[float] = [0.0] * problem.n_shifts
+        # Per worker: number of calls and the hull of their shifts, for the vectorised pre-filter.
+        self.n_assigned = np.zeros(problem.n_workers, dtype=np.int64)
+        self.hull_lo = np.full(problem.n_workers, np.inf)
+        self.hull_hi = np.full(problem.n_workers, -np.inf)
+
+    def may_take(self, ws: np.ndarray, s: int) -> np.ndarray:
+        """Vectorised pre-filter of :meth:`can_take` over workers ``ws``: never false when ``can_take``
+        is true, and exact for workers with at most one call (nearly everyone)."""
+        n = self.n_assigned[ws]
+        d = self.day[s]
+        gap_ok = (self.hull_hi[ws] + self.rest <= self.start[s]) | (self.end[s] + self.rest <= self.hull_lo[ws])
+        return (n == 0) | ((self.day_count[ws, d] < self.problem.max_day[ws]) & ((n >= 2) | gap_ok))
 
     def can_take(self, w: int, s: int) -> bool:
         """True when adding shift ``s`` keeps worker ``w`` within rest and daily-limit rules."""
@@ -78,6 +90,9 @@ class PlanState:
         self.day_count[w, self.day[s]] += 1
         self.called[s].append(w)
         self.called_set[s].add(w)
+        self.n_assigned[w] += 1
+        self.hull_lo[w] = min(self.hull_lo[w], self.start[s])
+        self.hull_hi[w] = max(self.hull_hi[w], self.end[s])
         p = self.p[w]
         pmf = self.pmf[s]
         h = len(pmf) - 1
@@ -93,6 +108,10 @@ class PlanState:
         self.day_count[w, self.day[s]] -= 1
         self.called[s].remove(w)
         self.called_set[s].discard(w)
+        self.n_assigned[w] -= 1
+        mine = self.worker_shifts[w]
+        self.hull_lo[w] = min((self.start[t] for t in mine), default=np.inf)
+        self.hull_hi[w] = max((self.end[t] for t in mine), default=-np.inf)
         h = self.headcount[s]
         pmf = np.zeros(h + 1)
         pmf[0] = 1.0
@@ -132,19 +151,18 @@ class _Cursors:
         """Extend ``keep`` with the next usable candidates of shift ``s`` up to LOOKAHEAD."""
         pr = state.problem
         cand, km = pr.candidates[s], pr.candidate_km[s]
-        d = state.day[s]
         dw = pr.instance.policy.distance_weight
         i = self.pos[s]
         called, excluded, rank_pen = state.called_set[s], pr.excluded, state.rank_pen
         while len(keep) < LOOKAHEAD:
             if i >= len(cand):
-                if pr.extend_candidates(s):
+                if pr.extend_candidates(s, lambda ws: state.may_take(ws, s)):
                     cand, km = pr.candidates[s], pr.candidate_km[s]
                     continue
                 break
             chunk = cand[i : i + _CHUNK]
             # Vector pre-filter: a worker already at the daily limit for this day can never come back.
-            maybe = np.flatnonzero(state.day_count[chunk, d] < pr.max_day[chunk]).tolist()
+            maybe = np.flatnonzero(state.may_take(chunk, s)).tolist()
             stop = len(chunk)
             if maybe:
                 ws = chunk.tolist()
@@ -290,12 +308,10 @@ def standby_lists(state: PlanState, size: int, shifts: Iterable[int] | None = No
     out: dict[int, list[int]] = {}
     if size <= 0:
         return {s: [] for s in todo}
-    # Workers still under their daily limit, per day: one vector test instead of one per candidate.
-    under = [state.day_count[:, d] < pr.max_day for d in range(pr.n_days)]
     for s in todo:
         cand = pr.candidates[s]
         picks: list[int] = []
-        for w in cand[under[state.day[s]][cand]].tolist():
+        for w in cand[state.may_take(cand, s)].tolist():
             if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
                 continue
             picks.append(w)

@@ -162,7 +162,7 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
     free: list[tuple[int, float]] = []
     if len(called) <= state.cap[s]:
         cand = pr.candidates[s]
-        under = cand[state.day_count[cand, state.day[s]] < pr.max_day[cand]]
+        under = cand[state.may_take(cand, s)]
         for w in under.tolist():
             if len(free) >= FREE_CANDIDATES:
                 break

@@ -101,6 +101,9 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
     by_shift: list[list[int]] = []
     appearances: dict[int, int] = {}
     for s in range(problem.n_shifts):
+        if s % 256 == 0 and time.perf_counter() > deadline:
+            # Building the model alone can outlast a small budget on a huge day: give up cleanly.
+            return PolishResult(None, False, "NO_TIME")
         chosen = list(state.called[s])
         seen = set(chosen)
         cand, _ = problem.candidates[s], None
@@ -135,6 +138,8 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
         for w in by_shift[s]:
             km_of[(w, s)] = lookup.get(w, 0.0)
 
+    if time.perf_counter() > deadline:
+        return PolishResult(None, False, "NO_TIME")
     p_int = [round(_SCALE * p) for p in problem.p.tolist()]
     cost_hints: list[tuple[cp_model.IntVar, int]] = []
     for s in range(problem.n_shifts):
@@ -196,6 +201,8 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int) ->
                 if problem.conflicts(s, t):
                     model.add_at_most_one([x[(w, s)], x[(w, t)]])
 
+    if time.perf_counter() > deadline:
+        return PolishResult(None, False, "NO_TIME")
     model.minimize(sum(objective_terms))
     for pair, var in x.items():
         model.add_hint(var, hint[pair])

@@ -12,6 +12,7 @@ specification, and a bug here must show up as a validation failure rather than b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,7 @@ class Problem:
     candidates: list[np.ndarray] = field(default_factory=list)
     candidate_km: list[np.ndarray] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
+    row_pos: list[int] = field(default_factory=list)
     _index: _SpatialIndex | None = None
 
     @property
@@ -83,29 +85,38 @@ class Problem:
         hit = np.flatnonzero(self.candidates[s] == w)
         if len(hit):
             return float(self.candidate_km[s][hit[0]])
-        if not self.truncated[s]:
-            return None
+        # Not in the list: it may be truncated, or filtered while it grew; decide from the rules.
         assert self._index is not None
         return self._index.check(w, s)
 
     def full_candidates(self, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """The untruncated candidate list of shift ``s`` (only for tiny instances and tests)."""
+        """The complete candidate list of shift ``s`` (only for tiny instances and tests)."""
         while self.truncated[s]:
             self.extend_candidates(s)
         return self.candidates[s], self.candidate_km[s]
 
-    def extend_candidates(self, s: int) -> bool:
-        """Double the candidate list of a truncated shift; False when it was already complete.
+    def extend_candidates(self, s: int, usable: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
+        """Append the next eligible workers of a truncated shift; False when none are left.
 
-        Lists grow on demand rather than jumping to the full list: on a 50,000-worker day a shift's
-        full list has thousands of workers, nearly all of them busy elsewhere.
+        Lists grow on demand, resuming the scan where it stopped, rather than jumping to the full list:
+        on a 50,000-worker day a shift's full list has thousands of workers, nearly all busy elsewhere.
+        With ``usable`` (a filter over workers) only those are appended, since a worker who cannot take
+        the shift now never can later in the same construction; the list then no longer holds every
+        eligible worker, which is why ``truncated`` stays true until the scan has covered them all.
         """
         if not self.truncated[s]:
             return False
         assert self._index is not None
-        limit = 2 * len(self.candidates[s]) + 64
-        self.candidates[s], self.candidate_km[s] = self._index.eligible(s, limit)
-        self.truncated[s] = len(self.candidates[s]) >= limit
+        last = int(self.candidates[s][-1]) if len(self.candidates[s]) else -1
+        want = max(256, len(self.candidates[s]))
+        w, km, row = self._index.scan(s, self.row_pos[s], want, last)
+        if usable is not None and len(w):
+            keep = usable(w)
+            w, km = w[keep], km[keep]
+        self.candidates[s] = np.concatenate([self.candidates[s], w])
+        self.candidate_km[s] = np.concatenate([self.candidate_km[s], km])
+        self.row_pos[s] = row
+        self.truncated[s] = row < self._index.row_count(s)
         return True
 
 
@@ -240,8 +251,10 @@ class _SpatialIndex:
             self._merged[(key, cy, cx)] = found
         return found
 
-    def eligible(self, s: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Eligible workers of shift ``s`` in priority order (first ``limit``), with distances in km."""
+    def scan(self, s: int, row_start: int, want: int | None, last: int = -1) -> tuple[np.ndarray, np.ndarray, int]:
+        """Eligible workers of shift ``s`` from row ``row_start`` of its neighbourhood on, in priority
+        order, until at least ``want`` are found (all if None). Returns workers, km and the row to
+        resume from; ``last`` is the last worker returned before, so a worker is never repeated."""
         pr = self.problem
         rows_all = self._neighbourhood(self.s_key[s], int(self.s_cy[s]), int(self.s_cx[s]))
         start, end = pr.start[s], pr.end[s]
@@ -250,10 +263,12 @@ class _SpatialIndex:
         out_w: list[np.ndarray] = []
         out_km: list[np.ndarray] = []
         got = 0
-        # Rows are in priority order, so scanning stops as soon as the first ``limit`` are found.
-        step = 4096 if limit is not None else len(rows_all) + 1
-        for i in range(0, len(rows_all), step):
+        step = 2048 if want is not None else max(1, len(rows_all))
+        i = row_start
+        while i < len(rows_all):
+            # Whole chunks only; a chunk ends between a worker's rows at worst, which ``last`` handles.
             rows = rows_all[i : i + step]
+            i += len(rows)
             rows = rows[(self.row_a[rows] <= start) & (self.row_b[rows] >= end)]
             w = self.row_w[rows]
             if req is not None:
@@ -267,20 +282,23 @@ class _SpatialIndex:
             out_w.append(w[near])
             out_km.append(km[near])
             got += int(near.sum())
-            if limit is not None and got > limit:
+            if want is not None and got >= want:
                 break
         if not out_w:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), i
         w = np.concatenate(out_w)
         km = np.concatenate(out_km)
-        if len(w) > 1:
+        if len(w):
             # A worker with two windows that both cover the shift appears twice, side by side.
             keep = np.ones(len(w), dtype=bool)
+            keep[0] = w[0] != last
             keep[1:] = w[1:] != w[:-1]
             w, km = w[keep], km[keep]
-        if limit is not None and len(w) > limit:
-            return w[:limit], km[:limit]
-        return w, km
+        return w, km, i
+
+    def row_count(self, s: int) -> int:
+        """Rows in the neighbourhood of shift ``s``."""
+        return len(self._neighbourhood(self.s_key[s], int(self.s_cy[s]), int(self.s_cx[s])))
 
 
 def build_problem(instance: Instance, *, truncate: bool = True) -> Problem:
@@ -333,8 +351,9 @@ def build_problem(instance: Instance, *, truncate: bool = True) -> Problem:
     for s in range(len(shifts)):
         # Deep enough that the greedy rarely has to come back for more, short enough to bound memory.
         limit = int(6 * cap[s] + 300) if truncate else None
-        cand, km = index.eligible(s, limit)
+        cand, km, row = index.scan(s, 0, limit)
         problem.candidates.append(cand)
         problem.candidate_km.append(km)
-        problem.truncated.append(limit is not None and len(cand) >= limit)
+        problem.row_pos.append(row)
+        problem.truncated.append(row < index.row_count(s))
     return problem
