@@ -183,6 +183,13 @@ TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.log"))
 SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
+TELEGRAM_BACKEND = os.environ.get("TELEGRAM_BACKEND", "api")  # "api" (Bot API over HTTP) or "memory"
+# Outbox and task workers (seconds): a SENDING row older than the time-out is flagged for reconciliation;
+# a worker silent for TASKS_STALE_AFTER is dead and its RUNNING tasks are re-queued.
+OUTBOX_SENDING_TIMEOUT = float(os.environ.get("OUTBOX_SENDING_TIMEOUT", 300))
+TASKS_HEARTBEAT_INTERVAL = float(os.environ.get("TASKS_HEARTBEAT_INTERVAL", 5))
+TASKS_STALE_AFTER = float(os.environ.get("TASKS_STALE_AFTER", 30))
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 # --- Logging: JSON lines, secrets redacted by a filter ------------------------------------------------

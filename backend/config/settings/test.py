@@ -12,6 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "memory"
+TELEGRAM_BACKEND = "memory"
 LANGUAGE_CODE = "en"
 BRIGADA_THROTTLE_ANON = os.environ.get("BRIGADA_THROTTLE_ANON", "100000/s")
 BRIGADA_THROTTLE_USER = os.environ.get("BRIGADA_THROTTLE_USER", "100000/s")
