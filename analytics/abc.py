@@ -80,7 +80,8 @@ def abc_analysis(
     """ABC classes by revenue for ``by`` in service / client / staff / branch (or any id column).
 
     Columns: <id>, revenue, share, cumulative_share, rank (1 = largest), abc_class. See the module
-    docstring for the rule at a threshold.
+    docstring for the rule at a threshold. Raises ``ValueError`` when total revenue is not positive
+    (shares would be meaningless).
     """
     a, b = thresholds
     if not 0 < a < b <= 1:
@@ -88,26 +89,30 @@ def abc_analysis(
     col = _entity(by)
     rel = as_relation(visits)
     where = _time_filter(rel, start, end, tz)
+    # DuckDB aggregates and sorts (parallel, reads only two columns); the running share over the sorted
+    # items is a cumulative sum in polars, cheaper than a DuckDB window over a single partition.
     sql = f"""
-    WITH r AS (
-        SELECT "{col}", round(CAST(sum(amount) AS DOUBLE), 2) AS revenue FROM v
-        WHERE status = '{PURCHASE_STATUS}'{where}
-        GROUP BY 1
-    ),
-    c AS (
-        SELECT *,
-               sum(revenue) OVER (ORDER BY revenue DESC, "{col}" ROWS UNBOUNDED PRECEDING) AS cum,
-               row_number() OVER (ORDER BY revenue DESC, "{col}") AS rank,
-               sum(revenue) OVER () AS total
-        FROM r
-    )
-    SELECT "{col}", revenue, revenue / total AS share, cum / total AS cumulative_share, rank,
-           CASE WHEN (cum - revenue) / total < {a} THEN 'A'
-                WHEN (cum - revenue) / total < {b} THEN 'B'
-                ELSE 'C' END AS abc_class
-    FROM c ORDER BY rank
+    SELECT "{col}", round(CAST(sum(amount) AS DOUBLE), 2) AS revenue FROM v
+    WHERE status = '{PURCHASE_STATUS}'{where}
+    GROUP BY 1 ORDER BY revenue DESC, "{col}"
     """
-    return query(rel, "v", sql).pl()
+    items = query(rel, "v", sql).pl()
+    total = float(items["revenue"].sum()) if items.height else 0.0
+    if total <= 0:
+        raise ValueError("ABC needs positive total revenue")
+    cum = pl.col("revenue").cum_sum()
+    before = (cum - pl.col("revenue")) / total
+    return items.with_columns(
+        (pl.col("revenue") / total).alias("share"),
+        (cum / total).alias("cumulative_share"),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"),
+        pl.when(before < a)
+        .then(pl.lit("A"))
+        .when(before < b)
+        .then(pl.lit("B"))
+        .otherwise(pl.lit("C"))
+        .alias("abc_class"),
+    )
 
 
 def xyz_analysis(

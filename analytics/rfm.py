@@ -112,6 +112,19 @@ def quintile_score(values: pl.Expr, *, higher_is_better: bool = True) -> pl.Expr
     return ((worse * 5) // pl.len() + 1).cast(pl.Int8)
 
 
+def _integer_quintile_score(values: pl.Series, *, higher_is_better: bool) -> pl.Series:
+    """:func:`quintile_score` for integer metrics by counting instead of sorting.
+
+    Days and visit counts take few distinct values, so "how many clients are strictly worse" is a
+    cumulative count over the distinct values, joined back: linear time instead of a million-row sort.
+    """
+    name = values.name
+    counts = values.value_counts(sort=False, name="n").sort(name, descending=not higher_is_better)
+    counts = counts.with_columns((pl.col("n").cum_sum() - pl.col("n")).alias("worse"))
+    worse = values.to_frame().join(counts, on=name, how="left", maintain_order="left")["worse"]
+    return ((worse * 5) // max(values.len(), 1) + 1).cast(pl.Int8).alias(name)
+
+
 def threshold_score(values: pl.Expr, thresholds: Thresholds, *, higher_is_better: bool = True) -> pl.Expr:
     """1-5 score from four ascending cut points (see module docstring for the inclusive ends)."""
     c = sorted(thresholds)
@@ -168,7 +181,10 @@ def score_rfm(
             expr = threshold_score(pl.col(col), fixed, higher_is_better=higher)
         else:
             expr = quintile_score(pl.col(col), higher_is_better=higher)
-        score = metrics.select(expr.alias(name)).to_series()
+        if scoring != "fixed" and metrics.schema[col].is_integer():
+            score = _integer_quintile_score(metrics[col], higher_is_better=higher).alias(name)
+        else:
+            score = metrics.select(expr.alias(name)).to_series()
         if scoring == "auto" and fixed is not None and score.n_unique() < 5:
             fallback = threshold_score(pl.col(col), fixed, higher_is_better=higher)
             score = metrics.select(fallback.alias(name)).to_series()

@@ -119,3 +119,16 @@ def test_single_client_scores():
     assert out.height == 1
     assert out["f_score"][0] == 1
     assert out["r_score"][0] == 5  # fixed fallback: 1 day ago
+
+
+def test_integer_counting_scores_match_rank_scores():
+    import numpy as np
+
+    from analytics.rfm import _integer_quintile_score
+
+    values = pl.Series("v", np.random.default_rng(0).integers(0, 40, 5_000))
+    for higher in (True, False):
+        by_rank = pl.DataFrame({"v": values}).select(quintile_score(pl.col("v"), higher_is_better=higher))[
+            "v"
+        ]
+        assert _integer_quintile_score(values, higher_is_better=higher).equals(by_rank)
