@@ -44,7 +44,7 @@ def flat_plan(instance: Instance, ratio: float) -> tuple[list[list[int]], float]
     """Today's rule: in order of arrival, each shift calls ceil(ratio x headcount) best-ranked free
     workers."""
     t0 = time.perf_counter()
-    problem = build_problem(instance, truncate=False)
+    problem = build_problem(instance)
     state = PlanState(problem)
     for w, s in problem.fixed:
         if state.can_take(w, s):
@@ -52,7 +52,9 @@ def flat_plan(instance: Instance, ratio: float) -> tuple[list[list[int]], float]
     rank = np.array([w.rank for w in instance.workers])
     for s in range(problem.n_shifts):
         want = min(math.ceil(ratio * int(problem.headcount[s]) - 1e-9), int(problem.cap[s]))
-        cand = problem.candidates[s]
+        # The whole eligible list, used once and dropped: the rule ranks by rating, not by our priority.
+        cand = problem.all_eligible(s)
+        cand = cand[state.may_take(cand, s)]
         by_rank = cand[np.argsort(-rank[cand], kind="stable")]
         for w in by_rank.tolist():
             if len(state.called[s]) >= want:

@@ -89,6 +89,11 @@ class Problem:
         assert self._index is not None
         return self._index.check(w, s)
 
+    def all_eligible(self, s: int) -> np.ndarray:
+        """Every eligible worker of shift ``s`` in priority order, without storing the list."""
+        assert self._index is not None
+        return self._index.scan(s, 0, None)[0]
+
     def full_candidates(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """The complete candidate list of shift ``s`` (only for tiny instances and tests)."""
         while self.truncated[s]:

@@ -180,9 +180,13 @@ def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, Solve
         else:
             # CP-SAT gets part of what is left; the exact local search the rest.
             cp_deadline = time.perf_counter() + (deadline - time.perf_counter()) * CP_SAT_SHARE
-            state, _ = _adopt(problem, state, polish(problem, state, deadline=cp_deadline, seed=pol.seed))
-            budget = max(0.0, deadline - time.perf_counter())
-            improve(state, max_visits=int(VISITS_PER_SECOND * budget) + problem.n_shifts, deadline=deadline)
+            result = polish(
+                problem, state, deadline=cp_deadline, seed=pol.seed, budget_s=pol.time_limit_s * CP_SAT_SHARE
+            )
+            state, _ = _adopt(problem, state, result)
+            # The visit budget follows from the policy alone, so a seed reproduces the plan.
+            visits = int(VISITS_PER_SECOND * pol.time_limit_s * (1 - CP_SAT_SHARE)) + problem.n_shifts
+            improve(state, max_visits=visits, deadline=deadline)
     standby = standby_lists(state, pol.standby_size)
     return build_solution(problem, state, status, t0, standby), SolveContext(problem, state)
 
