@@ -60,6 +60,7 @@ def message_enqueue(
 RESENDABLE = (OutboxStatus.RECONCILE, OutboxStatus.FAILED)
 MARKABLE_SENT = (OutboxStatus.RECONCILE, OutboxStatus.SENDING)
 CANCELLABLE = (OutboxStatus.PENDING, OutboxStatus.RECONCILE, OutboxStatus.FAILED)
+AUDITED_FIELDS = ("status", "attempts", "next_attempt_at", "last_error", "sent_at", "claimed_by")
 
 
 def _operator_change(
@@ -78,9 +79,6 @@ def _operator_change(
     if changed:
         event_record_many(entities=changed, action=EventAction.STATUS, actor=actor, note=note)
     return len(changed)
-
-
-AUDITED_FIELDS = ("status", "attempts", "next_attempt_at", "last_error", "sent_at", "claimed_by")
 
 
 @transaction.atomic
