@@ -13,7 +13,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts.models import User
 from backend.core.exceptions import ApplicationError
+from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
 
@@ -130,7 +132,13 @@ class ClientAdminForm(forms.ModelForm):
 class ClientAdmin(admin.ModelAdmin):
     form = ClientAdminForm
     list_display = ("display_name", "phone", "organization", "source", "last_visit_at", "created_at", "is_active")
-    list_filter = ("organization", "source", "groups", ConsentFilter, DeletedFilter)
+    list_filter = (
+        ("organization", admin.RelatedOnlyFieldListFilter),
+        ("source", admin.RelatedOnlyFieldListFilter),
+        ("groups", admin.RelatedOnlyFieldListFilter),
+        ConsentFilter,
+        DeletedFilter,
+    )
     search_fields = ("phone", "search_text")
     search_help_text = _("Name, e-mail, code or phone digits (case-insensitive, Cyrillic too).")
     list_select_related = ("organization", "source")
@@ -170,6 +178,32 @@ class ClientAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
         return _scoped(request, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Staff of one organization must not see another's sources, staff or organizations in the choices.
+        if not request.user.is_superuser:
+            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
+            if db_field.name == "organization":
+                kwargs["queryset"] = Organization.objects.filter(id__in=ids)
+            elif db_field.name == "source":
+                kwargs["queryset"] = ClientSource.objects.filter(organization_id__in=ids)
+            elif db_field.name == "curator":
+                kwargs["queryset"] = User.objects.filter(memberships__organization_id__in=ids).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups" and not request.user.is_superuser:
+            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
+            kwargs["queryset"] = ClientGroup.objects.filter(organization_id__in=ids)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        form = getattr(response, "context_data", {}).get("action_form")
+        if form is not None and not request.user.is_superuser:
+            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
+            form.fields["group"].queryset = ClientGroup.objects.filter(organization_id__in=ids)
+        return response
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Client], search_term: str

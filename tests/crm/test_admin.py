@@ -7,7 +7,7 @@ from django.urls import reverse
 from backend.catalog.models import Service
 from backend.core.models import Event, EventAction
 from backend.crm.models import Client
-from backend.crm.services import client_create, client_group_create, client_soft_delete
+from backend.crm.services import client_create, client_group_create, client_soft_delete, client_source_create
 from backend.imports.services import clients_import
 from backend.organizations.models import Role
 from tests.conftest import member
@@ -137,14 +137,19 @@ def test_add_to_group_action_is_a_recorded_bulk_update(admin_web, org, manager, 
 
 def test_staff_without_superuser_see_only_their_organizations(org, other_org, manager, other_manager, clients) -> None:
     client_create(user=other_manager, organization_id=other_org.id, phone="+77011119999")
+    client_group_create(user=other_manager, organization_id=other_org.id, name="TheirGroup")
+    client_source_create(user=other_manager, organization_id=other_org.id, name="TheirSource")
     staff = member(org, Role.MANAGER, is_staff=True, is_superuser=False)
     from django.contrib.auth.models import Permission
 
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_client", "change_client"]))
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_client", "change_client", "add_client"]))
     web = DjangoClient()
     web.force_login(staff)
     page = web.get(reverse("admin:crm_client_changelist")).content.decode()
     assert "+77011110001" in page and "+77011119999" not in page
+    assert "TheirGroup" not in page and "TheirSource" not in page
+    add_page = web.get(reverse("admin:crm_client_add")).content.decode()
+    assert "TheirGroup" not in add_page and "TheirSource" not in add_page
 
 
 def test_other_admin_pages_render(admin_web, org, manager, clients) -> None:
