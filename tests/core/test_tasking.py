@@ -108,6 +108,18 @@ def test_worker_runs_tasks_beats_and_records_its_stop() -> None:
     assert beat.stopped_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_task_with_a_run_at_time_waits_for_it() -> None:
+    # given a task due now and one due in an hour
+    later = adding_task.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1, 1)
+    now = adding_task.enqueue(2, 2)
+    # when a worker processes the queue
+    call_command("run_worker", "--once", "--queues", "default")
+    # then only the due one ran
+    assert DBTaskResult.objects.get(id=now.id).status == "SUCCESSFUL"
+    assert DBTaskResult.objects.get(id=later.id).status == "READY"
+
+
 @pytest.mark.django_db
 def test_task_of_a_silent_worker_is_requeued() -> None:
     # given a task claimed by a worker whose last heartbeat is 2 minutes old
