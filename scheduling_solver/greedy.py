@@ -54,6 +54,9 @@ class PlanState:
             a[0] = 1.0
             self.pmf.append(a)
         self.fill: list[float] = [0.0] * problem.n_shifts
+        # Array twins of fill and of the room left under each call cap, for vectorised look-ups.
+        self.fill_np = np.zeros(problem.n_shifts)
+        self.room_np = problem.cap.astype(np.int64).copy()
         # Per worker: number of calls and the hull of their shifts, for the vectorised pre-filter.
         self.n_assigned = np.zeros(problem.n_workers, dtype=np.int64)
         self.hull_lo = np.full(problem.n_workers, np.inf)
@@ -101,6 +104,8 @@ class PlanState:
         pmf[0] *= 1.0 - p
         pmf[h] = top
         self.fill[s] = float(top)
+        self.fill_np[s] = top
+        self.room_np[s] -= 1
 
     def remove(self, w: int, s: int) -> None:
         """Un-call worker ``w`` from shift ``s`` (local search only) and rebuild that distribution."""
@@ -117,6 +122,7 @@ class PlanState:
         pmf[0] = 1.0
         self.pmf[s] = pmf
         self.fill[s] = 0.0
+        self.room_np[s] += 1
         for v in self.called[s]:
             p = self.p[v]
             top = pmf[h] + pmf[h - 1] * p
@@ -124,6 +130,7 @@ class PlanState:
             pmf[0] *= 1.0 - p
             pmf[h] = top
             self.fill[s] = float(top)
+        self.fill_np[s] = self.fill[s]
 
     def gain_slope(self, s: int) -> float:
         """Change in expected cost per unit of show probability added to shift ``s``."""

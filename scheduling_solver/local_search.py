@@ -20,6 +20,8 @@ from scheduling_solver.probability import poisson_binomial_pmf
 _EPS = 1e-9
 # Usable free candidates looked at per shift visit for add and replace moves.
 FREE_CANDIDATES = 6
+# Best-valued relocation targets checked for feasibility per worker.
+RELOCATE_TRIES = 5
 
 
 def _without_each(ps: Sequence[float], h: int, cu: float, ci: float) -> list[tuple[float, float]]:
@@ -80,21 +82,21 @@ class _Neighbours:
         else:
             self.w_sorted = self.s_sorted = np.zeros(0, dtype=np.int64)
             self.km_sorted = np.zeros(0)
-        self._by_worker: dict[int, list[tuple[int, float]]] = {}
+        self._by_worker: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._pen: dict[tuple[int, int], float] = {}
 
-    def by_worker(self, w: int) -> list[tuple[int, float]]:
-        """(shift, rank and distance cost) for every shift worker ``w`` may work."""
+    def by_worker(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(shifts, rank and distance costs) for every shift worker ``w`` may work."""
         found = self._by_worker.get(w)
         if found is None:
             a, b = np.searchsorted(self.w_sorted, [w, w + 1])
             pr = self.state.problem
-            rp = self.state.rank_pen[w]
-            found = [
-                (t, rp + self.dw * km)
-                for t, km in zip(self.s_sorted[a:b].tolist(), self.km_sorted[a:b].tolist(), strict=True)
-                if (w, t) not in pr.excluded
-            ]
+            ts = self.s_sorted[a:b]
+            pens = self.state.rank_pen[w] + self.dw * self.km_sorted[a:b]
+            if pr.excluded:
+                keep = np.array([(w, t) not in pr.excluded for t in ts.tolist()], dtype=bool)
+                ts, pens = ts[keep], pens[keep]
+            found = (ts, pens)
             self._by_worker[w] = found
         return found
 
@@ -191,13 +193,19 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
                 delta = drop + state.p[u] * g_minus + pen_u
                 if delta < -_EPS and (best is None or delta < best[0]):
                     best = (delta, "replace", w, u)
-            for t, pen_t in nb.by_worker(w):
-                if t == s or len(state.called[t]) >= state.cap[t]:
-                    continue
-                g_t = (cu + ci) * state.fill[t] - cu
-                delta = drop + state.p[w] * g_t + pen_t
-                if delta < -_EPS and (best is None or delta < best[0]) and _can_move(state, w, s, t):
-                    best = (delta, "relocate", w, t)
+            # Relocation to any shift the worker may work, valued for all targets at once.
+            ts, pens = nb.by_worker(w)
+            if len(ts):
+                deltas = drop + state.p[w] * ((cu + ci) * state.fill_np[ts] - cu) + pens
+                ok = np.flatnonzero((deltas < -_EPS) & (state.room_np[ts] > 0) & (ts != s))
+                bar = best[0] if best is not None else 0.0
+                for j in ok[np.argsort(deltas[ok], kind="stable")][:RELOCATE_TRIES].tolist():
+                    if deltas[j] >= bar:
+                        break
+                    t = int(ts[j])
+                    if _can_move(state, w, s, t):
+                        best = (float(deltas[j]), "relocate", w, t)
+                        break
     if best is None:
         return []
     _, kind, w, other = best

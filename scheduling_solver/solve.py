@@ -22,7 +22,7 @@ _RESERVE_S = 0.3
 _RESERVE_PER_SHIFT_S = 0.0008
 # Share of the remaining budget for CP-SAT; the exact local search gets the rest (it is where the
 # measured gains are: CP-SAT from the greedy's hint rarely finds a better plan by the exact measure).
-CP_SAT_SHARE = 0.3
+CP_SAT_SHARE = 0.2
 # Local-search work is counted in shift visits, not seconds, so a seed reproduces the same plan; this
 # rate is what one core manages, and the wall deadline only cuts in on an overloaded machine.
 VISITS_PER_SECOND = 2000
