@@ -43,7 +43,9 @@ def service_fields_clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         if name in data:
             value = str(data[name] or "").strip()
             limit = int(getattr(Service._meta.get_field(name), "max_length", 0) or 0)
-            if len(value) > limit:
+            if "\x00" in value:
+                errors[name] = _("Contains a NUL character.")
+            elif len(value) > limit:
                 errors[name] = _("At most %(n)d characters.") % {"n": limit}
             cleaned[name] = value
     if "name" in cleaned and not cleaned["name"]:

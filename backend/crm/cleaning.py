@@ -58,13 +58,17 @@ def client_fields_clean(
     for name in TEXT_FIELDS:
         if name in data:
             value = str(data[name] or "").strip()
-            if len(value) > _max_length(name):
+            if "\x00" in value:
+                errors[name] = _("Contains a NUL character.")
+            elif len(value) > _max_length(name):
                 errors[name] = _("At most %(n)d characters.") % {"n": _max_length(name)}
             else:
                 cleaned[name] = value
     if "email" in data:
         email = str(data["email"] or "").strip()
-        if email:
+        if email and "\x00" in email:
+            errors["email"] = _("Invalid e-mail address.")
+        elif email:
             try:
                 validate_email(email)
             except DjangoValidationError:

@@ -46,6 +46,7 @@ CLIENT_SORTS: dict[str, str] = {
     "id": "id",
 }
 MAX_LIMIT = 200
+MAX_ID = 2**63 - 1
 DELETED_MODES = ("exclude", "include", "only")
 _PHONEISH = re.compile(r"^[\d\s()+\-.]+$")
 
@@ -77,6 +78,10 @@ def _field_for(path: str) -> models.Field:
         field = model._meta.get_field(part)
         model = field.related_model
     return field
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 def _cursor_encode(payload: dict[str, Any]) -> str:
@@ -116,19 +121,19 @@ def _sort_value_decode(field: models.Field, value: Any) -> Any:
         if isinstance(field, models.DateField):
             return dt.date.fromisoformat(str(value))
         if isinstance(field, models.IntegerField | models.AutoField):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError("not an int")
+            if isinstance(value, bool) or not isinstance(value, int) or not -MAX_ID <= value <= MAX_ID:
+                raise ValueError("not a 64-bit int")
             return value
     except (ValueError, OverflowError) as exc:
         raise _bad_cursor() from exc
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise _bad_cursor()
     return value
 
 
 def client_search_filter(search: str) -> Q:
     """Type-ahead: every word in the lowercase search column, or phone digits anywhere in the number."""
-    text = search_fold(search.strip())[:100]
+    text = search_fold(search.replace("\x00", "").strip())[:100]
     if not text:
         return Q()
     digits = re.sub(r"\D", "", text)
@@ -208,7 +213,7 @@ def client_list(
     qs = qs.annotate(_sort=F(path))
     if cursor:
         payload = _cursor_decode(cursor)
-        if payload.get("s") != sort or isinstance(payload.get("id"), bool) or not isinstance(payload.get("id"), int):
+        if payload.get("s") != sort or not _is_id(payload.get("id")):
             raise _bad_cursor()
         value = _sort_value_decode(_field_for(path), payload.get("v"))
         last_id = payload["id"]
@@ -266,7 +271,7 @@ def _history_cursor_filter(qs: QuerySet[Event], cursor: str | None) -> QuerySet[
         last_id = payload["id"]
     except (KeyError, ValueError, OverflowError) as exc:
         raise _bad_cursor() from exc
-    if at.tzinfo is None or isinstance(last_id, bool) or not isinstance(last_id, int):
+    if at.tzinfo is None or not _is_id(last_id):
         raise _bad_cursor()
     return qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=last_id))
 

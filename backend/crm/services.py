@@ -488,8 +488,8 @@ def _named_create(
 ) -> Any:
     _organization(user, organization_id, Perm.CLIENT_CHANGE)
     name = (name or "").strip()
-    if not name:
-        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
+    if not name or "\x00" in name or len(name) > 100:
+        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]})
     if model.objects.filter(organization_id=organization_id, name__iexact=name).exists():
         raise Conflict(_("This name is taken."), code=code, fields={"name": [_("This name is taken.")]})
     obj = model(organization_id=organization_id, name=name)
@@ -595,7 +595,9 @@ def _vehicle_clean(data: Mapping[str, Any]) -> dict[str, Any]:
             if name in ("plate", "vin"):
                 value = value.upper().replace(" ", "")
             limit = int(getattr(Vehicle._meta.get_field(name), "max_length", 0) or 0)
-            if len(value) > limit:
+            if "\x00" in value:
+                errors[name] = [_("Contains a NUL character.")]
+            elif len(value) > limit:
                 errors[name] = [_("At most %(n)d characters.") % {"n": limit}]
             cleaned[name] = value
     if "year" in data:

@@ -102,6 +102,8 @@ def import_job_page(
     if cursor:
         try:
             last_id = int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")))
+            if not 0 <= last_id <= 2**63 - 1:
+                raise ValueError("out of range")
         except (ValueError, binascii.Error, UnicodeError) as exc:
             raise ValidationFailed(
                 _("Invalid cursor."), code="invalid_cursor", fields={"cursor": [_("Invalid cursor.")]}

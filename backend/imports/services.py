@@ -229,12 +229,12 @@ def _client_row(
             except ValueError:
                 row_errors.append({"row": number, "field": key, "message": _("Use yes/no, a date or an ISO time.")})
     source = _text(record["source"]) if "source" in record else None
-    if source and len(source) > 100:
+    if source and (len(source) > 100 or "\x00" in source):
         row_errors.append({"row": number, "field": "source", "message": _("At most 100 characters.")})
     groups = None
     if "groups" in record:
         groups = sorted({g.strip() for g in _text(record["groups"]).split("|") if g.strip()})
-        if any(len(g) > 100 for g in groups):
+        if any(len(g) > 100 or "\x00" in g for g in groups):
             row_errors.append({"row": number, "field": "groups", "message": _("At most 100 characters a group.")})
     if row_errors:
         errors.extend(row_errors)
@@ -258,7 +258,7 @@ def _service_row(number: int, record: dict[str, Any], errors: list[dict[str, Any
         errors.extend({"row": number, "field": k, "message": v} for k, v in field_errors.items())
         return None
     group = _text(record["group"]) if "group" in record else None
-    if group and len(group) > 100:
+    if group and (len(group) > 100 or "\x00" in group):
         errors.append({"row": number, "field": "group", "message": _("At most 100 characters.")})
         return None
     return ServiceImportRow(row=number, fields=cleaned, group_name=group)

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 MAX_ID = 2**63 - 1
-Id = Field(..., ge=1, le=MAX_ID)
+ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters; refuse them here instead of failing in the database.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 GenderIn = Literal["", "female", "male"]
@@ -19,7 +29,7 @@ GenderIn = Literal["", "female", "male"]
 
 class ConsentIn(Schema):
     given: bool
-    how: str = Field("", max_length=100, description="paper form, website, verbal...")
+    how: Text = Field("", max_length=100, description="paper form, website, verbal...")
 
 
 class ConsentsIn(Schema):
@@ -116,18 +126,18 @@ class ClientCreateIn(Schema):
     organization_id: int | None = Field(
         None, ge=1, le=MAX_ID, description="Defaults to the caller's first organization where they may edit clients."
     )
-    phone: str = Field(..., min_length=1, max_length=32)
-    first_name: str = Field("", max_length=100)
-    last_name: str = Field("", max_length=100)
-    middle_name: str = Field("", max_length=100)
-    code: str = Field("", max_length=32)
+    phone: Text = Field(..., min_length=1, max_length=32)
+    first_name: Text = Field("", max_length=100)
+    last_name: Text = Field("", max_length=100)
+    middle_name: Text = Field("", max_length=100)
+    code: Text = Field("", max_length=32)
     birthday: dt.date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
     gender: GenderIn = ""
-    email: str = Field("", max_length=254)
-    notes: str = Field("", max_length=5000)
-    extra_contact: str = Field("", max_length=200)
+    email: Text = Field("", max_length=254)
+    notes: Text = Field("", max_length=5000)
+    extra_contact: Text = Field("", max_length=200)
     source_id: int | None = Field(None, ge=1, le=MAX_ID)
-    group_ids: list[int] = Field(default_factory=list, max_length=100)
+    group_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
     curator_id: int | None = Field(None, ge=1, le=MAX_ID)
     consents: ConsentsIn | None = None
 
@@ -135,25 +145,25 @@ class ClientCreateIn(Schema):
 class ClientPatchIn(Schema):
     """Only the fields sent are changed; send null to clear birthday, source or curator."""
 
-    phone: str | None = Field(None, min_length=1, max_length=32)
-    first_name: str | None = Field(None, max_length=100)
-    last_name: str | None = Field(None, max_length=100)
-    middle_name: str | None = Field(None, max_length=100)
-    code: str | None = Field(None, max_length=32)
+    phone: Text | None = Field(None, min_length=1, max_length=32)
+    first_name: Text | None = Field(None, max_length=100)
+    last_name: Text | None = Field(None, max_length=100)
+    middle_name: Text | None = Field(None, max_length=100)
+    code: Text | None = Field(None, max_length=32)
     birthday: dt.date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
     gender: GenderIn | None = None
-    email: str | None = Field(None, max_length=254)
-    notes: str | None = Field(None, max_length=5000)
-    extra_contact: str | None = Field(None, max_length=200)
+    email: Text | None = Field(None, max_length=254)
+    notes: Text | None = Field(None, max_length=5000)
+    extra_contact: Text | None = Field(None, max_length=200)
     source_id: int | None = Field(None, ge=1, le=MAX_ID)
-    group_ids: list[int] | None = Field(None, max_length=100)
+    group_ids: list[ObjectId] | None = Field(None, max_length=100)
     curator_id: int | None = Field(None, ge=1, le=MAX_ID)
     consents: ConsentsIn | None = None
 
 
 class ClientListQuery(Schema):
     organization_id: int | None = Field(None, ge=1, le=MAX_ID)
-    search: str = Field("", max_length=100, description="Type-ahead: name words, e-mail, code or phone digits.")
+    search: Text = Field("", max_length=100, description="Type-ahead: name words, e-mail, code or phone digits.")
     group_id: int | None = Field(None, ge=1, le=MAX_ID)
     source_id: int | None = Field(None, ge=1, le=MAX_ID)
     curator_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -166,19 +176,19 @@ class ClientListQuery(Schema):
     deleted: Literal["exclude", "include", "only"] = Field(
         "exclude", description="include/only need the right to delete clients."
     )
-    sort: str = Field(
+    sort: Text = Field(
         "name",
         max_length=32,
         description="A column, '-' for descending: name, first_name, last_name, middle_name, phone, email, code, "
         "gender, birthday, source, curator, last_visit_at, created_at, updated_at, deleted_at, "
         "consent_messages_at, consent_marketing_at, consent_personal_data_at, id. Empty values sort last.",
     )
-    cursor: str | None = Field(None, max_length=1024)
+    cursor: Text | None = Field(None, max_length=1024)
     limit: int = Field(50, ge=1, le=200)
 
 
 class PageQuery(Schema):
-    cursor: str | None = Field(None, max_length=1024)
+    cursor: Text | None = Field(None, max_length=1024)
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -194,11 +204,11 @@ class BulkIn(Schema):
     """Fields left out are not touched; ``source_id``/``curator_id`` sent as null clear them."""
 
     organization_id: int | None = Field(None, ge=1, le=MAX_ID)
-    client_ids: list[int] = Field(..., min_length=1, max_length=10_000)
+    client_ids: list[ObjectId] = Field(..., min_length=1, max_length=10_000)
     source_id: int | None = Field(None, ge=1, le=MAX_ID)
     curator_id: int | None = Field(None, ge=1, le=MAX_ID)
-    add_group_ids: list[int] = Field(default_factory=list, max_length=100)
-    remove_group_ids: list[int] = Field(default_factory=list, max_length=100)
+    add_group_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
+    remove_group_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
 
 
 class MergeIn(Schema):
@@ -211,7 +221,7 @@ class BulkOut(Schema):
 
 class NamedIn(Schema):
     organization_id: int | None = Field(None, ge=1, le=MAX_ID)
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Text = Field(..., min_length=1, max_length=100)
 
 
 class SourceOut(Schema):
@@ -238,18 +248,18 @@ class GroupListOut(Schema):
 
 
 class VehicleIn(Schema):
-    make: str = Field("", max_length=64)
-    model: str = Field("", max_length=64)
-    plate: str = Field("", max_length=16)
-    vin: str = Field("", max_length=17)
+    make: Text = Field("", max_length=64)
+    model: Text = Field("", max_length=64)
+    plate: Text = Field("", max_length=16)
+    vin: Text = Field("", max_length=17)
     year: int | None = Field(None, ge=1900, le=2100)
 
 
 class VehiclePatchIn(Schema):
-    make: str | None = Field(None, max_length=64)
-    model: str | None = Field(None, max_length=64)
-    plate: str | None = Field(None, max_length=16)
-    vin: str | None = Field(None, max_length=17)
+    make: Text | None = Field(None, max_length=64)
+    model: Text | None = Field(None, max_length=64)
+    plate: Text | None = Field(None, max_length=16)
+    vin: Text | None = Field(None, max_length=17)
     year: int | None = Field(None, ge=1900, le=2100)
 
 

@@ -189,3 +189,31 @@ def test_vehicle_patch_and_delete(api_client, org, manager) -> None:
     )
     assert api.post(f"/api/v1/crm/vehicles/{vehicle_id}/delete").status_code == 200
     assert api.get(f"{BASE}/clients/{client_id}").json()["vehicles"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("post", "/api/v1/crm/clients", {"phone": "+77011234567", "first_name": "a\x00b"}),
+        ("post", "/api/v1/crm/sources", {"name": "In\x00sta"}),
+        ("post", "/api/v1/crm/clients/bulk", {"client_ids": [2**63]}),
+        ("post", "/api/v1/crm/clients", {"phone": "+77011234567", "group_ids": [0]}),
+    ],
+)
+def test_values_the_database_would_refuse_are_422(api_client, org, manager, method, path, payload) -> None:
+    response = getattr(api_client(manager), method)(path, payload)
+    assert response.status_code == 422, response.content
+    assert not Client.objects.exists()
+
+
+def test_nul_in_search_or_cursor_is_not_a_server_error(api_client, org, manager) -> None:
+    import base64
+    import json
+
+    api = api_client(manager)
+    assert api.get(f"{BASE}/clients", {"search": "an\x00na"}).status_code in (200, 422)
+    cursor = base64.urlsafe_b64encode(json.dumps({"s": "name", "v": "a\x00", "id": 1}).encode()).decode()
+    assert api.get(f"{BASE}/clients", {"cursor": cursor}).status_code == 422
+    huge = base64.urlsafe_b64encode(json.dumps({"s": "id", "v": 10**30, "id": 10**30}).encode()).decode()
+    assert api.get(f"{BASE}/clients", {"cursor": huge, "sort": "id"}).status_code == 422
+    assert api.get(f"{BASE}/clients/{1}/history", {"cursor": huge}).status_code in (404, 422)
