@@ -280,8 +280,17 @@ def format_report(rep: BenchReport) -> str:
             f"at flat 1.5x's fully-staffed share the solver wastes {100 * rep.waste_cut_at_flat_15:.1f}% "
             "fewer call-ups (target >= 15%)"
         )
-    for name, ok in rep.dominates.items():
-        lines.append(f"frontier dominates {name}: {ok}")
+    if rep.sweep:
+        for name, ok in rep.dominates.items():
+            lines.append(f"frontier dominates {name}: {ok}")
+    else:
+        # Without a sweep there is one solver point: compare it with each rule directly.
+        solver = rep.methods[0]
+        for m in rep.methods[1:]:
+            lines.append(
+                f"solver vs {m.method}: fully staffed {100 * solver.fully_staffed:.1f}% vs "
+                f"{100 * m.fully_staffed:.1f}%, wasted/100 {solver.wasted_per_100:.1f} vs {m.wasted_per_100:.1f}"
+            )
     if rep.replan_s is not None:
         lines.append(
             f"re-plan after {rep.declined} declines: {rep.replan_s:.2f} s, passes validator: {rep.replan_valid}"
