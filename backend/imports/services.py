@@ -325,7 +325,7 @@ def _run(
     job = ImportJob(
         organization=organization,
         kind=kind,
-        file_name=file_name[:255],
+        file_name="".join(ch for ch in file_name if ch.isprintable())[:255],
         format=fmt,
         dry_run=dry_run,
         started_by=actor,

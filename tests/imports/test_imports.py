@@ -258,3 +258,15 @@ def test_import_api_permissions(api_client, org, other_org, manager) -> None:
     )
     assert foreign.status_code == 404
     assert not Client.objects.exists() and not ImportJob.objects.exists()
+
+
+def test_a_file_name_with_control_characters_is_cleaned(org, manager) -> None:
+    job = clients_import(
+        user=manager,
+        organization_id=org.id,
+        content=b"phone\n+77011110001\n",
+        fmt="csv",
+        dry_run=False,
+        file_name="a\x00b\nc.csv",
+    )
+    assert job.file_name == "abc.csv" and job.status == ImportStatus.DONE
