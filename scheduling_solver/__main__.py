@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--draws", type=int, default=2000)
     p.add_argument("--time-limit", type=float, default=10.0)
-    p.add_argument("--sweep-time-limit", type=float, default=2.0)
+    p.add_argument("--sweep-time-limit", type=float, default=10.0)
     p.add_argument("--no-sweep", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench)

@@ -144,6 +144,7 @@ class BenchReport:
     declined: int
     waste_cut_at_flat_15: float | None
     dominates: dict[str, bool]
+    prior: tuple[float, float] = (0.0, 0.0)
 
 
 def run(
@@ -154,7 +155,7 @@ def run(
     draws: int = 2000,
     time_limit_s: float = 10.0,
     sweep: bool = True,
-    sweep_time_limit_s: float = 2.0,
+    sweep_time_limit_s: float = 10.0,
     decline_share: float = 0.15,
 ) -> BenchReport:
     """Generate a day, plan it with the solver and the flat rules, simulate, sweep, and re-plan."""
@@ -238,6 +239,7 @@ def run(
         n_declined,
         cut,
         dominates,
+        base.policy.prior,
     )
 
 
@@ -263,7 +265,8 @@ def format_report(rep: BenchReport) -> str:
     """Human-readable tables."""
     lines = [
         f"city day: {rep.workers} workers x {rep.shifts} shifts, seed {rep.seed}, "
-        f"{rep.draws} attendance draws with TRUE show rates",
+        f"{rep.draws} attendance draws with TRUE show rates; show-rate prior fitted to histories: "
+        f"Beta({rep.prior[0]:g}, {rep.prior[1]:g})",
         f"{'method':<20}{'fully staffed':>14}{'slots filled':>14}{'wasted/100':>12}{'calls/req':>11}"
         f"{'cost/shift':>12}{'wall s':>9}",
     ]
