@@ -17,7 +17,10 @@ from typing import Any
 _PHONE = re.compile(r"\+?\d[\d\- ()]{8,}\d")
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"'=: ]+)[A-Za-z0-9._\-~+/]{8,}=*")
 _SECRET_KEYS = {"token", "access", "refresh", "code", "otp", "password", "secret", "authorization"}
-_LONG_TOKEN = re.compile(r"\b[A-Za-z0-9_\-]{32,}\b")
+# Long opaque strings are treated as secrets, except canonical UUIDs (task and batch ids), which are not.
+_LONG_TOKEN = re.compile(
+    r"\b(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)[A-Za-z0-9_\-]{32,}\b"
+)
 # A 4-8 digit number shortly after "code" / "otp" / "pin" / "код" / "коды" (the words of our own messages, in
 # English, Russian and Kazakh): "code: 123456", "Код Brigada: 123456", "Brigada коды: 123456".
 _OTP_WORD = re.compile(r"(?i)(\b(?:code|otp|pin|код\w*)\b[^\d\n]{0,16}?)\d{4,8}\b")
