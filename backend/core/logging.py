@@ -17,10 +17,9 @@ from typing import Any
 _PHONE = re.compile(r"\+?\d[\d\- ()]{8,}\d")
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"'=: ]+)[A-Za-z0-9._\-~+/]{8,}=*")
 _SECRET_KEYS = {"token", "access", "refresh", "code", "otp", "password", "secret", "authorization"}
-# Long opaque strings are treated as secrets, except canonical UUIDs (task and batch ids), which are not.
-_LONG_TOKEN = re.compile(
-    r"\b(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)[A-Za-z0-9_\-]{32,}\b"
-)
+_LONG_TOKEN = re.compile(r"\b[A-Za-z0-9_\-]{32,}\b")
+# Canonical UUIDs (task, batch and family ids) are identifiers, not secrets: they are kept readable.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # A 4-8 digit number shortly after "code" / "otp" / "pin" / "код" / "коды" (the words of our own messages, in
 # English, Russian and Kazakh): "code: 123456", "Код Brigada: 123456", "Brigada коды: 123456".
 _OTP_WORD = re.compile(r"(?i)(\b(?:code|otp|pin|код\w*)\b[^\d\n]{0,16}?)\d{4,8}\b")
@@ -34,7 +33,15 @@ def mask_phone(match: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask tokens, codes and phone numbers in free text."""
+    """Mask tokens, codes and phone numbers in free text (UUIDs excepted)."""
+    parts = _UUID.split(text)
+    if len(parts) > 1:
+        uuids = _UUID.findall(text)
+        return "".join(_redact_part(p) + (uuids[i] if i < len(uuids) else "") for i, p in enumerate(parts))
+    return _redact_part(text)
+
+
+def _redact_part(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + "[REDACTED]", text)
     text = _OTP_WORD.sub(lambda m: m.group(1) + "[REDACTED]", text)
     text = _LONG_TOKEN.sub("[REDACTED]", text)
