@@ -24,9 +24,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# In the demo, one-time login codes are written to var/sms.log (the console backend hides them by design).
+demo: export SMS_BACKEND ?= file
 demo: setup
 	@$(BIN)/python manage.py migrate --noinput -v 1
 	@$(BIN)/python manage.py seed_demo
+	@echo "  Login codes requested through the API are written to var/sms.log"
 	@$(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
 
 serve: setup
