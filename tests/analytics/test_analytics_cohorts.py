@@ -120,3 +120,38 @@ def test_lazy_frame_input_matches_eager(visits):
     eager = cohort_retention(visits, as_of=dt.date(2024, 4, 1))
     lazy = cohort_retention(visits.lazy(), as_of=dt.date(2024, 4, 1))
     assert eager.equals(lazy)
+
+
+@pytest.mark.parametrize(("period", "tz"), [("month", "Asia/Tokyo"), ("week", "Europe/Berlin")])
+def test_synthetic_world_cells_match_a_direct_count(period, tz):
+    """Every complete cell equals a brute-force count over the visits (no shortcuts in the reference)."""
+    from zoneinfo import ZoneInfo
+
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=300, visits=3_000, seed=3, years=1.0)
+    as_of = dt.datetime(2023, 11, 17, 15, 0, tzinfo=dt.UTC)
+    table = cohort_retention(visits, period=period, tz=tz, as_of=as_of)
+    done = visits.filter((pl.col("status") == "completed") & (pl.col("started_at") < as_of))
+    local = pl.col("started_at").dt.convert_time_zone(tz).dt.replace_time_zone(None)
+    unit = "1mo" if period == "month" else "1w"
+    done = done.with_columns(local.dt.truncate(unit).dt.date().alias("p"))
+    done = done.with_columns(pl.col("p").min().over("client_id").alias("cohort"))
+    end_local = as_of.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    for row in table.filter(pl.col("retention").is_not_null()).sample(40, seed=1).iter_rows(named=True):
+        members = done.filter(pl.col("cohort") == row["cohort"])
+        if period == "month":
+            y, m = divmod(row["cohort"].month - 1 + row["period_index"], 12)
+            start = dt.date(row["cohort"].year + y, m + 1, 1)
+        else:
+            start = row["cohort"] + dt.timedelta(days=7 * row["period_index"])
+        active = members.filter(pl.col("p") == start)
+        assert row["cohort_size"] == members["client_id"].n_unique()
+        assert row["active_clients"] == active["client_id"].n_unique()
+        assert row["revenue"] == pytest.approx(active["amount"].sum())
+        assert dt.datetime.combine(start, dt.time()) < end_local
+
+
+def test_no_completed_visits_gives_an_empty_table():
+    frame = visits_frame([visit(1, "2024-01-05T10:00", status="cancelled")])
+    assert cohort_retention(frame, as_of=dt.date(2024, 2, 1)).height == 0
