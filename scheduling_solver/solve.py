@@ -1,4 +1,16 @@
-"""Plan a city day: marginal-gain construction, then CP-SAT polishing from a complete hint."""
+"""Plan a city day.
+
+1. Eligibility by numpy over spatial grid cells (:mod:`scheduling_solver.problem`).
+2. Accepted (fixed) calls are placed first; if they break a hard rule the day is ``infeasible``.
+3. Marginal-gain construction (:mod:`scheduling_solver.greedy`).
+4. Tiny days: CP-SAT over enumerated call sets priced exactly, so ``optimal`` is a real proof.
+   Other days: CP-SAT polishing from the greedy plan as a complete hint (convex piecewise-linear cost
+   in expected attendance), then an exact local search for the rest of the budget.
+5. Standby lists and exact figures (Poisson-binomial) for every shift.
+
+Everything after step 3 is bounded by deterministic budgets derived from ``policy.time_limit_s`` (so a
+seed reproduces the plan) with the wall clock as a safety net.
+"""
 
 from __future__ import annotations
 
