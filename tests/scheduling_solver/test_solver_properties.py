@@ -2,11 +2,13 @@
 really is contradictory), and re-planning after responses keeps it valid."""
 
 from datetime import timedelta
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solver_factories import HOME, at
 
+from scheduling_solver import polish
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import Instance, Policy, Shift, Worker
 from scheduling_solver.solve import solve
@@ -75,6 +77,18 @@ def test_every_plan_passes_the_validator(inst):
     if sol.status == "infeasible":
         # Only accepted (fixed) calls can make a day contradictory.
         assert any(w.fixed for w in inst.workers)
+
+
+@given(days())
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_heuristic_path_plans_pass_the_validator(inst):
+    # Small days normally go to the exact subset model; switch it off to exercise the greedy, the
+    # CP-SAT polish and the local search on the same inventions.
+    with mock.patch.object(polish, "EXACT_MAX_CANDIDATES", 0):
+        sol = solve(inst)
+    report = validate(inst, sol)
+    assert report.ok, report.violations
+    assert sol.status in ("feasible", "infeasible")
 
 
 @given(days(), st.data())
