@@ -117,6 +117,12 @@ class ClientAdminForm(forms.ModelForm):
                 )
                 if clash.exists():
                     self.add_error("phone", _("A client with this phone already exists (maybe deleted)."))
+            code = (data.get("code") or "").strip()
+            if (
+                code
+                and Client.objects.filter(organization=organization, code=code).exclude(pk=self.instance.pk).exists()
+            ):
+                self.add_error("code", _("Another client has this code."))
             for name in ("source", "groups", "curator"):
                 value = data.get(name)
                 objs = list(value) if name == "groups" and value is not None else [value] if value else []
@@ -224,6 +230,13 @@ class ClientAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        # Django's model permission is not enough: the role in the client's organization must allow changes.
+        allowed = super().has_change_permission(request, obj)
+        if not allowed or request.user.is_superuser or obj is None:
+            return allowed
+        return obj.organization_id in organization_ids_for(request.user, Perm.CLIENT_CHANGE)
 
     @admin.display(description=_("name"), ordering="name_key")
     def display_name(self, obj: Client) -> str:

@@ -182,3 +182,25 @@ def test_other_admin_pages_render(admin_web, org, manager, clients) -> None:
         assert admin_web.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
     assert admin_web.get(reverse("admin:catalog_service_change", args=[service.pk])).status_code == 200
     assert admin_web.get(reverse("admin:crm_client_add")).status_code == 200
+
+
+def test_a_taken_code_is_a_form_error_and_a_role_without_change_right_gets_a_read_only_view(
+    admin_web, org, manager, clients
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    from backend.crm.services import client_update
+
+    client_update(user=manager, client_id=clients[0].pk, data={"code": "C-1"})
+    url = reverse("admin:crm_client_change", args=[clients[1].pk])
+    taken = admin_web.post(url, {"phone": "+77011110002", "first_name": "Anna", "code": "C-1", "gender": ""})
+    assert taken.status_code == 200 and "Another client has this code" in taken.content.decode()
+
+    master = member(org, Role.MASTER, is_staff=True)  # may view clients, not change them
+    master.user_permissions.add(*Permission.objects.filter(codename__in=["view_client", "change_client"]))
+    web = DjangoClient()
+    web.force_login(master)
+    post = web.post(url, {"phone": "+77011110002", "first_name": "Hacked", "gender": ""})
+    assert post.status_code == 403
+    clients[1].refresh_from_db()
+    assert clients[1].first_name == "Anna" and clients[1].code == ""
