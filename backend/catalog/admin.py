@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from backend.organizations.models import Membership
+from backend.organizations.models import Branch, Membership, Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
 
@@ -22,6 +22,36 @@ def _scoped(request: HttpRequest, qs: QuerySet[Any], path: str = "organization_i
     if request.user.is_superuser:
         return qs
     return qs.filter(**{f"{path}__in": organization_ids_for(request.user, Perm.CATALOG_VIEW)})
+
+
+class CatalogAdmin(admin.ModelAdmin):
+    """Staff who are not superusers see and change only their organizations' catalog, per their role."""
+
+    org_path = "organization_id"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return _scoped(request, super().get_queryset(request), self.org_path)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        if not allowed or request.user.is_superuser or obj is None:
+            return allowed
+        org_id = obj.branch.organization_id if self.org_path.startswith("branch") else obj.organization_id
+        return org_id in organization_ids_for(request.user, Perm.CATALOG_CHANGE)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # bookings and history refer to catalog rows: deactivate or soft-delete instead
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not request.user.is_superuser:
+            ids = organization_ids_for(request.user, Perm.CATALOG_CHANGE)
+            if db_field.name == "organization":
+                kwargs["queryset"] = Organization.objects.filter(id__in=ids)
+            elif db_field.name == "group":
+                kwargs["queryset"] = ServiceGroup.objects.filter(organization_id__in=ids)
+            elif db_field.name == "branch":
+                kwargs["queryset"] = Branch.objects.filter(organization_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -61,16 +91,13 @@ class ServiceAdminForm(forms.ModelForm):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CatalogAdmin):
     form = ServiceAdminForm
     list_display = ("name", "code", "organization", "group", "price", "duration_minutes", "is_active", "deleted_at")
     list_filter = ("organization", "group", "is_active", DeletedFilter)
     search_fields = ("name", "code")
     list_select_related = ("organization", "group")
     actions = ("soft_delete_selected", "restore_selected")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Service]:
-        return _scoped(request, super().get_queryset(request))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Service | None = None) -> tuple[str, ...]:
         return ("organization",) if obj is not None else ()
@@ -79,9 +106,6 @@ class ServiceAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
-
-    def has_delete_permission(self, request: HttpRequest, obj: Service | None = None) -> bool:
-        return False  # bookings and history refer to services: soft delete instead
 
     def save_model(self, request: HttpRequest, obj: Service, form: forms.Form, change: bool) -> None:
         data: dict[str, Any] = {
@@ -113,20 +137,14 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceGroup)
-class ServiceGroupAdmin(admin.ModelAdmin):
+class ServiceGroupAdmin(CatalogAdmin):
     list_display = ("name", "organization", "sort_order")
     list_filter = ("organization",)
     search_fields = ("name",)
     fields = ("organization", "name", "sort_order")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceGroup]:
-        return _scoped(request, super().get_queryset(request))
-
     def get_readonly_fields(self, request: HttpRequest, obj: ServiceGroup | None = None) -> tuple[str, ...]:
         return ("organization",) if obj is not None else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: ServiceGroup | None = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: ServiceGroup, form: forms.Form, change: bool) -> None:
         if change:
@@ -160,36 +178,25 @@ class StaffServiceAdminForm(forms.ModelForm):
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(CatalogAdmin):
+    org_path = "branch__organization_id"
     list_display = ("name", "kind", "branch", "is_active")
     list_filter = ("kind", "is_active", "branch__organization")
     search_fields = ("name", "branch__name")
     list_select_related = ("branch",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Resource]:
-        return _scoped(request, super().get_queryset(request), "branch__organization_id")
-
-    def has_delete_permission(self, request: HttpRequest, obj: Resource | None = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: Resource, form: forms.Form, change: bool) -> None:
         services.resource_save(user=request.user, resource=obj)
 
 
 @admin.register(StaffService)
-class StaffServiceAdmin(admin.ModelAdmin):
+class StaffServiceAdmin(CatalogAdmin):
     form = StaffServiceAdminForm
     list_display = ("staff", "service", "price", "duration_minutes", "is_active")
     list_filter = ("organization", "is_active")
     search_fields = ("service__name", "staff__phone", "staff__last_name")
     raw_id_fields = ("staff", "service")
     fields = ("staff", "service", "price", "duration_minutes", "is_active")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffService]:
-        return _scoped(request, super().get_queryset(request))
-
-    def has_delete_permission(self, request: HttpRequest, obj: StaffService | None = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: StaffService, form: forms.Form, change: bool) -> None:
         services.staff_service_save(user=request.user, staff_service=obj)

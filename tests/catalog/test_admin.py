@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client as DjangoClient
+from django.urls import reverse
+
+from backend.catalog.models import Service
+from backend.catalog.services import service_create, service_group_create
+from backend.core.models import Event, EventAction
+from backend.organizations.models import Role
+from tests.conftest import member
+
+pytestmark = pytest.mark.django_db
+
+
+def _web(user) -> DjangoClient:
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="catalog"))
+    web = DjangoClient()
+    web.force_login(user)
+    return web
+
+
+def test_staff_see_their_catalog_only_and_change_it_through_the_service(org, other_org, manager, other_manager) -> None:
+    mine = service_create(user=manager, organization_id=org.id, name="Haircut", price="1000")
+    service_create(user=other_manager, organization_id=other_org.id, name="TheirService")
+    service_group_create(user=other_manager, organization_id=other_org.id, name="TheirGroup")
+    staff = member(org, Role.MANAGER, is_staff=True)
+    web = _web(staff)
+
+    listing = web.get(reverse("admin:catalog_service_changelist")).content.decode()
+    assert "Haircut" in listing and "TheirService" not in listing
+    assert "TheirGroup" not in web.get(reverse("admin:catalog_service_add")).content.decode()
+    response = web.post(
+        reverse("admin:catalog_service_change", args=[mine.pk]),
+        {
+            "group": "",
+            "name": "Haircut",
+            "code": "",
+            "price": "1200",
+            "duration_minutes": "60",
+            "description": "",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert str(mine.price) == "1200.00"
+    assert Event.objects.filter(
+        entity_type="catalog.service", entity_id=str(mine.pk), action=EventAction.UPDATE, actor=staff
+    ).exists()
+
+
+def test_a_role_that_only_views_the_catalog_cannot_change_it(org, manager) -> None:
+    service = service_create(user=manager, organization_id=org.id, name="Haircut", price="1000")
+    master = member(org, Role.MASTER, is_staff=True)
+
+    response = _web(master).post(
+        reverse("admin:catalog_service_change", args=[service.pk]),
+        {
+            "name": "Hacked",
+            "price": "1",
+            "duration_minutes": "60",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 403
+    assert Service.objects.get(pk=service.pk).name == "Haircut"
