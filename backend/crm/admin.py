@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -46,6 +47,24 @@ def _scoped(request: HttpRequest, qs: QuerySet[Any], perm: Perm = Perm.CLIENT_VI
     if request.user.is_superuser:
         return qs
     return qs.filter(organization_id__in=organization_ids_for(request.user, perm))
+
+
+def _short(value: Any) -> str:
+    text = "∅" if value in (None, "", []) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """'field: old → new' for changes, 'field: value' for what a creation set (empty values left out)."""
+    before = before or {}
+    parts = []
+    for key in sorted(after or {}):
+        new = (after or {})[key]
+        if key in before:
+            parts.append(f"{key}: {_short(before[key])} → {_short(new)}")
+        elif new not in (None, "", []):
+            parts.append(f"{key}: {_short(new)}")
+    return "; ".join(parts)
 
 
 def _report(request: HttpRequest, exc: ApplicationError) -> None:
@@ -275,11 +294,11 @@ class ClientAdmin(admin.ModelAdmin):
         events = selectors.client_events(obj, limit=100)
         rows = (
             (
-                e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                timezone.localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
                 e.get_action_display(),
                 e.entity_type,
                 e.actor or "—",
-                ", ".join(sorted((e.after or {}).keys())) or "—",
+                _changes(e.before, e.after) or "—",
             )
             for e in events
         )
@@ -289,7 +308,7 @@ class ClientAdmin(admin.ModelAdmin):
             _("what"),
             _("entity"),
             _("who"),
-            _("fields"),
+            _("changes"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 
