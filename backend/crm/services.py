@@ -695,6 +695,7 @@ class UpsertResult:
     updated: int = 0
     skipped: int = 0
     notes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _names_resolve(
@@ -738,8 +739,9 @@ def client_bulk_upsert(
 ) -> UpsertResult:
     """Create or update clients matched by phone (deleted ones are skipped, not revived).
 
-    Only the columns a row carries are compared and written; unchanged rows are skipped without an event.
-    Writes go in chunks with bulk_create/bulk_update plus one bulk event insert per chunk; the caller owns the
+    Only the columns a row carries are compared and written; unchanged rows are skipped without an event. A
+    client code already used by another client (or an earlier row) is a row error in ``errors``. Writes go in
+    chunks of prepared INSERT/UPDATE statements plus one bulk event insert per chunk; the caller owns the
     transaction (the import is all-or-nothing). With ``dry_run`` nothing is written; counts say what would be.
     """
     organization_access_check(user, organization_id, Perm.CLIENT_IMPORT)
@@ -760,6 +762,10 @@ def client_bulk_upsert(
                 "client_id", "clientgroup_id"
             ):
                 group_map.setdefault(cid, set()).add(gid)
+
+    codes: dict[str, int | None] = dict(
+        Client.objects.filter(organization_id=organization_id).exclude(code="").values_list("code", "id")
+    )
 
     source_names = {r.source_name for r in rows if r.source_name}
     group_names = {g for r in rows if r.group_names for g in r.group_names}
@@ -785,6 +791,13 @@ def client_bulk_upsert(
             values["source_id"] = sources.get(r.source_name.lower()) if r.source_name else None
         wanted_groups = {groups.get(g.lower(), -1) for g in r.group_names} if r.group_names is not None else None
         client = existing.get(phone)
+        code = values.get("code")
+        if code:
+            holder = codes.get(code, client.pk if client is not None else None)
+            if holder != (client.pk if client is not None else None) or (holder is None and code in codes):
+                result.errors.append({"row": r.row, "field": "code", "message": _("Another client has this code.")})
+                continue
+            codes[code] = client.pk if client is not None else None
         for kind in CONSENT_KINDS:
             key = f"consent_{kind}_at"
             if key not in values:
@@ -834,7 +847,7 @@ def client_bulk_upsert(
         to_update.append((client, before, after))
         result.updated += 1
 
-    if dry_run:
+    if dry_run or result.errors:
         return result
 
     through = Client.groups.through

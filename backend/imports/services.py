@@ -375,7 +375,7 @@ def _run(
             res = client_bulk_upsert(
                 user=user, organization_id=organization.pk, rows=rows, batch_id=job.batch_id, dry_run=not write
             )
-            return res.created, res.updated, res.skipped, [], res.notes
+            return res.created, res.updated, res.skipped, res.errors, res.notes
         sres = service_bulk_upsert(
             user=user, organization_id=organization.pk, rows=rows, batch_id=job.batch_id, dry_run=not write
         )

@@ -270,3 +270,15 @@ def test_a_file_name_with_control_characters_is_cleaned(org, manager) -> None:
         file_name="a\x00b\nc.csv",
     )
     assert job.file_name == "abc.csv" and job.status == ImportStatus.DONE
+
+
+def test_client_codes_taken_by_another_client_or_an_earlier_row_are_row_errors(org, manager) -> None:
+    client_create(user=manager, organization_id=org.id, phone="+77011110009", code="CARD-1")
+    content = b"phone;code\n+77011110001;CARD-1\n+77011110002;CARD-2\n+77011110003;CARD-2\n+77011110009;CARD-1\n"
+
+    dry = clients_import(user=manager, organization_id=org.id, content=content, fmt="csv", dry_run=True)
+    job = clients_import(user=manager, organization_id=org.id, content=content, fmt="csv", dry_run=False)
+
+    assert [(e["row"], e["field"]) for e in dry.errors] == [(2, "code"), (4, "code")]
+    assert job.status == ImportStatus.FAILED and job.errors == dry.errors
+    assert Client.objects.count() == 1 and not ClientSource.objects.exists()
