@@ -179,7 +179,9 @@ def source_effectiveness(
     """
     if clients is None:
         return query(rel, "v", sql).pl()
-    return run_sql(sql, v=rel, c=as_relation(clients).select("client_id", "source")).pl()
+    # Two inputs may live on different connections; only the needed columns are handed over.
+    needed = rel.select("client_id", "started_at", "amount", "source", "status")
+    return run_sql(sql, v=needed, c=as_relation(clients).select("client_id", "source")).pl()
 
 
 def staff_load(
