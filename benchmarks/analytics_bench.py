@@ -59,13 +59,13 @@ def ensure_data(out: Path, rows: int, clients: int) -> Path:
 # ----------------------------------------------------------------------------------------- library worker
 
 
-def run_library(query: str, folder: Path) -> Any:
+def run_library(query: str, folder: Path, threads: int | None = None) -> Any:
     import analytics
     from analytics.abc import abc_analysis, xyz_analysis
     from analytics.cohorts import cohort_retention
     from analytics.rfm import rfm
 
-    con = analytics.connect(folder)
+    con = analytics.connect(folder, threads=threads)
     visits = con.table("visits")
     if query == "cohort":
         return cohort_retention(visits, as_of=AS_OF)
@@ -276,7 +276,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(impl: str, query: str, folder: Path, result: Path) -> None:
+def worker(impl: str, query: str, folder: Path, result: Path, threads: int | None = None) -> None:
     """Import first (not timed), then time read + compute; write the answer and the measurements."""
     if impl == "lib":
         import analytics  # noqa: F401
@@ -285,7 +285,7 @@ def worker(impl: str, query: str, folder: Path, result: Path) -> None:
     rss_after_import = peak_rss_mb()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    answer = run_library(query, folder) if impl == "lib" else run_pandas(query, folder)
+    answer = run_library(query, folder, threads) if impl == "lib" else run_pandas(query, folder)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -307,7 +307,7 @@ def worker(impl: str, query: str, folder: Path, result: Path) -> None:
     )
 
 
-def spawn(impl: str, query: str, folder: Path, result: Path) -> dict[str, float]:
+def spawn(impl: str, query: str, folder: Path, result: Path, threads: int | None = None) -> dict[str, float]:
     cmd = [
         sys.executable,
         __file__,
@@ -320,6 +320,8 @@ def spawn(impl: str, query: str, folder: Path, result: Path) -> dict[str, float]
         "--result",
         str(result),
     ]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{impl} {query} failed:\n{done.stderr}")
@@ -401,6 +403,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="visits to generate (default 10M)")
     parser.add_argument("--clients", type=int, default=None, help="clients (default rows / 10)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per query and implementation (median)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="DuckDB threads for the library (default: all cores); 1 can win on a machine others load",
+    )
     parser.add_argument("--queries", default=",".join(QUERIES), help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument(
@@ -415,7 +423,7 @@ def main() -> None:
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.query, args.data, args.result)
+        worker(args.worker, args.query, args.data, args.result, args.threads)
         return
 
     clients = args.clients or max(args.rows // 10, 1)
@@ -426,8 +434,10 @@ def main() -> None:
     results = args.out / "results"
     results.mkdir(parents=True, exist_ok=True)
     queries = [q for q in args.queries.split(",") if q]
+    threads = args.threads or os.cpu_count()
     print(
-        f"{args.rows:,} visits, {clients:,} clients, {os.cpu_count()} CPUs, median of {args.repeat} runs each"
+        f"{args.rows:,} visits, {clients:,} clients, {os.cpu_count()} CPUs, library on {threads} DuckDB "
+        f"thread(s), median of {args.repeat} runs each, load average {os.getloadavg()[0]:.1f} at start"
     )
     header = (
         f"{'query':<14} {'lib wall':>9} {'pd wall':>9} {'speedup':>8} {'lib cpu':>8} {'pd cpu':>8} "
@@ -443,7 +453,7 @@ def main() -> None:
         # Alternate the implementations so background load hits both alike.
         for _ in range(args.repeat):
             for impl in ("lib", "pandas"):
-                runs[impl].append(spawn(impl, q, folder, results / f"{q}_{impl}.parquet"))
+                runs[impl].append(spawn(impl, q, folder, results / f"{q}_{impl}.parquet", args.threads))
         med = {
             impl: {m: statistics.median(r[m] for r in rs) for m in ("wall", "cpu", "peak_mb")}
             for impl, rs in runs.items()
