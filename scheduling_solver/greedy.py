@@ -296,7 +296,9 @@ def construct(state: PlanState, shifts: Iterable[int] | None = None) -> None:
     """The marginal-gain construction: pair by pair on ordinary days, a worker sweep first on huge ones."""
     pr = state.problem
     todo = None if shifts is None else sorted(shifts)
-    if pr.n_workers * pr.n_shifts > SWEEP_ABOVE_PAIRS:
+    # The sweep pays off when most of the day is still empty; a re-plan's top-up touches a few calls
+    # per shift, which the pair-by-pair pass does directly.
+    if shifts is None and pr.n_workers * pr.n_shifts > SWEEP_ABOVE_PAIRS:
         sweep_fill(state, todo)
         # Only shifts that still want someone need the pair-by-pair pass.
         threshold = state.cu / (state.cu + state.ci) if state.cu + state.ci > 0 else 0.0
