@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solver_factories import HOME, at
 
-from scheduling_solver import polish
+from scheduling_solver import greedy, polish
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import Instance, Policy, Shift, Worker
 from scheduling_solver.solve import solve
@@ -84,7 +84,8 @@ def test_every_plan_passes_the_validator(inst):
 def test_heuristic_path_plans_pass_the_validator(inst):
     # Small days normally go to the exact subset model; switch it off to exercise the greedy, the
     # CP-SAT polish and the local search on the same inventions.
-    with mock.patch.object(polish, "EXACT_MAX_CANDIDATES", 0):
+    # The worker sweep (normally only for huge days) is switched on too.
+    with mock.patch.object(polish, "EXACT_MAX_CANDIDATES", 0), mock.patch.object(greedy, "SWEEP_ABOVE_PAIRS", 0):
         sol = solve(inst)
     report = validate(inst, sol)
     assert report.ok, report.violations
