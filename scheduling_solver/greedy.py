@@ -260,6 +260,8 @@ def sweep_fill(state: PlanState, shifts: Iterable[int] | None = None) -> None:
         banned = np.array([w * n + s for w, s in pr.excluded], dtype=np.int64)
         keep &= ~np.isin(all_w * n + all_s, banned)
     all_w, all_s, all_km = all_w[keep], all_s[keep], all_km[keep]
+    if len(all_w) == 0:
+        return
     order = np.argsort(pr.priority[all_w], kind="stable")
     all_w, all_s = all_w[order], all_s[order]
     pen = pr.rank_penalty[all_w] + pr.instance.policy.distance_weight * all_km[order]
