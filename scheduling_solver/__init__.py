@@ -1,7 +1,15 @@
 """Call-up planning for staffing: which ranked workers to call for which shift, and how many.
 
 Pure Python + OR-Tools; never imports Django or ``backend``. The staffing app reaches it through one
-adapter using the JSON contract in :mod:`scheduling_solver.schemas`.
+adapter using the JSON contract in :mod:`scheduling_solver.schemas`::
+
+    instance = parse_instance(json_document)           # SchemaError names the JSON path
+    solution, context = solve_with_context(instance)  # or solve(instance)
+    assert validate(instance, solution).ok            # the specification, independent of the solver
+    instance, solution = replan(instance, solution, declines={"s1": ["w9"]}, context=context)
+    payload = solution_to_json(solution)
+
+Solves never belong in a web request: run them in a task worker.
 """
 
 from scheduling_solver.replan import replan
