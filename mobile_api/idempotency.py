@@ -27,6 +27,7 @@ from backend.accounts.tokens import access_token_user
 from backend.core.exceptions import ErrorCode
 from backend.core.models import IdempotencyRecord
 from backend.core.net import client_ip
+from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -74,13 +75,6 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
         response = JsonResponse(record.response_body, status=record.status_code or 200, safe=False)
     response["Idempotent-Replayed"] = "true"
     return response
-
-
-def idempotency_purge(*, older_than: timedelta | None = None) -> int:
-    """Delete records past their retention; returns how many."""
-    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.BRIGADA_IDEMPOTENCY_TTL))
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
 
 
 class IdempotencyMiddleware:

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from backend.accounts.tokens import token_pair_issue
 from backend.core.models import IdempotencyRecord
+from backend.core.services import idempotency_purge
 from backend.crm.models import Client as CrmClient
 from backend.organizations.models import Organization, Role
-from mobile_api.idempotency import idempotency_purge
 from tests.conftest import ApiClient, member
 
 URL = "/api/v1/crm/clients"

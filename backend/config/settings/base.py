@@ -166,6 +166,13 @@ BRIGADA_REFRESH_TOKEN_TTL = int(os.environ.get("BRIGADA_REFRESH_TOKEN_TTL", 30 *
 BRIGADA_OTP_TTL = int(os.environ.get("BRIGADA_OTP_TTL", 5 * 60))
 BRIGADA_OTP_MAX_ATTEMPTS = 5
 BRIGADA_IDEMPOTENCY_TTL = 48 * 3600
+# Retention jobs run hourly by every `run_worker` (each is idempotent, so several workers may run them).
+BRIGADA_HOUSEKEEPING = [
+    "backend.core.services.idempotency_purge",
+    "backend.core.services.task_results_purge",
+    "backend.accounts.services.otp_challenges_purge",
+]
+BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTERVAL", 3600))
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
 BRIGADA_THROTTLE_ANON = os.environ.get("BRIGADA_THROTTLE_ANON", "60/m")

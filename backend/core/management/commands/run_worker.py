@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, connections
 from django_tasks_db.management.commands.db_worker import Worker
 
+from backend.core.services import housekeeping_run
 from backend.core.tasking import (
     current_worker_id_set,
     heartbeat_beat,
@@ -52,6 +53,7 @@ class Housekeeper(threading.Thread):
         self.stop_event = threading.Event()
         self.database_ok = True
         self.next_sweep = 0.0
+        self.next_housekeeping = 0.0
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -60,6 +62,10 @@ class Housekeeper(threading.Thread):
                 if time.monotonic() >= self.next_sweep:
                     self.sweep()
                     self.next_sweep = time.monotonic() + self.sweep_interval
+                if time.monotonic() >= self.next_housekeeping:
+                    self.next_housekeeping = time.monotonic() + settings.BRIGADA_HOUSEKEEPING_INTERVAL
+                    purged = housekeeping_run()
+                    logger.info("housekeeping", extra={"worker": self.worker_id, **purged})
                 if not self.database_ok:
                     logger.info("database reachable again", extra={"worker": self.worker_id})
                 self.database_ok = True
