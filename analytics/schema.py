@@ -41,7 +41,7 @@ status (``accepted`` | ``declined`` | ``expired`` | ``cancelled``), offered_at, 
 null when never answered).
 
 ``attendance`` — what happened on the shift: shift_id, worker_id, showed (BOOLEAN), hours (DOUBLE, worked),
-quality (DOUBLE 1-5, the site's rating).
+quality (DOUBLE 1-10, the foreman's rating of the work).
 
 Optional tables (documented here so KPIs that need them are not dropped)
 ------------------------------------------------------------------------
@@ -49,7 +49,7 @@ Optional tables (documented here so KPIs that need them are not dropped)
 ``staff_schedule`` — staff_id, branch_id, date (DATE), scheduled_minutes (INTEGER): rostered time, the
 denominator of staff load %.
 
-``reviews`` — review_id, visit_id, client_id, staff_id, branch_id, score (1-5), created_at.
+``reviews`` — review_id, visit_id, client_id, staff_id, branch_id, score (1-10, as Brigada collects it), created_at.
 
 ``workers`` — worker_id, segment (VARCHAR, e.g. ``new`` / ``regular`` / ``veteran``), district (VARCHAR).
 
@@ -131,7 +131,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("worker_id", "BIGINT", "worker booked on the shift"),
         ("showed", "BOOLEAN", "worker turned up"),
         ("hours", "DOUBLE", "hours worked"),
-        ("quality", "DOUBLE", "site's rating 1-5, may be null"),
+        ("quality", "DOUBLE", "foreman's rating 1-10, may be null"),
     ),
 }
 
@@ -148,7 +148,7 @@ OPTIONAL_TABLES: dict[str, tuple[Column, ...]] = {
         ("client_id", "BIGINT", "author"),
         ("staff_id", "BIGINT", "reviewed employee"),
         ("branch_id", "BIGINT", "branch"),
-        ("score", "DOUBLE", "1-5"),
+        ("score", "DOUBLE", "1-10"),
         ("created_at", "TIMESTAMPTZ", "when written"),
     ),
     "workers": _cols(

@@ -289,7 +289,7 @@ def generate_schedule_and_reviews(
     )
     done = visits.filter(pl.col("status") == "completed")
     pick = done.filter(pl.Series(rng.random(done.height) < review_share))
-    scores = np.clip(np.round(rng.normal(4.4, 0.7, pick.height)), 1, 5)
+    scores = np.clip(np.round(rng.normal(8.6, 1.3, pick.height)), 1, 10)
     reviews = pick.select(
         pl.int_range(1, pick.height + 1, dtype=pl.Int64).alias("review_id"),
         "visit_id",
