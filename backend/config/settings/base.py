@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.notifications",
     "backend.realtime",
     "backend.demo",
+    "backend.warehouse",
 ]
 
 MIDDLEWARE = [
