@@ -21,7 +21,9 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     subprotocols = list(scope.get("subprotocols") or [])
     if len(subprotocols) >= 2 and subprotocols[0] == "bearer":
         return str(subprotocols[1])
-    query = parse_qs((scope.get("query_string") or b"").decode())
+    # The raw query string is bytes from the client: junk must not crash the handshake. A replaced
+    # character can never be part of a valid token, so a mangled token is simply rejected.
+    query = parse_qs((scope.get("query_string") or b"").decode("utf-8", errors="replace"))
     values = query.get("token")
     return values[0] if values else None
 
