@@ -26,6 +26,8 @@ setup: $(STAMP)
 
 # In the demo, one-time login codes are written to var/sms.log (the console backend hides them by design).
 demo: export SMS_BACKEND ?= file
+demo: export DEBUG ?= 1
+serve: export DEBUG ?= 1
 demo: setup
 	@$(BIN)/python manage.py migrate --noinput -v 1
 	@$(BIN)/python manage.py seed_demo

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
@@ -179,18 +179,30 @@ def install_error_handlers(api: NinjaAPI) -> None:
                 code=ErrorCode.CONFLICT,
                 message=_("A concurrent change won. Try again."),
             )
-        if sqlstate == "22001":  # value too long for the column
+        if sqlstate and sqlstate.startswith("22"):
+            # Class 22 "data exception" (too long, out of range, bad encoding...): the input was bad, not the server.
+            logger.warning("data error reached the API", extra={"path": request.path, "sqlstate": sqlstate})
             return error_response(
-                api, request, status=422, code=ErrorCode.VALIDATION_ERROR, message=_("A value is too long.")
+                api, request, status=422, code=ErrorCode.VALIDATION_ERROR, message=_("A value is out of range.")
+            )
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database is unreachable or restarting: worth a retry.
+            logger.warning("database unavailable", extra={"path": request.path, "error": type(exc).__name__})
+            return error_response(
+                api,
+                request,
+                status=503,
+                code="unavailable",
+                message=_("Service temporarily unavailable."),
+                headers={"Retry-After": "2"},
             )
         logger.exception("database error", extra={"path": request.path})
+        return error_response(api, request, status=500, code="internal_error", message=_("Internal error."))
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(
-            api,
-            request,
-            status=503,
-            code="unavailable",
-            message=_("Service temporarily unavailable."),
-            headers={"Retry-After": "2"},
+            api, request, status=413, code="payload_too_large", message=_("The request body is too large.")
         )
 
     @api.exception_handler(Exception)

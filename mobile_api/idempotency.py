@@ -3,10 +3,11 @@
 How it works: before the view runs, a record keyed by (caller, route, key) is *inserted* under a unique
 constraint and committed. Concurrent retries with the same key race on that insert; exactly one wins and runs
 the view, the others see the record (FIELD-NOTES: 20 concurrent retries → one effect). When the view finishes
-with a status below 500 its response is stored; a later retry with the same body gets the stored response, with
+with a final status (2xx, or a 4xx other than 401/408/409/423/425/429, which mean "not now") its response is stored
+with its Location / Content-Disposition headers; a later retry with the same body gets the stored response, with
 another body a 422 ``idempotency_key_reused``; a retry while the first is still running gets 409
-``idempotency_in_progress`` with Retry-After. A 5xx or a crash releases the key so the client may retry. Records are
-kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
+``idempotency_in_progress`` with Retry-After. A 5xx, a transient 4xx or a crash releases the key so the client may
+retry. Records are kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -34,7 +36,7 @@ MAX_KEY_LENGTH = 255
 API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
 # A request still "in progress" after this long is assumed dead (its process crashed) and its key is released.
-STALE_AFTER = timedelta(minutes=5)
+STALE_AFTER = timedelta(minutes=15)
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -55,16 +57,31 @@ def _caller_scope(request: HttpRequest) -> str:
 
 
 def _request_hash(request: HttpRequest) -> str:
-    body = request.body
-    content_type = request.META.get("CONTENT_TYPE", "")
-    match = re.search(r"boundary=([^;]+)", content_type)
-    if match:  # multipart boundaries are random per attempt; they are not part of the request's meaning
-        body = body.replace(match.group(1).strip('"').encode(), b"")
+    """What the request means: method, path and query, and the body (for uploads: fields and file contents).
+
+    Multipart bodies are hashed from the parsed form, not the raw bytes: their boundaries are random per attempt,
+    and reading ``request.body`` would cap uploads at DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """
     digest = hashlib.sha256()
-    digest.update(request.method.encode() if request.method else b"")
+    digest.update((request.method or "").encode())
     digest.update(request.get_full_path().encode())
-    digest.update(body)
+    if request.META.get("CONTENT_TYPE", "").startswith("multipart/"):
+        for name, values in sorted(request.POST.lists()):
+            digest.update(json.dumps([name, values]).encode())
+        for name, uploads in sorted(request.FILES.lists()):
+            for upload in uploads:
+                digest.update(json.dumps([name, upload.name, upload.size]).encode())
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+    else:
+        digest.update(request.body)
     return digest.hexdigest()
+
+
+# Answers that say "not now" rather than "this is the result": replaying them would be wrong, so the key is released.
+_TRANSIENT_STATUSES = {401, 408, 409, 423, 425, 429}
+_REPLAYED_HEADERS = ("Location", "Content-Disposition")
 
 
 def _stored_response(record: IdempotencyRecord) -> HttpResponse:
@@ -73,6 +90,8 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
         response = HttpResponse(status=record.status_code or 204)
     else:
         response = JsonResponse(record.response_body, status=record.status_code or 200, safe=False)
+    for name, value in (record.response_headers or {}).items():
+        response[name] = value
     response["Idempotent-Replayed"] = "true"
     return response
 
@@ -99,7 +118,10 @@ class IdempotencyMiddleware:
                 _("Idempotency-Key must be 1-255 printable ASCII characters."),
             )
         scope = f"{_caller_scope(request)} {request.path}"[:255]
-        request_hash = _request_hash(request)
+        try:
+            request_hash = _request_hash(request)
+        except RequestDataTooBig:
+            return _error(413, "payload_too_large", _("The request body is too large."))
         record = self._claim(scope, key, request_hash)
         if isinstance(record, HttpResponse):
             return record
@@ -109,15 +131,21 @@ class IdempotencyMiddleware:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
         content_type = response.get("Content-Type", "")
-        replayable = response.status_code < 500 and (
-            not response.content or content_type.startswith("application/json")
+        replayable = (
+            response.status_code < 500
+            and response.status_code not in _TRANSIENT_STATUSES
+            and (not response.content or content_type.startswith("application/json"))
         )
         if not replayable:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
         else:
             body = json.loads(response.content) if response.content else None
+            headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
             IdempotencyRecord.objects.filter(pk=record.pk).update(
-                status_code=response.status_code, response_body=body, completed_at=timezone.now()
+                status_code=response.status_code,
+                response_body=body,
+                response_headers=headers,
+                completed_at=timezone.now(),
             )
         return response
 

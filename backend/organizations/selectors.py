@@ -77,8 +77,8 @@ def memberships_of(user: Any) -> QuerySet[Membership]:
 
 
 def default_organization_id(user: Any, perm: Perm | str | None = None) -> int | None:
-    """The organization a caller acts in when a request names none: their first direct membership."""
-    qs = Membership.objects.filter(user=user, is_active=True).order_by("id")
+    """The organization a caller acts in when a request names none: their first active direct membership."""
+    qs = Membership.objects.filter(user=user, is_active=True, organization__is_active=True).order_by("id")
     for org_id, role in qs.values_list("organization_id", "role"):
         if perm is None or role_has(role, perm):
             return int(org_id)

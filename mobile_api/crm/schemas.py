@@ -8,20 +8,15 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, Field
+from pydantic import Field
+
+from mobile_api.types import Text
 
 MAX_ID = 2**63 - 1
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL characters; refuse them here instead of failing in the database.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
 
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 GenderIn = Literal["", "female", "male"]

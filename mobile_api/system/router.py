@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema
 from backend.accounts.services import user_update
 from backend.organizations.selectors import memberships_of
 from mobile_api.errors import COMMON_ERROR_RESPONSES
+from mobile_api.types import Text
 
 router = Router(tags=["me"])
 
@@ -35,9 +36,9 @@ class MeOut(Schema):
 class MePatchIn(Schema):
     """Only the fields sent are changed."""
 
-    first_name: str | None = Field(None, max_length=150)
-    last_name: str | None = Field(None, max_length=150)
-    email: str | None = Field(None, max_length=254, description="empty string clears it")
+    first_name: Text | None = Field(None, max_length=150)
+    last_name: Text | None = Field(None, max_length=150)
+    email: Text | None = Field(None, max_length=254, description="empty string clears it")
     language: Literal["ru", "kk", "en"] | None = None
 
 

@@ -100,3 +100,45 @@ def test_deadlock_or_serialization_failure_becomes_409_conflict() -> None:
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+class FakeDataError(Exception):
+    sqlstate = "22P05"  # untranslatable character (e.g. NUL in text)
+
+
+def test_database_data_error_is_422_and_a_connection_loss_is_503() -> None:
+    from django.db import DataError, OperationalError
+    from ninja import NinjaAPI
+    from ninja.testing import TestClient
+
+    api = NinjaAPI(urls_namespace="db-errors-test")
+    install_error_handlers(api)
+
+    @api.get("/data")
+    def data(request: HttpRequest) -> None:
+        try:
+            raise FakeDataError()
+        except FakeDataError as cause:
+            raise DataError("bad value") from cause
+
+    @api.get("/down")
+    def down(request: HttpRequest) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    client = TestClient(api)
+    bad = client.get("/data")
+    gone = client.get("/down")
+
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")
+    assert (gone.status_code, gone["Retry-After"]) == (503, "2")
+
+
+def test_a_json_body_over_the_memory_limit_is_a_413_envelope(db: object) -> None:
+    from django.test import Client
+
+    response = Client().post(
+        "/api/v1/auth/otp/request", data='{"phone": "' + "1" * 3_000_000 + '"}', content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"

@@ -131,3 +131,37 @@ def test_twenty_parallel_posts_with_one_key_have_one_side_effect() -> None:
     assert len(statuses) == 20
     assert set(statuses) <= {201, 409}
     assert statuses.count(201) >= 1
+
+
+@pytest.mark.django_db
+def test_a_conflict_is_not_replayed_so_the_retry_runs_again_once_the_conflict_is_gone(org: Organization) -> None:
+    client = ApiClient(member(org, Role.MANAGER))
+    holder = client.post(URL, json=_body(org)).json()
+    headers = {"Idempotency-Key": "after-conflict"}
+
+    conflict = client.post(URL, json=_body(org), headers=headers)
+    client.patch(f"{URL}/{holder['id']}", json={"phone": "+77079999999"})
+    retry = client.post(URL, json=_body(org), headers=headers)
+
+    assert conflict.status_code == 409
+    assert retry.status_code == 201
+    assert not retry.has_header("Idempotent-Replayed")
+    assert CrmClient.objects.filter(organization=org).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_upload_larger_than_the_in_memory_body_limit_works_with_a_key(org: Organization) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = ApiClient(member(org, Role.MANAGER))
+    rows = "".join(f"+7701{i:07d};Name{i};{'x' * 1000}\n" for i in range(3000))  # ~3.1 MB > 2.5 MB
+    upload = SimpleUploadedFile("clients.csv", ("phone;first_name;notes\n" + rows).encode(), "text/csv")
+    form = {"kind": "clients", "dry_run": "true", "organization_id": str(org.id), "file": upload}
+
+    response = client.post("/api/v1/crm/imports", data=form, headers={"Idempotency-Key": "big-upload"})
+    upload.seek(0)
+    replay = client.post("/api/v1/crm/imports", data=form, headers={"Idempotency-Key": "big-upload"})
+
+    assert response.status_code == 201, response.content[:300]
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == response.json()

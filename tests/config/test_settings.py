@@ -25,9 +25,7 @@ def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_debug_off_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
-    result = _load_settings(
-        {"DEBUG": "0", "ALLOWED_HOSTS": "crm.example.org", "BRIGADA_VAR_DIR": str(tmp_path)}
-    )
+    result = _load_settings({"DEBUG": "0", "ALLOWED_HOSTS": "crm.example.org", "BRIGADA_VAR_DIR": str(tmp_path)})
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
@@ -70,6 +68,7 @@ def test_environment_selects_postgresql_and_redis(tmp_path: Path) -> None:
         {
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DEBUG": "1",
             "BRIGADA_VAR_DIR": str(tmp_path),
         }
     )
@@ -80,3 +79,34 @@ def test_environment_selects_postgresql_and_redis(tmp_path: Path) -> None:
         "channels_redis.core.RedisChannelLayer",
         "True",
     ]
+
+
+def test_a_production_database_without_debug_means_debug_off_and_requires_a_secret_key(tmp_path: Path) -> None:
+    result = _load_settings(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "BRIGADA_VAR_DIR": str(tmp_path)}
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_access_tokens_never_live_longer_than_15_minutes(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s;print(s.BRIGADA_ACCESS_TOKEN_TTL)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(
+            clean,
+            BRIGADA_ACCESS_TOKEN_TTL="86400",
+            BRIGADA_VAR_DIR=str(tmp_path),
+            DJANGO_SETTINGS_MODULE="backend.config.settings.base",
+        ),
+    )
+
+    assert result.stdout.strip() == "900", result.stderr

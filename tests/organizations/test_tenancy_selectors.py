@@ -42,3 +42,16 @@ def test_inactive_membership_grants_nothing() -> None:
     user.memberships.update(is_active=False)
 
     assert organization_ids_for(user) == set()
+
+
+def test_default_organization_skips_a_deactivated_one() -> None:
+    closed = OrganizationFactory(is_active=False)
+    open_org = OrganizationFactory()
+    user = member(closed, Role.MANAGER)
+    from backend.organizations.models import Membership
+
+    Membership.objects.create(user=user, organization=open_org, role=Role.MANAGER)
+
+    from backend.organizations.selectors import default_organization_id
+
+    assert default_organization_id(user) == open_org.id

@@ -33,7 +33,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# The embedded default (no DATABASE_URL) is a development setup and runs with DEBUG on; a production-shaped setup
+# (DATABASE_URL given) runs with DEBUG off unless told otherwise, so forgetting DEBUG=0 cannot expose debug pages.
+DEBUG = env_bool("DEBUG", not DATABASE_URL)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -100,7 +103,6 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
@@ -162,7 +164,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Brigada ----------------------------------------------------------------------------------------
 # Lifetimes of auth artefacts (seconds).
-BRIGADA_ACCESS_TOKEN_TTL = int(os.environ.get("BRIGADA_ACCESS_TOKEN_TTL", 15 * 60))
+# Access tokens live at most 15 minutes whatever the environment says (refresh tokens carry the session).
+BRIGADA_ACCESS_TOKEN_TTL = min(int(os.environ.get("BRIGADA_ACCESS_TOKEN_TTL", 15 * 60)), 15 * 60)
 BRIGADA_REFRESH_TOKEN_TTL = int(os.environ.get("BRIGADA_REFRESH_TOKEN_TTL", 30 * 24 * 3600))
 BRIGADA_OTP_TTL = int(os.environ.get("BRIGADA_OTP_TTL", 5 * 60))
 BRIGADA_OTP_MAX_ATTEMPTS = 5
