@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from backend.core.cursors import CursorValueType, cursor_decode, cursor_encode, invalid_cursor
 from backend.core.exceptions import NotFound, PermissionDenied, ValidationFailed
 from backend.core.models import Event
 from backend.organizations.permissions import Perm
@@ -46,7 +44,6 @@ CLIENT_SORTS: dict[str, str] = {
     "id": "id",
 }
 MAX_LIMIT = 200
-MAX_ID = 2**63 - 1
 DELETED_MODES = ("exclude", "include", "only")
 _PHONEISH = re.compile(r"^[\d\s()+\-.]+$")
 
@@ -71,64 +68,20 @@ class Page:
     next_cursor: str | None
 
 
-def _field_for(path: str) -> models.Field:
+def _value_type(path: str) -> CursorValueType:
+    """The Python type a sort column's cursor value must decode to."""
     model: Any = Client
     field: Any = None
     for part in path.split("__"):
         field = model._meta.get_field(part)
         model = field.related_model
-    return field
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
-
-
-def _cursor_encode(payload: dict[str, Any]) -> str:
-    raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        _("The cursor is invalid; start again without it."),
-        code=CrmErrorCode.INVALID_CURSOR,
-        fields={"cursor": [_("Invalid cursor.")]},
-    )
-
-
-def _cursor_decode(cursor: str) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise _bad_cursor() from exc
-    if not isinstance(payload, dict):
-        raise _bad_cursor()
-    return payload
-
-
-def _sort_value_decode(field: models.Field, value: Any) -> Any:
-    """Turn the JSON value of a cursor back into the column's type, refusing anything else."""
-    if value is None:
-        return None
-    try:
-        if isinstance(field, models.DateTimeField):
-            parsed = dt.datetime.fromisoformat(str(value))
-            if parsed.tzinfo is None:
-                raise ValueError("naive")
-            return parsed
-        if isinstance(field, models.DateField):
-            return dt.date.fromisoformat(str(value))
-        if isinstance(field, models.IntegerField | models.AutoField):
-            if isinstance(value, bool) or not isinstance(value, int) or not -MAX_ID <= value <= MAX_ID:
-                raise ValueError("not a 64-bit int")
-            return value
-    except (ValueError, OverflowError) as exc:
-        raise _bad_cursor() from exc
-    if not isinstance(value, str) or "\x00" in value:
-        raise _bad_cursor()
-    return value
+    if isinstance(field, models.DateTimeField):
+        return dt.datetime
+    if isinstance(field, models.DateField):
+        return dt.date
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return int
+    return str
 
 
 def client_search_filter(search: str) -> Q:
@@ -212,11 +165,8 @@ def client_list(
     path = CLIENT_SORTS[key]
     qs = qs.annotate(_sort=F(path))
     if cursor:
-        payload = _cursor_decode(cursor)
-        if payload.get("s") != sort or not _is_id(payload.get("id")):
-            raise _bad_cursor()
-        value = _sort_value_decode(_field_for(path), payload.get("v"))
-        last_id = payload["id"]
+        decoded = cursor_decode(cursor, sort=sort, value_type=_value_type(path))
+        value, last_id = decoded.value, decoded.id
         # Keyset with NULLs last in both directions: after a non-null value come greater (smaller) values,
         # equal values with a later id, then every NULL; inside the NULL tail only the id moves on.
         if value is None:
@@ -234,14 +184,8 @@ def client_list(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _cursor_encode({"s": sort, "v": _jsonable(last._sort), "id": last.pk})  # type: ignore[attr-defined]
+        next_cursor = cursor_encode(sort=sort, value=last._sort, id=last.pk)  # type: ignore[attr-defined]
     return Page(items=rows, next_cursor=next_cursor)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value
 
 
 def client_get(*, user: Any, client_id: int) -> Client:
@@ -262,18 +206,16 @@ def client_vehicles(client: Client) -> QuerySet[Vehicle]:
     return Vehicle.objects.filter(client=client, deleted_at__isnull=True).order_by("id")
 
 
+HISTORY_SORT = "-occurred_at"
+
+
 def _history_cursor_filter(qs: QuerySet[Event], cursor: str | None) -> QuerySet[Event]:
     if not cursor:
         return qs
-    payload = _cursor_decode(cursor)
-    try:
-        at = dt.datetime.fromisoformat(str(payload["at"]))
-        last_id = payload["id"]
-    except (KeyError, ValueError, OverflowError) as exc:
-        raise _bad_cursor() from exc
-    if at.tzinfo is None or not _is_id(last_id):
-        raise _bad_cursor()
-    return qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=last_id))
+    decoded = cursor_decode(cursor, sort=HISTORY_SORT, value_type=dt.datetime)
+    if decoded.value is None:
+        raise invalid_cursor()
+    return qs.filter(Q(occurred_at__lt=decoded.value) | Q(occurred_at=decoded.value, id__lt=decoded.id))
 
 
 def _events_page(qs: QuerySet[Event], *, cursor: str | None, limit: int) -> Page:
@@ -286,7 +228,7 @@ def _events_page(qs: QuerySet[Event], *, cursor: str | None, limit: int) -> Page
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _cursor_encode({"at": rows[-1].occurred_at.isoformat(), "id": rows[-1].pk})
+        next_cursor = cursor_encode(sort=HISTORY_SORT, value=rows[-1].occurred_at, id=rows[-1].pk)
     return Page(items=rows, next_cursor=next_cursor)
 
 

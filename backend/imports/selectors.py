@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 
 from backend.catalog.models import Service
-from backend.core.exceptions import ValidationFailed
+from backend.core.cursors import cursor_decode, cursor_encode
 from backend.crm.models import Client
 from backend.crm.selectors import Page, client_scope_ids
 from backend.organizations.permissions import Perm
@@ -21,6 +18,7 @@ from .models import ImportJob
 from .services import CLIENT_COLUMNS, SERVICE_COLUMNS
 from .tables import table_write
 
+JOB_SORT = "-id"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -100,18 +98,10 @@ def import_job_page(
     """A page of the import history, newest first; the cursor is the last job's id."""
     qs = import_job_list(user=user, organization_id=organization_id).order_by("-id")
     if cursor:
-        try:
-            last_id = int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")))
-            if not 0 <= last_id <= 2**63 - 1:
-                raise ValueError("out of range")
-        except (ValueError, binascii.Error, UnicodeError) as exc:
-            raise ValidationFailed(
-                _("Invalid cursor."), code="invalid_cursor", fields={"cursor": [_("Invalid cursor.")]}
-            ) from exc
-        qs = qs.filter(id__lt=last_id)
+        qs = qs.filter(id__lt=cursor_decode(cursor, sort=JOB_SORT, value_type=None).id)
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = base64.urlsafe_b64encode(str(rows[-1].pk).encode()).decode().rstrip("=")
+        next_cursor = cursor_encode(sort=JOB_SORT, value=None, id=rows[-1].pk)
     return Page(items=rows, next_cursor=next_cursor)

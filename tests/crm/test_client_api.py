@@ -210,10 +210,43 @@ def test_nul_in_search_or_cursor_is_not_a_server_error(api_client, org, manager)
     import base64
     import json
 
+    client = client_create(user=manager, organization_id=org.id, phone="+77011234567", first_name="Anna")
     api = api_client(manager)
-    assert api.get(f"{BASE}/clients", {"search": "an\x00na"}).status_code in (200, 422)
+    found = api.get(f"{BASE}/clients", {"search": "an\x00na"})
+    assert found.status_code == 422 and "search" in _error(found)["fields"]
     cursor = base64.urlsafe_b64encode(json.dumps({"s": "name", "v": "a\x00", "id": 1}).encode()).decode()
-    assert api.get(f"{BASE}/clients", {"cursor": cursor}).status_code == 422
+    assert _error(api.get(f"{BASE}/clients", {"cursor": cursor}))["code"] == "invalid_cursor"
     huge = base64.urlsafe_b64encode(json.dumps({"s": "id", "v": 10**30, "id": 10**30}).encode()).decode()
-    assert api.get(f"{BASE}/clients", {"cursor": huge, "sort": "id"}).status_code == 422
-    assert api.get(f"{BASE}/clients/{1}/history", {"cursor": huge}).status_code in (404, 422)
+    bad_list = api.get(f"{BASE}/clients", {"cursor": huge, "sort": "id"})
+    assert bad_list.status_code == 422 and _error(bad_list)["code"] == "invalid_cursor"
+    bad_history = api.get(f"{BASE}/clients/{client.id}/history", {"cursor": huge})
+    assert bad_history.status_code == 422 and _error(bad_history)["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "1899-12-31T00:00:00+00:00"])
+def test_history_cursor_near_the_ends_of_time_is_a_422(api_client, org, manager, at) -> None:
+    import base64
+    import json
+
+    client = client_create(user=manager, organization_id=org.id, phone="+77011234567")
+    api = api_client(manager)
+    for payload in ({"s": "-occurred_at", "v": at, "id": 1}, {"at": at, "id": 1}):  # today's shape and the old one
+        cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        for url in (f"{BASE}/clients/{client.id}/history", f"{BASE}/history"):
+            response = api.get(url, {"cursor": cursor, "organization_id": org.id})
+            assert response.status_code == 422, (url, response.content)
+            assert _error(response)["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("sort", ["created_at", "-updated_at", "last_visit_at", "consent_messages_at"])
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_list_cursor_near_the_ends_of_time_is_a_422(api_client, org, manager, sort, at) -> None:
+    import base64
+    import json
+
+    client_create(user=manager, organization_id=org.id, phone="+77011234567")
+    api = api_client(manager)
+    cursor = base64.urlsafe_b64encode(json.dumps({"s": sort, "v": at, "id": 1}).encode()).decode()
+    response = api.get(f"{BASE}/clients", {"sort": sort, "cursor": cursor})
+    assert response.status_code == 422, response.content
+    assert _error(response)["code"] == "invalid_cursor"
