@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -137,23 +137,37 @@ def _text(value: Any) -> str:
 _DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
+_D = TypeVar("_D", bound=dt.date)
+
+# The same bounds as the API's dates: far from year 1 and 9999, where converting to UTC overflows.
+MIN_YEAR = 1900
+MAX_YEAR = 2100
+
+
+def _bounded(value: _D) -> _D:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
 def _parse_date(value: Any) -> dt.date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _bounded(value.date())
     if isinstance(value, dt.date):
-        return value
+        return _bounded(value)
     text = _text(value)
     match = _DMY.match(text)
     if match:  # the common case, without strptime's cost
         day, month, year = (int(g) for g in match.groups())
-        return dt.date(year, month, day)
+        return _bounded(dt.date(year, month, day))
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%y"):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            parsed = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        return _bounded(parsed)
     raise ValueError(text)
 
 
@@ -162,9 +176,10 @@ def _parse_consent(value: Any) -> dt.datetime | bool | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
+        _bounded(value)
         return value if timezone.is_aware(value) else timezone.make_aware(value)
     if isinstance(value, dt.date):
-        return timezone.make_aware(dt.datetime.combine(value, dt.time.min))
+        return timezone.make_aware(dt.datetime.combine(_bounded(value), dt.time.min))
     text = _text(value).lower()
     if not text or text in _NO:
         return None
@@ -173,9 +188,11 @@ def _parse_consent(value: Any) -> dt.datetime | bool | None:
     try:
         parsed = dt.datetime.fromisoformat(text.replace("z", "+00:00"))
     except ValueError:
-        return timezone.make_aware(dt.datetime.combine(_parse_date(text) or dt.date.today(), dt.time.min))
-    if not 1900 <= parsed.year <= 2100:
-        raise ValueError(text)
+        day = _parse_date(text)
+        if day is None:
+            raise
+        return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    _bounded(parsed)
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
 

@@ -79,7 +79,12 @@ def table_read(content: bytes, fmt: str) -> tuple[list[str], list[tuple[int, lis
             if not workbook.worksheets:
                 raise TableError(_("The workbook has no sheets."), code="invalid_file")
             sheet = workbook.worksheets[0]
+            # Read-only workbooks parse the sheet lazily: a broken sheet fails here, while the rows are read.
             return _collect(enumerate(sheet.iter_rows(values_only=True), start=1))
+        except TableError:
+            raise
+        except Exception as exc:  # XML, zip, date conversion... errors of every kind from a file we did not write
+            raise TableError(_("The file is not a readable XLSX workbook."), code="invalid_file") from exc
         finally:
             workbook.close()
     raise TableError(_("Unknown format."), code="invalid_file")
