@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backend.core.events import event_record, snapshot
+from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin, tenant_ids
+from backend.core.events import event_record, event_record_many, snapshot
 from backend.core.exceptions import ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
+from backend.organizations.admin import MembershipForm, membership_formset_save
 from backend.organizations.models import Membership
+from backend.organizations.permissions import Perm
 
 from .models import AuthToken, OtpChallenge, User
 from .services import USER_EVENT_FIELDS
@@ -64,14 +69,28 @@ class UserEditForm(UserChangeForm):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     fk_name = "user"
     extra = 0
     fields = ("organization", "branch", "role", "is_active")
     raw_id_fields = ("organization", "branch")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # A staff member looking at a colleague sees the memberships in their own organizations only.
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(organization_id__in=tenant_ids(request, Perm.ORG_VIEW))
+
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(TenantScopedAdmin, BaseUserAdmin):
+    """Superusers manage users; other staff may only look at the members of their own organizations."""
+
+    tenant_path = "memberships__organization"
+    view_perm = Perm.ORG_VIEW
+    change_perm = None  # read-only below superuser: the form holds is_superuser, groups and permissions
+
     form = UserEditForm
     add_form = UserAddForm
     fieldsets = (
@@ -117,31 +136,32 @@ class UserAdmin(BaseUserAdmin):
         elif before != after:
             event_record(entity=obj, action=EventAction.UPDATE, actor=request.user, before=before, after=after)
 
+    def tenant_filter(self, queryset: QuerySet[Any], ids: set[int]) -> QuerySet[Any]:
+        # A subquery, not a join: a member of two of the organizations must not be listed twice.
+        return queryset.filter(pk__in=Membership.objects.filter(organization_id__in=ids).values("user_id"))
+
+    def tenant_ids_of(self, obj: Any) -> set[int]:
+        return set(Membership.objects.filter(user_id=obj.pk).values_list("organization_id", flat=True))
+
     def save_formset(self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool) -> None:
-        fields = ("user", "organization", "branch", "role", "is_active")
-        before = {
-            m.pk: snapshot(m, fields) for m in formset.get_queryset() if m.pk is not None
-        }
-        instances = formset.save(commit=False)
-        for deleted in formset.deleted_objects:
-            event_record(entity=deleted, action=EventAction.DELETE, actor=request.user, before=before.get(deleted.pk))
-            deleted.delete()
-        for membership in instances:
-            created = membership.pk is None
-            membership.save()
-            after = snapshot(membership, fields)
-            event_record(
-                entity=membership,
-                action=EventAction.CREATE if created else EventAction.UPDATE,
-                actor=request.user,
-                before=None if created else before.get(membership.pk),
-                after=after,
-            )
-        formset.save_m2m()
+        # Through the organization services: permission-checked and written to the event log.
+        membership_formset_save(request, formset, member_id=form.instance.pk)
 
     @admin.action(description=_("Log out everywhere (revoke all tokens)"), permissions=["change"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        revoked = AuthToken.objects.filter(user__in=queryset, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        with transaction.atomic():
+            live = AuthToken.objects.select_for_update().filter(user__in=queryset, revoked_at__isnull=True)
+            per_user = Counter(live.values_list("user_id", flat=True))
+            revoked = live.update(revoked_at=timezone.now())
+            event_record_many(
+                entities=[
+                    (user, None, {"tokens_revoked": per_user[user.pk]})
+                    for user in User.objects.filter(pk__in=per_user).order_by("pk")
+                ],
+                action=EventAction.UPDATE,
+                actor=request.user,
+                note="sessions revoked by operator",
+            )
         self.message_user(request, _("%(count)d tokens revoked.") % {"count": revoked}, messages.SUCCESS)
 
 
@@ -161,7 +181,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(SuperuserOnlyAdmin):
     """Sessions are read-only here; the one thing to do with a token is to revoke its session."""
 
     list_display = ("user", "kind", "family", "created_at", "expires_at", "used_at", "revoked_at", "user_agent")
@@ -183,8 +203,20 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the sessions of the selected tokens"), permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
-        families = set(queryset.values_list("family", flat=True))
-        revoked = sum(token_family_revoke(family=family) for family in families)
+        with transaction.atomic():
+            families = dict(queryset.values_list("family", "user_id"))
+            revoked = 0
+            for family, user_id in families.items():
+                count = token_family_revoke(family=family)
+                revoked += count
+                if count:
+                    event_record(
+                        entity=User(pk=user_id),
+                        action=EventAction.UPDATE,
+                        actor=request.user,
+                        after={"session_revoked": str(family), "tokens_revoked": count},
+                        note="session revoked by operator",
+                    )
         self.message_user(
             request,
             _("%(sessions)d sessions revoked (%(tokens)d tokens).") % {"sessions": len(families), "tokens": revoked},
@@ -193,7 +225,7 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(OtpChallenge)
-class OtpChallengeAdmin(admin.ModelAdmin):
+class OtpChallengeAdmin(SuperuserOnlyAdmin):
     """One-time codes, read-only; the code is never stored, and its hash is not shown either."""
 
     list_display = ("phone", "channel", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "ip")

@@ -2,15 +2,28 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported first so that their registrations exist before they are replaced below.
+import django_tasks_db.admin as tasks_admin
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
+from django_tasks_db.models import DBTaskResult
 
+from backend.organizations.permissions import Perm
+
+from .admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin
 from .models import Event, IdempotencyRecord, WorkerHeartbeat
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    """The audit trail: readable by staff, never editable."""
+class EventAdmin(TenantScopedAdmin):
+    """The audit trail: readable by staff with the audit right in the event's organization, never editable.
+
+    Events with no organization (users, sessions) are superuser-only.
+    """
+
+    view_perm = Perm.AUDIT_VIEW
 
     list_display = ("occurred_at", "entity_type", "entity_id", "action", "actor", "organization", "batch_id")
     list_filter = ("action", "entity_type", "organization")
@@ -29,7 +42,9 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(SuperuserOnlyAdmin):
+    """Whole stored responses keyed by caller, with no organization to scope by: superusers only."""
+
     list_display = ("created_at", "scope", "key", "status_code", "completed_at")
     search_fields = ("key", "scope")
     readonly_fields = (
@@ -47,7 +62,7 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(SuperuserOnlyAdmin):
     """Task workers and their last sign of life (written by ``run_worker``)."""
 
     list_display = (
@@ -75,3 +90,17 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class SuperuserGroupAdmin(SuperuserOnlyAdmin, GroupAdmin):
+    """Groups hand out model permissions across every organization: superusers only."""
+
+
+class SuperuserTaskResultAdmin(SuperuserOnlyAdmin, tasks_admin.DBTaskResultAdmin):
+    """Task arguments and results belong to no single organization: superusers only."""
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, SuperuserGroupAdmin)
+admin.site.unregister(DBTaskResult)
+admin.site.register(DBTaskResult, SuperuserTaskResultAdmin)

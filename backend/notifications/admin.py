@@ -8,14 +8,24 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin
 from backend.core.phones import phone_mask
+from backend.organizations.permissions import Perm
 
 from .models import Channel, DeliveryRateSlot, OutboxMessage
 from .services import message_cancel, message_mark_sent, message_resend
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(TenantScopedAdmin):
+    """Messages of the user's organizations; messages with no organization (one-time codes) are superuser-only.
+
+    The actions act only on selected rows where the user may change clients' data: the changelist selection is
+    already the scoped queryset, and ``scoped_for`` narrows it further to ``change_perm``.
+    """
+
+    view_perm = Perm.AUDIT_VIEW
+    change_perm = Perm.CLIENT_CHANGE
     list_display = ("id", "channel", "recipient_display", "status", "attempts", "next_attempt_at", "sent_at",
                     "dedupe_key")
     list_filter = ("status", "channel", "sensitive")
@@ -58,25 +68,28 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             messages.SUCCESS if done == selected else messages.WARNING,
         )
 
-    @admin.action(description=_("Resend (the recipient may get it twice)"))
+    def _selected_ids(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> list[int]:
+        return list(self.scoped_for(request, queryset, self.change_perm).values_list("pk", flat=True))
+
+    @admin.action(description=_("Resend (the recipient may get it twice)"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = self._selected_ids(request, queryset)
         self._report(request, message_resend(message_ids=ids, actor=request.user), len(ids), str(_("queued again")))
 
-    @admin.action(description=_("Mark sent (confirmed with the provider)"))
+    @admin.action(description=_("Mark sent (confirmed with the provider)"), permissions=["change"])
     def mark_sent(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = self._selected_ids(request, queryset)
         self._report(request, message_mark_sent(message_ids=ids, actor=request.user), len(ids),
                      str(_("marked sent")))
 
-    @admin.action(description=_("Cancel"))
+    @admin.action(description=_("Cancel"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = self._selected_ids(request, queryset)
         self._report(request, message_cancel(message_ids=ids, actor=request.user), len(ids), str(_("cancelled")))
 
 
 @admin.register(DeliveryRateSlot)
-class DeliveryRateSlotAdmin(admin.ModelAdmin):
+class DeliveryRateSlotAdmin(SuperuserOnlyAdmin):
     list_display = ("key", "next_allowed_at")
     search_fields = ("key",)
     readonly_fields = ("key", "next_allowed_at")
