@@ -748,10 +748,13 @@ def client_bulk_upsert(
     result = UpsertResult()
     phones = [r.fields["phone"] for r in rows]
     existing: dict[str, Client] = {}
+    matched = Client.objects.filter(organization_id=organization_id)
+    if not dry_run:
+        # The rows are written back later with values read here (the union of changed columns): lock them now, in
+        # id order so two imports cannot deadlock, so an edit committed meanwhile is read, not overwritten.
+        matched = matched.select_for_update().order_by("id")
     for start in range(0, len(phones), chunk_size):
-        for client in Client.objects.filter(
-            organization_id=organization_id, phone__in=phones[start : start + chunk_size]
-        ):
+        for client in matched.filter(phone__in=phones[start : start + chunk_size]):
             existing[client.phone] = client
     group_map: dict[int, set[int]] = {}
     if existing and any(r.group_names is not None for r in rows):
