@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from backend.core.exceptions import NotFound, PermissionDenied
+from backend.core.exceptions import NotFound
 from backend.organizations.models import Branch
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for
@@ -56,6 +56,4 @@ def service_list(*, user: Any, organization_id: int, include_deleted: bool = Fal
     qs = Service.objects.filter(organization_id=organization_id)
     if not include_deleted:
         qs = qs.filter(deleted_at__isnull=True)
-    if organization_id not in organization_ids_for(user, Perm.CATALOG_VIEW):
-        raise PermissionDenied(_("Your role does not allow this action."))
     return qs.select_related("group", "organization").order_by("name", "id")

@@ -435,6 +435,17 @@ def resource_save(*, user: Any, resource: Resource) -> Resource:
 @transaction.atomic
 def staff_service_save(*, user: Any, staff_service: StaffService) -> StaffService:
     """Create or change who performs a service; the service fixes the organization."""
+    stored = None
+    if staff_service.pk is not None:
+        # The stored row's organization counts too: a row outside the caller's tenancy is a 404, whatever it becomes.
+        stored = (
+            StaffService.objects.select_for_update()
+            .filter(pk=staff_service.pk, organization_id__in=organization_ids_for(user))
+            .first()
+        )
+        if stored is None:
+            raise NotFound(_("Not found."))
+        organization_access_check(user, stored.organization_id, Perm.CATALOG_CHANGE)
     staff_service.organization_id = staff_service.service.organization_id
     organization_access_check(user, staff_service.organization_id, Perm.CATALOG_CHANGE)
     if not Membership.objects.filter(
@@ -445,9 +456,7 @@ def staff_service_save(*, user: Any, staff_service: StaffService) -> StaffServic
             code=CatalogErrorCode.INVALID_REFERENCE,
             fields={"staff": [_("Not a member of the organization.")]},
         )
-    before = None
-    if staff_service.pk is not None:
-        before = snapshot(StaffService.objects.select_for_update().get(pk=staff_service.pk), STAFF_SERVICE_FIELDS)
+    before = snapshot(stored, STAFF_SERVICE_FIELDS) if stored is not None else None
     staff_service.full_clean()
     staff_service.save()
     after = snapshot(staff_service, STAFF_SERVICE_FIELDS)

@@ -8,10 +8,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_ids_for
-
 from .models import ImportJob
+from .selectors import import_jobs_visible
 
 
 @admin.register(ImportJob)
@@ -38,7 +36,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(organization_id__in=organization_ids_for(request.user, Perm.CLIENT_IMPORT))
+        return qs.filter(pk__in=import_jobs_visible(request.user).values("pk"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in ImportJob._meta.fields]

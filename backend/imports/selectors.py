@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from backend.catalog.models import Service
 from backend.core.cursors import cursor_decode, cursor_encode
+from backend.core.exceptions import NotFound, PermissionDenied
 from backend.crm.models import Client
-from backend.crm.selectors import Page, client_scope_ids
+from backend.crm.selectors import Page
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check
+from backend.organizations.selectors import organization_access_check, organization_ids_for
 
-from .models import ImportJob
+from .models import ImportJob, ImportKind
 from .services import CLIENT_COLUMNS, SERVICE_COLUMNS
 from .tables import table_write
 
@@ -25,14 +27,31 @@ CONTENT_TYPES = {
 }
 
 
-def import_job_list(*, user: Any, organization_id: int | None = None) -> QuerySet[ImportJob]:
-    """Imports of the organizations where the caller may import clients (newest first)."""
-    org_ids = client_scope_ids(user, organization_id, Perm.CLIENT_IMPORT)
-    return (
-        ImportJob.objects.filter(organization_id__in=org_ids)
-        .select_related("started_by")
-        .order_by("-started_at", "-id")
+def _import_jobs(client_ids: set[int], service_ids: set[int]) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(
+        Q(kind=ImportKind.CLIENTS, organization_id__in=client_ids)
+        | Q(kind=ImportKind.SERVICES, organization_id__in=service_ids)
     )
+
+
+def import_jobs_visible(user: Any) -> QuerySet[ImportJob]:
+    """Client imports where the caller may import clients, service imports where they may change the catalog:
+    the rights that run each kind."""
+    return _import_jobs(organization_ids_for(user, Perm.CLIENT_IMPORT), organization_ids_for(user, Perm.CATALOG_CHANGE))
+
+
+def import_job_list(*, user: Any, organization_id: int | None = None) -> QuerySet[ImportJob]:
+    """The import history (newest first): 404 for an organization outside the tenancy, 403 without either right."""
+    client_ids = organization_ids_for(user, Perm.CLIENT_IMPORT)
+    service_ids = organization_ids_for(user, Perm.CATALOG_CHANGE)
+    if organization_id is not None:
+        if organization_id not in organization_ids_for(user):
+            raise NotFound(_("Not found."))
+        client_ids &= {organization_id}
+        service_ids &= {organization_id}
+    if not client_ids and not service_ids:
+        raise PermissionDenied(_("Your role does not allow this action."))
+    return _import_jobs(client_ids, service_ids).select_related("started_by").order_by("-started_at", "-id")
 
 
 def _client_rows(organization_id: int) -> Iterator[list[Any]]:
