@@ -112,6 +112,11 @@ class OrganizationAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Attaching to or leaving an HQ changes who sees the organization's data: superusers only.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else (*fields, "parent")
+
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
         data = _changes(form, services.ORGANIZATION_FIELDS)
         if change:

@@ -86,6 +86,9 @@ def organization_update(*, user: Any, organization_id: int, data: Mapping[str, A
     if "parent" in values:
         parent_id = values.pop("parent")
         if parent_id != organization.parent_id:
+            if organization.parent_id is not None:
+                # Leaving an HQ ends its oversight: only someone who runs the HQ may do that.
+                organization_access_check(user, organization.parent_id, Perm.ORG_MANAGE)
             _parent_check(user, organization, parent_id)
         organization.parent_id = parent_id
     for name, value in values.items():

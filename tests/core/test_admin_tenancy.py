@@ -266,3 +266,19 @@ def test_the_walk_catches_an_unscoped_admin(db: None) -> None:
     assert model_admin.has_view_permission(request)
     assert not isinstance(model_admin, TenantScopedAdmin | SuperuserOnlyAdmin)
     assert not _is_empty(model_admin.get_queryset(request))
+
+
+def test_staff_sees_a_colleague_read_only_with_only_shared_memberships(
+    web: Client, rows: dict[str, dict[str, Any]], other_org: Organization
+) -> None:
+    # given org A's colleague who also works for org B
+    colleague = rows["a"]["user"]
+    Membership.objects.create(user=colleague, organization=other_org, role=Role.WORKER)
+    # when org A's owner opens the colleague
+    response = web.get(url(colleague, "change"))
+    password = web.get(reverse("admin:auth_user_password_change", args=[colleague.pk]))
+    # then the page is read-only, shows no trace of org B and no password change
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+    assert "Salon B" not in response.content.decode()
+    assert password.status_code in (302, 403)

@@ -185,3 +185,37 @@ def test_revoke_sessions_action_records_an_event_per_user(root: User) -> None:
     assert event.entity_id == str(user.pk) and event.actor == root
     assert event.after == {"tokens_revoked": 4}
     assert event.note == "sessions revoked by operator"
+
+
+def test_franchise_owner_saves_their_organization_without_touching_the_hq_link(org: Organization) -> None:
+    # given a franchise of org A, run by its own owner who does not manage the HQ
+    franchise = Organization.objects.create(name="Franchise", kind=org.kind, parent=org)
+    owner = staff_owner(franchise)
+    data = organization_form(franchise, name="Franchise 2", parent=str(org.pk))
+    data.pop("parent")
+    data |= management("branches", 0, 0) | management("memberships", 1, 1) | {
+        "memberships-0-id": Membership.objects.get(user=owner).pk, "memberships-0-organization": franchise.pk,
+        "memberships-0-user": owner.pk, "memberships-0-role": Role.OWNER, "memberships-0-is_active": "on",
+    }
+    # when they rename it (the HQ link is read-only for them)
+    response = login(owner).post(reverse("admin:organizations_organization_change", args=[franchise.pk]), data)
+    # then the rename is saved and the HQ link kept
+    assert response.status_code == 302, response.content.decode()[:3000]
+    franchise.refresh_from_db()
+    assert (franchise.name, franchise.parent_id) == ("Franchise 2", org.pk)
+    [event] = of("organizations.organization", EventAction.UPDATE)
+    assert event.after == {"name": "Franchise 2"}
+
+
+def test_superuser_adds_an_organization_and_it_is_an_event(root: User) -> None:
+    data = {
+        "name": "New Salon", "kind": "beauty_salon", "parent": "", "country": "KZ", "time_zone": "Asia/Almaty",
+        "currency": "KZT", "language": "kk", "is_active": "on",
+    } | management("branches", 1, 0) | management("memberships", 0, 0) | {"branches-0-name": "Main"}
+    response = login(root).post(reverse("admin:organizations_organization_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    created = Organization.objects.get(name="New Salon")
+    assert Branch.objects.get(organization=created).name == "Main"
+    [event] = of("organizations.organization", EventAction.CREATE)
+    assert event.entity_id == str(created.pk) and event.actor == root
+    assert len(of("organizations.branch", EventAction.CREATE)) == 1

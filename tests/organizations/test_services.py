@@ -143,3 +143,12 @@ def test_manager_cannot_grant_roles_even_in_their_own_organization(manager: User
     with pytest.raises(PermissionDenied):
         membership_grant(user=manager, member_id=manager.pk, organization_id=org.pk, role=Role.OWNER)
     assert not Membership.objects.filter(user=manager, role=Role.OWNER).exists() and not Event.objects.exists()
+
+
+def test_a_franchise_owner_cannot_leave_the_hq(org: Organization) -> None:
+    franchise = Organization.objects.create(name="Franchise", kind=org.kind, parent=org)
+    franchise_owner = member(franchise, Role.OWNER)
+    with pytest.raises(NotFound):
+        organization_update(user=franchise_owner, organization_id=franchise.pk, data={"parent": None})
+    franchise.refresh_from_db()
+    assert franchise.parent_id == org.pk and not Event.objects.exists()
