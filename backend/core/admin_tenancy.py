@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from backend.core.exceptions import ApplicationError
 from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
@@ -106,6 +107,21 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_delete_permission(request, obj) and self._tenant_allows(request, self.delete_perm, obj)
+
+    # --- service errors ---------------------------------------------------------------------------------------
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """A service refusing a save (its rules run again after the form's) is a message, never a 500.
+
+        The exception leaves the admin's transaction, so nothing of the save is kept.
+        """
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except ApplicationError as exc:
+            details = "; ".join(
+                f"{k}: {', '.join(map(str, v)) if isinstance(v, list | tuple) else v}" for k, v in exc.fields.items()
+            )
+            messages.error(request, f"{exc.message} {details}".strip())
+            return HttpResponseRedirect(request.get_full_path())
 
     # --- forms and filters ------------------------------------------------------------------------------------
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

@@ -219,3 +219,18 @@ def test_superuser_adds_an_organization_and_it_is_an_event(root: User) -> None:
     [event] = of("organizations.organization", EventAction.CREATE)
     assert event.entity_id == str(created.pk) and event.actor == root
     assert len(of("organizations.branch", EventAction.CREATE)) == 1
+
+
+def test_a_refused_save_is_a_message_and_leaves_nothing(org: Organization, root: User) -> None:
+    # given an HQ with a franchise
+    franchise = Organization.objects.create(name="Franchise", kind=org.kind, parent=org)
+    data = organization_form(org, parent=str(franchise.pk), name="Renamed")
+    data |= management("branches", 1, 0) | management("memberships", 0, 0) | {"branches-0-name": "New"}
+    # when a superuser makes the HQ a franchise of its own franchise
+    response = login(root).post(reverse("admin:organizations_organization_change", args=[org.pk]), data, follow=True)
+    # then the service's refusal is shown, and neither the rename nor the inline branch is kept
+    assert response.status_code == 200
+    assert "cannot be its own HQ" in response.content.decode()
+    org.refresh_from_db()
+    assert (org.name, org.parent_id) == ("Salon A", None)
+    assert not Branch.objects.exists() and not Event.objects.exists()
