@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from backend.core.admin_filters import DeletedFilter, ServiceErrorsAdmin, tenant_scoped
 from backend.organizations.models import Branch, Membership, Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
@@ -18,19 +19,13 @@ from . import services
 from .models import Resource, Service, ServiceGroup, StaffService
 
 
-def _scoped(request: HttpRequest, qs: QuerySet[Any], path: str = "organization_id") -> QuerySet[Any]:
-    if request.user.is_superuser:
-        return qs
-    return qs.filter(**{f"{path}__in": organization_ids_for(request.user, Perm.CATALOG_VIEW)})
-
-
-class CatalogAdmin(admin.ModelAdmin):
+class CatalogAdmin(ServiceErrorsAdmin):
     """Staff who are not superusers see and change only their organizations' catalog, per their role."""
 
     org_path = "organization_id"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return _scoped(request, super().get_queryset(request), self.org_path)
+        return tenant_scoped(request, super().get_queryset(request), Perm.CATALOG_VIEW, self.org_path)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_change_permission(request, obj)
@@ -52,21 +47,6 @@ class CatalogAdmin(admin.ModelAdmin):
             elif db_field.name == "branch":
                 kwargs["queryset"] = Branch.objects.filter(organization_id__in=ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class DeletedFilter(admin.SimpleListFilter):
-    title = _("deleted")
-    parameter_name = "deleted"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("no", _("active")), ("yes", _("deleted"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "no":
-            return queryset.filter(deleted_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset
 
 
 class ServiceAdminForm(forms.ModelForm):

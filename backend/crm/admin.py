@@ -15,7 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
-from backend.core.exceptions import ApplicationError
+from backend.core.admin_filters import DeletedFilter, ServiceErrorsAdmin, application_error_report, tenant_scoped
+from backend.core.exceptions import ApplicationError, ValidationFailed
 from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
@@ -42,13 +43,6 @@ CLIENT_FORM_FIELDS = (
 )
 
 
-def _scoped(request: HttpRequest, qs: QuerySet[Any], perm: Perm = Perm.CLIENT_VIEW) -> QuerySet[Any]:
-    """Staff who are not superusers see only their organizations' rows."""
-    if request.user.is_superuser:
-        return qs
-    return qs.filter(organization_id__in=organization_ids_for(request.user, perm))
-
-
 def _short(value: Any) -> str:
     text = "∅" if value in (None, "", []) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -67,26 +61,6 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str
     return "; ".join(parts)
 
 
-def _report(request: HttpRequest, exc: ApplicationError) -> None:
-    details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-    messages.error(request, f"{exc.message} {details}".strip())
-
-
-class DeletedFilter(admin.SimpleListFilter):
-    title = _("deleted")
-    parameter_name = "deleted"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("no", _("active")), ("yes", _("deleted"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "no":
-            return queryset.filter(deleted_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset
-
-
 class ConsentFilter(admin.SimpleListFilter):
     title = _("consent given")
     parameter_name = "consent"
@@ -102,6 +76,10 @@ class ConsentFilter(admin.SimpleListFilter):
 
 class GroupActionForm(ActionForm):
     group = forms.ModelChoiceField(queryset=ClientGroup.objects.all(), required=False, label=_("group"))
+
+
+# The services' reference names -> the form's fields.
+_REFERENCE_FIELDS = {"source_id": "source", "group_ids": "groups", "curator_id": "curator"}
 
 
 class ClientAdminForm(forms.ModelForm):
@@ -142,11 +120,16 @@ class ClientAdminForm(forms.ModelForm):
                 and Client.objects.filter(organization=organization, code=code).exclude(pk=self.instance.pk).exists()
             ):
                 self.add_error("code", _("Another client has this code."))
-            for name in ("source", "groups", "curator"):
-                value = data.get(name)
-                objs = list(value) if name == "groups" and value is not None else [value] if value else []
-                if any(getattr(o, "organization_id", organization.pk) != organization.pk for o in objs):
-                    self.add_error(name, _("Belongs to another organization."))
+            try:
+                services.client_references_check(
+                    organization.pk,
+                    source_id=data["source"].pk if data.get("source") else None,
+                    group_ids=[g.pk for g in data.get("groups") or []],
+                    curator_id=data["curator"].pk if data.get("curator") else None,
+                )
+            except ValidationFailed as exc:
+                for name in exc.fields:
+                    self.add_error(_REFERENCE_FIELDS.get(name), _("Belongs to another organization."))
         return data
 
     def validate_unique(self) -> None:
@@ -154,7 +137,7 @@ class ClientAdminForm(forms.ModelForm):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(ServiceErrorsAdmin):
     form = ClientAdminForm
     list_display = ("display_name", "phone", "organization", "source", "last_visit_at", "created_at", "is_active")
     list_filter = (
@@ -202,7 +185,7 @@ class ClientAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
-        return _scoped(request, super().get_queryset(request))
+        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Staff of one organization must not see another's sources, staff or organizations in the choices.
@@ -358,7 +341,7 @@ class ClientAdmin(admin.ModelAdmin):
                 services.client_soft_delete(user=request.user, client_id=client_id)
                 done += 1
             except ApplicationError as exc:
-                _report(request, exc)
+                application_error_report(request, exc)
         self.message_user(request, _("%(n)d client(s) deleted; restore them any time.") % {"n": done})
 
     @admin.action(description=_("Restore selected clients"))
@@ -369,7 +352,7 @@ class ClientAdmin(admin.ModelAdmin):
                 services.client_restore(user=request.user, client_id=client_id)
                 done += 1
             except ApplicationError as exc:
-                _report(request, exc)
+                application_error_report(request, exc)
         self.message_user(request, _("%(n)d client(s) restored.") % {"n": done})
 
     @admin.action(description=_("Add selected clients to the group chosen below"))
@@ -392,18 +375,38 @@ class ClientAdmin(admin.ModelAdmin):
                 user=request.user, organization_id=group.organization_id, client_ids=ids, add_group_ids=[group.pk]
             )
         except ApplicationError as exc:
-            _report(request, exc)
+            application_error_report(request, exc)
             return
         self.message_user(request, _("%(n)d client(s) added to %(group)s.") % {"n": changed, "group": group.name})
 
 
-class NamedAdmin(admin.ModelAdmin):
+class NamedAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        organization = data.get("organization")
+        organization_id = organization.pk if organization is not None else self.instance.organization_id
+        name = (data.get("name") or "").strip()
+        # The services compare names case-insensitively ("vip" is "VIP"); the model's unique check does not.
+        if (
+            organization_id is not None
+            and name
+            and type(self.instance)
+            .objects.filter(organization_id=organization_id, name__iexact=name)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        ):
+            self.add_error("name", _("This name is taken."))
+        return data
+
+
+class NamedAdmin(ServiceErrorsAdmin):
+    form = NamedAdminForm
     list_display: tuple[str, ...] = ("name", "organization", "created_at")
     list_filter = ("organization",)
     search_fields = ("name",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return _scoped(request, super().get_queryset(request))
+        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("organization",) if obj is not None else ()
@@ -439,18 +442,47 @@ class ClientGroupAdmin(NamedAdmin):
         obj.pk = saved.pk
 
 
+class VehicleAdminForm(forms.ModelForm):
+    #: Set per request by VehicleAdmin.get_form: whose clients may get a vehicle.
+    admin_user: Any = None
+
+    class Meta:
+        model = Vehicle
+        fields = ("client", "make", "model", "plate", "vin", "year")
+
+    def clean_client(self) -> Client:
+        client: Client = self.cleaned_data["client"]
+        user = self.admin_user
+        # A raw id can name any client: another organization's is "not found", as in the API.
+        if (
+            user is not None
+            and not user.is_superuser
+            and client.organization_id not in organization_ids_for(user, Perm.CLIENT_CHANGE)
+        ):
+            raise forms.ValidationError(_("Client not found."))
+        if client.is_deleted:
+            raise forms.ValidationError(_("The client is deleted: restore them first."))
+        return client
+
+
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(ServiceErrorsAdmin):
+    form = VehicleAdminForm
     list_display = ("__str__", "client", "vin", "year", "deleted_at")
     search_fields = ("plate", "vin", "client__phone")
     raw_id_fields = ("client",)
     fields = ("client", "make", "model", "plate", "vin", "year")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
-        return _scoped(request, super().get_queryset(request))
+        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Vehicle | None = None) -> tuple[str, ...]:
         return ("client",) if obj is not None else ()
+
+    def get_form(self, request: HttpRequest, obj: Vehicle | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.admin_user = request.user  # type: ignore[attr-defined]  # a class made for this request
+        return form
 
     def has_delete_permission(self, request: HttpRequest, obj: Vehicle | None = None) -> bool:
         return False

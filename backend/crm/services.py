@@ -17,7 +17,7 @@ from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.models import Membership, Organization
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check, organization_ids_for
+from backend.organizations.selectors import organization_access_check, organization_get, organization_ids_for
 
 from .cleaning import client_derived_refresh, client_fields_clean
 from .exceptions import CrmErrorCode
@@ -58,11 +58,6 @@ def client_snapshot(client: Client, *, groups: Iterable[int] | None = None) -> d
     return data
 
 
-def _organization(user: Any, organization_id: int, perm: Perm) -> Organization:
-    organization_access_check(user, organization_id, perm)
-    return Organization.objects.get(id=organization_id)
-
-
 def _client_for_change(user: Any, client_id: int, perm: Perm) -> Client:
     """Lock and return a client the caller may change: 404 outside their tenancy, 403 without ``perm``."""
     client = (
@@ -74,7 +69,7 @@ def _client_for_change(user: Any, client_id: int, perm: Perm) -> Client:
     return client
 
 
-def _references_check(
+def client_references_check(
     organization_id: int,
     *,
     source_id: int | None = None,
@@ -195,7 +190,7 @@ def client_create(
     consents: Mapping[str, Any] | None = None,
 ) -> Client:
     """Create a client; 409 ``client_phone_taken`` when the organization has the phone (deleted too)."""
-    organization = _organization(user, organization_id, Perm.CLIENT_CHANGE)
+    organization = organization_get(user, organization_id, Perm.CLIENT_CHANGE)
     cleaned = _clean_or_raise(
         {
             "phone": phone,
@@ -212,7 +207,7 @@ def client_create(
         organization,
     )
     group_ids = sorted(set(group_ids))
-    _references_check(organization_id, source_id=source_id, group_ids=group_ids, curator_id=curator_id)
+    client_references_check(organization_id, source_id=source_id, group_ids=group_ids, curator_id=curator_id)
     client = Client(organization=organization, source_id=source_id, curator_id=curator_id, **cleaned)
     _consents_apply(client, consents or {}, user=user, now=timezone.now())
     client_derived_refresh(client)
@@ -257,7 +252,7 @@ def client_update(*, user: Any, client_id: int, data: Mapping[str, Any]) -> Clie
         {k: v for k, v in data.items() if k not in ("source_id", "group_ids", "curator_id")}, organization
     )
     group_ids = sorted(set(data["group_ids"])) if data.get("group_ids") is not None else None
-    _references_check(
+    client_references_check(
         client.organization_id,
         source_id=data.get("source_id"),
         group_ids=group_ids or (),
@@ -331,7 +326,7 @@ def client_bulk_update(
     Returns how many clients changed. Deleted clients and ids outside the organization make the whole call a
     404, so a half-applied bulk change never happens.
     """
-    _organization(user, organization_id, Perm.CLIENT_CHANGE)
+    organization_access_check(user, organization_id, Perm.CLIENT_CHANGE)
     ids = sorted(set(client_ids))
     if not ids or len(ids) > BULK_MAX_CLIENTS:
         raise ValidationFailed(
@@ -340,7 +335,7 @@ def client_bulk_update(
         )
     add_groups = sorted(set(add_group_ids))
     remove_groups = sorted(set(remove_group_ids) - set(add_groups))
-    _references_check(
+    client_references_check(
         organization_id,
         source_id=None if source_id is _UNSET else source_id,
         group_ids=sorted(set(add_groups) | set(remove_groups)),
@@ -486,7 +481,7 @@ def client_merge(*, user: Any, client_id: int, duplicate_id: int) -> Client:
 def _named_create(
     model: type[ClientSource] | type[ClientGroup], *, user: Any, organization_id: int, name: str, code: str
 ) -> Any:
-    _organization(user, organization_id, Perm.CLIENT_CHANGE)
+    organization_access_check(user, organization_id, Perm.CLIENT_CHANGE)
     name = (name or "").strip()
     if not name or "\x00" in name or len(name) > 100:
         raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]})
