@@ -11,11 +11,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from backend.core.admin_tenancy import TenantScopedAdmin, tenant_choices
+from backend.accounts.models import User
+from backend.core.admin_tenancy import TenantScopedAdmin, tenant_choices, tenant_ids
 
 from . import services
 from .models import Branch, Membership, Organization
@@ -45,11 +48,40 @@ class MembershipForm(forms.ModelForm):
         return data
 
 
+class MemberRawIdWidget(ForeignKeyRawIdWidget):
+    """Names only users the staff member can already see: typing an id must not reveal a stranger's phone."""
+
+    def __init__(self, *args: Any, visible_user_ids: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.visible_user_ids = visible_user_ids
+
+    def label_and_url_for_value(self, value: Any) -> tuple[str, str]:
+        try:
+            visible = self.visible_user_ids.filter(pk=value).exists()
+        except (TypeError, ValueError, ValidationError):
+            visible = False
+        return super().label_and_url_for_value(value) if visible else ("", "")
+
+
+def member_choices(admin_site: Any, request: HttpRequest, db_field: Any, kwargs: dict[str, Any]) -> None:
+    """Any user may be given a role (that is how people join), but only known colleagues are named."""
+    if db_field.name != "user" or request.user.is_superuser:
+        return
+    colleagues = Membership.objects.filter(organization_id__in=tenant_ids(request, Perm.ORG_VIEW))
+    kwargs["widget"] = MemberRawIdWidget(
+        db_field.remote_field,
+        admin_site,
+        using=kwargs.get("using"),
+        visible_user_ids=User.objects.filter(pk__in=colleagues.values("user_id")),
+    )
+
+
 class TenantInlineMixin:
     """Inline choices narrowed like the parent admin's (the parent itself is already scoped)."""
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         tenant_choices(request, db_field, Perm.ORG_MANAGE, kwargs)
+        member_choices(self.admin_site, request, db_field, kwargs)  # type: ignore[attr-defined]
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
@@ -192,6 +224,10 @@ class MembershipAdmin(TenantScopedAdmin):
     search_fields = ("user__phone", "user__first_name", "user__last_name", "organization__name")
     raw_id_fields = ("user",)
     autocomplete_fields = ("organization", "branch")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        member_choices(self.admin_site, request, db_field, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         if change:

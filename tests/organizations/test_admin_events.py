@@ -234,3 +234,21 @@ def test_a_refused_save_is_a_message_and_leaves_nothing(org: Organization, root:
     org.refresh_from_db()
     assert (org.name, org.parent_id) == ("Salon A", None)
     assert not Branch.objects.exists() and not Event.objects.exists()
+
+
+def test_typing_a_strangers_id_in_the_membership_form_does_not_reveal_them(
+    org: Organization, other_org: Organization
+) -> None:
+    # given a user of org B only, and org A's owner
+    stranger = member(other_org, Role.MASTER, first_name="Stranger", last_name="Danger")
+    owner = staff_owner(org)
+    # when the owner posts an invalid grant naming the stranger's id (the form comes back with the id in it)
+    response = login(owner).post(
+        reverse("admin:organizations_membership_add"),
+        {"user": stranger.pk, "organization": org.pk, "role": "emperor", "is_active": "on"},
+    )
+    # then the form is shown again without the stranger's name or phone, and nothing is granted
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Danger" not in page and stranger.phone not in page
+    assert not Membership.objects.filter(user=stranger, organization=org).exists()
