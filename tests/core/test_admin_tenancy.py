@@ -34,10 +34,10 @@ def all_model_permissions(user: User) -> User:
     return User.objects.get(pk=user.pk)  # fresh: the permission cache is per instance
 
 
-@pytest.fixture
-def staff(org: Organization) -> User:
-    """An owner of org A with every model permission Django knows, but not a superuser."""
-    return all_model_permissions(member(org, Role.OWNER, is_staff=True, is_superuser=False))
+@pytest.fixture(params=[Role.OWNER, Role.MANAGER])
+def staff(request: Any, org: Organization) -> User:
+    """An owner or a manager of org A with every model permission Django knows, but not a superuser."""
+    return all_model_permissions(member(org, request.param, is_staff=True, is_superuser=False))
 
 
 @pytest.fixture
@@ -45,6 +45,14 @@ def web(staff: User) -> Client:
     client = Client()
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def owner_web(org: Organization) -> tuple[User, Client]:
+    owner = all_model_permissions(member(org, Role.OWNER, is_staff=True, is_superuser=False))
+    client = Client()
+    client.force_login(owner)
+    return owner, client
 
 
 @pytest.fixture
@@ -136,9 +144,11 @@ def test_changelists_show_only_own_organization_rows(
     assert "Salon B" not in response.content.decode()
 
 
-def test_other_organizations_are_not_offered_as_filter_or_choice(web: Client, rows: dict[str, dict[str, Any]]) -> None:
+def test_other_organizations_are_not_offered_as_filter_or_choice(
+    web: Client, owner_web: tuple[User, Client], rows: dict[str, dict[str, Any]]
+) -> None:
     # the membership form offers only organizations org A's owner manages
-    response = web.get(reverse("admin:organizations_membership_add"))
+    response = owner_web[1].get(reverse("admin:organizations_membership_add"))
     assert response.status_code == 200
     choices = {o.pk for o in response.context["adminform"].form.fields["organization"].queryset}
     assert choices == {rows["a"]["organization"].pk}
@@ -147,9 +157,10 @@ def test_other_organizations_are_not_offered_as_filter_or_choice(web: Client, ro
 
 
 def test_owner_cannot_grant_themselves_a_role_in_another_organization(
-    web: Client, staff: User, rows: dict[str, dict[str, Any]], other_org: Organization
+    owner_web: tuple[User, Client], rows: dict[str, dict[str, Any]], other_org: Organization
 ) -> None:
     # when org A's owner posts a membership making themselves owner of org B
+    staff, web = owner_web
     events_before = Event.objects.count()
     response = web.post(
         reverse("admin:organizations_membership_add"),
@@ -190,7 +201,7 @@ def test_outbox_actions_touch_only_visible_rows(
     # given a failed message in each organization
     ids = [rows["a"]["outboxmessage"].pk, rows["b"]["outboxmessage"].pk]
     OutboxMessage.objects.filter(pk__in=ids).update(status=OutboxStatus.FAILED)
-    # when org A's owner selects both (one id forged) and cancels
+    # when org A's owner or manager selects both (one id forged) and cancels
     web.post(reverse("admin:notifications_outboxmessage_changelist"), {"action": "cancel", "_selected_action": ids})
     # then only org A's message is cancelled
     statuses = dict(OutboxMessage.objects.filter(pk__in=ids).values_list("pk", "status"))
@@ -282,3 +293,16 @@ def test_staff_sees_a_colleague_read_only_with_only_shared_memberships(
     assert response.context["has_change_permission"] is False
     assert "Salon B" not in response.content.decode()
     assert password.status_code in (302, 403)
+
+
+def test_outbox_messages_without_an_organization_are_superuser_only(
+    web: Client, rows: dict[str, dict[str, Any]]
+) -> None:
+    # given the one-time code message of the rows fixture (it belongs to no organization)
+    orphan = OutboxMessage.objects.get(organization__isnull=True)
+    # when staff list and open the outbox
+    listed = web.get(reverse("admin:notifications_outboxmessage_changelist"))
+    opened = web.get(url(orphan, "change"))
+    # then the message is not there
+    assert orphan.pk not in set(listed.context["cl"].queryset.values_list("pk", flat=True))
+    assert opened.status_code == 302
