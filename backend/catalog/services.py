@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.events import event_record, event_record_many, snapshot
-from backend.core.exceptions import Conflict, NotFound, ValidationFailed
+from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check, organization_ids_for
+from backend.organizations.selectors import organization_access_check, tenant_row_for_change
 
 from .exceptions import CatalogErrorCode
 from .models import MAX_DURATION_MINUTES, MAX_PRICE, Resource, Service, ServiceGroup, StaffService
@@ -141,15 +141,9 @@ def service_create(
 
 
 def _service_for_change(user: Any, service_id: int) -> Service:
-    service = (
-        Service.objects.select_for_update()
-        .filter(id=service_id, organization_id__in=organization_ids_for(user))
-        .first()
+    return tenant_row_for_change(
+        Service, service_id, user=user, perm=Perm.CATALOG_CHANGE, not_found=_("Service not found.")
     )
-    if service is None:
-        raise NotFound(_("Service not found."))
-    organization_access_check(user, service.organization_id, Perm.CATALOG_CHANGE)
-    return service
 
 
 @transaction.atomic
@@ -218,14 +212,7 @@ def service_group_create(*, user: Any, organization_id: int, name: str, sort_ord
 def service_group_update(
     *, user: Any, group_id: int, name: str | None = None, sort_order: int | None = None
 ) -> ServiceGroup:
-    group = (
-        ServiceGroup.objects.select_for_update()
-        .filter(id=group_id, organization_id__in=organization_ids_for(user))
-        .first()
-    )
-    if group is None:
-        raise NotFound(_("Not found."))
-    organization_access_check(user, group.organization_id, Perm.CATALOG_CHANGE)
+    group = tenant_row_for_change(ServiceGroup, group_id, user=user, perm=Perm.CATALOG_CHANGE)
     before = snapshot(group, ["name", "sort_order"])
     if name is not None:
         name = name.strip()[:100]
@@ -438,14 +425,7 @@ def staff_service_save(*, user: Any, staff_service: StaffService) -> StaffServic
     stored = None
     if staff_service.pk is not None:
         # The stored row's organization counts too: a row outside the caller's tenancy is a 404, whatever it becomes.
-        stored = (
-            StaffService.objects.select_for_update()
-            .filter(pk=staff_service.pk, organization_id__in=organization_ids_for(user))
-            .first()
-        )
-        if stored is None:
-            raise NotFound(_("Not found."))
-        organization_access_check(user, stored.organization_id, Perm.CATALOG_CHANGE)
+        stored = tenant_row_for_change(StaffService, staff_service.pk, user=user, perm=Perm.CATALOG_CHANGE)
     staff_service.organization_id = staff_service.service.organization_id
     organization_access_check(user, staff_service.organization_id, Perm.CATALOG_CHANGE)
     if not Membership.objects.filter(

@@ -17,7 +17,11 @@ from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.models import Membership, Organization
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check, organization_get, organization_ids_for
+from backend.organizations.selectors import (
+    organization_access_check,
+    organization_get,
+    tenant_row_for_change,
+)
 
 from .cleaning import client_derived_refresh, client_fields_clean
 from .exceptions import CrmErrorCode
@@ -60,13 +64,7 @@ def client_snapshot(client: Client, *, groups: Iterable[int] | None = None) -> d
 
 def _client_for_change(user: Any, client_id: int, perm: Perm) -> Client:
     """Lock and return a client the caller may change: 404 outside their tenancy, 403 without ``perm``."""
-    client = (
-        Client.objects.select_for_update().filter(id=client_id, organization_id__in=organization_ids_for(user)).first()
-    )
-    if client is None:
-        raise NotFound(_("Client not found."))
-    organization_access_check(user, client.organization_id, perm)
-    return client
+    return tenant_row_for_change(Client, client_id, user=user, perm=perm, not_found=_("Client not found."))
 
 
 def client_references_check(
@@ -519,14 +517,7 @@ def client_group_create(*, user: Any, organization_id: int, name: str) -> Client
 def client_source_update(
     *, user: Any, source_id: int, name: str | None = None, is_active: bool | None = None
 ) -> ClientSource:
-    source = (
-        ClientSource.objects.select_for_update()
-        .filter(id=source_id, organization_id__in=organization_ids_for(user))
-        .first()
-    )
-    if source is None:
-        raise NotFound(_("Not found."))
-    organization_access_check(user, source.organization_id, Perm.CLIENT_CHANGE)
+    source = tenant_row_for_change(ClientSource, source_id, user=user, perm=Perm.CLIENT_CHANGE)
     before = snapshot(source, ["name", "is_active"])
     if name is not None:
         name = name.strip()
@@ -554,14 +545,7 @@ def client_source_update(
 
 @transaction.atomic
 def client_group_update(*, user: Any, group_id: int, name: str) -> ClientGroup:
-    group = (
-        ClientGroup.objects.select_for_update()
-        .filter(id=group_id, organization_id__in=organization_ids_for(user))
-        .first()
-    )
-    if group is None:
-        raise NotFound(_("Not found."))
-    organization_access_check(user, group.organization_id, Perm.CLIENT_CHANGE)
+    group = tenant_row_for_change(ClientGroup, group_id, user=user, perm=Perm.CLIENT_CHANGE)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
@@ -631,15 +615,9 @@ def vehicle_create(
 
 
 def _vehicle_for_change(user: Any, vehicle_id: int) -> Vehicle:
-    vehicle = (
-        Vehicle.objects.select_for_update()
-        .filter(id=vehicle_id, organization_id__in=organization_ids_for(user))
-        .first()
+    return tenant_row_for_change(
+        Vehicle, vehicle_id, user=user, perm=Perm.CLIENT_CHANGE, not_found=_("Vehicle not found.")
     )
-    if vehicle is None:
-        raise NotFound(_("Vehicle not found."))
-    organization_access_check(user, vehicle.organization_id, Perm.CLIENT_CHANGE)
-    return vehicle
 
 
 @transaction.atomic

@@ -8,8 +8,9 @@ right, it is *forbidden*.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -25,9 +26,7 @@ def _descendants(root_ids: set[int]) -> set[int]:
     frontier = set(root_ids)
     while frontier:
         children = set(
-            Organization.objects.filter(parent_id__in=frontier)
-            .exclude(id__in=seen)
-            .values_list("id", flat=True)
+            Organization.objects.filter(parent_id__in=frontier).exclude(id__in=seen).values_list("id", flat=True)
         )
         seen |= children
         frontier = children
@@ -67,9 +66,7 @@ def organization_get(user: Any, organization_id: int, perm: Perm | str = Perm.OR
 
 
 def branches_for(user: Any, perm: Perm | str = Perm.ORG_VIEW) -> QuerySet[Branch]:
-    return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related(
-        "organization"
-    )
+    return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related("organization")
 
 
 def memberships_of(user: Any) -> QuerySet[Membership]:
@@ -83,3 +80,22 @@ def default_organization_id(user: Any, perm: Perm | str | None = None) -> int | 
         if perm is None or role_has(role, perm):
             return int(org_id)
     return None
+
+
+TenantRow = TypeVar("TenantRow", bound=models.Model)
+
+
+def tenant_row_for_change(
+    model: type[TenantRow], pk: int, *, user: Any, perm: Perm | str, not_found: str | None = None
+) -> TenantRow:
+    """Lock and return the row ``pk`` of ``model`` (which has an ``organization``) that ``user`` may change.
+
+    Outside the caller's organizations it is a 404 (its existence is not confirmed); inside them without the
+    right, a 403. Call inside the service's transaction: the row stays locked until it commits.
+    """
+    rows = model._default_manager.select_for_update()
+    row = rows.filter(pk=pk, organization_id__in=organization_ids_for(user)).first()
+    if row is None:
+        raise NotFound(not_found or _("Not found."))
+    organization_access_check(user, row.organization_id, perm)  # type: ignore[attr-defined]
+    return row

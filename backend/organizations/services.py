@@ -9,12 +9,12 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from backend.core.events import event_record, snapshot
-from backend.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from backend.core.exceptions import Conflict, PermissionDenied, ValidationFailed
 from backend.core.models import EventAction
 
 from .models import Branch, Membership, Organization, Role
 from .permissions import Perm
-from .selectors import organization_access_check, organization_ids_for
+from .selectors import organization_access_check, tenant_row_for_change
 
 ORGANIZATION_FIELDS = ("name", "kind", "parent", "country", "time_zone", "currency", "language", "is_active")
 BRANCH_FIELDS = (
@@ -119,14 +119,7 @@ def branch_create(*, user: Any, organization_id: int, data: Mapping[str, Any]) -
 
 @transaction.atomic
 def branch_update(*, user: Any, branch_id: int, data: Mapping[str, Any]) -> Branch:
-    branch = (
-        Branch.objects.select_for_update()
-        .filter(pk=branch_id, organization_id__in=organization_ids_for(user))
-        .first()
-    )
-    if branch is None:
-        raise NotFound(_("Not found."))
-    organization_access_check(user, branch.organization_id, Perm.ORG_MANAGE)
+    branch = tenant_row_for_change(Branch, branch_id, user=user, perm=Perm.ORG_MANAGE)
     values = _fields(data, BRANCH_FIELDS)
     if "organization" in values and _pk(values.pop("organization")) != branch.organization_id:
         # Moving a branch would silently move its memberships' scope: create a new one instead.
@@ -187,15 +180,7 @@ def membership_grant(
 
 
 def _membership_for_change(user: Any, membership_id: int) -> Membership:
-    membership = (
-        Membership.objects.select_for_update()
-        .filter(pk=membership_id, organization_id__in=organization_ids_for(user))
-        .first()
-    )
-    if membership is None:
-        raise NotFound(_("Not found."))
-    organization_access_check(user, membership.organization_id, Perm.ORG_MANAGE)
-    return membership
+    return tenant_row_for_change(Membership, membership_id, user=user, perm=Perm.ORG_MANAGE)
 
 
 @transaction.atomic
