@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.core.events import event_record, event_record_many, snapshot
+from backend.core.events import event_record, event_record_many, restore_record, snapshot, soft_delete_record
 from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.models import Membership
@@ -171,27 +171,14 @@ def service_update(*, user: Any, service_id: int, data: Mapping[str, Any]) -> Se
 @transaction.atomic
 def service_soft_delete(*, user: Any, service_id: int) -> Service:
     service = _service_for_change(user, service_id)
-    if not service.is_deleted:
-        service.deleted_at = timezone.now()
-        service.save(update_fields=["deleted_at", "updated_at"])
-        event_record(
-            entity=service,
-            action=EventAction.DELETE,
-            actor=user,
-            before={"deleted_at": None},
-            after={"deleted_at": service.deleted_at},
-        )
+    soft_delete_record(entity=service, actor=user)
     return service
 
 
 @transaction.atomic
 def service_restore(*, user: Any, service_id: int) -> Service:
     service = _service_for_change(user, service_id)
-    if service.is_deleted:
-        before = {"deleted_at": service.deleted_at}
-        service.deleted_at = None
-        service.save(update_fields=["deleted_at", "updated_at"])
-        event_record(entity=service, action=EventAction.RESTORE, actor=user, before=before, after={"deleted_at": None})
+    restore_record(entity=service, actor=user)
     return service
 
 

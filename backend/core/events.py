@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from .models import Event, EventAction
 
@@ -65,9 +66,7 @@ def event_record(
         before = {k: before.get(k) for k in changed}
         after = changed
     return Event.objects.create(
-        organization_id=organization_id
-        if organization_id is not None
-        else getattr(entity, "organization_id", None),
+        organization_id=organization_id if organization_id is not None else getattr(entity, "organization_id", None),
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         entity_type=entity_type_of(entity),
         entity_id=str(entity.pk),
@@ -92,11 +91,7 @@ def event_record_many(
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     rows = []
     for entity, before, after in entities:
-        if (
-            action in (EventAction.UPDATE, EventAction.BULK_UPDATE)
-            and before is not None
-            and after is not None
-        ):
+        if action in (EventAction.UPDATE, EventAction.BULK_UPDATE) and before is not None and after is not None:
             changed = diff(before, after)
             before = {k: before.get(k) for k in changed}
             after = changed
@@ -115,3 +110,33 @@ def event_record_many(
         )
     Event.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+def soft_delete_record(*, entity: Any, actor: Any) -> bool:
+    """Mark a soft-deletable row deleted and record the event; False (and nothing written) when it already was.
+
+    Call inside the service's transaction, with the row locked.
+    """
+    if entity.deleted_at is not None:
+        return False
+    entity.deleted_at = timezone.now()
+    entity.save(update_fields=["deleted_at", "updated_at"])
+    event_record(
+        entity=entity,
+        action=EventAction.DELETE,
+        actor=actor,
+        before={"deleted_at": None},
+        after={"deleted_at": entity.deleted_at},
+    )
+    return True
+
+
+def restore_record(*, entity: Any, actor: Any) -> bool:
+    """Undo a soft delete and record the event; False when the row was not deleted."""
+    if entity.deleted_at is None:
+        return False
+    before = {"deleted_at": entity.deleted_at}
+    entity.deleted_at = None
+    entity.save(update_fields=["deleted_at", "updated_at"])
+    event_record(entity=entity, action=EventAction.RESTORE, actor=actor, before=before, after={"deleted_at": None})
+    return True

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.core.events import event_record, event_record_many, snapshot
+from backend.core.events import event_record, event_record_many, restore_record, snapshot, soft_delete_record
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.models import Membership, Organization
@@ -279,29 +279,14 @@ def client_update(*, user: Any, client_id: int, data: Mapping[str, Any]) -> Clie
 def client_soft_delete(*, user: Any, client_id: int) -> Client:
     """Hide a client from lists; the row, its history and its phone stay. Deleting twice changes nothing."""
     client = _client_for_change(user, client_id, Perm.CLIENT_DELETE)
-    if client.is_deleted:
-        return client
-    client.deleted_at = timezone.now()
-    client.save(update_fields=["deleted_at", "updated_at"])
-    event_record(
-        entity=client,
-        action=EventAction.DELETE,
-        actor=user,
-        before={"deleted_at": None},
-        after={"deleted_at": client.deleted_at},
-    )
+    soft_delete_record(entity=client, actor=user)
     return client
 
 
 @transaction.atomic
 def client_restore(*, user: Any, client_id: int) -> Client:
     client = _client_for_change(user, client_id, Perm.CLIENT_DELETE)
-    if not client.is_deleted:
-        return client
-    before = {"deleted_at": client.deleted_at}
-    client.deleted_at = None
-    client.save(update_fields=["deleted_at", "updated_at"])
-    event_record(entity=client, action=EventAction.RESTORE, actor=user, before=before, after={"deleted_at": None})
+    restore_record(entity=client, actor=user)
     return client
 
 
@@ -636,16 +621,7 @@ def vehicle_update(*, user: Any, vehicle_id: int, data: Mapping[str, Any]) -> Ve
 @transaction.atomic
 def vehicle_soft_delete(*, user: Any, vehicle_id: int) -> Vehicle:
     vehicle = _vehicle_for_change(user, vehicle_id)
-    if not vehicle.is_deleted:
-        vehicle.deleted_at = timezone.now()
-        vehicle.save(update_fields=["deleted_at", "updated_at"])
-        event_record(
-            entity=vehicle,
-            action=EventAction.DELETE,
-            actor=user,
-            before={"deleted_at": None},
-            after={"deleted_at": vehicle.deleted_at},
-        )
+    soft_delete_record(entity=vehicle, actor=user)
     return vehicle
 
 
