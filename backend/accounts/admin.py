@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from django import forms
@@ -13,11 +12,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin, tenant_ids
-from backend.core.events import event_record, event_record_many, snapshot
+from backend.core.events import event_record, snapshot
 from backend.core.exceptions import ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
@@ -27,7 +25,7 @@ from backend.organizations.permissions import Perm
 
 from .models import AuthToken, OtpChallenge, User
 from .services import USER_EVENT_FIELDS
-from .tokens import token_family_revoke
+from .tokens import token_family_revoke, user_sessions_revoke
 
 
 def _phone_field() -> forms.CharField:
@@ -149,19 +147,7 @@ class UserAdmin(TenantScopedAdmin, BaseUserAdmin):
 
     @admin.action(description=_("Log out everywhere (revoke all tokens)"), permissions=["change"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        with transaction.atomic():
-            live = AuthToken.objects.select_for_update().filter(user__in=queryset, revoked_at__isnull=True)
-            per_user = Counter(live.values_list("user_id", flat=True))
-            revoked = live.update(revoked_at=timezone.now())
-            event_record_many(
-                entities=[
-                    (user, None, {"tokens_revoked": per_user[user.pk]})
-                    for user in User.objects.filter(pk__in=per_user).order_by("pk")
-                ],
-                action=EventAction.UPDATE,
-                actor=request.user,
-                note="sessions revoked by operator",
-            )
+        revoked = user_sessions_revoke(user_ids=queryset.values_list("pk", flat=True), actor=request.user)
         self.message_user(request, _("%(count)d tokens revoked.") % {"count": revoked}, messages.SUCCESS)
 
 

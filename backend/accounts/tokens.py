@@ -6,15 +6,21 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.events import event_record_many
 from backend.core.exceptions import Unauthorized
+from backend.core.models import EventAction
+from backend.realtime.services import realtime_publish
 
 from .exceptions import AuthErrorCode
 from .models import AuthToken, TokenKind, User
@@ -40,9 +46,7 @@ class TokenPair:
     user: User | None = None
 
 
-def _new_token(
-    user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = ""
-) -> tuple[str, datetime]:
+def _new_token(user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = "") -> tuple[str, datetime]:
     raw = (ACCESS_PREFIX if kind == TokenKind.ACCESS else REFRESH_PREFIX) + secrets.token_urlsafe(32)
     expires = timezone.now() + timedelta(seconds=ttl)
     AuthToken.objects.create(
@@ -60,18 +64,14 @@ def _new_token(
 def token_pair_issue(*, user: User, user_agent: str = "", family: uuid.UUID | None = None) -> TokenPair:
     """Issue a fresh access + refresh pair (a new family unless continuing one)."""
     family = family or uuid.uuid4()
-    access, access_exp = _new_token(
-        user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent
-    )
-    refresh, refresh_exp = _new_token(
-        user, TokenKind.REFRESH, family, settings.BRIGADA_REFRESH_TOKEN_TTL, user_agent
-    )
+    access, access_exp = _new_token(user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent)
+    refresh, refresh_exp = _new_token(user, TokenKind.REFRESH, family, settings.BRIGADA_REFRESH_TOKEN_TTL, user_agent)
     logger.debug("token pair issued", extra={"user_id": user.pk, "family": str(family)})
     return TokenPair(access, refresh, access_exp, refresh_exp, user=user)
 
 
-def access_token_user(raw: str) -> User | None:
-    """The active user an access token belongs to, or None (unknown, expired, revoked)."""
+def access_token_lookup(raw: str) -> AuthToken | None:
+    """The live access token row (with its active user) for ``raw``, or None (unknown, expired, revoked)."""
     if not raw or not raw.startswith(ACCESS_PREFIX):
         return None
     token = (
@@ -86,12 +86,49 @@ def access_token_user(raw: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
-    return token.user
+    return token
+
+
+def access_token_user(raw: str) -> User | None:
+    """The active user an access token belongs to, or None (unknown, expired, revoked)."""
+    token = access_token_lookup(raw)
+    return token.user if token is not None else None
+
+
+def _sessions_revoked_publish(user_id: int, family: uuid.UUID | None) -> None:
+    # Open WebSockets of the revoked session (or of every session, family None) close themselves on this event.
+    realtime_publish(
+        user_id=user_id, event={"type": "session.revoked", "family": str(family) if family is not None else None}
+    )
 
 
 def token_family_revoke(*, family: uuid.UUID) -> int:
     """Revoke every live token of a family (a login session); returns how many were revoked."""
-    return AuthToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    user_id = AuthToken.objects.filter(family=family).values_list("user_id", flat=True).first()
+    revoked = AuthToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked and user_id is not None:
+        _sessions_revoked_publish(user_id, family)
+    return revoked
+
+
+@transaction.atomic
+def user_sessions_revoke(*, user_ids: Iterable[int], actor: Any) -> int:
+    """Log users out everywhere (an operator's action): revoke all their live tokens, one event per user."""
+    live = AuthToken.objects.select_for_update().filter(user_id__in=list(user_ids), revoked_at__isnull=True)
+    per_user = Counter(live.values_list("user_id", flat=True))
+    revoked = live.update(revoked_at=timezone.now())
+    event_record_many(
+        entities=[
+            (user, None, {"tokens_revoked": per_user[user.pk]})
+            for user in User.objects.filter(pk__in=per_user).order_by("pk")
+        ],
+        action=EventAction.UPDATE,
+        actor=actor,
+        note="sessions revoked by operator",
+    )
+    for user_id in per_user:
+        _sessions_revoked_publish(user_id, None)
+    return revoked
 
 
 def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:

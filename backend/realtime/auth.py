@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 
-from backend.accounts.tokens import access_token_user
+from backend.accounts.tokens import access_token_lookup
 
 
 def token_from_scope(scope: dict[str, Any]) -> str | None:
@@ -30,11 +30,14 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
 
 class BearerTokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = token_from_scope(scope)
-        user = await database_sync_to_async(access_token_user)(token) if token else None
+        raw = token_from_scope(scope)
+        token = await database_sync_to_async(access_token_lookup)(raw) if raw else None
         scope = dict(
             scope,
-            user=user or AnonymousUser(),
+            user=token.user if token is not None else AnonymousUser(),
+            # The socket lives no longer than its token and its session (see EventsConsumer).
+            auth_family=str(token.family) if token is not None else None,
+            auth_expires_at=token.expires_at if token is not None else None,
             auth_via_subprotocol=bool(scope.get("subprotocols") and scope["subprotocols"][0] == "bearer"),
         )
         return await super().__call__(scope, receive, send)
