@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from solver_factories import instance, shift, worker
 
 from scheduling_solver import probability
 from scheduling_solver.problem import build_problem
 from scheduling_solver.solve import solve
 from scheduling_solver.validate import validate
+from tests.scheduling_solver.solver_factories import instance, shift, worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
