@@ -31,7 +31,7 @@ test): P(alive) < 0.5 under BG/NBD or MBG/NBD; MBG/NBD probability of no purchas
 no purchase for ``k = 2`` × the client's mean inter-purchase interval (the population median interval for
 one-visit clients); or no purchase for a fixed 90 days. :func:`validate_churn_methods` scores each against
 "no purchase in the holdout". :data:`DEFAULT_CHURN_METHOD` is the winner by accuracy of that test on the
-synthetic world (``tests/analytics/test_analytics_churn_validation.py`` asserts it stays the winner).
+synthetic world (``tests/analytics/test_churn_validation.py`` asserts it stays the winner).
 """
 
 # ruff: noqa: S608 — SQL is assembled from identifiers checked by check_ident/check_tz and typed literals.

@@ -17,6 +17,7 @@ from scipy import sparse
 
 from scheduling_solver.generator import GeneratedDay, generate_day
 from scheduling_solver.greedy import PlanState
+from scheduling_solver.probability import fit_prior
 from scheduling_solver.problem import build_problem
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import Instance, Solution
@@ -161,7 +162,9 @@ def run(
 ) -> BenchReport:
     """Generate a day, plan it with the solver and the flat rules, simulate, sweep, and re-plan."""
     day: GeneratedDay = generate_day(n_workers, n_shifts, seed)
-    base = day.instance.with_policy(time_limit_s=time_limit_s, seed=seed, prior=_fitted_prior(day.instance))
+    # The prior the staffing adapter would fit to the day's histories.
+    prior = fit_prior(((w.shows, w.no_shows) for w in day.instance.workers), day.instance.policy.prior)
+    base = day.instance.with_policy(time_limit_s=time_limit_s, seed=seed, prior=prior)
     methods: list[MethodResult] = []
     t0 = time.perf_counter()
     solution, context = solve_with_context(base)
@@ -249,24 +252,6 @@ def run(
         base.policy.prior,
         replan_warm_s,
     )
-
-
-def _fitted_prior(instance: Instance) -> tuple[float, float]:
-    """Beta prior fitted by moments to workers with enough history (what the staffing adapter would do),
-    so new workers start at the population's show rate rather than at a guess."""
-    rates = []
-    for w in instance.workers:
-        n = w.shows + w.no_shows
-        if n >= 10:
-            rates.append(w.shows / n)
-    if len(rates) < 30:
-        return instance.policy.prior
-    m = float(np.mean(rates))
-    v = float(np.var(rates))
-    if v <= 0 or v >= m * (1 - m):
-        return instance.policy.prior
-    strength = min(m * (1 - m) / v - 1, 10.0)  # cap the pseudo-count so histories still speak
-    return (round(m * strength, 3), round((1 - m) * strength, 3))
 
 
 def format_report(rep: BenchReport) -> str:

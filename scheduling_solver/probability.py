@@ -1,4 +1,9 @@
-"""Exact Poisson-binomial attendance and the expected cost of a call list.
+"""A worker's show probability, exact Poisson-binomial attendance and the expected cost of a call list.
+
+:func:`show_probability` is the one definition of how likely a worker is to come; every other module
+(problem building, validation, the benchmark) calls it rather than restating the formula, so the solver
+optimises and the validator checks the same number. :func:`fit_prior` fits the population prior it
+shrinks newcomers towards.
 
 X, the number of called workers who come, is a sum of independent Bernoulli(p_i). Its distribution is
 built by dynamic programming over workers (O(n^2)), which is exact up to float rounding, unlike the
@@ -7,10 +12,46 @@ normal or Poisson approximations that go wrong for small shifts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+# A float for one worker, an array for all of them at once; the arithmetic is the same either way.
+Counts = TypeVar("Counts", float, np.ndarray)
+
+# Workers with fewer (decayed) past calls than this say too little about their own rate to fit a prior on.
+_PRIOR_MIN_CALLS = 10
+# Below this many such workers, moments are too noisy and the default prior is kept.
+_PRIOR_MIN_WORKERS = 30
+# Cap on the fitted prior's pseudo-count, so a long history still outweighs the population.
+_PRIOR_MAX_STRENGTH = 10.0
+
+
+def show_probability(shows: Counts, no_shows: Counts, prior: tuple[float, float]) -> Counts:
+    """Posterior mean of a worker's show rate: Beta(a, b) prior updated with the (time-decayed) counts.
+
+    ``shows`` and ``no_shows`` may be fractional because the caller decays old calls before passing them;
+    a newcomer with no history gets the prior mean a / (a + b). Works element-wise on numpy arrays.
+    """
+    a, b = prior
+    return (shows + a) / (shows + no_shows + a + b)
+
+
+def fit_prior(histories: Iterable[tuple[float, float]], default: tuple[float, float]) -> tuple[float, float]:
+    """Beta prior fitted by moments to the raw show rates of workers with enough ``(shows, no_shows)``
+    history, so newcomers start at the population's rate rather than at a guess; ``default`` when the
+    histories are too few or their spread does not fit a Beta."""
+    rates = [shows / (shows + no_shows) for shows, no_shows in histories if shows + no_shows >= _PRIOR_MIN_CALLS]
+    if len(rates) < _PRIOR_MIN_WORKERS:
+        return default
+    m = float(np.mean(rates))
+    v = float(np.var(rates))
+    if v <= 0 or v >= m * (1 - m):
+        return default
+    strength = min(m * (1 - m) / v - 1, _PRIOR_MAX_STRENGTH)
+    return (round(m * strength, 3), round((1 - m) * strength, 3))
 
 
 def poisson_binomial_pmf(probabilities: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scheduling_solver import probability
 from scheduling_solver.geo import EARTH_RADIUS_KM
 from scheduling_solver.schemas import Instance
 
@@ -310,10 +311,11 @@ def build_problem(instance: Instance, *, truncate: bool = True) -> Problem:
     """Arrays and candidate lists for ``instance``."""
     pol = instance.policy
     workers, shifts = instance.workers, instance.shifts
-    a, b = pol.prior
-    shows = np.array([w.shows for w in workers], dtype=np.float64)
-    misses = np.array([w.no_shows for w in workers], dtype=np.float64)
-    p = (shows + a) / (shows + misses + a + b) if len(workers) else np.zeros(0)
+    p = probability.show_probability(
+        np.array([w.shows for w in workers], dtype=np.float64),
+        np.array([w.no_shows for w in workers], dtype=np.float64),
+        pol.prior,
+    )
     rank = np.array([w.rank for w in workers], dtype=np.float64)
     # Priority: likeliest to come first, then better ranked, then input order (for determinism).
     order = np.lexsort((np.arange(len(workers)), -rank, -p)) if len(workers) else np.zeros(0, dtype=np.int64)

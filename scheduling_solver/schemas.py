@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from scheduling_solver import probability
+
 STATUSES = ("optimal", "feasible", "infeasible")
 
 
@@ -96,9 +98,8 @@ class Instance:
     policy: Policy = field(default_factory=Policy)
 
     def show_probability(self, worker: Worker) -> float:
-        """Beta posterior mean of the worker's show rate."""
-        a, b = self.policy.prior
-        return (worker.shows + a) / (worker.shows + worker.no_shows + a + b)
+        """The worker's show probability under this instance's prior."""
+        return probability.show_probability(worker.shows, worker.no_shows, self.policy.prior)
 
     def call_cap(self, shift: Shift) -> int:
         """Most workers that may be called for ``shift``."""

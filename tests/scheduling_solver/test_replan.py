@@ -1,11 +1,10 @@
 """Incremental re-plan: calls already made stay, declines never return, only changed shifts move."""
 
-from solver_factories import instance, shift, worker
-
 from scheduling_solver.generator import generate_day
 from scheduling_solver.replan import replan
 from scheduling_solver.solve import solve, solve_with_context
 from scheduling_solver.validate import validate
+from tests.scheduling_solver.solver_factories import instance, shift, worker
 
 
 def test_decline_is_replaced_and_other_shifts_are_untouched():

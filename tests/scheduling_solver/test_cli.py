@@ -4,10 +4,9 @@ import json
 import subprocess
 import sys
 
-from solver_factories import instance, shift, worker
-
 from scheduling_solver.__main__ import main
 from scheduling_solver.schemas import instance_to_json
+from tests.scheduling_solver.solver_factories import instance, shift, worker
 
 
 def write(tmp_path, name, data):

@@ -1,8 +1,7 @@
 """Hard rule: a called worker holds every skill of the shift."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import skills
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_worker_with_all_skills_is_allowed():

@@ -1,8 +1,7 @@
 """Hard rule: at most max_shifts_per_day shifts starting on one local day."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import daily_limit
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_two_shifts_within_a_limit_of_two_are_fine():

@@ -4,13 +4,13 @@ infeasible only for contradictions, deterministic per seed, and optimal on tiny 
 import itertools
 
 import pytest
-from solver_factories import HOME, at, instance, shift, worker
 
 from scheduling_solver.generator import generate_day
 from scheduling_solver.probability import shift_outcome
 from scheduling_solver.schemas import solution_to_json
 from scheduling_solver.solve import solve
 from scheduling_solver.validate import validate
+from tests.scheduling_solver.solver_factories import HOME, at, instance, shift, worker
 
 
 def test_calls_more_when_gaps_cost_more():

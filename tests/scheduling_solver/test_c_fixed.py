@@ -1,8 +1,7 @@
 """Hard rule: a shift a worker accepted keeps them on its call list."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import fixed
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_fixed_worker_on_the_list_is_fine():

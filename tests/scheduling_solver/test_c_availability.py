@@ -1,8 +1,7 @@
 """Hard rule: one availability window covers the whole shift."""
 
-from solver_factories import at, codes, instance, shift, worker
-
 from scheduling_solver.constraints import availability
+from tests.scheduling_solver.solver_factories import at, codes, instance, shift, worker
 
 
 def test_window_covering_the_shift_is_allowed():

@@ -1,9 +1,8 @@
 """Hard rule: the worker lives within max_travel_km of the shift (haversine)."""
 
-from solver_factories import HOME, codes, instance, shift, worker
-
 from scheduling_solver.constraints import travel
 from scheduling_solver.geo import haversine_km
+from tests.scheduling_solver.solver_factories import HOME, codes, instance, shift, worker
 
 
 def test_haversine_matches_a_known_distance():

@@ -1,8 +1,7 @@
 """Hard rule: a worker who declined or missed a shift is never called for it again."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import excluded
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_exclusion_of_another_shift_does_not_matter():

@@ -2,10 +2,9 @@
 
 import dataclasses
 
-from solver_factories import instance, plan, shift, worker
-
 from scheduling_solver.schemas import ShiftPlan, Solution, Totals
 from scheduling_solver.validate import validate
+from tests.scheduling_solver.solver_factories import instance, plan, shift, worker
 
 
 def small():

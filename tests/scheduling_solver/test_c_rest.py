@@ -1,8 +1,7 @@
 """Hard rule: one worker's shifts neither overlap nor leave less than min_rest_minutes between them."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import rest
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_shifts_with_enough_rest_are_fine():

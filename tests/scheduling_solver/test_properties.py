@@ -6,13 +6,13 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from solver_factories import HOME, at
 
 from scheduling_solver import greedy, polish
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import Instance, Policy, Shift, Worker
 from scheduling_solver.solve import solve
 from scheduling_solver.validate import validate
+from tests.scheduling_solver.solver_factories import HOME, at
 
 SKILLS = ("loader", "driver")
 

@@ -1,8 +1,7 @@
 """Hard rule: at most ceil(max_call_ratio x headcount) called per shift."""
 
-from solver_factories import codes, instance, shift, worker
-
 from scheduling_solver.constraints import call_cap
+from tests.scheduling_solver.solver_factories import codes, instance, shift, worker
 
 
 def test_calls_up_to_the_cap_are_fine():
