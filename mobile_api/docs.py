@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import ninja
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.html import escape
 from ninja.openapi.docs import DocsBase
@@ -69,11 +70,11 @@ class LocalSwagger(DocsBase):
         return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
-def docs_asset(request: HttpRequest, name: str) -> HttpResponse:
+def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
     """One of the bundled Swagger UI files; anything else is a 404 (the name never reaches the file system)."""
     if name not in ASSETS:
         return not_found_view(request)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response: HttpResponse = FileResponse((ASSET_DIR / name).open("rb"), content_type=content_type)
+    response = FileResponse((ASSET_DIR / name).open("rb"), content_type=content_type)
     response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -191,4 +191,3 @@ def test_the_real_api_is_what_these_tests_reach() -> None:
 
     match = resolve("/api/v1/me")
     assert match.namespace == api.urls_namespace
-

@@ -65,9 +65,7 @@ def _sheet(columns: int, rows: int, *, dimension: str | None) -> str:
 
 
 def _upload(api: ApiClient, name: str, content: bytes, **form: Any) -> Any:
-    return api.post(
-        "/api/v1/crm/imports", data={"kind": "clients", **form, "file": SimpleUploadedFile(name, content)}
-    )
+    return api.post("/api/v1/crm/imports", data={"kind": "clients", **form, "file": SimpleUploadedFile(name, content)})
 
 
 # --- caps ----------------------------------------------------------------------------------------------------
