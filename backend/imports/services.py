@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.files.base import File
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,7 +36,7 @@ from backend.organizations.selectors import organization_access_check, organizat
 from .columns import CLIENT_COLUMNS, SERVICE_COLUMNS
 from .models import ImportFormat, ImportJob, ImportKind, ImportStatus, ImportUpload
 from .selectors import EXPORT_CONTENT_TYPES, client_export_rows
-from .tables import TableError, table_check, table_read, table_write
+from .tables import MAX_FILE_BYTES, TableError, TableErrorCode, table_check, table_read, table_write
 
 logger = logging.getLogger("brigada.imports")
 
@@ -524,13 +525,12 @@ def import_start(
     *,
     user: Any,
     kind: str,
-    file_name: str,
-    content: bytes,
+    file: File,
     dry_run: bool,
     organization_id: int | None = None,
 ) -> ImportStarted:
-    """Accept an uploaded file: pick the organization, check the right for the kind, the format and the caps, then
-    run it inline (up to ``INLINE_MAX_CELLS``) or queue it.
+    """Accept an uploaded file: pick the organization, check the right for the kind, the format, the size (before
+    reading the file into memory) and the caps, then run it inline (up to ``INLINE_MAX_CELLS``) or queue it.
 
     A file over a cap is refused here with a 422 (``file_too_large``, ``too_many_columns``, ``too_many_cells``)
     from what it declares, before a row is parsed; an unreadable file becomes a failed job like any row error.
@@ -540,7 +540,13 @@ def import_start(
     perm = IMPORT_RIGHTS[kind]
     organization_id = organization_for_action(user=user, organization_id=organization_id, perm=perm)
     organization_access_check(user, organization_id, perm)
+    file_name = file.name or ""
     fmt = import_format_for(file_name)
+    if (file.size or 0) > MAX_FILE_BYTES:
+        raise ValidationFailed(
+            _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
+        )
+    content = file.read()
     cells = table_check(content, fmt)
     if cells is not None and cells <= INLINE_MAX_CELLS:
         run = clients_import if kind == ImportKind.CLIENTS else services_import

@@ -72,7 +72,9 @@ def table_check(content: bytes, fmt: str) -> int | None:
 
 def _caps_check(content: bytes, fmt: str) -> int | None:
     if len(content) > MAX_FILE_BYTES:
-        raise TableError(_("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE)
+        raise TableError(
+            _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
+        )
     if fmt == "csv":
         text = _decode(content)
         first_line = text.split("\n", 1)[0]
@@ -161,7 +163,9 @@ def unescape_cell(value: Any) -> Any:
 def table_read(content: bytes, fmt: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     """Return normalised header keys and (spreadsheet row number, cells) for each non-empty data row."""
     if len(content) > MAX_FILE_BYTES:
-        raise TableError(_("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE)
+        raise TableError(
+            _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
+        )
     if fmt == "csv":
         text = _decode(content)
         first_line = text.split("\n", 1)[0]

@@ -84,8 +84,7 @@ def import_create(
         user=_user(request),
         organization_id=payload.organization_id,
         kind=payload.kind,
-        file_name=file.name or "",
-        content=file.read(),
+        file=file,
         dry_run=payload.dry_run,
     )
     if not started.queued:

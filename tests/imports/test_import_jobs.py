@@ -87,6 +87,17 @@ def test_an_xlsx_of_two_million_cells_is_refused_at_once_without_reading_its_row
 
 
 @pytest.mark.django_db
+def test_a_file_over_10_mb_is_refused_before_it_is_read(org, manager) -> None:
+    content = b"phone\n" + b"+77011110001\n" * 900_000  # 11.7 MB
+
+    response = _upload(ApiClient(manager), "huge.csv", content)
+
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "file_too_large")
+    assert response.json()["error"]["fields"] == {"file": ["Too large."]}
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_lying_dimension_is_refused_before_openpyxl_pads_rows_to_it(org, manager) -> None:
     # A tiny sheet that declares the whole grid: read-only openpyxl would yield 1,048,576 rows of 16,384 cells.
     content = _xlsx_sheet(_sheet(2, 2, dimension="A1:XFD1048576"))
@@ -159,8 +170,12 @@ class _JobUpdates:
 def _run_the_queue() -> _JobUpdates:
     updates = _JobUpdates()
     with connection.execute_wrapper(updates):
-        # The supervised worker the deployment runs, one batch: claims the task row and runs the import.
-        call_command("run_worker", "--once", "--queues", "default", "--worker-id", "imports-test")
+        # django-tasks-db's worker loop, the one `run_worker` supervises, for one batch: it claims the task row and
+        # runs the import. (Without run_worker's housekeeping thread: on the in-memory SQLite test database its
+        # concurrent writes fail the task with "database table is locked", which a file database in WAL mode waits out.)
+        call_command(
+            "db_worker", "--batch", "--queue-name", "default", "--no-startup-delay", "--worker-id", "imports-test"
+        )
     return updates
 
 

@@ -4,6 +4,12 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def finished_jobs_are_fully_done(apps, schema_editor):
+    # Every job before this migration ran inline and has finished: all its rows were read.
+    ImportJob = apps.get_model("imports", "ImportJob")
+    ImportJob.objects.update(rows_done=models.F("rows_total"))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -16,6 +22,7 @@ class Migration(migrations.Migration):
             name='rows_done',
             field=models.PositiveIntegerField(default=0, verbose_name='rows done'),
         ),
+        migrations.RunPython(finished_jobs_are_fully_done, migrations.RunPython.noop),
         migrations.AlterField(
             model_name='importjob',
             name='status',
