@@ -34,12 +34,15 @@ class ErrorEnvelope(Schema):
     error: ErrorBody
 
 
+# The router's own answer (a known path, another method); no service raises it, so it is not in ErrorCode.
+METHOD_NOT_ALLOWED = "method_not_allowed"
+
 STATUS_CODES: dict[int, str] = {
     400: ErrorCode.BAD_REQUEST,
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
-    405: "method_not_allowed",
+    405: METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     422: ErrorCode.VALIDATION_ERROR,
     429: ErrorCode.THROTTLED,
@@ -124,7 +127,7 @@ def method_not_allowed_as_envelope(view: Callable[..., Any]) -> Callable[..., An
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
             message = _("Method not allowed. Use %(methods)s.") % {"methods": allowed}
-            response = JsonResponse(envelope(code="method_not_allowed", message=message), status=405)
+            response = JsonResponse(envelope(code=METHOD_NOT_ALLOWED, message=message), status=405)
             response["Allow"] = allowed
         return response
 

@@ -145,3 +145,16 @@ def day_range(
     if last_day is not None and last_day < dt.date.max:
         end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     return start, end
+
+
+def organization_day_range(
+    *,
+    user: Any,
+    organization_id: int | None,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    perm: Perm | str = Perm.ORG_VIEW,
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``day_range`` in the zone of the organization a request acts in (see ``organization_zone``)."""
+    zone = organization_zone(user=user, organization_id=organization_id, perm=perm)
+    return day_range(zone=zone, first_day=first_day, last_day=last_day)

@@ -15,7 +15,7 @@ from backend.crm import selectors, services
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
 from backend.imports.services import clients_export
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import day_range, organization_for_action, organization_zone
+from backend.organizations.selectors import organization_day_range, organization_for_action
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
@@ -143,10 +143,12 @@ def _card(user: Any, client_id: int) -> ClientCardOut:
 )
 def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientListOut:
     user = _user(request)
-    last_visit_from, last_visit_to = day_range(
-        zone=organization_zone(user=user, organization_id=query.organization_id, perm=Perm.CLIENT_VIEW),
+    last_visit_from, last_visit_to = organization_day_range(
+        user=user,
+        organization_id=query.organization_id,
         first_day=query.last_visit_from,
         last_day=query.last_visit_to,
+        perm=Perm.CLIENT_VIEW,
     )
     page = selectors.client_list(
         user=user,
