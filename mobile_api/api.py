@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.urls import URLPattern, URLResolver, re_path
+from django.urls import path as url_path
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
@@ -12,8 +14,10 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 from .auth.router import router as auth_router
 from .catalog.router import router as catalog_router
 from .crm.router import router as crm_router
-from .errors import install_error_handlers
+from .docs import ASSET_URL_NAME, LocalSwagger, docs_asset
+from .errors import ObjectBodyParser, install_error_handlers, method_not_allowed_as_envelope, not_found_view
 from .idempotency import API_PREFIX, EXEMPT_PREFIXES, HEADER
+from .imports.router import router as imports_router
 from .security import bearer
 from .system.router import router as system_router
 
@@ -24,7 +28,9 @@ Brigada's API for the mobile app, the Telegram bot's web parts and integrations.
   access token (15 min) and a refresh token; send `Authorization: Bearer <access>`.
 * **Errors** always look like `{"error": {"code": "slot_taken", "message": "...", "fields": {...}}}`; branch on
   `code`. 401 unauthorized, 403 forbidden (your role), 404 not found (also for other organizations' objects),
-  409 conflict, 422 validation_error, 429 throttled (with `Retry-After`).
+  409 conflict, 422 validation_error (also for a body that is not a JSON object or a malformed multipart
+  upload), 429 throttled (with `Retry-After`). A path that does not exist is a 404 `not_found` and a known path
+  with another method a 405 `method_not_allowed` (with `Allow`), in the same envelope.
 * **Idempotency**: POSTs that create things accept an `Idempotency-Key` header; a retry with the same key and body
   returns the stored response, the same key with another body is a 422 `idempotency_key_reused`.
 * **Pagination**: list endpoints return `{"items": [...], "next_cursor": "..."}`; pass `cursor` to continue.
@@ -41,7 +47,20 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 
 
 class BrigadaAPI(NinjaAPI):
-    """NinjaAPI that documents the Idempotency-Key header on every POST it applies to."""
+    """NinjaAPI that documents the Idempotency-Key header on every POST it applies to, answers unknown paths and
+    methods with the envelope and serves its docs' assets itself."""
+
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = method_not_allowed_as_envelope(pattern.callback)
+        return [
+            *urls,
+            url_path("docs/assets/<str:name>", docs_asset, name=ASSET_URL_NAME),
+            # Last: whatever no route above matched, in any method.
+            re_path(r"^.*$", not_found_view, name="not-found"),
+        ]
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -71,6 +90,8 @@ def build_api() -> NinjaAPI:
         version="1",
         description=DESCRIPTION,
         urls_namespace="api-v1",
+        docs=LocalSwagger(),
+        parser=ObjectBodyParser(),
         auth=bearer,
         throttle=[
             AnonRateThrottle(settings.BRIGADA_THROTTLE_ANON),
@@ -81,6 +102,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/auth", auth_router)
     api.add_router("", system_router)
     api.add_router("/crm", crm_router)
+    api.add_router("/crm/imports", imports_router)
     api.add_router("/catalog", catalog_router)
     return api
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
+from ninja.parser import Parser
 
 from backend.core.exceptions import ApplicationError, ErrorCode
 
@@ -28,12 +34,15 @@ class ErrorEnvelope(Schema):
     error: ErrorBody
 
 
+# The router's own answer (a known path, another method); no service raises it, so it is not in ErrorCode.
+METHOD_NOT_ALLOWED = "method_not_allowed"
+
 STATUS_CODES: dict[int, str] = {
     400: ErrorCode.BAD_REQUEST,
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
-    405: "method_not_allowed",
+    405: METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     422: ErrorCode.VALIDATION_ERROR,
     429: ErrorCode.THROTTLED,
@@ -59,11 +68,70 @@ def error_response(
     fields: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
-    body = {"error": {"code": str(code), "message": str(message), "fields": fields or {}}}
-    response = api.create_response(request, body, status=status)
+    response = api.create_response(request, envelope(code=code, message=message, fields=fields), status=status)
     for key, value in (headers or {}).items():
         response[key] = value
     return response
+
+
+API_PREFIX = "/api/v1/"
+
+
+def envelope(*, code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error body: ``{"error": {"code", "message", "fields"}}``."""
+    return {"error": {"code": str(code), "message": str(message), "fields": fields or {}}}
+
+
+class NotAnObject(ValueError):
+    """A JSON body that parsed but is not an object (a list, a string, a number, null)."""
+
+
+class ObjectBodyParser(Parser):
+    """JSON bodies must be objects. ninja's schemas read a non-object like a model instance (by attribute), so
+    ``[]`` sent to a PATCH of optional fields validated as "nothing to change" and answered 200."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise NotAnObject(type(data).__name__)
+        return data
+
+
+def _malformed_multipart() -> dict[str, Any]:
+    message = _("The multipart body is malformed.")
+    return envelope(code=ErrorCode.VALIDATION_ERROR, message=message, fields={"__all__": [message]})
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler400``: a body Django could not parse before the view ran (e.g. a middleware read
+    ``request.POST`` of a broken multipart upload) still gets the envelope under /api/v1/."""
+    if not request.path.startswith(API_PREFIX):
+        return bad_request(request, exception)  # type: ignore[arg-type]
+    if isinstance(exception, MultiPartParserError):
+        return JsonResponse(_malformed_multipart(), status=422)
+    return JsonResponse(envelope(code=ErrorCode.BAD_REQUEST, message=_("Bad request.")), status=400)
+
+
+@csrf_exempt
+def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any path under /api/v1/ that no route matches, whatever the method: the envelope, not Django's page."""
+    return JsonResponse(envelope(code=ErrorCode.NOT_FOUND, message=_("Not found.")), status=404)
+
+
+def method_not_allowed_as_envelope(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a route's view: ninja answers a known path with another method by a plain-text 405."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            message = _("Method not allowed. Use %(methods)s.") % {"methods": allowed}
+            response = JsonResponse(envelope(code=METHOD_NOT_ALLOWED, message=message), status=405)
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
 
 
 def _validation_fields(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -131,6 +199,16 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         status = int(exc.status_code)
+        if status == 400 and isinstance(exc.__cause__, NotAnObject):
+            message = _("The body must be a JSON object.")
+            return error_response(
+                api,
+                request,
+                status=422,
+                code=ErrorCode.VALIDATION_ERROR,
+                message=message,
+                fields={"__all__": [message]},
+            )
         if status == 400:
             # django-ninja raises 400 for a body it cannot parse (not JSON, wrong encoding): for the client that is
             # invalid input like any other, so it gets the one documented validation status.
@@ -198,6 +276,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
             )
         logger.exception("database error", extra={"path": request.path})
         return error_response(api, request, status=500, code="internal_error", message=_("Internal error."))
+
+    @api.exception_handler(MultiPartParserError)
+    def on_malformed_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return api.create_response(request, _malformed_multipart(), status=422)
 
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:

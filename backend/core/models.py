@@ -49,6 +49,7 @@ class EventAction(models.TextChoices):
     RESTORE = "restore", _("restored")
     BULK_UPDATE = "bulk_update", _("bulk update")
     IMPORT = "import", _("imported")
+    EXPORT = "export", _("exported")
     MERGE = "merge", _("merged")
     LOGIN = "login", _("logged in")
     STATUS = "status", _("status changed")

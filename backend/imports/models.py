@@ -21,6 +21,8 @@ class ImportFormat(models.TextChoices):
 
 
 class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
     DONE = "done", _("done")
     CHECKED = "checked", _("checked (dry run)")
     FAILED = "failed", _("failed: nothing written")
@@ -42,6 +44,8 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    # Progress of a queued job: rows read and checked so far (a valid file is then written in one transaction).
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
     created_count = models.PositiveIntegerField(_("created"), default=0)
     updated_count = models.PositiveIntegerField(_("updated"), default=0)
     skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
@@ -57,3 +61,18 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.file_name} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ImportUpload(models.Model):
+    """The uploaded file of a queued job, kept in the database (every worker can read it, on any machine) until
+    the job has run."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="upload")
+    content = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("import upload")
+        verbose_name_plural = _("import uploads")
+
+    def __str__(self) -> str:
+        return f"upload of job {self.job_id}"

@@ -16,12 +16,12 @@ from backend.crm.selectors import Page
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for
 
+from .columns import SERVICE_COLUMNS
 from .models import ImportJob, ImportKind
-from .services import CLIENT_COLUMNS, SERVICE_COLUMNS
 from .tables import table_write
 
 JOB_SORT = "-id"
-CONTENT_TYPES = {
+EXPORT_CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -54,7 +54,8 @@ def import_job_list(*, user: Any, organization_id: int | None = None) -> QuerySe
     return _import_jobs(client_ids, service_ids).select_related("started_by").order_by("-started_at", "-id")
 
 
-def _client_rows(organization_id: int) -> Iterator[list[Any]]:
+def client_export_rows(*, organization_id: int) -> Iterator[list[Any]]:
+    """The organization's (not deleted) clients as rows in the order of ``CLIENT_COLUMNS``."""
     groups: dict[int, list[str]] = {}
     through = Client.groups.through
     for client_id, name in through.objects.filter(client__organization_id=organization_id).values_list(
@@ -86,14 +87,8 @@ def _client_rows(organization_id: int) -> Iterator[list[Any]]:
         ]
 
 
-def clients_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:
-    """The organization's (not deleted) clients in the import's columns: (content, file name, content type)."""
-    organization_access_check(user, organization_id, Perm.CLIENT_EXPORT)
-    content = table_write(CLIENT_COLUMNS, _client_rows(organization_id), fmt)
-    return content, f"clients-{organization_id}.{fmt}", CONTENT_TYPES[fmt]
-
-
 def services_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:
+    """The organization's (not deleted) services in the import's columns: (content, file name, content type)."""
     organization_access_check(user, organization_id, Perm.CATALOG_VIEW)
     qs = Service.objects.filter(organization_id=organization_id, deleted_at__isnull=True).select_related("group")
     rows = (
@@ -108,7 +103,21 @@ def services_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes
         ]
         for s in qs.order_by("name", "id")
     )
-    return table_write(SERVICE_COLUMNS, rows, fmt), f"services-{organization_id}.{fmt}", CONTENT_TYPES[fmt]
+    return table_write(SERVICE_COLUMNS, rows, fmt), f"services-{organization_id}.{fmt}", EXPORT_CONTENT_TYPES[fmt]
+
+
+def import_job_get(*, user: Any, job_id: int) -> ImportJob:
+    """One import job: 404 outside the caller's organizations, 403 inside them without the right of its kind."""
+    job = (
+        ImportJob.objects.select_related("started_by")
+        .filter(pk=job_id, organization_id__in=organization_ids_for(user))
+        .first()
+    )
+    if job is None:
+        raise NotFound(_("Not found."))
+    right = Perm.CLIENT_IMPORT if job.kind == ImportKind.CLIENTS else Perm.CATALOG_CHANGE
+    organization_access_check(user, job.organization_id, right)
+    return job
 
 
 def import_job_page(

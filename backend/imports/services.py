@@ -13,47 +13,34 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.files.base import File
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.catalog.services import ServiceImportRow, service_bulk_upsert, service_fields_clean
+from backend.core.events import event_record
 from backend.core.exceptions import ApplicationError, ValidationFailed
+from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
 from backend.crm.cleaning import client_fields_clean
 from backend.crm.models import CONSENT_KINDS
 from backend.crm.services import ClientImportRow, client_bulk_upsert
 from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check
+from backend.organizations.selectors import organization_access_check, organization_for_action, organization_get
 
-from .models import ImportFormat, ImportJob, ImportKind, ImportStatus
-from .tables import TableError, table_read
+from .columns import CLIENT_COLUMNS, SERVICE_COLUMNS
+from .models import ImportFormat, ImportJob, ImportKind, ImportStatus, ImportUpload
+from .selectors import EXPORT_CONTENT_TYPES, client_export_rows
+from .tables import MAX_FILE_BYTES, TableError, TableErrorCode, table_check, table_read, table_write
 
 logger = logging.getLogger("brigada.imports")
 
 MAX_STORED_ERRORS = 1000
-
-CLIENT_COLUMNS = (
-    "phone",
-    "last_name",
-    "first_name",
-    "middle_name",
-    "code",
-    "birthday",
-    "gender",
-    "email",
-    "source",
-    "groups",
-    "notes",
-    "extra_contact",
-    "consent_messages_at",
-    "consent_marketing_at",
-    "consent_personal_data_at",
-)
-SERVICE_COLUMNS = ("code", "name", "group", "price", "duration_minutes", "description", "is_active")
 
 # Headers people actually have in their spreadsheets (Russian CRMs' exports), mapped to our columns.
 CLIENT_ALIASES = {
@@ -328,47 +315,69 @@ def _job_finish(
     return job
 
 
-def _run(
-    *,
-    user: Any,
-    organization: Organization,
-    kind: str,
-    content: bytes,
-    fmt: str,
-    file_name: str,
-    dry_run: bool,
+PROGRESS_EVERY = 500
+
+
+def _job_new(
+    *, user: Any, organization: Organization, kind: str, fmt: str, file_name: str, dry_run: bool, status: str
 ) -> ImportJob:
-    actor = user if getattr(user, "is_authenticated", False) else None
-    job = ImportJob(
+    return ImportJob(
         organization=organization,
         kind=kind,
         file_name="".join(ch for ch in file_name if ch.isprintable())[:255],
         format=fmt,
         dry_run=dry_run,
-        started_by=actor,
-        status=ImportStatus.FAILED,
+        started_by=user if getattr(user, "is_authenticated", False) else None,
+        status=status,
     )
+
+
+def _progress(job: ImportJob, **values: int) -> None:
+    """Publish progress of a stored (queued) job at once: the worker runs outside a transaction here."""
+    for name, value in values.items():
+        setattr(job, name, value)
+    if job.pk is not None:
+        ImportJob.objects.filter(pk=job.pk).update(**values)
+
+
+def _run(*, user: Any, job: ImportJob, content: bytes) -> ImportJob:
+    """Read, check and (unless a dry run or any row is wrong) write the file; ``job`` ends done/checked/failed.
+
+    ``job`` is either new (an inline import: saved here) or a stored queued job (its progress is published).
+    """
+    stored = job.pk is not None
+    organization = job.organization
+    kind = job.kind
     errors: list[dict[str, Any]] = []
     try:
-        header, table = table_read(content, fmt)
+        header, table = table_read(content, job.format)
     except TableError as exc:
         job.save()
         return _job_finish(
             job, status=ImportStatus.FAILED, warnings=[], errors=[{"row": 0, "field": "file", "message": exc.message}]
         )
-    job.rows_total = len(table)
+    _progress(job, rows_total=len(table), rows_done=0)
     region = organization.country or None
-    rows: list[Any]
+    rows: list[Any] = []
     if kind == ImportKind.CLIENTS:
         records = _records(header, table, CLIENT_ALIASES, {*CLIENT_COLUMNS, "full_name"})
         required = "phone"
-        rows = [c for n, rec in records if (c := _client_row(n, rec, region, errors)) is not None]
-        errors += _duplicates(rows, lambda r: r.fields.get("phone"), "phone")
     else:
         records = _records(header, table, SERVICE_ALIASES, set(SERVICE_COLUMNS))
         required = "name"
-        rows = [s for n, rec in records if (s := _service_row(n, rec, errors)) is not None]
+    for done, (number, record) in enumerate(records, start=1):
+        row = _client_row(number, record, region, errors) if kind == ImportKind.CLIENTS else _service_row(
+            number, record, errors
+        )
+        if row is not None:
+            rows.append(row)
+        if done % PROGRESS_EVERY == 0:
+            _progress(job, rows_done=done)
+    if kind == ImportKind.CLIENTS:
+        errors += _duplicates(rows, lambda r: r.fields.get("phone"), "phone")
+    else:
         errors += _duplicates(rows, lambda r: r.fields.get("code"), "code")
+    _progress(job, rows_done=len(records))
     if required not in {
         CLIENT_ALIASES.get(h, h) if kind == ImportKind.CLIENTS else SERVICE_ALIASES.get(h, h) for h in header
     }:
@@ -398,11 +407,11 @@ def _run(
         )
         return sres.created, sres.updated, sres.skipped, sres.errors, sres.notes
 
-    if dry_run or errors:
+    if job.dry_run or errors:
         created, updated, skipped, more_errors, warnings = apply(False)
         errors = sorted(errors + more_errors, key=lambda e: (e["row"], e["field"]))
         job.save()
-        if dry_run:
+        if job.dry_run:
             return _job_finish(
                 job,
                 status=ImportStatus.CHECKED,
@@ -434,8 +443,10 @@ def _run(
         # e.g. a client with the same phone was added while the import ran: nothing of the file is kept.
         logger.warning("import rolled back", extra={"job_kind": kind, "error": type(exc).__name__})
         failure = [{"row": 0, "field": "file", "message": _("A concurrent change conflicted; nothing was imported.")}]
-    job.pk = None
-    job._state.adding = True
+    if not stored:
+        # The job row was inserted inside the rolled-back transaction: insert it again to keep the history.
+        job.pk = None
+        job._state.adding = True
     job.save()
     return _job_finish(job, status=ImportStatus.FAILED, errors=failure, warnings=[])
 
@@ -459,15 +470,16 @@ def clients_import(
     """Import clients from a CSV/XLSX file (see the module docstring for the policy); always returns the job."""
     organization_access_check(user, organization_id, Perm.CLIENT_IMPORT)
     organization = Organization.objects.get(pk=organization_id)
-    return _run(
+    job = _job_new(
         user=user,
         organization=organization,
         kind=ImportKind.CLIENTS,
-        content=content,
         fmt=_check_format(fmt),
         file_name=file_name,
         dry_run=dry_run,
+        status=ImportStatus.FAILED,
     )
+    return _run(user=user, job=job, content=content)
 
 
 def services_import(
@@ -476,12 +488,159 @@ def services_import(
     """Import services (match by code, then name) from a CSV/XLSX file; always returns the job."""
     organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
     organization = Organization.objects.get(pk=organization_id)
-    return _run(
+    job = _job_new(
         user=user,
         organization=organization,
         kind=ImportKind.SERVICES,
-        content=content,
         fmt=_check_format(fmt),
         file_name=file_name,
         dry_run=dry_run,
+        status=ImportStatus.FAILED,
     )
+    return _run(user=user, job=job, content=content)
+
+
+# --- the upload: one entry point for the API ---------------------------------------------------------------
+
+# Files up to this many cells (about 3,000 rows of 15 columns: a second or two) run inside the request; larger
+# ones, and XLSX files that do not declare their size, go to the task queue, so no upload holds a request (and a
+# server thread) for long.
+INLINE_MAX_CELLS = 50_000
+
+IMPORT_RIGHTS: dict[str, Perm] = {ImportKind.CLIENTS: Perm.CLIENT_IMPORT, ImportKind.SERVICES: Perm.CATALOG_CHANGE}
+
+
+@dataclass(frozen=True)
+class ImportStarted:
+    job: ImportJob
+    queued: bool  # True: the job waits for a worker (poll it); False: it already ran
+
+
+def import_format_for(file_name: str) -> str:
+    """The table format of an uploaded file, from its name (anything but .xlsx/.xlsm is read as CSV)."""
+    return ImportFormat.XLSX if (file_name or "").lower().endswith((".xlsx", ".xlsm")) else ImportFormat.CSV
+
+
+def import_start(
+    *,
+    user: Any,
+    kind: str,
+    file: File,
+    dry_run: bool,
+    organization_id: int | None = None,
+) -> ImportStarted:
+    """Accept an uploaded file: pick the organization, check the right for the kind, the format, the size (before
+    reading the file into memory) and the caps, then run it inline (up to ``INLINE_MAX_CELLS``) or queue it.
+
+    A file over a cap is refused here with a 422 (``file_too_large``, ``too_many_columns``, ``too_many_cells``)
+    from what it declares, before a row is parsed; an unreadable file becomes a failed job like any row error.
+    """
+    if kind not in IMPORT_RIGHTS:
+        raise ValidationFailed(_("Use clients or services."), fields={"kind": [_("Use clients or services.")]})
+    perm = IMPORT_RIGHTS[kind]
+    organization_id = organization_for_action(user=user, organization_id=organization_id, perm=perm)
+    organization_access_check(user, organization_id, perm)
+    file_name = file.name or ""
+    fmt = import_format_for(file_name)
+    if (file.size or 0) > MAX_FILE_BYTES:
+        raise ValidationFailed(
+            _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
+        )
+    content = file.read()
+    cells = table_check(content, fmt)
+    if cells is not None and cells <= INLINE_MAX_CELLS:
+        run = clients_import if kind == ImportKind.CLIENTS else services_import
+        job = run(
+            user=user, organization_id=organization_id, content=content, fmt=fmt, dry_run=dry_run, file_name=file_name
+        )
+        return ImportStarted(job=job, queued=False)
+    return ImportStarted(
+        job=_job_enqueue(
+            user=user,
+            organization=Organization.objects.get(pk=organization_id),
+            kind=kind,
+            fmt=fmt,
+            file_name=file_name,
+            content=content,
+            dry_run=dry_run,
+        ),
+        queued=True,
+    )
+
+
+@transaction.atomic
+def _job_enqueue(
+    *, user: Any, organization: Organization, kind: str, fmt: str, file_name: str, content: bytes, dry_run: bool
+) -> ImportJob:
+    from .tasks import import_job_run_task  # the task module imports this one
+
+    job = _job_new(
+        user=user,
+        organization=organization,
+        kind=kind,
+        fmt=fmt,
+        file_name=file_name,
+        dry_run=dry_run,
+        status=ImportStatus.QUEUED,
+    )
+    job.save()
+    ImportUpload.objects.create(job=job, content=content)
+    # In the same transaction as the job row: both exist, or neither.
+    import_job_run_task.enqueue(job_id=job.pk)
+    return job
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import (the task's body); None when the job has already finished.
+
+    Idempotent: a job re-run after its worker died starts over from its stored file (the write is one transaction,
+    so a crash left nothing half-written) and a finished job is left alone. The job runs with the rights its
+    starter holds now: one who lost them meanwhile gets a failed job, not a write.
+    """
+    claimed = ImportJob.objects.filter(
+        pk=job_id, status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING)
+    ).update(status=ImportStatus.RUNNING, rows_done=0)
+    if not claimed:
+        return None
+    job = ImportJob.objects.select_related("organization", "started_by").get(pk=job_id)
+    upload = ImportUpload.objects.filter(job_id=job_id).first()
+    if upload is None:
+        job = _job_finish(
+            job,
+            status=ImportStatus.FAILED,
+            warnings=[],
+            errors=[{"row": 0, "field": "file", "message": _("The uploaded file is gone; upload it again.")}],
+        )
+    else:
+        try:
+            job = _run(user=job.started_by, job=job, content=bytes(upload.content))
+        except ApplicationError as exc:  # e.g. the starter's right was withdrawn while the job waited
+            job.refresh_from_db()
+            failure = [{"row": 0, "field": "file", "message": exc.message}]
+            job = _job_finish(job, status=ImportStatus.FAILED, warnings=[], errors=failure)
+    ImportUpload.objects.filter(job_id=job_id).delete()
+    return job
+
+
+# --- export ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clients_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:
+    """The organization's (not deleted) clients in the import's columns: (content, file name, content type).
+
+    Personal data leaving the system: who exported what is recorded in the event log (on the organization).
+    """
+    organization = organization_get(user, organization_id, Perm.CLIENT_EXPORT)
+    fmt = _check_format(fmt)
+    rows = list(client_export_rows(organization_id=organization_id))
+    content = table_write(CLIENT_COLUMNS, rows, fmt)
+    event_record(
+        entity=organization,
+        action=EventAction.EXPORT,
+        actor=user,
+        organization_id=organization_id,
+        after={"what": "clients", "format": fmt, "rows": len(rows)},
+        note=f"clients export ({fmt}, {len(rows)} rows)",
+    )
+    return content, f"clients-{organization_id}.{fmt}", EXPORT_CONTENT_TYPES[fmt]

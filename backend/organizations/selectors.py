@@ -8,8 +8,11 @@ right, it is *forbidden*.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -99,3 +102,59 @@ def tenant_row_for_change(
         raise NotFound(not_found or _("Not found."))
     organization_access_check(user, row.organization_id, perm)  # type: ignore[attr-defined]
     return row
+
+
+def organization_for_action(*, user: Any, organization_id: int | None, perm: Perm | str) -> int:
+    """The organization a request acts in: the one it names, else the caller's default for ``perm``.
+
+    A named organization is returned as is: the service's own check gives 404 outside the tenancy and 403 without
+    the right. With none named and no organization where the caller holds ``perm``, it is a 403.
+    """
+    if organization_id is not None:
+        return organization_id
+    found = default_organization_id(user, perm)
+    if found is None:
+        raise PermissionDenied(_("Your role does not allow this action."))
+    return found
+
+
+def organization_zone(*, user: Any, organization_id: int | None, perm: Perm | str = Perm.ORG_VIEW) -> ZoneInfo:
+    """The time zone a request's calendar days are read in: the named organization's, else the caller's default
+    organization's; the server's zone when neither applies (an unknown zone name falls back to it as well)."""
+    if organization_id is None:
+        organization_id = default_organization_id(user, perm)
+    name = None
+    if organization_id is not None and organization_id in organization_ids_for(user):
+        name = Organization.objects.filter(pk=organization_id).values_list("time_zone", flat=True).first()
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def day_range(
+    *, zone: ZoneInfo, first_day: dt.date | None, last_day: dt.date | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Inclusive calendar days in ``zone`` as a half-open ``[start, end)`` of aware datetimes (either may be None).
+
+    The end is midnight after ``last_day`` in that zone, so a day that is 23 or 25 hours long (a DST change) is
+    covered exactly; a last day at the end of the calendar has no representable next midnight: no upper bound.
+    """
+    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=zone) if first_day is not None else None
+    end = None
+    if last_day is not None and last_day < dt.date.max:
+        end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return start, end
+
+
+def organization_day_range(
+    *,
+    user: Any,
+    organization_id: int | None,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    perm: Perm | str = Perm.ORG_VIEW,
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``day_range`` in the zone of the organization a request acts in (see ``organization_zone``)."""
+    zone = organization_zone(user=user, organization_id=organization_id, perm=perm)
+    return day_range(zone=zone, first_day=first_day, last_day=last_day)

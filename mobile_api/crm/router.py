@@ -1,27 +1,21 @@
 """CRM API: clients (list, card, create, change, soft delete/restore, bulk), history, sources, groups,
-vehicles, import and export. Thin: every read is a selector, every write a service."""
+vehicles and export (imports have their own router). Thin: every read is a selector, every write a service."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Status
-from ninja.files import UploadedFile
+from ninja import Query, Router, Status
 
-from backend.core.exceptions import PermissionDenied, ValidationFailed
+from backend.core.exceptions import ValidationFailed
 from backend.core.models import Event
 from backend.crm import selectors, services
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
-from backend.imports.models import ImportJob
-from backend.imports.selectors import clients_export, import_job_page
-from backend.imports.services import clients_import, services_import
-from backend.imports.tables import MAX_FILE_BYTES
+from backend.imports.services import clients_export
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import default_organization_id
+from backend.organizations.selectors import organization_day_range, organization_for_action
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
@@ -41,9 +35,6 @@ from .schemas import (
     ExportQuery,
     GroupListOut,
     GroupOut,
-    ImportIn,
-    ImportJobListOut,
-    ImportJobOut,
     MergeIn,
     NamedIn,
     NamedOut,
@@ -65,15 +56,6 @@ WRITE = {**OBJECT_ERROR_RESPONSES, 409: ErrorEnvelope}
 
 def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
-
-
-def _org_or_default(user: Any, organization_id: int | None, perm: Perm) -> int:
-    if organization_id is not None:
-        return organization_id
-    found = default_organization_id(user, perm)
-    if found is None:
-        raise PermissionDenied(_("Your role does not allow this action."))
-    return found
 
 
 # --- shaping ------------------------------------------------------------------------------------------------
@@ -137,29 +119,6 @@ def vehicle_out(v: Vehicle) -> VehicleOut:
     return VehicleOut(id=v.pk, make=v.make, model=v.model, plate=v.plate, vin=v.vin, year=v.year)
 
 
-def job_out(j: ImportJob) -> ImportJobOut:
-    return ImportJobOut(
-        id=j.pk,
-        organization_id=j.organization_id,
-        kind=j.kind,
-        file_name=j.file_name,
-        format=j.format,
-        dry_run=j.dry_run,
-        status=j.status,
-        batch_id=j.batch_id,
-        started_by_id=j.started_by_id,
-        started_at=j.started_at,
-        finished_at=j.finished_at,
-        rows_total=j.rows_total,
-        created=j.created_count,
-        updated=j.updated_count,
-        skipped=j.skipped_count,
-        error_count=j.error_count,
-        errors=j.errors,
-        warnings=j.warnings,
-    )
-
-
 def _card(user: Any, client_id: int) -> ClientCardOut:
     client = selectors.client_get(user=user, client_id=client_id)
     history = selectors.client_history(user=user, client_id=client_id, limit=50)
@@ -170,10 +129,6 @@ def _card(user: Any, client_id: int) -> ClientCardOut:
         history_next_cursor=history.next_cursor,
         visits=[],
     )
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 # --- clients ------------------------------------------------------------------------------------------------
@@ -187,8 +142,16 @@ def _day_start(day: dt.date) -> dt.datetime:
     "pagination. A malformed cursor is a 422 `invalid_cursor`.",
 )
 def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientListOut:
+    user = _user(request)
+    last_visit_from, last_visit_to = organization_day_range(
+        user=user,
+        organization_id=query.organization_id,
+        first_day=query.last_visit_from,
+        last_day=query.last_visit_to,
+        perm=Perm.CLIENT_VIEW,
+    )
     page = selectors.client_list(
-        user=_user(request),
+        user=user,
         organization_id=query.organization_id,
         search=query.search,
         filters=selectors.ClientFilters(
@@ -196,10 +159,8 @@ def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientLi
             source_id=query.source_id,
             curator_id=query.curator_id,
             birthday_month=query.birthday_month,
-            last_visit_from=_day_start(query.last_visit_from) if query.last_visit_from else None,
-            last_visit_to=_day_start(query.last_visit_to + dt.timedelta(days=1))
-            if query.last_visit_to and query.last_visit_to < dt.date(2100, 12, 31)
-            else None,
+            last_visit_from=last_visit_from,
+            last_visit_to=last_visit_to,
             consent_messages=query.consent_messages,
             consent_marketing=query.consent_marketing,
             consent_personal_data=query.consent_personal_data,
@@ -216,7 +177,8 @@ def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientLi
     "/clients/export",
     response={**READ},
     summary="Export clients (CSV or XLSX)",
-    description="The organization's clients (not deleted) in the same columns the import reads.",
+    description="The organization's clients (not deleted) in the same columns the import reads. Every export is "
+    "recorded in the event log (who exported what, when).",
     openapi_extra={
         "responses": {
             200: {
@@ -233,7 +195,7 @@ def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientLi
 )
 def client_export(request: HttpRequest, query: Query[ExportQuery]) -> HttpResponse:
     user = _user(request)
-    org_id = _org_or_default(user, query.organization_id, Perm.CLIENT_EXPORT)
+    org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.CLIENT_EXPORT)
     content, name, content_type = clients_export(user=user, organization_id=org_id, fmt=query.format)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -248,7 +210,7 @@ def client_export(request: HttpRequest, query: Query[ExportQuery]) -> HttpRespon
 )
 def client_counts(request: HttpRequest, query: Query[OrgQuery]) -> CountsOut:
     user = _user(request)
-    org_id = _org_or_default(user, query.organization_id, Perm.CLIENT_VIEW)
+    org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.CLIENT_VIEW)
     return CountsOut(**selectors.client_counts(user=user, organization_id=org_id))
 
 
@@ -269,7 +231,9 @@ def client_bulk(request: HttpRequest, payload: BulkIn) -> BulkOut:
         kwargs["curator_id"] = payload.curator_id
     changed = services.client_bulk_update(
         user=user,
-        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        organization_id=organization_for_action(
+            user=user, organization_id=payload.organization_id, perm=Perm.CLIENT_CHANGE
+        ),
         client_ids=payload.client_ids,
         add_group_ids=payload.add_group_ids,
         remove_group_ids=payload.remove_group_ids,
@@ -289,7 +253,11 @@ def client_create(request: HttpRequest, payload: ClientCreateIn) -> Status[Clien
     user = _user(request)
     data = payload.model_dump(exclude={"organization_id"})
     client = services.client_create(
-        user=user, organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE), **data
+        user=user,
+        organization_id=organization_for_action(
+            user=user, organization_id=payload.organization_id, perm=Perm.CLIENT_CHANGE
+        ),
+        **data,
     )
     return Status(201, _card(user, client.pk))
 
@@ -388,7 +356,7 @@ def organization_history(request: HttpRequest, query: Query[OrgPageQuery]) -> Ev
     user = _user(request)
     page = selectors.organization_client_events(
         user=user,
-        organization_id=_org_or_default(user, query.organization_id, Perm.AUDIT_VIEW),
+        organization_id=organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.AUDIT_VIEW),
         cursor=query.cursor,
         limit=query.limit,
     )
@@ -445,7 +413,9 @@ def source_create(request: HttpRequest, payload: NamedIn) -> Status[SourceOut]:
     user = _user(request)
     source = services.client_source_create(
         user=user,
-        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        organization_id=organization_for_action(
+            user=user, organization_id=payload.organization_id, perm=Perm.CLIENT_CHANGE
+        ),
         name=payload.name,
     )
     return Status(201, _source_out(source))
@@ -467,62 +437,9 @@ def group_create(request: HttpRequest, payload: NamedIn) -> Status[GroupOut]:
     user = _user(request)
     group = services.client_group_create(
         user=user,
-        organization_id=_org_or_default(user, payload.organization_id, Perm.CLIENT_CHANGE),
+        organization_id=organization_for_action(
+            user=user, organization_id=payload.organization_id, perm=Perm.CLIENT_CHANGE
+        ),
         name=payload.name,
     )
     return Status(201, _group_out(group))
-
-
-# --- import -------------------------------------------------------------------------------------------------
-
-
-@router.post(
-    "/imports",
-    response={201: ImportJobOut, **READ},
-    summary="Import clients or services from CSV / XLSX",
-    description="Multipart: `file` (.csv or .xlsx, at most 10 MB), `kind` (clients|services), `dry_run`. "
-    "Always answers with the job: `checked` (dry run: per-row errors, nothing written), `done`, or `failed` "
-    "(some row had an error, so nothing was written: the file is imported all-or-nothing). Re-importing "
-    "updates matched clients (by phone) and services (by code, then name) instead of duplicating them.",
-)
-def import_create(request: HttpRequest, payload: Form[ImportIn], file: File[UploadedFile]) -> Status[ImportJobOut]:
-    user = _user(request)
-    name = (file.name or "").lower()
-    fmt = "xlsx" if name.endswith((".xlsx", ".xlsm")) else "csv"
-    if (file.size or 0) > MAX_FILE_BYTES:
-        raise ValidationFailed(_("The file is larger than 10 MB."), fields={"file": [_("Too large.")]})
-    content = file.read()
-    if payload.kind == "clients":
-        org_id = _org_or_default(user, payload.organization_id, Perm.CLIENT_IMPORT)
-        job = clients_import(
-            user=user,
-            organization_id=org_id,
-            content=content,
-            fmt=fmt,
-            dry_run=payload.dry_run,
-            file_name=file.name or "",
-        )
-    else:
-        org_id = _org_or_default(user, payload.organization_id, Perm.CATALOG_CHANGE)
-        job = services_import(
-            user=user,
-            organization_id=org_id,
-            content=content,
-            fmt=fmt,
-            dry_run=payload.dry_run,
-            file_name=file.name or "",
-        )
-    return Status(201, job_out(job))
-
-
-@router.get(
-    "/imports",
-    response={200: ImportJobListOut, **READ},
-    summary="Import history",
-    description="Who imported what and when, with counts and errors; newest first.",
-)
-def import_list(request: HttpRequest, query: Query[OrgPageQuery]) -> ImportJobListOut:
-    page = import_job_page(
-        user=_user(request), organization_id=query.organization_id, cursor=query.cursor, limit=query.limit
-    )
-    return ImportJobListOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)

@@ -264,44 +264,6 @@ class CountsOut(Schema):
     deleted: int
 
 
-class ImportIn(Schema):
-    kind: Literal["clients", "services"]
-    dry_run: bool = False
-    organization_id: int | None = Field(None, ge=1, le=MAX_ID)
-
-
-class RowErrorOut(Schema):
-    row: int
-    field: str
-    message: str
-
-
-class ImportJobOut(Schema):
-    id: int
-    organization_id: int
-    kind: str
-    file_name: str
-    format: str
-    dry_run: bool
-    status: str = Field(..., description="done | checked (dry run) | failed (nothing written)")
-    batch_id: uuid.UUID = Field(..., description="Stamped on every event the import wrote.")
-    started_by_id: int | None
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    rows_total: int
-    created: int
-    updated: int
-    skipped: int
-    error_count: int
-    errors: list[RowErrorOut]
-    warnings: list[RowErrorOut]
-
-
-class ImportJobListOut(Schema):
-    items: list[ImportJobOut]
-    next_cursor: str | None
-
-
 class ExportQuery(Schema):
     organization_id: int | None = Field(None, ge=1, le=MAX_ID)
     format: Literal["csv", "xlsx"] = "csv"

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from backend.crm.models import Client, Vehicle
+from backend.imports.models import ImportJob, ImportKind, ImportStatus
 from backend.organizations.models import Branch, Organization, Role
 from tests.api.tenancy_cases import TenancyCase, register
 from tests.conftest import member
@@ -87,6 +88,19 @@ register(
     TenancyCase(
         make=lambda org: {},
         body=lambda org: {"organization_id": org.pk, "client_ids": [_client(org).pk], "add_group_ids": []},
+    ),
+)
+
+# --- Imports ------------------------------------------------------------------------------------------------
+register(
+    "get",
+    "/api/v1/crm/imports/{job_id}",
+    TenancyCase(
+        make=lambda org: {
+            "job_id": ImportJob.objects.create(
+                organization=org, kind=ImportKind.CLIENTS, format="csv", status=ImportStatus.DONE
+            ).pk
+        }
     ),
 )
 

@@ -13,8 +13,8 @@ from backend.core.models import Event, EventAction
 from backend.crm.models import Client, ClientGroup, ClientSource
 from backend.crm.services import client_create, client_soft_delete
 from backend.imports.models import ImportJob, ImportStatus
-from backend.imports.selectors import clients_export, services_export
-from backend.imports.services import clients_import, services_import
+from backend.imports.selectors import services_export
+from backend.imports.services import clients_export, clients_import, services_import
 from backend.organizations.models import Role
 from tests.conftest import member
 
@@ -142,9 +142,9 @@ def test_export_then_import_changes_nothing(org, manager, fmt) -> None:
         consents={"messages": {"given": True}},
     )
     before = _snapshot(org)
-    events_before = Event.objects.count()
 
     content, name, _ = clients_export(user=manager, organization_id=org.id, fmt=fmt)
+    events_before = Event.objects.count()  # the export's own event included
     job = clients_import(user=manager, organization_id=org.id, content=content, fmt=fmt, dry_run=False)
 
     assert name.endswith(f".{fmt}")
@@ -282,3 +282,31 @@ def test_client_codes_taken_by_another_client_or_an_earlier_row_are_row_errors(o
     assert [(e["row"], e["field"]) for e in dry.errors] == [(2, "code"), (4, "code")]
     assert job.status == ImportStatus.FAILED and job.errors == dry.errors
     assert Client.objects.count() == 1 and not ClientSource.objects.exists()
+
+
+def test_a_client_export_records_who_exported_what(api_client, org, manager) -> None:
+    client_create(user=manager, organization_id=org.id, phone="+77011110001")
+    client_create(user=manager, organization_id=org.id, phone="+77011110002")
+    events_before = Event.objects.count()
+
+    response = api_client(manager).get("/api/v1/crm/clients/export", {"format": "csv"})
+
+    assert response.status_code == 200
+    [event] = Event.objects.filter(action=EventAction.EXPORT)
+    assert (event.actor_id, event.organization_id, event.entity_type, event.entity_id) == (
+        manager.id,
+        org.id,
+        "organizations.organization",
+        str(org.id),
+    )
+    assert event.after == {"what": "clients", "format": "csv", "rows": 2}
+    assert Event.objects.count() == events_before + 1
+
+
+def test_a_refused_export_records_nothing(api_client, org, other_org, manager) -> None:
+    dispatcher = member(org, Role.DISPATCHER)
+    events_before = Event.objects.count()
+
+    assert api_client(dispatcher).get("/api/v1/crm/clients/export").status_code == 403
+    assert api_client(manager).get("/api/v1/crm/clients/export", {"organization_id": other_org.id}).status_code == 404
+    assert Event.objects.count() == events_before

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from backend.accounts.models import User
 from backend.core.exceptions import ApplicationError
 from backend.core.phones import phone_normalize
-from backend.imports.selectors import clients_export
+from backend.imports.services import clients_export
 
 
 class Command(BaseCommand):
