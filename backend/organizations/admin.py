@@ -1,4 +1,4 @@
-"""Back office for organizations, branches and memberships.
+"""Back office for organizations, branches and memberships, and the (tenant-scoped) event log.
 
 Non-superusers see only their organizations and need the manage right (owners) to change anything; every
 save and removal goes through ``services``, so it is permission-checked and written to the event log.
@@ -18,9 +18,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
-from backend.core.admin_tenancy import TenantScopedAdmin, tenant_choices, tenant_ids
+from backend.core.models import Event
 
 from . import services
+from .admin_tenancy import TenantScopedAdmin, tenant_choices, tenant_ids
 from .models import Branch, Membership, Organization
 from .permissions import Perm
 
@@ -253,3 +254,27 @@ class MembershipAdmin(TenantScopedAdmin):
         for membership_id in self.scoped_for(request, queryset, self.delete_perm).values_list("pk", flat=True):
             services.membership_revoke(user=request.user, membership_id=membership_id)
 
+
+@admin.register(Event)
+class EventAdmin(TenantScopedAdmin):
+    """The audit trail: readable by staff with the audit right in the event's organization, never editable.
+
+    Events with no organization (users, sessions) are superuser-only.
+    """
+
+    view_perm = Perm.AUDIT_VIEW
+
+    list_display = ("occurred_at", "entity_type", "entity_id", "action", "actor", "organization", "batch_id")
+    list_filter = ("action", "entity_type", "organization")
+    search_fields = ("entity_id", "entity_type", "note", "batch_id")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("actor", "organization")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
