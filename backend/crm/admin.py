@@ -138,6 +138,12 @@ class ClientAdmin(CrmAdmin):
         (_("History (event log)"), {"fields": ("created_at", "updated_at", "deleted_at", "last_visit_at", "history")}),
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(selectors.client_deleted_visible(request.user))
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Curators are users, who have no organization column: offer the members of the user's organizations.
         if db_field.name == "curator" and not request.user.is_superuser:

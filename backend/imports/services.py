@@ -23,6 +23,7 @@ from backend.catalog.services import ServiceImportRow, service_bulk_upsert, serv
 from backend.core.exceptions import ApplicationError, ValidationFailed
 from backend.core.phones import phone_normalize
 from backend.crm.cleaning import client_fields_clean
+from backend.crm.fields import CLIENT_IMPORT_COLUMNS, CLIENT_IMPORT_TEXT_COLUMNS
 from backend.crm.models import CONSENT_KINDS
 from backend.crm.services import ClientImportRow, client_bulk_upsert
 from backend.organizations.models import Organization
@@ -36,23 +37,7 @@ logger = logging.getLogger("brigada.imports")
 
 MAX_STORED_ERRORS = 1000
 
-CLIENT_COLUMNS = (
-    "phone",
-    "last_name",
-    "first_name",
-    "middle_name",
-    "code",
-    "birthday",
-    "gender",
-    "email",
-    "source",
-    "groups",
-    "notes",
-    "extra_contact",
-    "consent_messages_at",
-    "consent_marketing_at",
-    "consent_personal_data_at",
-)
+CLIENT_COLUMNS = CLIENT_IMPORT_COLUMNS  # defined with the fields, in backend.crm.fields
 SERVICE_COLUMNS = ("code", "name", "group", "price", "duration_minutes", "description", "is_active")
 
 # Headers people actually have in their spreadsheets (Russian CRMs' exports), mapped to our columns.
@@ -218,7 +203,7 @@ def _client_row(
             ("last_name", "first_name", "middle_name"), [*parts[:2], " ".join(parts[2:])], strict=False
         ):
             record.setdefault(name, part)
-    for name in ("first_name", "last_name", "middle_name", "code", "email", "notes", "extra_contact"):
+    for name in CLIENT_IMPORT_TEXT_COLUMNS:
         if name in record:
             raw[name] = _text(record[name])
     if "birthday" in record:
