@@ -81,7 +81,10 @@ class Service(SoftDeleteModel):
         constraints = [
             # Deleted rows keep their code: a re-import matching by code finds them instead of duplicating.
             models.UniqueConstraint(
-                fields=["organization", "code"], condition=~Q(code=""), name="catalog_service_org_code_uniq"
+                fields=["organization", "code"],
+                condition=~Q(code=""),
+                name="catalog_service_org_code_uniq",
+                violation_error_message=_("Another service has this code."),
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
             models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),

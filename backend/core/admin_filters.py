@@ -51,8 +51,8 @@ def _form_field_for(name: str, form_fields: Iterable[str]) -> str | None:
 
 
 def service_refusal_to_form(form: forms.BaseForm, exc: ApplicationError) -> None:
-    """Put a service's refusal on ``form``: messages on the fields they name, the rest above the form."""
-    placed = False
+    """Put a service's refusal on ``form``: its message above the form, the field messages on the fields named."""
+    placed: set[str] = set()
     for name, value in exc.fields.items():
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             continue  # details such as ``existing_client_id`` are for API clients, not form errors
@@ -61,8 +61,8 @@ def service_refusal_to_form(form: forms.BaseForm, exc: ApplicationError) -> None
             continue
         for message in value:
             form.add_error(target, message)
-        placed = True
-    if not placed:
+            placed.add(message)
+    if str(exc.message) not in placed:
         form.add_error(None, exc.message)
 
 

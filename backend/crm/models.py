@@ -168,7 +168,10 @@ class Client(SoftDeleteModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "phone"], name="crm_client_org_phone_uniq"),
             models.UniqueConstraint(
-                fields=["organization", "code"], condition=~Q(code=""), name="crm_client_org_code_uniq"
+                fields=["organization", "code"],
+                condition=~Q(code=""),
+                name="crm_client_org_code_uniq",
+                violation_error_message=_("Another client has this code."),
             ),
         ]
         indexes = [

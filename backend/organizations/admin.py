@@ -15,7 +15,6 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
 from backend.core.models import Event
@@ -34,19 +33,12 @@ def _changes(form: forms.ModelForm, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 class MembershipForm(forms.ModelForm):
-    """The service checks again; this turns its branch rule into a form error instead of a crash."""
+    """The fields of a membership; the service judges them (a branch of another organization is its refusal,
+    shown on the form by the admin base)."""
 
     class Meta:
         model = Membership
         fields = ("user", "organization", "branch", "role", "is_active")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        organization = data.get("organization") or getattr(self.instance, "organization", None)
-        branch = data.get("branch")
-        if branch is not None and organization is not None and branch.organization_id != organization.pk:
-            self.add_error("branch", _("The branch belongs to another organization."))
-        return data
 
 
 class MemberRawIdWidget(ForeignKeyRawIdWidget):
