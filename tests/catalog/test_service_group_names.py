@@ -47,6 +47,29 @@ def test_a_name_longer_than_the_column_is_a_422_not_a_silent_cut(org, manager) -
     assert not ServiceGroup.objects.exists()
 
 
+def _race(user: Any, organization_id: int, names: tuple[str, ...]) -> list[Any]:
+    barrier = threading.Barrier(len(names))
+    results: list[Any] = [None] * len(names)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = service_group_create(user=user, organization_id=organization_id, name=names[i])
+        except ApplicationError as exc:
+            results[i] = exc
+        except Exception as exc:  # a 500 in the making: asserted on by the caller
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(names))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_differing_in_case_make_one_group_and_one_409() -> None:
@@ -54,25 +77,7 @@ def test_concurrent_creates_differing_in_case_make_one_group_and_one_409() -> No
     manager = member(org)
     for _round in range(5):
         ServiceGroup.objects.all().delete()
-        barrier = threading.Barrier(2)
-        results: list[Any] = [None, None]
-
-        def run(i: int, name: str) -> None:
-            try:
-                barrier.wait()
-                results[i] = service_group_create(user=manager, organization_id=org.id, name=name)
-            except ApplicationError as exc:
-                results[i] = exc
-            except Exception as exc:  # a 500 in the making: asserted on below
-                results[i] = exc
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(i, n)) for i, n in enumerate(("Vip", "VIP"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = _race(manager, org.id, ("Vip", "VIP"))
 
         outcomes = Counter(r.code if isinstance(r, ApplicationError) else type(r).__name__ for r in results)
         assert outcomes == {"ServiceGroup": 1, "service_group_name_taken": 1}
