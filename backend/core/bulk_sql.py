@@ -71,7 +71,7 @@ def links_insert(through: type[models.Model], columns: tuple[str, str], links: S
     if not links:
         return
     quote = connection.ops.quote_name
-    left, right = (quote(through._meta.get_field(c).column) for c in columns)
+    left, right = (quote(str(getattr(through._meta.get_field(c), "column", c))) for c in columns)
     sql = f"INSERT INTO {quote(through._meta.db_table)} ({left}, {right}) VALUES (%s, %s)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, [list(link) for link in links])

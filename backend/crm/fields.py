@@ -119,7 +119,10 @@ CLIENT_PLAIN_FIELDS = _names(
 CLIENT_NULLABLE = tuple(
     f.api_name
     for f in CLIENT_FIELDS
-    if f.api_name and f.clean != Clean.CONSENT and f.name != "groups" and Client._meta.get_field(f.name).null
+    if f.api_name
+    and f.clean != Clean.CONSENT
+    and f.name != "groups"
+    and getattr(Client._meta.get_field(f.name), "null", False)
 )
 CLIENT_NOT_NULL = tuple(name for name in CLIENT_UPDATABLE if name not in CLIENT_NULLABLE)
 #: The model fields the admin's client form edits directly (consents have their own check boxes).
