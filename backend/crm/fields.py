@@ -52,6 +52,8 @@ class ClientField:
     in_events: bool = True
     #: The column that carries it in import and export files; None: not in files.
     import_column: str | None = None
+    #: The ORM path the client list sorts it by (its API sort key is ``name``); None: not sortable.
+    sort_path: str | None = None
 
     @property
     def updatable(self) -> bool:
@@ -62,15 +64,15 @@ class ClientField:
         return str(getattr(Client._meta.get_field(self.name), "attname", self.name))
 
 
-def _plain(name: str, clean: Clean, merge: Merge = Merge.FILL) -> ClientField:
-    return ClientField(name, clean, merge, api_name=name, import_column=name)
+def _plain(name: str, clean: Clean, merge: Merge = Merge.FILL, *, sortable: bool = True) -> ClientField:
+    return ClientField(name, clean, merge, api_name=name, import_column=name, sort_path=name if sortable else None)
 
 
 def _consent_fields() -> list[ClientField]:
     out = []
     for kind in CONSENT_KINDS:
-        out.append(ClientField(f"consent_{kind}_at", Clean.CONSENT, Merge.EARLIEST, "consents",
-                               import_column=f"consent_{kind}_at"))
+        at = f"consent_{kind}_at"
+        out.append(ClientField(at, Clean.CONSENT, Merge.EARLIEST, "consents", import_column=at, sort_path=at))
         out.append(ClientField(f"consent_{kind}_by", Clean.CONSENT, Merge.EARLIEST, "consents"))
         out.append(ClientField(f"consent_{kind}_how", Clean.CONSENT, Merge.EARLIEST, "consents"))
     return out
@@ -86,15 +88,17 @@ CLIENT_FIELDS: tuple[ClientField, ...] = (
     _plain("birthday", Clean.BIRTHDAY),
     _plain("gender", Clean.GENDER),
     _plain("email", Clean.EMAIL),
-    ClientField("source", Clean.REFERENCE, Merge.FILL, api_name="source_id", import_column="source"),
+    ClientField(
+        "source", Clean.REFERENCE, Merge.FILL, api_name="source_id", import_column="source", sort_path="source__name"
+    ),
     # Events carry groups as a sorted id list next to the plain fields (``client_snapshot``).
     ClientField("groups", Clean.REFERENCE, Merge.UNION, api_name="group_ids", in_events=False, import_column="groups"),
-    ClientField("curator", Clean.REFERENCE, Merge.FILL, api_name="curator_id"),
-    _plain("notes", Clean.TEXT, Merge.JOIN),
-    _plain("extra_contact", Clean.TEXT),
+    ClientField("curator", Clean.REFERENCE, Merge.FILL, api_name="curator_id", sort_path="curator__last_name"),
+    _plain("notes", Clean.TEXT, Merge.JOIN, sortable=False),
+    _plain("extra_contact", Clean.TEXT, sortable=False),
     *_consent_fields(),
-    ClientField("last_visit_at", Clean.NONE, Merge.LATEST),
-    ClientField("deleted_at", Clean.NONE, Merge.KEEP),
+    ClientField("last_visit_at", Clean.NONE, Merge.LATEST, sort_path="last_visit_at"),
+    ClientField("deleted_at", Clean.NONE, Merge.KEEP, sort_path="deleted_at"),
 )
 CLIENT_FIELDS_BY_NAME = {f.name: f for f in CLIENT_FIELDS}
 
@@ -127,6 +131,14 @@ CLIENT_NULLABLE = tuple(
 CLIENT_NOT_NULL = tuple(name for name in CLIENT_UPDATABLE if name not in CLIENT_NULLABLE)
 #: The model fields the admin's client form edits directly (consents have their own check boxes).
 CLIENT_FORM_FIELDS = ("organization", *_names(f for f in CLIENT_FIELDS if f.updatable and f.clean != Clean.CONSENT))
+#: Sort key (API name) -> ORM path: every column of the list can be sorted on; ties break on id.
+CLIENT_SORTS: dict[str, str] = {
+    "name": "name_key",
+    **{f.name: f.sort_path for f in CLIENT_FIELDS if f.sort_path},
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "id": "id",
+}
 #: Import and export columns, in file order.
 CLIENT_IMPORT_COLUMNS = tuple(f.import_column for f in CLIENT_FIELDS if f.import_column)
 #: File columns holding plain text the import reads as text before cleaning.

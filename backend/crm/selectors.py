@@ -19,30 +19,9 @@ from backend.organizations.selectors import organization_access_check, organizat
 
 from .cleaning import search_fold
 from .exceptions import CrmErrorCode
+from .fields import CLIENT_SORTS
 from .models import Client, ClientGroup, ClientSource, Vehicle
 
-# Sort key (API name) -> ORM path. Every column of the list can be sorted on; ties break on id.
-CLIENT_SORTS: dict[str, str] = {
-    "name": "name_key",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "middle_name": "middle_name",
-    "phone": "phone",
-    "email": "email",
-    "code": "code",
-    "gender": "gender",
-    "birthday": "birthday",
-    "source": "source__name",
-    "curator": "curator__last_name",
-    "last_visit_at": "last_visit_at",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "deleted_at": "deleted_at",
-    "consent_messages_at": "consent_messages_at",
-    "consent_marketing_at": "consent_marketing_at",
-    "consent_personal_data_at": "consent_personal_data_at",
-    "id": "id",
-}
 MAX_LIMIT = 200
 DELETED_MODES = ("exclude", "include", "only")
 _PHONEISH = re.compile(r"^[\d\s()+\-.]+$")

@@ -33,6 +33,9 @@ def test_every_client_model_field_is_in_the_registry_or_internal() -> None:
 def test_the_layers_use_the_derived_lists() -> None:
     assert crm_services.CLIENT_UPDATABLE is fields.CLIENT_UPDATABLE
     assert crm_services.CLIENT_EVENT_FIELDS is fields.CLIENT_EVENT_FIELDS
+    from backend.crm import selectors
+
+    assert selectors.CLIENT_SORTS is fields.CLIENT_SORTS
     assert import_services.CLIENT_COLUMNS is fields.CLIENT_IMPORT_COLUMNS
     from backend.crm import admin as crm_admin
 
@@ -54,6 +57,14 @@ def test_the_derived_lists_say_what_the_layers_did_before() -> None:
         "first_name", "last_name", "middle_name", "birthday", "gender", "email", "source", "curator", "extra_contact",
     }
     assert fields.merge_fields(Merge.MOVE) == ("code",) and fields.merge_fields(Merge.JOIN) == ("notes",)
+    assert fields.CLIENT_SORTS == {
+        "name": "name_key", "first_name": "first_name", "last_name": "last_name", "middle_name": "middle_name",
+        "phone": "phone", "email": "email", "code": "code", "gender": "gender", "birthday": "birthday",
+        "source": "source__name", "curator": "curator__last_name", "last_visit_at": "last_visit_at",
+        "created_at": "created_at", "updated_at": "updated_at", "deleted_at": "deleted_at",
+        "consent_messages_at": "consent_messages_at", "consent_marketing_at": "consent_marketing_at",
+        "consent_personal_data_at": "consent_personal_data_at", "id": "id",
+    }
 
 
 @pytest.mark.parametrize("schema", [schemas.ClientCreateIn, schemas.ClientPatchIn])
