@@ -60,3 +60,53 @@ def test_backend_domains_do_not_import_transports() -> None:
     ]
 
     assert offenders == []
+
+
+def _backend_apps() -> set[str]:
+    return {p.parent.name for p in (ROOT / "backend").glob("*/apps.py")}
+
+
+def _core_imports_of_apps(root: Path) -> list[tuple[str, str]]:
+    """Imports of another backend app anywhere under ``root`` (absolute, relative, or inside functions)."""
+    others = _backend_apps() - {"core"}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module:
+                    names = [node.module]
+                elif node.level >= 2:  # from ..crm import ... climbs out of core
+                    names = [f"backend.{node.module or ''}"]
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) in {"import_module", "import_string"}
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                names = [node.args[0].value]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "backend" and len(parts) > 1 and parts[1] in others:
+                    found.append((str(path.relative_to(root)), name))
+    return found
+
+
+def test_core_imports_no_other_backend_app() -> None:
+    """backend/core sits below the apps: the apps may use it, it names none of them (settings wire them in)."""
+    assert _core_imports_of_apps(ROOT / "backend" / "core") == []
+
+
+def test_the_core_rule_catches_an_app_import(tmp_path: Path) -> None:
+    # given a core module that imports an app lazily, the way the worker command used to
+    (tmp_path / "probe.py").write_text(
+        "def sweep():\n    from backend.notifications.dispatch import outbox_sweep\n    return outbox_sweep()\n"
+        "from backend.organizations.permissions import Perm\n"
+    )
+    (tmp_path / "probe_relative.py").write_text("from ..crm import services\n")
+    found = {name for _path, name in _core_imports_of_apps(tmp_path)}
+    assert found == {"backend.notifications.dispatch", "backend.organizations.permissions", "backend.crm"}

@@ -14,12 +14,13 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin, tenant_ids
+from backend.core.admin_tenancy import SuperuserOnlyAdmin
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
 from backend.organizations.admin import MembershipForm, membership_formset_save
+from backend.organizations.admin_tenancy import TenantScopedAdmin, tenant_ids
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 

@@ -10,69 +10,29 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from backend.core.admin_filters import DeletedFilter, ServiceErrorsAdmin, tenant_scoped
-from backend.organizations.models import Branch, Membership, Organization
+from backend.core.admin_filters import DeletedFilter, application_error_report
+from backend.core.exceptions import ApplicationError
+from backend.organizations.admin_tenancy import TenantScopedAdmin
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_ids_for
 
 from . import services
 from .models import Resource, Service, ServiceGroup, StaffService
 
 
-class CatalogAdmin(ServiceErrorsAdmin):
+class CatalogAdmin(TenantScopedAdmin):
     """Staff who are not superusers see and change only their organizations' catalog, per their role."""
 
-    org_path = "organization_id"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return tenant_scoped(request, super().get_queryset(request), Perm.CATALOG_VIEW, self.org_path)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        if not allowed or request.user.is_superuser or obj is None:
-            return allowed
-        org_id = obj.branch.organization_id if self.org_path.startswith("branch") else obj.organization_id
-        return org_id in organization_ids_for(request.user, Perm.CATALOG_CHANGE)
+    view_perm = Perm.CATALOG_VIEW
+    change_perm = Perm.CATALOG_CHANGE
+    delete_perm = None
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings and history refer to catalog rows: deactivate or soft-delete instead
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if not request.user.is_superuser:
-            ids = organization_ids_for(request.user, Perm.CATALOG_CHANGE)
-            if db_field.name == "organization":
-                kwargs["queryset"] = Organization.objects.filter(id__in=ids)
-            elif db_field.name == "group":
-                kwargs["queryset"] = ServiceGroup.objects.filter(organization_id__in=ids)
-            elif db_field.name == "branch":
-                kwargs["queryset"] = Branch.objects.filter(organization_id__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class ServiceAdminForm(forms.ModelForm):
-    class Meta:
-        model = Service
-        fields = ("organization", "group", "name", "code", "price", "duration_minutes", "description", "is_active")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        organization = data.get("organization") or getattr(self.instance, "organization", None)
-        group = data.get("group")
-        if organization is not None and group is not None and group.organization_id != organization.pk:
-            self.add_error("group", _("Belongs to another organization."))
-        code = data.get("code")
-        if (
-            organization is not None
-            and code
-            and Service.objects.filter(organization=organization, code=code).exclude(pk=self.instance.pk).exists()
-        ):
-            self.add_error("code", _("Another service has this code."))
-        return data
-
 
 @admin.register(Service)
 class ServiceAdmin(CatalogAdmin):
-    form = ServiceAdminForm
+    fields = ("organization", "group", "name", "code", "price", "duration_minutes", "description", "is_active")
     list_display = ("name", "code", "organization", "group", "price", "duration_minutes", "is_active", "deleted_at")
     list_filter = ("organization", "group", "is_active", DeletedFilter)
     search_fields = ("name", "code")
@@ -106,13 +66,21 @@ class ServiceAdmin(CatalogAdmin):
     @admin.action(description=_("Delete selected services (soft: they can be restored)"))
     def soft_delete_selected(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         for service_id in queryset.values_list("id", flat=True):
-            services.service_soft_delete(user=request.user, service_id=service_id)
+            try:
+                services.service_soft_delete(user=request.user, service_id=service_id)
+            except ApplicationError as exc:  # e.g. a role that may view but not change the catalog
+                application_error_report(request, exc)
+                return
         self.message_user(request, _("Deleted."))
 
     @admin.action(description=_("Restore selected services"))
     def restore_selected(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         for service_id in queryset.values_list("id", flat=True):
-            services.service_restore(user=request.user, service_id=service_id)
+            try:
+                services.service_restore(user=request.user, service_id=service_id)
+            except ApplicationError as exc:  # e.g. a role that may view but not change the catalog
+                application_error_report(request, exc)
+                return
         self.message_user(request, _("Restored."))
 
 
@@ -138,28 +106,9 @@ class ServiceGroupAdmin(CatalogAdmin):
         obj.pk = saved.pk
 
 
-class StaffServiceAdminForm(forms.ModelForm):
-    class Meta:
-        model = StaffService
-        fields = ("staff", "service", "price", "duration_minutes", "is_active")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        staff, service = data.get("staff"), data.get("service")
-        if (
-            staff is not None
-            and service is not None
-            and not Membership.objects.filter(
-                user=staff, organization_id=service.organization_id, is_active=True
-            ).exists()
-        ):
-            self.add_error("staff", _("Not a member of the service's organization."))
-        return data
-
-
 @admin.register(Resource)
 class ResourceAdmin(CatalogAdmin):
-    org_path = "branch__organization_id"
+    tenant_path = "branch__organization"
     list_display = ("name", "kind", "branch", "is_active")
     list_filter = ("kind", "is_active", "branch__organization")
     search_fields = ("name", "branch__name")
@@ -171,7 +120,6 @@ class ResourceAdmin(CatalogAdmin):
 
 @admin.register(StaffService)
 class StaffServiceAdmin(CatalogAdmin):
-    form = StaffServiceAdminForm
     list_display = ("staff", "service", "price", "duration_minutes", "is_active")
     list_filter = ("organization", "is_active")
     search_fields = ("service__name", "staff__phone", "staff__last_name")

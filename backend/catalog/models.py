@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from backend.core.models import SoftDeleteModel, TimeStampedModel
@@ -30,8 +31,14 @@ class ServiceGroup(TimeStampedModel):
         verbose_name = _("service group")
         verbose_name_plural = _("service groups")
         ordering = ("organization_id", "sort_order", "name")
+        # Names are unique per organization in any case; the service maps a refused insert to its 409.
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="catalog_servicegroup_org_name_uniq")
+            models.UniqueConstraint(
+                "organization",
+                Lower("name"),
+                name="catalog_servicegroup_org_lower_name_uniq",
+                violation_error_message=_("This name is taken."),
+            )
         ]
 
     def __str__(self) -> str:
@@ -74,7 +81,10 @@ class Service(SoftDeleteModel):
         constraints = [
             # Deleted rows keep their code: a re-import matching by code finds them instead of duplicating.
             models.UniqueConstraint(
-                fields=["organization", "code"], condition=~Q(code=""), name="catalog_service_org_code_uniq"
+                fields=["organization", "code"],
+                condition=~Q(code=""),
+                name="catalog_service_org_code_uniq",
+                violation_error_message=_("Another service has this code."),
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
             models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),

@@ -182,15 +182,33 @@ def service_restore(*, user: Any, service_id: int) -> Service:
     return service
 
 
+def _group_name_clean(name: str | None) -> str:
+    name = (name or "").strip()
+    limit = int(getattr(ServiceGroup._meta.get_field("name"), "max_length", 0) or 0)
+    if not name or "\x00" in name or len(name) > limit:
+        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
+    return name
+
+
+def _group_save(group: ServiceGroup) -> None:
+    """Save in a savepoint: the case-insensitive unique index refusing the name is a 409, not a 500."""
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            _("This name is taken."),
+            code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN,
+            fields={"name": [_("This name is taken.")]},
+        ) from exc
+
+
 @transaction.atomic
 def service_group_create(*, user: Any, organization_id: int, name: str, sort_order: int = 0) -> ServiceGroup:
+    """Add a service group; 409 ``service_group_name_taken`` when the organization has the name in any case."""
     organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
-    name = (name or "").strip()[:100]
-    if not name:
-        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
-    if ServiceGroup.objects.filter(organization_id=organization_id, name__iexact=name).exists():
-        raise Conflict(_("This name is taken."), code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN)
-    group = ServiceGroup.objects.create(organization_id=organization_id, name=name, sort_order=sort_order)
+    group = ServiceGroup(organization_id=organization_id, name=_group_name_clean(name), sort_order=sort_order)
+    _group_save(group)
     event_record(entity=group, action=EventAction.CREATE, actor=user, after=snapshot(group, ["name", "sort_order"]))
     return group
 
@@ -199,22 +217,14 @@ def service_group_create(*, user: Any, organization_id: int, name: str, sort_ord
 def service_group_update(
     *, user: Any, group_id: int, name: str | None = None, sort_order: int | None = None
 ) -> ServiceGroup:
+    """Rename or reorder a service group; a name another group has is a 409 ``service_group_name_taken``."""
     group = tenant_row_for_change(ServiceGroup, group_id, user=user, perm=Perm.CATALOG_CHANGE)
     before = snapshot(group, ["name", "sort_order"])
     if name is not None:
-        name = name.strip()[:100]
-        if not name:
-            raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name.")]})
-        if (
-            ServiceGroup.objects.filter(organization_id=group.organization_id, name__iexact=name)
-            .exclude(id=group.pk)
-            .exists()
-        ):
-            raise Conflict(_("This name is taken."), code=CatalogErrorCode.SERVICE_GROUP_NAME_TAKEN)
-        group.name = name
+        group.name = _group_name_clean(name)
     if sort_order is not None:
         group.sort_order = sort_order
-    group.save()
+    _group_save(group)
     event_record(
         entity=group,
         action=EventAction.UPDATE,

@@ -1,6 +1,9 @@
-from __future__ import annotations
+"""Admin for core's own records that belong to no organization (superusers only).
 
-from typing import Any
+The event log is tenant-scoped, so its admin lives with the tenancy base in ``backend.organizations.admin``.
+"""
+
+from __future__ import annotations
 
 # Imported first so that their registrations exist before they are replaced below.
 import django_tasks_db.admin as tasks_admin
@@ -10,35 +13,8 @@ from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django_tasks_db.models import DBTaskResult
 
-from backend.organizations.permissions import Perm
-
-from .admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin
-from .models import Event, IdempotencyRecord, WorkerHeartbeat
-
-
-@admin.register(Event)
-class EventAdmin(TenantScopedAdmin):
-    """The audit trail: readable by staff with the audit right in the event's organization, never editable.
-
-    Events with no organization (users, sessions) are superuser-only.
-    """
-
-    view_perm = Perm.AUDIT_VIEW
-
-    list_display = ("occurred_at", "entity_type", "entity_id", "action", "actor", "organization", "batch_id")
-    list_filter = ("action", "entity_type", "organization")
-    search_fields = ("entity_id", "entity_type", "note", "batch_id")
-    date_hierarchy = "occurred_at"
-    list_select_related = ("actor", "organization")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from .admin_tenancy import SuperuserOnlyAdmin
+from .models import IdempotencyRecord, WorkerHeartbeat
 
 
 @admin.register(IdempotencyRecord)

@@ -15,32 +15,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
-from backend.core.admin_filters import DeletedFilter, ServiceErrorsAdmin, application_error_report, tenant_scoped
-from backend.core.exceptions import ApplicationError, ValidationFailed
-from backend.organizations.models import Organization
+from backend.core.admin_filters import DeletedFilter, application_error_report
+from backend.core.exceptions import ApplicationError
+from backend.organizations.admin_tenancy import TenantScopedAdmin, tenant_ids
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_ids_for
 
 from . import selectors, services
-from .cleaning import client_fields_clean
+from .fields import CLIENT_FORM_FIELDS, CLIENT_PLAIN_FIELDS
 from .models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
-
-CLIENT_FORM_FIELDS = (
-    "organization",
-    "phone",
-    "last_name",
-    "first_name",
-    "middle_name",
-    "code",
-    "birthday",
-    "gender",
-    "email",
-    "source",
-    "groups",
-    "curator",
-    "notes",
-    "extra_contact",
-)
 
 
 def _short(value: Any) -> str:
@@ -78,11 +60,9 @@ class GroupActionForm(ActionForm):
     group = forms.ModelChoiceField(queryset=ClientGroup.objects.all(), required=False, label=_("group"))
 
 
-# The services' reference names -> the form's fields.
-_REFERENCE_FIELDS = {"source_id": "source", "group_ids": "groups", "curator_id": "curator"}
-
-
 class ClientAdminForm(forms.ModelForm):
+    """The client's fields and consent check boxes; the services clean and check them (phone, code, references)."""
+
     consent_messages = forms.BooleanField(required=False, label=_("consents to messages"))
     consent_marketing = forms.BooleanField(required=False, label=_("consents to marketing"))
     consent_personal_data = forms.BooleanField(required=False, label=_("consents to personal data processing"))
@@ -98,46 +78,20 @@ class ClientAdminForm(forms.ModelForm):
             for kind in CONSENT_KINDS:
                 self.fields[f"consent_{kind}"].initial = getattr(self.instance, f"consent_{kind}_at") is not None
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        organization = data.get("organization") or getattr(self.instance, "organization", None)
-        if organization is not None:
-            # The services clean again; this only turns their messages into form errors instead of a crash.
-            plain: dict[str, Any] = {k: data.get(k) for k in ("phone", "email", "birthday", "gender") if k in data}
-            cleaned, errors = client_fields_clean(plain, default_region=organization.country or None)
-            for name, message in errors.items():
-                self.add_error(name if name in self.fields else None, message)
-            if "phone" in cleaned:
-                data["phone"] = cleaned["phone"]
-                clash = Client.objects.filter(organization=organization, phone=cleaned["phone"]).exclude(
-                    pk=self.instance.pk
-                )
-                if clash.exists():
-                    self.add_error("phone", _("A client with this phone already exists (maybe deleted)."))
-            code = (data.get("code") or "").strip()
-            if (
-                code
-                and Client.objects.filter(organization=organization, code=code).exclude(pk=self.instance.pk).exists()
-            ):
-                self.add_error("code", _("Another client has this code."))
-            try:
-                services.client_references_check(
-                    organization.pk,
-                    source_id=data["source"].pk if data.get("source") else None,
-                    group_ids=[g.pk for g in data.get("groups") or []],
-                    curator_id=data["curator"].pk if data.get("curator") else None,
-                )
-            except ValidationFailed as exc:
-                for name in exc.fields:
-                    self.add_error(_REFERENCE_FIELDS.get(name), _("Belongs to another organization."))
-        return data
 
-    def validate_unique(self) -> None:
-        """The phone check above knows about normalisation; the services enforce the rest."""
+class CrmAdmin(TenantScopedAdmin):
+    """CRM rows: seen with the right to view clients, changed with the right to change them, never hard-deleted."""
+
+    view_perm = Perm.CLIENT_VIEW
+    change_perm = Perm.CLIENT_CHANGE
+    delete_perm = None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # soft-delete actions only: clients, sources and groups carry history
 
 
 @admin.register(Client)
-class ClientAdmin(ServiceErrorsAdmin):
+class ClientAdmin(CrmAdmin):
     form = ClientAdminForm
     list_display = ("display_name", "phone", "organization", "source", "last_visit_at", "created_at", "is_active")
     list_filter = (
@@ -185,31 +139,23 @@ class ClientAdmin(ServiceErrorsAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
-        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(selectors.client_deleted_visible(request.user))
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        # Staff of one organization must not see another's sources, staff or organizations in the choices.
-        if not request.user.is_superuser:
-            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
-            if db_field.name == "organization":
-                kwargs["queryset"] = Organization.objects.filter(id__in=ids)
-            elif db_field.name == "source":
-                kwargs["queryset"] = ClientSource.objects.filter(organization_id__in=ids)
-            elif db_field.name == "curator":
-                kwargs["queryset"] = User.objects.filter(memberships__organization_id__in=ids).distinct()
+        # Curators are users, who have no organization column: offer the members of the user's organizations.
+        if db_field.name == "curator" and not request.user.is_superuser:
+            ids = tenant_ids(request, self.change_perm)
+            kwargs["queryset"] = User.objects.filter(memberships__organization_id__in=ids).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "groups" and not request.user.is_superuser:
-            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
-            kwargs["queryset"] = ClientGroup.objects.filter(organization_id__in=ids)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
         form = getattr(response, "context_data", {}).get("action_form")
         if form is not None and not request.user.is_superuser:
-            ids = organization_ids_for(request.user, Perm.CLIENT_CHANGE)
+            ids = tenant_ids(request, self.change_perm)
             form.fields["group"].queryset = ClientGroup.objects.filter(organization_id__in=ids)
         return response
 
@@ -229,16 +175,6 @@ class ClientAdmin(ServiceErrorsAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # managers never hard-delete clients
         return actions
-
-    def has_delete_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
-        # Django's model permission is not enough: the role in the client's organization must allow changes.
-        allowed = super().has_change_permission(request, obj)
-        if not allowed or request.user.is_superuser or obj is None:
-            return allowed
-        return obj.organization_id in organization_ids_for(request.user, Perm.CLIENT_CHANGE)
 
     @admin.display(description=_("name"), ordering="name_key")
     def display_name(self, obj: Client) -> str:
@@ -307,22 +243,13 @@ class ClientAdmin(ServiceErrorsAdmin):
 
     def save_model(self, request: HttpRequest, obj: Client, form: forms.Form, change: bool) -> None:
         data = form.cleaned_data
-        fields = {
-            "phone": data["phone"],
-            "first_name": data.get("first_name", ""),
-            "last_name": data.get("last_name", ""),
-            "middle_name": data.get("middle_name", ""),
-            "code": data.get("code", ""),
-            "birthday": data.get("birthday"),
-            "gender": data.get("gender", ""),
-            "email": data.get("email", ""),
-            "notes": data.get("notes", ""),
-            "extra_contact": data.get("extra_contact", ""),
+        fields: dict[str, Any] = {name: data.get(name) for name in CLIENT_PLAIN_FIELDS}
+        fields.update({
             "source_id": data["source"].pk if data.get("source") else None,
             "curator_id": data["curator"].pk if data.get("curator") else None,
             "group_ids": [g.pk for g in data.get("groups") or []],
             "consents": self._consents(form, obj),
-        }
+        })
         if change:
             saved = services.client_update(user=request.user, client_id=obj.pk, data=fields)
         else:
@@ -380,39 +307,16 @@ class ClientAdmin(ServiceErrorsAdmin):
         self.message_user(request, _("%(n)d client(s) added to %(group)s.") % {"n": changed, "group": group.name})
 
 
-class NamedAdminForm(forms.ModelForm):
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        organization = data.get("organization")
-        organization_id = organization.pk if organization is not None else self.instance.organization_id
-        name = (data.get("name") or "").strip()
-        # The services compare names case-insensitively ("vip" is "VIP"); the model's unique check does not.
-        if (
-            organization_id is not None
-            and name
-            and type(self.instance)
-            .objects.filter(organization_id=organization_id, name__iexact=name)
-            .exclude(pk=self.instance.pk)
-            .exists()
-        ):
-            self.add_error("name", _("This name is taken."))
-        return data
+class NamedAdmin(CrmAdmin):
+    """Sources and groups. Names are unique per organization in any case: a database constraint the services map
+    to their 409, which the form shows."""
 
-
-class NamedAdmin(ServiceErrorsAdmin):
-    form = NamedAdminForm
     list_display: tuple[str, ...] = ("name", "organization", "created_at")
     list_filter = ("organization",)
     search_fields = ("name",)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
-
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("organization",) if obj is not None else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # clients refer to them; rename or deactivate instead
 
 
 @admin.register(ClientSource)
@@ -442,53 +346,18 @@ class ClientGroupAdmin(NamedAdmin):
         obj.pk = saved.pk
 
 
-class VehicleAdminForm(forms.ModelForm):
-    #: Set per request by VehicleAdmin.get_form: whose clients may get a vehicle.
-    admin_user: Any = None
-
-    class Meta:
-        model = Vehicle
-        fields = ("client", "make", "model", "plate", "vin", "year")
-
-    def clean_client(self) -> Client:
-        client: Client = self.cleaned_data["client"]
-        user = self.admin_user
-        # A raw id can name any client: another organization's is "not found", as in the API.
-        if (
-            user is not None
-            and not user.is_superuser
-            and client.organization_id not in organization_ids_for(user, Perm.CLIENT_CHANGE)
-        ):
-            raise forms.ValidationError(_("Client not found."))
-        if client.is_deleted:
-            raise forms.ValidationError(_("The client is deleted: restore them first."))
-        return client
-
-
 @admin.register(Vehicle)
-class VehicleAdmin(ServiceErrorsAdmin):
-    form = VehicleAdminForm
+class VehicleAdmin(CrmAdmin):
     list_display = ("__str__", "client", "vin", "year", "deleted_at")
     search_fields = ("plate", "vin", "client__phone")
     raw_id_fields = ("client",)
     fields = ("client", "make", "model", "plate", "vin", "year")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
-        return tenant_scoped(request, super().get_queryset(request), Perm.CLIENT_VIEW)
-
     def get_readonly_fields(self, request: HttpRequest, obj: Vehicle | None = None) -> tuple[str, ...]:
         return ("client",) if obj is not None else ()
 
-    def get_form(self, request: HttpRequest, obj: Vehicle | None = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        form.admin_user = request.user  # type: ignore[attr-defined]  # a class made for this request
-        return form
-
-    def has_delete_permission(self, request: HttpRequest, obj: Vehicle | None = None) -> bool:
-        return False
-
     def save_model(self, request: HttpRequest, obj: Vehicle, form: forms.Form, change: bool) -> None:
-        data = {k: getattr(obj, k) for k in ("make", "model", "plate", "vin", "year")}
+        data = {k: getattr(obj, k) for k in services.VEHICLE_FIELDS}
         if change:
             saved = services.vehicle_update(user=request.user, vehicle_id=obj.pk, data=data)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from backend.core.exceptions import ValidationFailed
 from backend.core.phones import phone_normalize
 
-from .models import CONSENT_KINDS, Client, Gender
+from .fields import CLIENT_CLEAN_FIELDS, Clean
+from .models import Client, Gender
 
-TEXT_FIELDS = ("first_name", "last_name", "middle_name", "code", "notes", "extra_contact")
 MIN_BIRTHDAY = dt.date(1900, 1, 1)
 
 
@@ -44,56 +44,75 @@ def client_derived_refresh(client: Client) -> None:
     client.name_key = client_name_key(client)
 
 
+def _clean_phone(value: Any, default_region: str | None) -> str:
+    try:
+        return phone_normalize(str(value or ""), default_region=default_region)
+    except ValidationFailed:
+        raise ValueError(_("Invalid phone number.")) from None
+
+
+def _clean_text(value: Any, limit: int) -> str:
+    text = str(value or "").strip()
+    if "\x00" in text:
+        raise ValueError(_("Contains a NUL character."))
+    if len(text) > limit:
+        raise ValueError(_("At most %(n)d characters.") % {"n": limit})
+    return text
+
+
+def _clean_email(value: Any, limit: int) -> str:
+    email = str(value or "").strip()
+    if email and "\x00" in email:
+        raise ValueError(_("Invalid e-mail address."))
+    if email:
+        if len(email) > limit:
+            raise ValueError(_("At most %(n)d characters.") % {"n": limit})
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValueError(_("Invalid e-mail address.")) from None
+    return email.lower()
+
+
+def _clean_birthday(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if value is not None and not isinstance(value, dt.date):
+        raise ValueError(_("Invalid date."))
+    if value is not None and not (MIN_BIRTHDAY <= value <= timezone.localdate()):
+        raise ValueError(_("The birthday must be between 1900 and today."))
+    return value
+
+
+def _clean_gender(value: Any) -> str:
+    gender = str(value or "").strip().lower()
+    if gender not in Gender.values:
+        raise ValueError(_("Use female, male or leave empty."))
+    return gender
+
+
 def client_fields_clean(
     data: Mapping[str, Any], *, default_region: str | None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Clean the plain client fields present in ``data``; returns (cleaned, {field: error message})."""
+    """Clean the plain client fields present in ``data`` by each field's rule (``backend.crm.fields``).
+
+    Returns (cleaned, {field: error message}); keys that are not plain fields are left out.
+    """
+    cleaners: dict[Clean, Callable[[str, Any], Any]] = {
+        Clean.PHONE: lambda _name, value: _clean_phone(value, default_region),
+        Clean.TEXT: lambda name, value: _clean_text(value, _max_length(name)),
+        Clean.EMAIL: lambda name, value: _clean_email(value, _max_length(name)),
+        Clean.BIRTHDAY: lambda _name, value: _clean_birthday(value),
+        Clean.GENDER: lambda _name, value: _clean_gender(value),
+    }
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    if "phone" in data:
-        try:
-            cleaned["phone"] = phone_normalize(str(data["phone"] or ""), default_region=default_region)
-        except ValidationFailed:
-            errors["phone"] = _("Invalid phone number.")
-    for name in TEXT_FIELDS:
-        if name in data:
-            value = str(data[name] or "").strip()
-            if "\x00" in value:
-                errors[name] = _("Contains a NUL character.")
-            elif len(value) > _max_length(name):
-                errors[name] = _("At most %(n)d characters.") % {"n": _max_length(name)}
-            else:
-                cleaned[name] = value
-    if "email" in data:
-        email = str(data["email"] or "").strip()
-        if email and "\x00" in email:
-            errors["email"] = _("Invalid e-mail address.")
-        elif email:
+    for rule, clean in cleaners.items():
+        for name in CLIENT_CLEAN_FIELDS[rule]:
+            if name not in data:
+                continue
             try:
-                validate_email(email)
-            except DjangoValidationError:
-                errors["email"] = _("Invalid e-mail address.")
-            if len(email) > _max_length("email"):
-                errors["email"] = _("At most %(n)d characters.") % {"n": _max_length("email")}
-        cleaned["email"] = email.lower()
-    if "birthday" in data:
-        birthday = data["birthday"]
-        if isinstance(birthday, dt.datetime):
-            birthday = birthday.date()
-        if birthday is not None and not isinstance(birthday, dt.date):
-            errors["birthday"] = _("Invalid date.")
-        elif birthday is not None and not (MIN_BIRTHDAY <= birthday <= timezone.localdate()):
-            errors["birthday"] = _("The birthday must be between 1900 and today.")
-        else:
-            cleaned["birthday"] = birthday
-    if "gender" in data:
-        gender = str(data["gender"] or "").strip().lower()
-        if gender not in Gender.values:
-            errors["gender"] = _("Use female, male or leave empty.")
-        else:
-            cleaned["gender"] = gender
+                cleaned[name] = clean(name, data[name])
+            except ValueError as exc:
+                errors[name] = str(exc)
     return cleaned, errors
-
-
-def consent_field_names() -> list[str]:
-    return [f"consent_{kind}_{part}" for kind in CONSENT_KINDS for part in ("at", "by", "how")]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from backend.core.models import SoftDeleteModel, TimeStampedModel
@@ -26,7 +27,15 @@ class ClientSource(TimeStampedModel):
         verbose_name = _("client source")
         verbose_name_plural = _("client sources")
         ordering = ("organization_id", "name")
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="crm_source_org_name_uniq")]
+        # "VIP" and "vip" are one source: the database refuses the second, even from two concurrent requests.
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("name"),
+                name="crm_source_org_lower_name_uniq",
+                violation_error_message=_("This name is taken."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -44,7 +53,14 @@ class ClientGroup(TimeStampedModel):
         verbose_name = _("client group")
         verbose_name_plural = _("client groups")
         ordering = ("organization_id", "name")
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="crm_group_org_name_uniq")]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("name"),
+                name="crm_group_org_lower_name_uniq",
+                violation_error_message=_("This name is taken."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -152,7 +168,10 @@ class Client(SoftDeleteModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "phone"], name="crm_client_org_phone_uniq"),
             models.UniqueConstraint(
-                fields=["organization", "code"], condition=~Q(code=""), name="crm_client_org_code_uniq"
+                fields=["organization", "code"],
+                condition=~Q(code=""),
+                name="crm_client_org_code_uniq",
+                violation_error_message=_("Another client has this code."),
             ),
         ]
         indexes = [

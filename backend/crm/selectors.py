@@ -19,30 +19,9 @@ from backend.organizations.selectors import organization_access_check, organizat
 
 from .cleaning import search_fold
 from .exceptions import CrmErrorCode
+from .fields import CLIENT_SORTS
 from .models import Client, ClientGroup, ClientSource, Vehicle
 
-# Sort key (API name) -> ORM path. Every column of the list can be sorted on; ties break on id.
-CLIENT_SORTS: dict[str, str] = {
-    "name": "name_key",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "middle_name": "middle_name",
-    "phone": "phone",
-    "email": "email",
-    "code": "code",
-    "gender": "gender",
-    "birthday": "birthday",
-    "source": "source__name",
-    "curator": "curator__last_name",
-    "last_visit_at": "last_visit_at",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "deleted_at": "deleted_at",
-    "consent_messages_at": "consent_messages_at",
-    "consent_marketing_at": "consent_marketing_at",
-    "consent_personal_data_at": "consent_personal_data_at",
-    "id": "id",
-}
 MAX_LIMIT = 200
 DELETED_MODES = ("exclude", "include", "only")
 _PHONEISH = re.compile(r"^[\d\s()+\-.]+$")
@@ -188,10 +167,21 @@ def client_list(
     return Page(items=rows, next_cursor=next_cursor)
 
 
+def client_deleted_visible(user: Any) -> Q:
+    """Live clients, and deleted ones only where the caller may delete and restore clients.
+
+    Seeing deleted clients is part of that right (the list asks for it too): a role without it finds a deleted
+    client nowhere, by id neither.
+    """
+    return Q(deleted_at__isnull=True) | Q(organization_id__in=organization_ids_for(user, Perm.CLIENT_DELETE))
+
+
 def client_get(*, user: Any, client_id: int) -> Client:
-    """One client (deleted ones too, so they can be restored): 404 outside the tenancy, 403 without CLIENT_VIEW."""
+    """One client: 404 outside the tenancy, and for a deleted client without the right to see deleted clients
+    (CLIENT_DELETE, so they can be restored); 403 without CLIENT_VIEW."""
     client = (
-        Client.objects.filter(id=client_id, organization_id__in=organization_ids_for(user))
+        Client.objects.filter(client_deleted_visible(user), id=client_id)
+        .filter(organization_id__in=organization_ids_for(user))
         .select_related("source", "curator", "organization")
         .prefetch_related("groups")
         .first()

@@ -8,12 +8,17 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backend.organizations.admin_tenancy import TenantScopedAdmin
+from backend.organizations.permissions import Perm
+
 from .models import ImportJob
 from .selectors import import_jobs_visible
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(TenantScopedAdmin):
+    # Any role opens the page; which jobs it lists depends on the kind (``import_jobs_visible``).
+    view_perm = Perm.ORG_VIEW
     list_display = (
         "started_at",
         "organization",
@@ -33,7 +38,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_select_related = ("organization", "started_by")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
-        qs = super().get_queryset(request)
+        qs = super().get_queryset(request)  # already limited to the user's organizations
         if request.user.is_superuser:
             return qs
         return qs.filter(pk__in=import_jobs_visible(request.user).values("pk"))

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-CLIENT_COLUMNS = (
-    "phone",
-    "last_name",
-    "first_name",
-    "middle_name",
-    "code",
-    "birthday",
-    "gender",
-    "email",
-    "source",
-    "groups",
-    "notes",
-    "extra_contact",
-    "consent_messages_at",
-    "consent_marketing_at",
-    "consent_personal_data_at",
-)
+from backend.crm.fields import CLIENT_IMPORT_COLUMNS
+
+CLIENT_COLUMNS = CLIENT_IMPORT_COLUMNS  # defined with the fields, in backend.crm.fields
 SERVICE_COLUMNS = ("code", "name", "group", "price", "duration_minutes", "description", "is_active")

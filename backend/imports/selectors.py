@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from backend.catalog.models import Service
 from backend.core.cursors import cursor_decode, cursor_encode
 from backend.core.exceptions import NotFound, PermissionDenied
+from backend.crm.fields import client_export_row
 from backend.crm.models import Client
 from backend.crm.selectors import Page
 from backend.organizations.permissions import Perm
@@ -68,23 +69,7 @@ def client_export_rows(*, organization_id: int) -> Iterator[list[Any]]:
         .order_by("name_key", "id")
     )
     for c in qs.iterator(chunk_size=2000):
-        yield [
-            c.phone,
-            c.last_name,
-            c.first_name,
-            c.middle_name,
-            c.code,
-            c.birthday,
-            c.gender,
-            c.email,
-            c.source.name if c.source else "",
-            "|".join(sorted(groups.get(c.pk, []))),
-            c.notes,
-            c.extra_contact,
-            c.consent_messages_at,
-            c.consent_marketing_at,
-            c.consent_personal_data_at,
-        ]
+        yield client_export_row(c, groups.get(c.pk, []))
 
 
 def services_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes, str, str]:

@@ -27,6 +27,7 @@ from backend.core.exceptions import ApplicationError, ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
 from backend.crm.cleaning import client_fields_clean
+from backend.crm.fields import CLIENT_IMPORT_TEXT_COLUMNS
 from backend.crm.models import CONSENT_KINDS
 from backend.crm.services import ClientImportRow, client_bulk_upsert
 from backend.organizations.models import Organization
@@ -205,7 +206,7 @@ def _client_row(
             ("last_name", "first_name", "middle_name"), [*parts[:2], " ".join(parts[2:])], strict=False
         ):
             record.setdefault(name, part)
-    for name in ("first_name", "last_name", "middle_name", "code", "email", "notes", "extra_contact"):
+    for name in CLIENT_IMPORT_TEXT_COLUMNS:
         if name in record:
             raw[name] = _text(record[name])
     if "birthday" in record:

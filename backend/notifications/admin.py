@@ -8,8 +8,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin
+from backend.core.admin_tenancy import SuperuserOnlyAdmin
 from backend.core.phones import phone_mask
+from backend.organizations.admin_tenancy import TenantScopedAdmin
 from backend.organizations.permissions import Perm
 
 from .models import Channel, DeliveryRateSlot, OutboxMessage

@@ -1,4 +1,4 @@
-"""Back office for organizations, branches and memberships.
+"""Back office for organizations, branches and memberships, and the (tenant-scoped) event log.
 
 Non-superusers see only their organizations and need the manage right (owners) to change anything; every
 save and removal goes through ``services``, so it is permission-checked and written to the event log.
@@ -15,12 +15,12 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
-from backend.core.admin_tenancy import TenantScopedAdmin, tenant_choices, tenant_ids
+from backend.core.models import Event
 
 from . import services
+from .admin_tenancy import TenantScopedAdmin, tenant_choices, tenant_ids
 from .models import Branch, Membership, Organization
 from .permissions import Perm
 
@@ -33,19 +33,12 @@ def _changes(form: forms.ModelForm, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 class MembershipForm(forms.ModelForm):
-    """The service checks again; this turns its branch rule into a form error instead of a crash."""
+    """The fields of a membership; the service judges them (a branch of another organization is its refusal,
+    shown on the form by the admin base)."""
 
     class Meta:
         model = Membership
         fields = ("user", "organization", "branch", "role", "is_active")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        organization = data.get("organization") or getattr(self.instance, "organization", None)
-        branch = data.get("branch")
-        if branch is not None and organization is not None and branch.organization_id != organization.pk:
-            self.add_error("branch", _("The branch belongs to another organization."))
-        return data
 
 
 class MemberRawIdWidget(ForeignKeyRawIdWidget):
@@ -253,3 +246,27 @@ class MembershipAdmin(TenantScopedAdmin):
         for membership_id in self.scoped_for(request, queryset, self.delete_perm).values_list("pk", flat=True):
             services.membership_revoke(user=request.user, membership_id=membership_id)
 
+
+@admin.register(Event)
+class EventAdmin(TenantScopedAdmin):
+    """The audit trail: readable by staff with the audit right in the event's organization, never editable.
+
+    Events with no organization (users, sessions) are superuser-only.
+    """
+
+    view_perm = Perm.AUDIT_VIEW
+
+    list_display = ("occurred_at", "entity_type", "entity_id", "action", "actor", "organization", "batch_id")
+    list_filter = ("action", "entity_type", "organization")
+    search_fields = ("entity_id", "entity_type", "note", "batch_id")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("actor", "organization")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

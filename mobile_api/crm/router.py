@@ -12,6 +12,7 @@ from ninja import Query, Router, Status
 from backend.core.exceptions import ValidationFailed
 from backend.core.models import Event
 from backend.crm import selectors, services
+from backend.crm.fields import CLIENT_NOT_NULL
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
 from backend.imports.services import clients_export
 from backend.organizations.permissions import Perm
@@ -282,19 +283,7 @@ def client_card(request: HttpRequest, client_id: int) -> ClientCardOut:
 def client_patch(request: HttpRequest, client_id: int, payload: ClientPatchIn) -> ClientCardOut:
     user = _user(request)
     data = payload.model_dump(exclude_unset=True)
-    for name in (
-        "phone",
-        "first_name",
-        "last_name",
-        "middle_name",
-        "code",
-        "gender",
-        "email",
-        "notes",
-        "extra_contact",
-        "group_ids",
-        "consents",
-    ):
+    for name in CLIENT_NOT_NULL:
         if name in data and data[name] is None:
             raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")]})
     services.client_update(user=user, client_id=client_id, data=data)

@@ -68,3 +68,37 @@ def test_a_role_that_only_views_the_catalog_cannot_change_it(org, manager) -> No
 
     assert response.status_code == 403
     assert Service.objects.get(pk=service.pk).name == "Haircut"
+
+
+def _root_web() -> DjangoClient:
+    from tests.factories import UserFactory
+
+    web = DjangoClient()
+    web.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return web
+
+
+def test_the_services_refusals_are_form_errors_on_the_fields_they_name(org, other_org, manager, other_manager) -> None:
+    # given a superuser (every choice offered) and a group and a service code of org A, a group of org B
+    theirs = service_group_create(user=other_manager, organization_id=other_org.id, name="Theirs")
+    service_create(user=manager, organization_id=org.id, name="Haircut", code="H-1")
+    stranger = member(other_org, Role.MASTER)
+    web = _root_web()
+    base = {"organization": org.id, "name": "Shave", "price": "500", "duration_minutes": "30", "is_active": "on"}
+    rows_before, events_before = Service.objects.count(), Event.objects.count()
+
+    # when the add form names the other organization's group, a taken code, or staff of another organization
+    wrong_group = web.post(reverse("admin:catalog_service_add"), {**base, "group": theirs.pk})
+    taken_code = web.post(reverse("admin:catalog_service_add"), {**base, "code": "H-1"})
+    haircut = Service.objects.get(code="H-1")
+    wrong_staff = web.post(
+        reverse("admin:catalog_staffservice_add"), {"staff": stranger.pk, "service": haircut.pk, "is_active": "on"}
+    )
+
+    # then each comes back with the service's message on that field, and nothing is written
+    assert wrong_group.context["adminform"].form.errors["group"] == ["Unknown group."]
+    # (the add form has the organization, so the model's own constraint speaks first, above the fields)
+    code_errors = taken_code.context["adminform"].form.errors
+    assert ["Another service has this code."] in (code_errors.get("code"), code_errors.get("__all__")), code_errors
+    assert wrong_staff.context["adminform"].form.errors["staff"] == ["Not a member of the organization."]
+    assert (Service.objects.count(), Event.objects.count()) == (rows_before, events_before)

@@ -18,11 +18,12 @@ from django.urls import reverse
 from backend.accounts.models import AuthToken, OtpChallenge, User
 from backend.accounts.services import otp_request
 from backend.accounts.tokens import token_pair_issue
-from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin
+from backend.core.admin_tenancy import SuperuserOnlyAdmin
 from backend.core.events import event_record
 from backend.core.models import Event, EventAction
 from backend.notifications.models import Channel, OutboxMessage, OutboxStatus
 from backend.notifications.services import message_enqueue
+from backend.organizations.admin_tenancy import TenantScopedAdmin
 from backend.organizations.models import Branch, Membership, Organization, Role
 from tests.conftest import member
 
@@ -221,12 +222,6 @@ def test_superuser_still_sees_every_organization(rows: dict[str, dict[str, Any]]
 
 # --- every registered admin is scoped or superuser-only ----------------------------------------------------------
 
-#: Scoped by code of their own (a ``_scoped`` helper in each module), not yet by TenantScopedAdmin; the
-#: behavioural check below still holds them to "nothing visible without a membership".
-OWN_SCOPING = {
-    "catalog.Service", "catalog.ServiceGroup", "catalog.Resource", "catalog.StaffService",
-    "crm.Client", "crm.ClientSource", "crm.ClientGroup", "crm.Vehicle", "imports.ImportJob",
-}
 #: Third-party admins re-registered as superuser-only in backend/core/admin.py.
 THIRD_PARTY = {"auth.Group", "django_tasks_database.DBTaskResult"}
 
@@ -257,13 +252,23 @@ def test_every_registered_admin_is_tenant_scoped_or_superuser_only(db: None) -> 
         )
         if isinstance(model_admin, SuperuserOnlyAdmin):
             assert superuser_only, label
-        elif isinstance(model_admin, TenantScopedAdmin) or label in OWN_SCOPING:
+        elif isinstance(model_admin, TenantScopedAdmin):
             # scoped: without a membership the queryset is provably empty, whatever the table holds
             assert _is_empty(model_admin.get_queryset(request)), label
         elif not superuser_only:
             unscoped.append(label)
         assert label not in THIRD_PARTY or superuser_only, label
     assert unscoped == [], f"admins neither tenant-scoped nor superuser-only: {unscoped}"
+
+
+def test_every_registered_admin_uses_one_of_the_two_bases(db: None) -> None:
+    """One base for tenant data, one for data with no organization: no admin scopes rows by code of its own."""
+    others = sorted(
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if not isinstance(model_admin, TenantScopedAdmin | SuperuserOnlyAdmin)
+    )
+    assert others == []
 
 
 def test_the_walk_catches_an_unscoped_admin(db: None) -> None:

@@ -53,9 +53,11 @@ def test_a_group_name_differing_only_in_case_is_a_form_error(boss_web, org, mana
     added = boss_web.post(reverse("admin:crm_clientgroup_add"), {"organization": org.id, "name": "vip"})
     renamed = boss_web.post(reverse("admin:crm_clientgroup_change", args=[other.pk]), {"name": " Vip "})
 
+    # the add form hears it from the model's constraint, the rename (organization read-only) from the service's 409
     for response in (added, renamed):
         assert response.status_code == 200
-        assert "name" in response.context["adminform"].form.errors
+        errors = response.context["adminform"].form.errors
+        assert ["This name is taken."] in (errors.get("name"), errors.get("__all__")), errors
     assert _counts() == before
     assert set(ClientGroup.objects.values_list("name", flat=True)) == {vip.name, "Regulars"}
 
@@ -97,4 +99,37 @@ def test_a_refusal_only_the_service_sees_is_a_message_not_a_500(boss_web, org, m
     assert response.status_code == 200
     assert "restore them first" in response.content.decode()
     assert Client.objects.get(pk=gone.pk).first_name == "Old"
+    assert _counts() == before
+
+
+def test_a_service_refusal_is_shown_on_the_form_with_what_was_typed(boss_web, org, manager) -> None:
+    # given a client deleted after the change form was opened: the form is valid, only the service refuses
+    gone = client_create(user=manager, organization_id=org.id, phone="+77015550012", first_name="Old")
+    client_soft_delete(user=manager, client_id=gone.pk)
+    before = _counts()
+
+    response = boss_web.post(
+        reverse("admin:crm_client_change", args=[gone.pk]), {"phone": "+77015550012", "first_name": "New", "gender": ""}
+    )
+
+    # then the same page comes back with the service's message on the form and the typed value kept
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.non_field_errors() == ["The client is deleted: restore them first."]
+    assert form["first_name"].value() == "New"
+    assert Client.objects.get(pk=gone.pk).first_name == "Old"
+    assert _counts() == before
+
+
+def test_a_field_the_service_names_gets_the_error(boss_web, org, manager) -> None:
+    # given a phone the organization has, typed differently (only the service's normalisation sees the clash)
+    client_create(user=manager, organization_id=org.id, phone="+77015550013")
+    before = _counts()
+
+    response = boss_web.post(
+        reverse("admin:crm_client_add"), {"organization": org.id, "phone": "8 701 555 00 13", "gender": ""}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["phone"] == ["A client with this phone already exists."]
     assert _counts() == before

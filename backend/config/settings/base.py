@@ -177,6 +177,11 @@ BRIGADA_HOUSEKEEPING = [
     "backend.accounts.services.otp_challenges_purge",
 ]
 BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTERVAL", 3600))
+# Periodic sweeps every `run_worker` runs each `--sweep-interval` seconds (idempotent; each returns counts).
+# Registered here so that backend.core, which runs them, imports no app.
+BRIGADA_SWEEPS = [
+    "backend.notifications.dispatch.outbox_sweep",
+]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
 BRIGADA_THROTTLE_ANON = os.environ.get("BRIGADA_THROTTLE_ANON", "60/m")

@@ -6,7 +6,8 @@ is briefly unreachable (FIELD-NOTES). This command runs the same worker loop and
 - a heartbeat row for this worker every ``--heartbeat-interval`` seconds (a housekeeping thread, so a long task
   keeps its worker visibly alive);
 - the orphan sweeper: RUNNING tasks of workers that stopped beating go back to READY;
-- the periodic outbox sweep: stuck SENDING rows to RECONCILE, expired rows cancelled, delivery kicked when due;
+- the periodic sweeps the apps register in ``BRIGADA_SWEEPS`` (the outbox's: stuck SENDING rows to RECONCILE,
+  expired rows cancelled, delivery kicked when due);
 - a restart of the loop with back-off when the database goes away, re-queueing this worker's own task.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, connections
+from django.utils.module_loading import import_string
 from django_tasks_db.management.commands.db_worker import Worker
 
 from backend.core.services import housekeeping_run
@@ -81,12 +83,17 @@ class Housekeeper(threading.Thread):
         connection.close()
 
     def sweep(self) -> None:
-        from backend.notifications.dispatch import outbox_sweep
+        """Re-queue orphaned tasks, then run every job in ``BRIGADA_SWEEPS``.
 
-        requeued = tasks_orphaned_requeue(stale_after=self.stale_after)
-        outbox = outbox_sweep()
-        if requeued or outbox["reconcile"] or outbox["expired"]:
-            logger.info("sweep", extra={"worker": self.worker_id, "orphaned_tasks_requeued": requeued, **outbox})
+        Core does not import the apps: each one names its periodic sweep in settings (a dotted path to a callable
+        taking no arguments and returning counts), as retention jobs do in ``BRIGADA_HOUSEKEEPING``.
+        """
+        report: dict[str, int] = {"orphaned_tasks_requeued": tasks_orphaned_requeue(stale_after=self.stale_after)}
+        for path in settings.BRIGADA_SWEEPS:
+            counts = import_string(path)() or {}
+            report.update({k: int(v) for k, v in counts.items()})
+        if any(report.values()):
+            logger.info("sweep", extra={"worker": self.worker_id, **report})
 
 
 class Command(BaseCommand):
