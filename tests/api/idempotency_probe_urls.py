@@ -3,15 +3,17 @@
 The probe calls the real services (a vehicle with its event, an outbox message, a real-time push) and then, if
 the ``X-Probe-Fail`` header asks for it, fails the way production would after the business change: ``500`` (a
 bug while shaping the answer, through django-ninja's error handlers), ``503`` (the database connection dropped)
-or ``crash`` (the worker dies: an exception no handler catches). The header is not part of what the request
-means, so a retry without it is the same request with the same key.
+or ``crash`` (the worker dies: an exception no handler catches); ``X-Probe-Delay`` keeps the request's
+transaction open for a while. These headers are not part of what the request means, so a retry without them is
+the same request with the same key.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from ninja import NinjaAPI, Status
@@ -38,9 +40,18 @@ def _effect(user: Any, client_id: int) -> int:
     return vehicle.pk
 
 
+# PostgreSQL backend pid of each probe request that named itself with ``X-Probe-Name`` (to kill its connection).
+BACKEND_PIDS: dict[str, int] = {}
+
+
 @probe_api.post("/clients/{client_id}/vehicles", response={201: dict[str, int]})
 def vehicle_probe(request: HttpRequest, client_id: int) -> Any:
     vehicle_id = _effect(request.auth, client_id)  # type: ignore[attr-defined]
+    if name := request.headers.get("X-Probe-Name"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            BACKEND_PIDS[name] = cursor.fetchone()[0]
+    time.sleep(float(request.headers.get("X-Probe-Delay", "0")))  # a slow answer, still inside the transaction
     mode = request.headers.get("X-Probe-Fail", "")
     if mode == "500":
         raise RuntimeError("the answer was lost after the vehicle was saved")

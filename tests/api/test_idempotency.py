@@ -1,8 +1,10 @@
-"""Idempotency-Key on creating POSTs: replay, key reuse with another body, concurrency, retention."""
+"""Idempotency-Key on creating POSTs: replay, key reuse, one effect per key even when the answer is lost,
+replays re-checked against the caller's tenancy today, concurrency, retention."""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +22,7 @@ from backend.crm.models import Vehicle
 from backend.notifications.models import OutboxMessage
 from backend.organizations.models import Membership, Organization, Role
 from backend.organizations.services import membership_revoke, membership_update
-from tests.api.idempotency_probe_urls import PROBE, PROBE_CSV
+from tests.api.idempotency_probe_urls import BACKEND_PIDS, PROBE, PROBE_CSV
 from tests.conftest import ApiClient, member
 
 URL = "/api/v1/crm/clients"
@@ -328,3 +330,131 @@ def test_the_record_names_the_organizations_and_rights_its_answer_needed(org: Or
     record = IdempotencyRecord.objects.get(key="names-org")
     assert [org.id, "crm.client.change"] in record.access
     assert [org.id, "crm.client.view"] in record.access
+
+
+# --- concurrent retries wait on the first request's transaction (PostgreSQL) ---------------------------------
+
+
+def _post_in_thread(
+    url: str, token: str, headers: dict[str, str], results: dict[str, Any], name: str
+) -> threading.Thread:
+    def run() -> None:
+        try:
+            response = Client().post(
+                url, data={}, content_type="application/json", headers={"Authorization": f"Bearer {token}", **headers}
+            )
+            results[name] = response
+        except Exception as exc:  # the killed request's own failure is not what these tests look at
+            results[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _inside_its_transaction(name: str) -> int:
+    """Wait until the probe request ``name`` has made its effect (so it holds its key); its backend pid."""
+    deadline = time.monotonic() + 10
+    while name not in BACKEND_PIDS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return BACKEND_PIDS.pop(name)
+
+
+def _probe_setup(name: str) -> tuple[CrmClient, str, str]:
+    org = Organization.objects.create(name=name, kind="car_service")
+    crm_client = CrmClient.objects.create(organization=org, phone="+77071234567")
+    token = token_pair_issue(user=member(org, Role.MANAGER)).access_token
+    return crm_client, token, PROBE.format(client_id=crm_client.pk)
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_during_the_first_request_waits_and_gets_its_answer() -> None:
+    crm_client, token, url = _probe_setup("Wait")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "w", "X-Probe-Delay": "1", "X-Probe-Name": "w"}, results, "first"
+    )
+    _inside_its_transaction("w")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "w"}, results, "retry")
+    first.join()
+    retry.join()
+
+    assert results["first"].status_code == 201
+    assert results["retry"].status_code == 201 and results["retry"]["Idempotent-Replayed"] == "true"
+    assert results["retry"].json() == results["first"].json()
+    assert _vehicles(crm_client) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_when_the_first_request_fails_the_waiting_retry_makes_the_one_effect() -> None:
+    crm_client, token, url = _probe_setup("Fail")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "f", "X-Probe-Delay": "1", "X-Probe-Fail": "500", "X-Probe-Name": "f"},
+        results, "first",
+    )
+    _inside_its_transaction("f")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "f"}, results, "retry")
+    first.join()
+    retry.join()
+
+    assert results["first"].status_code == 500
+    assert results["retry"].status_code == 201 and not results["retry"].has_header("Idempotent-Replayed")
+    assert _vehicles(crm_client) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_connection_dies_mid_request_frees_its_key_at_once() -> None:
+    crm_client, token, url = _probe_setup("Killed")
+    results: dict[str, Any] = {}
+    doomed = {"Idempotency-Key": "k", "X-Probe-Delay": "3", "X-Probe-Name": "doomed"}
+
+    first = _post_in_thread(url, token, doomed, results, "first")
+    pid = _inside_its_transaction("doomed")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "k"}, results, "retry")
+    time.sleep(0.3)  # the retry is now waiting on the doomed request's uncommitted key
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    retry.join()
+    first.join()
+
+    assert results["retry"].status_code == 201 and not results["retry"].has_header("Idempotent-Replayed")
+    assert _vehicles(crm_client) == 1
+    assert IdempotencyRecord.objects.filter(key="k", completed_at__isnull=False).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_that_waited_too_long_is_told_to_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobile_api import idempotency
+
+    monkeypatch.setattr(idempotency, "WAIT_FOR_FIRST", timedelta(milliseconds=200))
+    crm_client, token, url = _probe_setup("Slow")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "s", "X-Probe-Delay": "1.5", "X-Probe-Name": "s"}, results, "first"
+    )
+    _inside_its_transaction("s")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "s"}, results, "retry")
+    retry.join()
+    first.join()
+    later = _post_in_thread(url, token, {"Idempotency-Key": "s"}, results, "later")
+    later.join()
+
+    assert results["retry"].status_code == 409
+    assert results["retry"].json()["error"]["code"] == "idempotency_in_progress"
+    assert results["retry"]["Retry-After"] == "1"
+    assert results["later"]["Idempotent-Replayed"] == "true"
+    assert _vehicles(crm_client) == 1
