@@ -189,12 +189,14 @@ def _insert(scope: str, key: str, request_hash: str) -> IdempotencyRecord | Http
     try:
         with transaction.atomic():  # savepoint: losing the race must not break the request's transaction
             if postgres:
+                # Two statements: the order in which one SELECT evaluates its columns is not guaranteed.
                 with connection.cursor() as cursor:
+                    cursor.execute("SELECT current_setting('lock_timeout')")
+                    previous = cursor.fetchone()[0]
                     cursor.execute(
-                        "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                        "SELECT set_config('lock_timeout', %s, true)",
                         [f"{int(WAIT_FOR_FIRST.total_seconds() * 1000)}ms"],
                     )
-                    previous = cursor.fetchone()[0]
             record = IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash)
             if postgres:
                 with connection.cursor() as cursor:

@@ -40,8 +40,10 @@ def _effect(user: Any, client_id: int) -> int:
     return vehicle.pk
 
 
-# PostgreSQL backend pid of each probe request that named itself with ``X-Probe-Name`` (to kill its connection).
+# PostgreSQL backend pid of each probe request that named itself with ``X-Probe-Name`` (to kill its connection),
+# and the lock_timeout its view ran with.
 BACKEND_PIDS: dict[str, int] = {}
+LOCK_TIMEOUTS: dict[str, str] = {}
 
 
 @probe_api.post("/clients/{client_id}/vehicles", response={201: dict[str, int]})
@@ -49,6 +51,8 @@ def vehicle_probe(request: HttpRequest, client_id: int) -> Any:
     vehicle_id = _effect(request.auth, client_id)  # type: ignore[attr-defined]
     if name := request.headers.get("X-Probe-Name"):
         with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            LOCK_TIMEOUTS[name] = cursor.fetchone()[0]
             cursor.execute("SELECT pg_backend_pid()")
             BACKEND_PIDS[name] = cursor.fetchone()[0]
     time.sleep(float(request.headers.get("X-Probe-Delay", "0")))  # a slow answer, still inside the transaction
