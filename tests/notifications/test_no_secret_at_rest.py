@@ -16,11 +16,13 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from backend.notifications.backends import OutcomeUnknown, outbox_memory
 from backend.notifications.dispatch import message_claim, outbox_deliver_due, outbox_sweep
 from backend.notifications.models import OutboxMessage, OutboxStatus
 from backend.notifications.services import message_cancel, message_enqueue, message_mark_sent, message_resend
+from backend.notifications.tasks import outbox_deliver
 from tests.factories import UserFactory
 
 from .at_rest import rows_holding
@@ -52,9 +54,21 @@ def _code_as_the_provider_sees_it() -> str:
     return match.group(1)
 
 
-def _request_code() -> tuple[str, OutboxMessage]:
-    response = Client().post("/api/v1/auth/otp/request", {"phone": PHONE}, content_type="application/json")
-    assert response.status_code == 202
+@pytest.fixture
+def request_code(django_capture_on_commit_callbacks: Any) -> Callable[[], tuple[str, OutboxMessage]]:
+    """Request a code through the API, with its after-commit hooks run (so the delivery task row exists too)."""
+
+    def request() -> tuple[str, OutboxMessage]:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = Client().post("/api/v1/auth/otp/request", {"phone": PHONE}, content_type="application/json")
+        assert response.status_code == 202
+        assert DBTaskResult.objects.filter(task_path=outbox_deliver.module_path).exists()
+        return _code_and_its_message()
+
+    return request
+
+
+def _code_and_its_message() -> tuple[str, OutboxMessage]:
     code = _code_as_the_provider_sees_it()
     message = OutboxMessage.objects.get()
     assert message.status == OutboxStatus.PENDING and message.attempts == 0
@@ -160,9 +174,9 @@ STILL_TO_SEND = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
 @pytest.mark.parametrize("state", list(STATES))
-def test_the_clear_code_is_in_no_column_of_any_table(state: str, settings: Any) -> None:
+def test_the_clear_code_is_in_no_column_of_any_table(state: str, settings: Any, request_code: Any) -> None:
     # given a code requested through the API
-    code, message = _request_code()
+    code, message = request_code()
     drive, status = STATES[state]
 
     # when its message reaches the state
@@ -177,9 +191,9 @@ def test_the_clear_code_is_in_no_column_of_any_table(state: str, settings: Any) 
         assert (message.sealed_secret, message.body, message.payload) == ("", "", {})
 
 
-def test_the_code_still_reaches_the_phone() -> None:
+def test_the_code_still_reaches_the_phone(request_code: Any) -> None:
     # given a code requested through the API
-    code, message = _request_code()
+    code, message = request_code()
 
     # when it is delivered
     outbox_deliver_due(worker="w1")
@@ -191,9 +205,9 @@ def test_the_code_still_reaches_the_phone() -> None:
     assert message.status == OutboxStatus.SENT and message.sealed_secret == ""
 
 
-def test_a_retry_after_a_failed_try_sends_the_same_code(settings: Any) -> None:
+def test_a_retry_after_a_failed_try_sends_the_same_code(settings: Any, request_code: Any) -> None:
     # given a code whose first send failed temporarily
-    code, message = _request_code()
+    code, message = request_code()
     _pending_after_a_failed_try(message, settings)
     OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
     settings.SMS_BACKEND = "memory"
@@ -205,9 +219,11 @@ def test_a_retry_after_a_failed_try_sends_the_same_code(settings: Any) -> None:
     assert [code in sent.body for sent in outbox_memory] == [True]
 
 
-def test_a_code_sealed_under_a_rotated_key_still_goes_out_with_the_old_key_as_fallback(settings: Any) -> None:
+def test_a_code_sealed_under_a_rotated_key_still_goes_out_with_the_old_key_as_fallback(
+    settings: Any, request_code: Any
+) -> None:
     # given a queued code, then a SECRET_KEY rotation that keeps the old key as a fallback
-    code, _message = _request_code()
+    code, _message = request_code()
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-new-key-" + "x" * 50
 
@@ -218,9 +234,9 @@ def test_a_code_sealed_under_a_rotated_key_still_goes_out_with_the_old_key_as_fa
     assert [code in sent.body for sent in outbox_memory] == [True]
 
 
-def test_a_code_whose_key_is_gone_fails_and_never_sends_the_slot(settings: Any) -> None:
+def test_a_code_whose_key_is_gone_fails_and_never_sends_the_slot(settings: Any, request_code: Any) -> None:
     # given a queued code and a SECRET_KEY replaced without a fallback
-    _code, message = _request_code()
+    _code, message = request_code()
     settings.SECRET_KEY = "a-new-key-" + "y" * 50
 
     # when delivery runs
@@ -233,9 +249,9 @@ def test_a_code_whose_key_is_gone_fails_and_never_sends_the_slot(settings: Any) 
     assert "secret unavailable" in message.last_error
 
 
-def test_a_scrubbed_code_cannot_be_resent_by_an_operator(settings: Any) -> None:
+def test_a_scrubbed_code_cannot_be_resent_by_an_operator(settings: Any, request_code: Any) -> None:
     # given a code caught mid-send and flagged for reconciliation
-    _code, message = _request_code()
+    _code, message = request_code()
     _reconcile_found_stuck(message, settings)
 
     # when an operator tries to resend it
