@@ -35,7 +35,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -278,3 +278,9 @@ class IdempotencyMiddleware:
                 return response
         except _Release as release:
             return release.response
+        except (OperationalError, InterfaceError):
+            # The database went away while claiming or storing (the view's own database errors are answered by
+            # the API's handlers): the transaction, and any effect in it, is gone, so the client may simply retry.
+            return _error(
+                503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"}
+            )

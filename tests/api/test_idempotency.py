@@ -436,6 +436,9 @@ def test_a_worker_whose_connection_dies_mid_request_frees_its_key_at_once() -> N
     assert results["retry"].status_code == 201 and not results["retry"].has_header("Idempotent-Replayed")
     assert _vehicles(crm_client) == 1
     assert IdempotencyRecord.objects.filter(key="k", completed_at__isnull=False).count() == 1
+    # the doomed request could not store its answer: a retryable envelope, not an HTML 500
+    assert results["first"].status_code == 503
+    assert results["first"].json()["error"]["code"] == "unavailable"
 
 
 @pytest.mark.postgres
