@@ -1,13 +1,27 @@
 """``Idempotency-Key`` for every POST under /api/v1/ (except auth, whose answers hold secrets).
 
-How it works: before the view runs, a record keyed by (caller, route, key) is *inserted* under a unique
-constraint and committed. Concurrent retries with the same key race on that insert; exactly one wins and runs
-the view, the others see the record (FIELD-NOTES: 20 concurrent retries → one effect). When the view finishes
-with a final status (2xx, or a 4xx other than 401/408/409/423/425/429, which mean "not now") its response is stored
-with its Location / Content-Disposition headers; a later retry with the same body gets the stored response, with
-another body a 422 ``idempotency_key_reused``; a retry while the first is still running gets 409
-``idempotency_in_progress`` with Retry-After. A 5xx, a transient 4xx or a crash releases the key so the client may
-retry. Records are kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
+One effect, always (decision 0006, which supersedes parts of 0004). The request runs in ONE transaction:
+
+1. insert a record keyed by (caller, route, key) under a unique constraint;
+2. run the view (its services' own ``atomic`` blocks become savepoints of this transaction);
+3. store the final answer in that record; commit.
+
+The effect and its stored answer therefore commit together or not at all. A 5xx, a transient 4xx ("not now":
+401/408/409/423/425/429), an exception or a dead worker rolls the effect back *with* the record, so the key is
+free again and a retry performs the change exactly once; there is no moment at which a committed effect lacks
+its answer. ``transaction.on_commit`` hooks (real-time pushes, outbox kicks) fire only after that commit, and are
+discarded with a rollback.
+
+A concurrent retry with the same key waits on the uncommitted insert (a unique index makes PostgreSQL wait for
+the first transaction; SQLite serialises writers): when the first commits, the retry gets the stored answer;
+when it rolls back, the retry runs. A retry that has waited ``WAIT_FOR_FIRST`` seconds gets 409
+``idempotency_in_progress`` with Retry-After. The same key with another body is a 422 ``idempotency_key_reused``.
+
+A replay is an answer given now: the record lists the (organization, permission) grants the first answer relied
+on (see ``backend.organizations.access_trace``) and the caller must still pass each of them, or gets the 404/403
+envelope the route would give today. JSON and empty bodies are replayed with their Location / Content-Disposition
+headers; a success whose body is not JSON (a file, a stream) is replayed as its status and Location alone, but
+its effect is never repeated. Records are kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
 """
 
 from __future__ import annotations
@@ -19,25 +33,31 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.accounts.tokens import access_token_user
-from backend.core.exceptions import ErrorCode
+from backend.core.exceptions import ApplicationError, ErrorCode
 from backend.core.models import IdempotencyRecord
 from backend.core.net import client_ip
 from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
+from backend.organizations.access_trace import Grant, access_traced
+from backend.organizations.selectors import organization_access_check
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
-# A request still "in progress" after this long is assumed dead (its process crashed) and its key is released.
+# How long a retry waits for the first request with its key to commit or roll back before it is told to come back.
+WAIT_FOR_FIRST = timedelta(seconds=5)
+# Records left unfinished by the design before 0006 (claim committed first) are released after this long.
 STALE_AFTER = timedelta(minutes=15)
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
@@ -47,13 +67,20 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return response
 
 
-def _caller_scope(request: HttpRequest) -> str:
+def _in_progress() -> JsonResponse:
+    return _error(
+        409,
+        ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+        _("A request with this Idempotency-Key is still being processed."),
+        headers={"Retry-After": "1"},
+    )
+
+
+def _caller(request: HttpRequest) -> AbstractBaseUser | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
-        user = access_token_user(auth[7:].strip())
-        if user is not None:
-            return f"user:{user.pk}"
-    return f"ip:{client_ip(request)}"
+        return access_token_user(auth[7:].strip())
+    return None
 
 
 def _request_hash(request: HttpRequest) -> str:
@@ -84,6 +111,14 @@ _TRANSIENT_STATUSES = {401, 408, 409, 423, 425, 429}
 _REPLAYED_HEADERS = ("Location", "Content-Disposition")
 
 
+class _Release(Exception):
+    """Roll the request's transaction back, the effect and the record with it, and answer ``response``."""
+
+    def __init__(self, response: HttpResponseBase) -> None:
+        super().__init__("release the Idempotency-Key")
+        self.response = response
+
+
 def _stored_response(record: IdempotencyRecord) -> HttpResponse:
     response: HttpResponse
     if record.response_body is None:
@@ -96,13 +131,120 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
+def _replay(record: IdempotencyRecord, user: AbstractBaseUser | None) -> HttpResponse:
+    """The stored answer, if the caller still passes every tenancy check it relied on; else today's 404/403."""
+    for organization_id, perm in record.access or []:
+        try:
+            organization_access_check(user, int(organization_id), str(perm))
+        except ApplicationError as exc:
+            return _error(exc.status, exc.code, exc.message)
+    return _stored_response(record)
+
+
+def _json_body(response: HttpResponseBase) -> tuple[bool, object]:
+    """``(True, body)`` when the answer can be stored and replayed as it was; ``(False, None)`` otherwise."""
+    if response.streaming or not isinstance(response, HttpResponse):
+        return False, None
+    if not response.content:
+        return True, None
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return False, None
+    try:
+        return True, json.loads(response.content)
+    except ValueError:
+        return False, None
+
+
+def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[Grant]) -> bool:
+    """Store a final answer in the request's transaction; ``False`` when the key must be released instead."""
+    status = response.status_code
+    if status >= 500 or status in _TRANSIENT_STATUSES:
+        return False
+    if transaction.get_rollback():
+        # The view answered after a database error that broke the transaction: nothing of it can commit.
+        return False
+    storable, body = _json_body(response)
+    if not storable and status >= 400:
+        return False  # an error page that is not our envelope (e.g. the framework's HTML 404): just let it go
+    headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
+    if not storable:
+        headers.pop("Content-Disposition", None)  # no file comes with the replay
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status_code=status,
+        response_body=body,
+        response_headers=headers,
+        access=[list(grant) for grant in grants],
+        completed_at=timezone.now(),
+    )
+    return True
+
+
+def _insert(scope: str, key: str, request_hash: str) -> IdempotencyRecord | HttpResponse | None:
+    """Insert the record in the request's transaction; ``None`` when another request holds this key.
+
+    On PostgreSQL the insert waits while an uncommitted insert of the same key exists, at most ``WAIT_FOR_FIRST``
+    (``lock_timeout``, set for this statement only); then the answer is 409 ``idempotency_in_progress``.
+    """
+    postgres = connection.vendor == "postgresql"
+    try:
+        with transaction.atomic():  # savepoint: losing the race must not break the request's transaction
+            if postgres:
+                # Two statements: the order in which one SELECT evaluates its columns is not guaranteed.
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT current_setting('lock_timeout')")
+                    previous = cursor.fetchone()[0]
+                    cursor.execute(
+                        "SELECT set_config('lock_timeout', %s, true)",
+                        [f"{int(WAIT_FOR_FIRST.total_seconds() * 1000)}ms"],
+                    )
+            record = IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash)
+            if postgres:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+            return record
+    except IntegrityError:
+        return None
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            return _in_progress()
+        raise
+
+
+def _claim(
+    scope: str, key: str, request_hash: str, user: AbstractBaseUser | None
+) -> IdempotencyRecord | HttpResponse:
+    for _attempt in range(3):
+        inserted = _insert(scope, key, request_hash)
+        if inserted is not None:
+            return inserted
+        existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+        if existing is None:
+            continue  # the holder rolled back between our insert and read: try again
+        now = timezone.now()
+        expired = existing.created_at < now - timedelta(seconds=settings.BRIGADA_IDEMPOTENCY_TTL)
+        stale = existing.completed_at is None and existing.created_at < now - STALE_AFTER
+        if expired or stale:
+            IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_hash != request_hash:
+            return _error(
+                422,
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                _("This Idempotency-Key was already used with a different request."),
+            )
+        if existing.completed_at is None:
+            return _in_progress()
+        return _replay(existing, user)
+    return _in_progress()
+
+
 class IdempotencyMiddleware:
     """Django middleware; a no-op for requests without the header."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         key = request.headers.get(HEADER)
         if (
             key is None
@@ -117,65 +259,28 @@ class IdempotencyMiddleware:
                 ErrorCode.VALIDATION_ERROR,
                 _("Idempotency-Key must be 1-255 printable ASCII characters."),
             )
-        scope = f"{_caller_scope(request)} {request.path}"[:255]
+        user = _caller(request)
+        caller = f"user:{user.pk}" if user is not None else f"ip:{client_ip(request)}"
+        scope = f"{caller} {request.path}"[:255]
         try:
             request_hash = _request_hash(request)
         except RequestDataTooBig:
             return _error(413, "payload_too_large", _("The request body is too large."))
-        record = self._claim(scope, key, request_hash)
-        if isinstance(record, HttpResponse):
-            return record
         try:
-            response = self.get_response(request)
-        except BaseException:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
-            raise
-        content_type = response.get("Content-Type", "")
-        replayable = (
-            response.status_code < 500
-            and response.status_code not in _TRANSIENT_STATUSES
-            and (not response.content or content_type.startswith("application/json"))
-        )
-        if not replayable:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
-        else:
-            body = json.loads(response.content) if response.content else None
-            headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
-            IdempotencyRecord.objects.filter(pk=record.pk).update(
-                status_code=response.status_code,
-                response_body=body,
-                response_headers=headers,
-                completed_at=timezone.now(),
+            with transaction.atomic():
+                claimed = _claim(scope, key, request_hash, user)
+                if isinstance(claimed, HttpResponse):
+                    return claimed
+                with access_traced() as grants:
+                    response = self.get_response(request)
+                if not _store(claimed, response, grants):
+                    raise _Release(response)
+                return response
+        except _Release as release:
+            return release.response
+        except (OperationalError, InterfaceError):
+            # The database went away while claiming or storing (the view's own database errors are answered by
+            # the API's handlers): the transaction, and any effect in it, is gone, so the client may simply retry.
+            return _error(
+                503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"}
             )
-        return response
-
-    def _claim(self, scope: str, key: str, request_hash: str) -> IdempotencyRecord | HttpResponse:
-        for _attempt in range(2):
-            try:
-                with transaction.atomic():
-                    return IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash)
-            except IntegrityError:
-                existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-                if existing is None:
-                    continue  # released between our insert and read: try once more
-                now = timezone.now()
-                expired = existing.created_at < now - timedelta(seconds=settings.BRIGADA_IDEMPOTENCY_TTL)
-                stale = existing.completed_at is None and existing.created_at < now - STALE_AFTER
-                if expired or stale:
-                    IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                    continue
-                if existing.request_hash != request_hash:
-                    return _error(
-                        422,
-                        ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                        _("This Idempotency-Key was already used with a different request."),
-                    )
-                if existing.completed_at is None:
-                    return _error(
-                        409,
-                        ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-                        _("A request with this Idempotency-Key is still being processed."),
-                        headers={"Retry-After": "1"},
-                    )
-                return _stored_response(existing)
-        return _error(409, ErrorCode.IDEMPOTENCY_IN_PROGRESS, _("Try again."), headers={"Retry-After": "1"})

@@ -30,6 +30,7 @@ from backend.core.events import event_record, snapshot
 from backend.core.exceptions import PermissionDenied, Throttled, ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_mask, phone_normalize
+from backend.notifications.sealing import SECRET_SLOT
 from backend.notifications.services import message_enqueue
 
 from .exceptions import AuthErrorCode
@@ -197,14 +198,16 @@ def otp_request(
         expires_at=now + timedelta(seconds=ttl),
     )
     with translation.override(language_code):
+        # The stored body holds a slot, never the code: the outbox seals the code and fills it in at send time.
         body = _("Brigada code: %(code)s. Valid for %(minutes)d min. Do not share it with anyone.") % {
-            "code": code,
+            "code": SECRET_SLOT,
             "minutes": max(1, ttl // 60),
         }
     message_enqueue(
         channel=channel,
         recipient=recipient,
         body=body,
+        secret=code,
         dedupe_key=f"otp:{challenge.id}",
         user=user,
         sensitive=True,

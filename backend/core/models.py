@@ -104,8 +104,11 @@ class Event(models.Model):
 class IdempotencyRecord(models.Model):
     """A stored answer to a POST made with an ``Idempotency-Key``.
 
-    The row is inserted first under a unique constraint, so concurrent retries with the same key race on
-    the insert and exactly one of them performs the side effect (measured in FIELD-NOTES).
+    The row is inserted first under a unique constraint, in the same transaction as the view's effect and updated
+    with the answer before that transaction commits (decision 0006): a committed effect always has its stored
+    answer, and an effect that rolled back leaves no record behind. Concurrent retries with the same key wait on
+    the insert, so exactly one of them performs the side effect (measured in FIELD-NOTES). ``access`` lists the
+    ``[organization id, permission]`` grants the answer relied on; a replay re-checks them for the caller.
     """
 
     key = models.CharField(max_length=255)
@@ -114,6 +117,9 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True, help_text="headers replayed with the body")
+    access = models.JSONField(
+        default=list, blank=True, help_text="[organization id, permission] pairs the answer relied on"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -39,7 +39,7 @@ class OutboxMessageAdmin(TenantScopedAdmin):
         "sensitive", "status", "attempts", "max_attempts", "next_attempt_at", "expires_at", "last_error",
         "provider_message_id", "claimed_by", "created_at", "sending_started_at", "sent_at",
     )
-    exclude = ("body", "payload")
+    exclude = ("body", "payload", "sealed_secret")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # messages are written by services inside business transactions

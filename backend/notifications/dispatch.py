@@ -13,7 +13,9 @@ changes, 0 silent losses with workers killed by ``kill -9``):
 A message found in SENDING for longer than the sending time-out belongs to a worker that died mid-send: it may or
 may not have reached the provider, and neither SMS gateways nor the Bot API dedupe for us. It moves to RECONCILE
 and is never resent automatically; an operator resends it (deliberately) or marks it sent from the admin.
-Expired messages are CANCELLED, not sent. Sensitive bodies are scrubbed once a message is final.
+Expired messages are CANCELLED, not sent. A secret (a one-time code) is stored only sealed and filled in for the
+provider call (``sealing``); the sealed secret, and a sensitive body, are scrubbed in every state a message is not
+sent from again: SENT, FAILED, CANCELLED and RECONCILE.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from backend.core.tasking import current_worker_id
 
 from .backends import (
     Deferred,
+    Delivery,
     DeliveryError,
     OutcomeUnknown,
     PermanentFailure,
@@ -40,6 +43,7 @@ from .backends import (
     backend_for,
 )
 from .models import OutboxMessage, OutboxStatus
+from .sealing import SecretUnavailable, message_for_provider
 
 logger = logging.getLogger("brigada.outbox")
 
@@ -60,7 +64,17 @@ def retry_delay(attempts: int) -> float:
 
 
 def _scrub_fields(message: OutboxMessage) -> dict[str, object]:
-    return {"body": "", "payload": {}} if message.sensitive else {}
+    """What to erase when a message reaches a state it is not sent from again: its sealed secret, always, and the
+    body and payload of a sensitive message."""
+    return {"sealed_secret": "", **({"body": "", "payload": {}} if message.sensitive else {})}
+
+
+def _send(message: OutboxMessage) -> Delivery:
+    try:
+        outgoing = message_for_provider(message)
+    except SecretUnavailable as exc:
+        raise PermanentFailure(f"secret unavailable: {exc}") from exc
+    return backend_for(message.channel).send(outgoing)
 
 
 def _due() -> Q:
@@ -116,7 +130,7 @@ def message_deliver(message: OutboxMessage, *, worker: str) -> str:
     """Send a message this worker has claimed (status SENDING) and record the outcome; returns the new status."""
     now = timezone.now
     try:
-        delivery = backend_for(message.channel).send(message)
+        delivery = _send(message)
     except Deferred as exc:
         delay = exc.retry_after if exc.retry_after is not None else 1.0
         # Our own (or the provider's) rate limit: not the message's fault, so it is not counted as an attempt.
@@ -126,7 +140,7 @@ def message_deliver(message: OutboxMessage, *, worker: str) -> str:
         return OutboxStatus.PENDING
     except OutcomeUnknown as exc:
         _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.RECONCILE,
-              last_error=str(exc)[:500])
+              last_error=str(exc)[:500], **_scrub_fields(message))
         logger.warning("outbox outcome unknown, needs reconciliation",
                        extra={"outbox_id": message.pk, "channel": message.channel})
         return OutboxStatus.RECONCILE
@@ -198,10 +212,12 @@ def outbox_sweep() -> dict[str, int]:
     """Periodic housekeeping: flag stuck SENDING rows, cancel expired ones, kick delivery if work is due."""
     current = timezone.now()
     stuck_before = current - timedelta(seconds=sending_timeout())
+    stuck = OutboxMessage.objects.filter(status=OutboxStatus.SENDING, sending_started_at__lt=stuck_before)
+    flag = {"status": OutboxStatus.RECONCILE, "last_error": "found in SENDING after the sending time-out"}
     with transaction.atomic():
-        reconcile = OutboxMessage.objects.filter(
-            status=OutboxStatus.SENDING, sending_started_at__lt=stuck_before
-        ).update(status=OutboxStatus.RECONCILE, last_error="found in SENDING after the sending time-out")
+        # Never resent automatically, so the secret and a sensitive body have no further use here.
+        reconcile = stuck.filter(sensitive=True).update(**flag, sealed_secret="", body="", payload={})
+        reconcile += stuck.filter(sensitive=False).update(**flag, sealed_secret="")
     if reconcile:
         logger.warning("outbox messages need reconciliation", extra={"count": reconcile})
     expired = 0

@@ -37,6 +37,9 @@ class OutboxMessage(models.Model):
     payload = models.JSONField(default=dict, blank=True, help_text=_("extra data for the backend, e.g. buttons"))
     dedupe_key = models.CharField(max_length=200, unique=True)
     sensitive = models.BooleanField(default=False, help_text=_("body is scrubbed once delivered or expired"))
+    # The secret (a one-time code) for the body's slot, encrypted under a key derived from SECRET_KEY; erased in
+    # every terminal or reconcile state. The clear text is never stored (see ``sealing``).
+    sealed_secret = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=8)

@@ -13,6 +13,7 @@ from backend.core.events import event_record_many, snapshot
 from backend.core.models import EventAction
 
 from .models import OutboxMessage, OutboxStatus
+from .sealing import SECRET_SLOT, secret_seal
 
 
 def message_enqueue(
@@ -27,12 +28,22 @@ def message_enqueue(
     payload: dict[str, Any] | None = None,
     sensitive: bool = False,
     expires_at: datetime | None = None,
+    secret: str | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """Add a message to the outbox once per ``dedupe_key``; returns ``(message, created)``.
 
     Must run in the caller's transaction: the message then exists if and only if the change that caused it
     committed. A second call with the same key returns the first message untouched (at most once per key).
+
+    A ``secret`` (a one-time code) is never stored in clear: ``body`` holds ``SECRET_SLOT`` where it goes, the
+    secret is sealed under a key derived from ``SECRET_KEY`` and filled in only when the message is sent; such a
+    message is always sensitive (see ``sealing``).
     """
+    sealed = ""
+    if secret is not None:
+        if body.count(SECRET_SLOT) != 1:
+            raise ValueError("a message with a secret must hold SECRET_SLOT exactly once in its body")
+        sealed, sensitive = secret_seal(secret), True
     try:
         with transaction.atomic():  # savepoint: a duplicate key must not break the caller's transaction
             message = OutboxMessage.objects.create(
@@ -45,6 +56,7 @@ def message_enqueue(
                 subject=subject,
                 payload=payload or {},
                 sensitive=sensitive,
+                sealed_secret=sealed,
                 expires_at=expires_at,
             )
     except IntegrityError:
@@ -60,6 +72,8 @@ def message_enqueue(
 RESENDABLE = (OutboxStatus.RECONCILE, OutboxStatus.FAILED)
 MARKABLE_SENT = (OutboxStatus.RECONCILE, OutboxStatus.SENDING)
 CANCELLABLE = (OutboxStatus.PENDING, OutboxStatus.RECONCILE, OutboxStatus.FAILED)
+# States in which a message will not be sent again by itself: its secret, and a sensitive body, are erased.
+SCRUBBED_STATUSES = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED, OutboxStatus.RECONCILE)
 AUDITED_FIELDS = ("status", "attempts", "next_attempt_at", "last_error", "sent_at", "claimed_by")
 
 
@@ -72,8 +86,10 @@ def _operator_change(
         before = snapshot(message, AUDITED_FIELDS)
         for name, value in changes.items():
             setattr(message, name, value)
-        if message.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED) and message.sensitive:
-            message.body, message.payload = "", {}
+        if message.status in SCRUBBED_STATUSES:
+            message.sealed_secret = ""
+            if message.sensitive:
+                message.body, message.payload = "", {}
         message.save()
         changed.append((message, before, snapshot(message, AUDITED_FIELDS)))
     if changed:
@@ -85,12 +101,13 @@ def _operator_change(
 def message_resend(*, message_ids: Iterable[int], actor: Any) -> int:
     """Deliberately send again messages that need reconciliation or failed; returns how many were queued.
 
-    The recipient may get a duplicate (that is why this is never automatic). Sensitive messages whose body was
-    already scrubbed cannot be resent and are skipped.
+    The recipient may get a duplicate (that is why this is never automatic). Sensitive messages whose body or
+    secret was already scrubbed cannot be resent and are skipped (a user who did not get a code asks for a new one).
     """
     ids = list(
         OutboxMessage.objects.filter(pk__in=list(message_ids), status__in=RESENDABLE)
         .exclude(sensitive=True, body="")
+        .exclude(body__contains=SECRET_SLOT, sealed_secret="")
         .values_list("pk", flat=True)
     )
     count = _operator_change(

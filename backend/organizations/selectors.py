@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from backend.core.exceptions import NotFound, PermissionDenied
 
+from .access_trace import access_granted
 from .models import Branch, Membership, Organization
 from .permissions import Perm, role_has
 
@@ -61,6 +62,7 @@ def organization_access_check(user: Any, organization_id: int, perm: Perm | str)
         raise NotFound(_("Not found."))
     if organization_id not in organization_ids_for(user, perm):
         raise PermissionDenied(_("Your role does not allow this action."))
+    access_granted(organization_id, perm)
 
 
 def organization_get(user: Any, organization_id: int, perm: Perm | str = Perm.ORG_VIEW) -> Organization:

@@ -6,6 +6,7 @@ import re
 
 from backend.accounts.models import OtpChallenge
 from backend.notifications.models import OutboxMessage
+from backend.notifications.sealing import message_for_provider
 
 
 def sent_message(phone: str) -> OutboxMessage:
@@ -14,8 +15,11 @@ def sent_message(phone: str) -> OutboxMessage:
 
 
 def sent_code(phone: str) -> str:
-    """The code in the newest one-time-code message for ``phone`` (what the SMS or Telegram fake would show)."""
-    body = sent_message(phone).body
+    """The code in the newest one-time-code message for ``phone`` (what the SMS or Telegram fake would show).
+
+    The stored body holds only a slot; the text a provider receives is rendered at send time.
+    """
+    body = message_for_provider(sent_message(phone)).body
     match = re.search(r"\b(\d{6})\b", body)
     assert match, body
     return match.group(1)

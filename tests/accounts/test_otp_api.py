@@ -17,6 +17,7 @@ from backend.accounts.models import AuthToken, OtpChallenge, User
 from backend.core.models import Event, EventAction
 from backend.notifications.models import OutboxMessage
 from tests.factories import UserFactory
+from tests.notifications.at_rest import rows_holding
 
 from .helpers import sent_code, sent_message, wrong_code
 
@@ -67,6 +68,10 @@ def test_code_is_stored_only_as_its_hmac() -> None:
     assert challenge.code_hash == expected.hexdigest()
     stored = " ".join(str(v) for v in OtpChallenge.objects.values().get())
     assert code not in stored.replace(challenge.code_hash, "")
+    # ... and in clear nowhere else either: every column of every table, the outbox and the task queue included
+    # (each outbox state is scanned in tests/notifications/test_no_secret_at_rest.py)
+    assert rows_holding(code) == []
+    assert "Brigada code" in sent_message(PHONE).body and code not in sent_message(PHONE).body
 
 
 def test_known_and_unknown_phones_get_the_same_answer() -> None:

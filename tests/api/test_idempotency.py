@@ -1,21 +1,28 @@
-"""Idempotency-Key on creating POSTs: replay, key reuse with another body, concurrency, retention."""
+"""Idempotency-Key on creating POSTs: replay, key reuse, one effect per key even when the answer is lost,
+replays re-checked against the caller's tenancy today, concurrency, retention."""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.utils import timezone
 
 from backend.accounts.tokens import token_pair_issue
-from backend.core.models import IdempotencyRecord
+from backend.core.models import Event, IdempotencyRecord
 from backend.core.services import idempotency_purge
 from backend.crm.models import Client as CrmClient
-from backend.organizations.models import Organization, Role
+from backend.crm.models import Vehicle
+from backend.notifications.models import OutboxMessage
+from backend.organizations.models import Membership, Organization, Role
+from backend.organizations.services import membership_revoke, membership_update
+from tests.api.idempotency_probe_urls import BACKEND_PIDS, LOCK_TIMEOUTS, PROBE, PROBE_CSV
 from tests.conftest import ApiClient, member
 
 URL = "/api/v1/crm/clients"
@@ -165,3 +172,297 @@ def test_an_upload_larger_than_the_in_memory_body_limit_works_with_a_key(org: Or
     assert response.status_code == 201, response.content[:300]
     assert replay["Idempotent-Replayed"] == "true"
     assert replay.json() == response.json()
+
+
+# --- one effect, always: the answer is stored in the transaction of the effect ------------------------------
+
+PROBE_URLS = "tests.api.idempotency_probe_urls"
+
+
+def _vehicles(client: CrmClient) -> int:
+    return Vehicle.objects.filter(client=client).count()
+
+
+@pytest.fixture
+def crm_client(org: Organization) -> CrmClient:
+    return CrmClient.objects.create(organization=org, phone="+77071234567", first_name="Aigerim")
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db
+@pytest.mark.parametrize("failure", ["500", "503"])
+def test_a_5xx_after_the_effect_rolls_it_back_so_one_retry_leaves_one_vehicle(
+    org: Organization, crm_client: CrmClient, failure: str
+) -> None:
+    api = ApiClient(member(org, Role.MANAGER))
+    url = PROBE.format(client_id=crm_client.pk)
+    key = {"Idempotency-Key": f"vehicle-{failure}"}
+
+    lost = api.post(url, json={}, headers={**key, "X-Probe-Fail": failure})
+    after_failure = (_vehicles(crm_client), OutboxMessage.objects.count(), IdempotencyRecord.objects.count())
+    retry = api.post(url, json={}, headers=key)
+    replay = api.post(url, json={}, headers=key)
+
+    assert lost.status_code == int(failure)
+    assert after_failure == (0, 0, 0)  # the effect went with the answer, and the key is free again
+    assert retry.status_code == 201 and not retry.has_header("Idempotent-Replayed")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == retry.json()
+    assert _vehicles(crm_client) == 1
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db
+def test_a_crash_between_the_effect_and_the_stored_answer_leaves_no_effect(
+    org: Organization, crm_client: CrmClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    api = ApiClient(member(org, Role.MANAGER))
+    url = PROBE.format(client_id=crm_client.pk)
+    key = {"Idempotency-Key": "vehicle-crash"}
+    events_before = Event.objects.count()
+
+    with django_capture_on_commit_callbacks() as hooks, pytest.raises(SystemExit):
+        api.post(url, json={}, headers={**key, "X-Probe-Fail": "crash"})
+    crashed = (
+        _vehicles(crm_client),
+        OutboxMessage.objects.count(),
+        Event.objects.count() - events_before,
+        IdempotencyRecord.objects.count(),
+    )
+    with django_capture_on_commit_callbacks() as retry_hooks:
+        retry = api.post(url, json={}, headers=key)
+
+    assert crashed == (0, 0, 0, 0)  # no vehicle, message, event, nor a key left blocked
+    assert hooks == []  # no outbox kick and no real-time push for the change that never was
+    assert retry.status_code == 201
+    assert _vehicles(crm_client) == 1
+    assert OutboxMessage.objects.count() == 1
+    assert len(retry_hooks) == 2  # the kick and the push, once the effect and its answer committed together
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_the_view_runs_in_the_transaction_of_the_stored_answer() -> None:
+    org = Organization.objects.create(name="ASGI", kind="car_service")
+    crm_client = CrmClient.objects.create(organization=org, phone="+77071234567")
+    token = token_pair_issue(user=member(org, Role.MANAGER)).access_token
+    url = PROBE.format(client_id=crm_client.pk)
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "asgi-1"}
+
+    async def scenario() -> tuple[int, int, int]:
+        client = AsyncClient()
+        kw = {"data": {}, "content_type": "application/json"}
+        lost = await client.post(url, **kw, headers={**headers, "X-Probe-Fail": "500"})
+        retry = await client.post(url, **kw, headers=headers)
+        replay = await client.post(url, **kw, headers=headers)
+        assert replay["Idempotent-Replayed"] == "true"
+        return lost.status_code, retry.status_code, replay.status_code
+
+    assert async_to_sync(scenario)() == (500, 201, 201)
+    assert _vehicles(crm_client) == 1
+    # the grant made in the view's thread reached the record kept by the middleware
+    assert IdempotencyRecord.objects.get(key="asgi-1").access == [[org.id, "crm.client.change"]]
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db
+def test_a_created_file_answer_is_not_replayed_but_the_effect_is_not_repeated(
+    org: Organization, crm_client: CrmClient
+) -> None:
+    api = ApiClient(member(org, Role.MANAGER))
+    url = PROBE_CSV.format(client_id=crm_client.pk)
+    key = {"Idempotency-Key": "csv-1"}
+
+    first = api.post(url, json={}, headers=key)
+    retry = api.post(url, json={}, headers=key)
+
+    assert first.status_code == 201 and first.content.startswith(b"plate;make")
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
+    assert retry.content == b""
+    assert _vehicles(crm_client) == 1
+
+
+# --- a replay answers only a caller who may still see what it names ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_member_removed_from_the_organization_gets_404_not_the_stored_card(org: Organization) -> None:
+    owner = member(org, Role.OWNER)
+    manager = member(org, Role.MANAGER)
+    api = ApiClient(manager)
+    key = {"Idempotency-Key": "card-1"}
+    created = api.post(URL, json=_body(org), headers=key)
+    membership = Membership.objects.get(user=manager, organization=org)
+
+    membership_revoke(user=owner, membership_id=membership.pk)
+    replay = api.post(URL, json=_body(org), headers=key)
+
+    assert created.status_code == 201
+    assert replay.status_code == 404
+    assert replay.json()["error"]["code"] == "not_found"
+    assert "Aigerim" not in replay.content.decode()
+    assert not replay.has_header("Idempotent-Replayed")
+    assert CrmClient.objects.filter(organization=org).count() == 1
+    assert IdempotencyRecord.objects.filter(key="card-1").count() == 1  # kept: it is the same request's answer
+
+
+@pytest.mark.django_db
+def test_a_member_whose_role_lost_the_right_gets_403_not_the_stored_card(org: Organization) -> None:
+    owner = member(org, Role.OWNER)
+    manager = member(org, Role.MANAGER)
+    api = ApiClient(manager)
+    key = {"Idempotency-Key": "card-2"}
+    api.post(URL, json=_body(org), headers=key)
+    membership = Membership.objects.get(user=manager, organization=org)
+
+    membership_update(user=owner, membership_id=membership.pk, data={"role": Role.WORKER})
+    replay = api.post(URL, json=_body(org), headers=key)
+
+    assert replay.status_code == 403
+    assert replay.json()["error"]["code"] == "forbidden"
+    assert "Aigerim" not in replay.content.decode()
+    assert CrmClient.objects.filter(organization=org).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_record_names_the_organizations_and_rights_its_answer_needed(org: Organization) -> None:
+    api = ApiClient(member(org, Role.MANAGER))
+
+    api.post(URL, json=_body(org), headers={"Idempotency-Key": "names-org"})
+
+    record = IdempotencyRecord.objects.get(key="names-org")
+    assert [org.id, "crm.client.change"] in record.access
+    assert [org.id, "crm.client.view"] in record.access
+
+
+# --- concurrent retries wait on the first request's transaction (PostgreSQL) ---------------------------------
+
+
+def _post_in_thread(
+    url: str, token: str, headers: dict[str, str], results: dict[str, Any], name: str
+) -> threading.Thread:
+    def run() -> None:
+        try:
+            response = Client().post(
+                url, data={}, content_type="application/json", headers={"Authorization": f"Bearer {token}", **headers}
+            )
+            results[name] = response
+        except Exception as exc:  # the killed request's own failure is not what these tests look at
+            results[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _inside_its_transaction(name: str) -> int:
+    """Wait until the probe request ``name`` has made its effect (so it holds its key); its backend pid."""
+    deadline = time.monotonic() + 10
+    while name not in BACKEND_PIDS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return BACKEND_PIDS.pop(name)
+
+
+def _probe_setup(name: str) -> tuple[CrmClient, str, str]:
+    org = Organization.objects.create(name=name, kind="car_service")
+    crm_client = CrmClient.objects.create(organization=org, phone="+77071234567")
+    token = token_pair_issue(user=member(org, Role.MANAGER)).access_token
+    return crm_client, token, PROBE.format(client_id=crm_client.pk)
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_during_the_first_request_waits_and_gets_its_answer() -> None:
+    crm_client, token, url = _probe_setup("Wait")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "w", "X-Probe-Delay": "1", "X-Probe-Name": "w"}, results, "first"
+    )
+    _inside_its_transaction("w")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "w"}, results, "retry")
+    first.join()
+    retry.join()
+
+    assert results["first"].status_code == 201
+    assert results["retry"].status_code == 201 and results["retry"]["Idempotent-Replayed"] == "true"
+    assert results["retry"].json() == results["first"].json()
+    assert _vehicles(crm_client) == 1
+    assert LOCK_TIMEOUTS.pop("w") == "0"  # the bounded wait is for the key's insert only, not the view's locks
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_when_the_first_request_fails_the_waiting_retry_makes_the_one_effect() -> None:
+    crm_client, token, url = _probe_setup("Fail")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "f", "X-Probe-Delay": "1", "X-Probe-Fail": "500", "X-Probe-Name": "f"},
+        results, "first",
+    )
+    _inside_its_transaction("f")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "f"}, results, "retry")
+    first.join()
+    retry.join()
+
+    assert results["first"].status_code == 500
+    assert results["retry"].status_code == 201 and not results["retry"].has_header("Idempotent-Replayed")
+    assert _vehicles(crm_client) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_connection_dies_mid_request_frees_its_key_at_once() -> None:
+    crm_client, token, url = _probe_setup("Killed")
+    results: dict[str, Any] = {}
+    doomed = {"Idempotency-Key": "k", "X-Probe-Delay": "3", "X-Probe-Name": "doomed"}
+
+    first = _post_in_thread(url, token, doomed, results, "first")
+    pid = _inside_its_transaction("doomed")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "k"}, results, "retry")
+    time.sleep(0.3)  # the retry is now waiting on the doomed request's uncommitted key
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    retry.join()
+    first.join()
+
+    assert results["retry"].status_code == 201 and not results["retry"].has_header("Idempotent-Replayed")
+    assert _vehicles(crm_client) == 1
+    assert IdempotencyRecord.objects.filter(key="k", completed_at__isnull=False).count() == 1
+    # the doomed request could not store its answer: a retryable envelope, not an HTML 500
+    assert results["first"].status_code == 503
+    assert results["first"].json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.postgres
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_that_waited_too_long_is_told_to_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobile_api import idempotency
+
+    monkeypatch.setattr(idempotency, "WAIT_FOR_FIRST", timedelta(milliseconds=200))
+    crm_client, token, url = _probe_setup("Slow")
+    results: dict[str, Any] = {}
+
+    first = _post_in_thread(
+        url, token, {"Idempotency-Key": "s", "X-Probe-Delay": "1.5", "X-Probe-Name": "s"}, results, "first"
+    )
+    _inside_its_transaction("s")
+    retry = _post_in_thread(url, token, {"Idempotency-Key": "s"}, results, "retry")
+    retry.join()
+    first.join()
+    later = _post_in_thread(url, token, {"Idempotency-Key": "s"}, results, "later")
+    later.join()
+
+    assert results["retry"].status_code == 409
+    assert results["retry"].json()["error"]["code"] == "idempotency_in_progress"
+    assert results["retry"]["Retry-After"] == "1"
+    assert results["later"]["Idempotent-Replayed"] == "true"
+    assert _vehicles(crm_client) == 1
