@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from backend.organizations.models import Organization, Role
@@ -96,7 +97,9 @@ def operations(schema: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any
     return {(m, path): op for path, ops in schema["paths"].items() for m, op in ops.items() if m in METHODS}
 
 
-def _resolve(node: Mapping[str, Any], components: Mapping[str, Any], seen: frozenset[str]) -> tuple[Any, frozenset[str]]:
+def _resolve(
+    node: Mapping[str, Any], components: Mapping[str, Any], seen: frozenset[str]
+) -> tuple[Any, frozenset[str]]:
     ref = node.get("$ref")
     if not ref:
         return node, seen
@@ -210,8 +213,6 @@ def send(client: ApiClient, method: str, path: str, call: Call) -> Any:
     if query:
         url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     if call.form is not None or call.files:
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
         data: dict[str, Any] = {k: v for k, v in (call.form or {}).items() if v is not None}
         data.update({name: SimpleUploadedFile(fname, content) for name, (fname, content) in call.files.items()})
         return client.post(url, data=data)

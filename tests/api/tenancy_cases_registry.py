@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from django.utils import timezone
+
 from backend.crm.models import Client, ClientGroup, ClientSource, Vehicle
 from backend.organizations.models import Branch, Organization, Role
 from backend.organizations.permissions import Perm
@@ -20,6 +22,13 @@ _phones = itertools.count(1)
 
 def _client(org: Organization) -> Client:
     return Client.objects.create(organization=org, phone=f"+7701555{next(_phones):04d}", first_name="Tenant")
+
+
+def _deleted_client(org: Organization) -> Client:
+    client = _client(org)
+    client.deleted_at = timezone.now()
+    client.save(update_fields=["deleted_at"])
+    return client
 
 
 def _source(org: Organization) -> int:
@@ -47,7 +56,11 @@ def _client_references(org: Organization) -> dict[str, Any]:
 
 
 # A reference a service validates against the client's organization is a 422 invalid_reference.
-REFERENCES = {"body.source_id": INVALID_REFERENCE, "body.group_ids": INVALID_REFERENCE, "body.curator_id": INVALID_REFERENCE}
+REFERENCES = {
+    "body.source_id": INVALID_REFERENCE,
+    "body.group_ids": INVALID_REFERENCE,
+    "body.curator_id": INVALID_REFERENCE,
+}
 
 CLIENT_VIEW, CLIENT_CHANGE, CLIENT_DELETE = Perm.CLIENT_VIEW, Perm.CLIENT_CHANGE, Perm.CLIENT_DELETE
 
@@ -63,7 +76,12 @@ register(
     ),
 )
 register("post", "/api/v1/crm/clients/{client_id}/delete", TenancyCase(build=_client_path, needs=(CLIENT_DELETE,)))
-register("post", "/api/v1/crm/clients/{client_id}/restore", TenancyCase(build=_client_path, needs=(CLIENT_DELETE,)))
+register(
+    "post",
+    "/api/v1/crm/clients/{client_id}/restore",
+    # A deleted client, so that a restore let through would change something the walk can see.
+    TenancyCase(build=lambda org: Call(path={"client_id": _deleted_client(org).pk}), needs=(CLIENT_DELETE,)),
+)
 register(
     "post",
     "/api/v1/crm/clients/{client_id}/merge",
@@ -84,7 +102,9 @@ register(
 register(
     "patch",
     "/api/v1/crm/vehicles/{vehicle_id}",
-    TenancyCase(build=lambda org: Call(path={"vehicle_id": _vehicle(org)}, body={"plate": "C3"}), needs=(CLIENT_CHANGE,)),
+    TenancyCase(
+        build=lambda org: Call(path={"vehicle_id": _vehicle(org)}, body={"plate": "C3"}), needs=(CLIENT_CHANGE,)
+    ),
 )
 register(
     "post",

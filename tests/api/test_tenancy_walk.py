@@ -114,9 +114,7 @@ _NESTED_SCHEMA: dict[str, Any] = {
                     {"in": "query", "name": "limit"},
                     {"in": "header", "name": "x_id"},
                 ],
-                "requestBody": {
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outer"}}}
-                },
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outer"}}}},
             }
         }
     },
@@ -133,9 +131,7 @@ _NESTED_SCHEMA: dict[str, Any] = {
                 },
             },
             "Inner": {"allOf": [{"properties": {"source_id": {"type": "integer"}}}]},
-            "Line": {
-                "properties": {"service_id": {"type": "integer"}, "child": {"$ref": "#/components/schemas/Line"}}
-            },
+            "Line": {"properties": {"service_id": {"type": "integer"}, "child": {"$ref": "#/components/schemas/Line"}}},
         }
     },
 }

@@ -1,0 +1,270 @@
+"""The tenancy walk's power: disable one tenancy guard at a time and the walk must report a hole.
+
+Each guard is one selector or function the services rely on to keep a caller inside their organizations. Its
+*mutant* keeps the signature and the role check ("does the caller hold this right somewhere?") but drops the
+tenancy filter, which is the bug a hand edit or a refactor would introduce. The mutant replaces every binding of
+the guard in the ``backend`` and ``mobile_api`` modules (``from x import guard`` copies included, so moving a
+service into a package does not let it escape), the walk runs (stranger and mixed calls), and the test asserts it
+fails on the route named below, at least.
+
+| guard (package: function)        | the mutant drops                      | the walk catches it on (at least)         |
+| -------------------------------- | ------------------------------------- | ----------------------------------------- |
+| org: organization_ids_for        | memberships (a right anywhere is a    | GET /crm/clients/{client_id} stranger     |
+|                                  | right in every organization)          |                                           |
+| org: organization_access_check   | the 404 of every organization lookup  | POST /crm/clients, POST /crm/clients/bulk |
+|                                  | (create, lists, bulk, export ...)     | stranger                                  |
+| org: organization_get            | the organization lookup's access      | POST /crm/clients stranger                |
+|                                  | check (client create)                 |                                           |
+| org: tenant_row_for_change       | the row's organization filter (every  | PATCH /crm/clients/{client_id},           |
+|                                  | change of a client or vehicle)        | .../restore, PATCH /crm/vehicles/{id}     |
+| crm: client_get                  | the client card's organization filter | GET /crm/clients/{client_id} stranger     |
+| crm: client_scope_ids            | the access check of a named           | GET /crm/clients, GET /crm/sources        |
+|                                  | organization (lists)                  | stranger                                  |
+| crm: client_references_check     | "of the client's organization":       | bulk mixed body.add_group_ids; PATCH      |
+|                                  | any existing source, group or curator | client mixed body.source_id, curator_id;  |
+|                                  | passes                                | POST /crm/clients mixed body.group_ids    |
+| catalog: branch_get              | the branch's organization filter      | GET /catalog/services stranger            |
+| org: organization_access_check,  | the import's own organization check   | POST /crm/imports stranger                |
+| as bound in backend.imports only | (the row writer's check stays)        |                                           |
+| imports: import_job_list         | the 404 for another organization's    | GET /crm/imports stranger                 |
+|                                  | import history                        |                                           |
+
+(org: backend.organizations. Paths are under /api/v1. "stranger": another tenant sends my call; "mixed": my
+call with one field naming a stranger's object.)
+
+Inline guards that are not a function of their own cannot be swapped here; the mixed calls pin them instead: the
+bulk change's ``organization_id`` filter on ``client_ids`` (mixed ``body.client_ids``: my client plus a stranger's
+is a 404 and nothing changes) and the list's organization filter (``query.*_id`` filters list nothing foreign).
+A merge holds the duplicate with three guards (``tenant_row_for_change``, an access check on the duplicate's
+organization, and an inline same-organization comparison), so disabling any one of them is rightly *not* a hole;
+the mixed call ``body.duplicate_id`` asserts the 404 they give together.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.utils.translation import gettext as _
+
+from backend.core.exceptions import NotFound, PermissionDenied, ValidationFailed
+from backend.crm.models import Client, ClientGroup, ClientSource
+from backend.imports.models import ImportJob
+from backend.organizations.models import Branch, Membership, Organization
+from backend.organizations.permissions import Perm
+from mobile_api.api import api
+from tests.api import tenancy_cases_registry  # noqa: F401  (fills CASES)
+from tests.api.tenancy_cases import walk
+
+SCHEMA: dict[str, Any] = dict(api.get_openapi_schema(path_prefix="/api/v1/"))
+OUR_PACKAGES = ("backend.", "mobile_api.")
+
+
+def _our_modules(prefixes: Sequence[str] = OUR_PACKAGES) -> list[types.ModuleType]:
+    return [m for name, m in list(sys.modules.items()) if m is not None and name.startswith(tuple(prefixes))]
+
+
+def original(name: str, home: str) -> Callable[..., Any]:
+    """The function ``name`` defined under the package ``home``, wherever it lives now (a module split into a
+    package keeps it findable)."""
+    found = {
+        id(fn): fn
+        for module in _our_modules((home,))
+        if callable(fn := getattr(module, name, None)) and getattr(fn, "__module__", "").startswith(home)
+    }
+    assert len(found) == 1, f"{name} under {home}: found {len(found)} definitions"
+    return next(iter(found.values()))
+
+
+def _holds_somewhere(user: Any, perm: Perm | str) -> None:
+    """The role check every mutant keeps: the caller holds the right in *some* organization."""
+    if not ORIGINAL_IDS_FOR(user, perm):
+        raise PermissionDenied(_("Your role does not allow this action."))
+
+
+ORIGINAL_IDS_FOR = original("organization_ids_for", "backend.organizations")
+
+
+# --- the mutants: each drops one tenancy filter and keeps everything else -------------------------------------
+
+
+def organization_ids_for_untenanted(user: Any, perm: Perm | str | None = None) -> set[int]:
+    if not ORIGINAL_IDS_FOR(user, perm):
+        return set()
+    return set(Organization.objects.values_list("id", flat=True))
+
+
+def organization_access_check_untenanted(user: Any, organization_id: int, perm: Perm | str) -> None:
+    _holds_somewhere(user, perm)
+
+
+def organization_get_untenanted(user: Any, organization_id: int, perm: Perm | str = Perm.ORG_VIEW) -> Organization:
+    _holds_somewhere(user, perm)
+    return Organization.objects.get(id=organization_id)
+
+
+def tenant_row_for_change_untenanted(
+    model: type[Model], pk: int, *, user: Any, perm: Perm | str, not_found: str | None = None
+) -> Model:
+    row = model._default_manager.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotFound(not_found or _("Not found."))
+    _holds_somewhere(user, perm)
+    return row
+
+
+def client_get_untenanted(*, user: Any, client_id: int) -> Client:
+    client = Client.objects.filter(id=client_id).select_related("source", "curator", "organization").first()
+    if client is None:
+        raise NotFound(_("Client not found."))
+    _holds_somewhere(user, Perm.CLIENT_VIEW)
+    return client
+
+
+def client_scope_ids_untenanted(user: Any, organization_id: int | None, perm: Perm = Perm.CLIENT_VIEW) -> set[int]:
+    _holds_somewhere(user, perm)
+    return {organization_id} if organization_id is not None else ORIGINAL_IDS_FOR(user, perm)
+
+
+def client_references_check_untenanted(
+    organization_id: int,
+    *,
+    source_id: int | None = None,
+    group_ids: Sequence[int] = (),
+    curator_id: int | None = None,
+) -> None:
+    # Checks only that the objects exist, in any organization.
+    unknown = (
+        (source_id is not None and not ClientSource.objects.filter(id=source_id).exists())
+        or (group_ids and ClientGroup.objects.filter(id__in=group_ids).count() != len(set(group_ids)))
+        or (curator_id is not None and not Membership.objects.filter(user_id=curator_id).exists())
+    )
+    if unknown:
+        raise ValidationFailed(_("Some references are invalid."), code="invalid_reference")
+
+
+def branch_get_untenanted(*, user: Any, branch_id: int, perm: Perm = Perm.ORG_VIEW) -> Branch:
+    branch = Branch.objects.filter(id=branch_id).select_related("organization").first()
+    if branch is None:
+        raise NotFound(_("Branch not found."))
+    _holds_somewhere(user, perm)
+    return branch
+
+
+def import_job_list_untenanted(*, user: Any, organization_id: int | None = None) -> Any:
+    _holds_somewhere(user, Perm.ORG_VIEW)
+    qs = ImportJob.objects.all()
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    return qs.select_related("started_by").order_by("-started_at", "-id")
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str  # the function, as it is named in its module
+    home: str  # the package that defines it
+    mutant: Callable[..., Any]
+    caught_on: tuple[str, ...]  # failure lines the walk must print, at least (their beginning)
+    scope: tuple[str, ...] = OUR_PACKAGES  # the modules whose bindings are swapped
+
+    def __str__(self) -> str:
+        where = "" if self.scope == OUR_PACKAGES else f"@{','.join(self.scope)}"
+        return f"{self.home}.{self.name}{where}"
+
+
+GUARDS = (
+    Guard(
+        "organization_ids_for",
+        "backend.organizations",
+        organization_ids_for_untenanted,
+        ("GET /api/v1/crm/clients/{client_id} [stranger]",),
+    ),
+    Guard(
+        "organization_access_check",
+        "backend.organizations",
+        organization_access_check_untenanted,
+        ("POST /api/v1/crm/clients [stranger]", "POST /api/v1/crm/clients/bulk [stranger]"),
+    ),
+    Guard(
+        "organization_get",
+        "backend.organizations",
+        organization_get_untenanted,
+        ("POST /api/v1/crm/clients [stranger]",),
+    ),
+    Guard(
+        "tenant_row_for_change",
+        "backend.organizations",
+        tenant_row_for_change_untenanted,
+        (
+            "PATCH /api/v1/crm/clients/{client_id} [stranger]",
+            "POST /api/v1/crm/clients/{client_id}/restore [stranger]",
+            "PATCH /api/v1/crm/vehicles/{vehicle_id} [stranger]",
+        ),
+    ),
+    Guard("client_get", "backend.crm", client_get_untenanted, ("GET /api/v1/crm/clients/{client_id} [stranger]",)),
+    Guard(
+        "client_scope_ids",
+        "backend.crm",
+        client_scope_ids_untenanted,
+        ("GET /api/v1/crm/clients [stranger]", "GET /api/v1/crm/sources [stranger]"),
+    ),
+    Guard(
+        "client_references_check",
+        "backend.crm",
+        client_references_check_untenanted,
+        (
+            "POST /api/v1/crm/clients/bulk [mixed body.add_group_ids]",
+            "PATCH /api/v1/crm/clients/{client_id} [mixed body.source_id]",
+            "PATCH /api/v1/crm/clients/{client_id} [mixed body.curator_id]",
+            "POST /api/v1/crm/clients [mixed body.group_ids]",
+        ),
+    ),
+    Guard("branch_get", "backend.catalog", branch_get_untenanted, ("GET /api/v1/catalog/services [stranger]",)),
+    Guard(
+        "organization_access_check",
+        "backend.organizations",
+        organization_access_check_untenanted,
+        ("POST /api/v1/crm/imports [stranger]",),
+        scope=("backend.imports",),
+    ),
+    Guard(
+        "import_job_list",
+        "backend.imports",
+        import_job_list_untenanted,
+        ("GET /api/v1/crm/imports [stranger]",),
+    ),
+)
+
+
+def disable(monkeypatch: pytest.MonkeyPatch, guard: Guard) -> int:
+    """Swap every binding of the guard in ``guard.scope`` for its mutant; returns how many were swapped."""
+    target = original(guard.name, guard.home)
+    swapped = 0
+    for module in _our_modules(guard.scope):
+        for attr, value in list(vars(module).items()):
+            if value is target:
+                monkeypatch.setattr(module, attr, guard.mutant)
+                swapped += 1
+    return swapped
+
+
+@pytest.mark.django_db
+def test_the_walk_passes_with_every_guard_in_place() -> None:
+    assert walk(SCHEMA, roles=False) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("guard", GUARDS, ids=str)
+def test_the_walk_reports_the_hole_a_disabled_guard_leaves(monkeypatch: pytest.MonkeyPatch, guard: Guard) -> None:
+    assert disable(monkeypatch, guard) > 0, f"{guard} is no longer used: update the table in this module"
+
+    failures = walk(SCHEMA, roles=False)
+
+    missed = [line for line in guard.caught_on if not any(f.startswith(line) for f in failures)]
+    assert failures, f"the walk did not notice {guard} disabled"
+    assert missed == [], f"expected failures missing: {missed}; the walk reported: {failures}"
