@@ -59,7 +59,8 @@ class Call:
 @dataclass(frozen=True)
 class Expect:
     """What a refused call answers. ``scoped``: a 200 list whose items all belong to the caller's organization
-    (a filter naming a stranger's object finds nothing of theirs)."""
+    (a list filter naming a stranger's object finds nothing of theirs; it is sent without the other such filters).
+    Only query filters may be ``scoped``."""
 
     status: int = 404
     code: str | None = "not_found"
@@ -305,11 +306,18 @@ def mixed_fields(schema: Mapping[str, Any], method: str, path: str) -> list[str]
 def check_mixed(method: str, path: str, case: TenancyCase, key: str) -> str | None:
     """My owner sends my call with ``key`` naming the stranger's object: the documented refusal, nothing changed."""
 
+    expect = case.refusals.get(key, NOT_FOUND)
+
     def run() -> str | None:
         mine = OrganizationFactory()
         owner = member(mine, Role.OWNER)
         call = mixed_call(case.build(mine), case.build(OrganizationFactory()), key)
-        return _refused(ApiClient(owner), method, path, call, case.refusals.get(key, NOT_FOUND), mine)
+        if expect.scoped:
+            # A foreign filter goes alone: next to my other filters it could never match a stranger's object,
+            # and a list that forgot its organization filter would pass unseen.
+            others = {k.partition(".")[2] for k, e in case.refusals.items() if e.scoped and k != key}
+            call = replace(call, query={k: v for k, v in call.query.items() if k not in others})
+        return _refused(ApiClient(owner), method, path, call, expect, mine)
 
     return _isolated(run)
 

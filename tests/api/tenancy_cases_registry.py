@@ -114,6 +114,14 @@ register(
 
 
 # --- CRM: organization-scoped lists (organization_id in the query) ----------------------------------------------
+def _filtered_client(org: Organization) -> dict[str, Any]:
+    client = _client(org)
+    client.source_id, client.curator_id = _source(org), _curator(org)
+    client.save(update_fields=["source", "curator"])
+    client.groups.add(group_id := _group(org))
+    return {"group_id": group_id, "source_id": client.source_id, "curator_id": client.curator_id}
+
+
 def _in_org(org: Organization, **query: Any) -> Call:
     return Call(query={"organization_id": org.pk, **query})
 
@@ -122,8 +130,9 @@ register(
     "get",
     "/api/v1/crm/clients",
     TenancyCase(
-        # The filters name objects too: a stranger's group, source or curator must find nothing of theirs.
-        build=lambda org: _in_org(org, group_id=_group(org), source_id=_source(org), curator_id=_curator(org)),
+        # The filters name objects too: a stranger's group, source or curator must find nothing of theirs (and
+        # there is one of theirs to find: each organization has a client matching all its filters).
+        build=lambda org: _in_org(org, **_filtered_client(org)),
         needs=(CLIENT_VIEW,),
         refusals={
             "query.group_id": SCOPED_LIST,

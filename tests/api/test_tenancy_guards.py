@@ -28,21 +28,28 @@ fails on the route named below, at least.
 | as bound in backend.imports only | (the row writer's check stays)        |                                           |
 | imports: import_job_list         | the 404 for another organization's    | GET /crm/imports stranger                 |
 |                                  | import history                        |                                           |
+| crm: client_bulk_update (a line) | the organization filter on client_ids | bulk mixed body.client_ids                |
+| crm: client_merge (lines)        | the duplicate's tenancy: its locked   | merge mixed body.duplicate_id             |
+|                                  | lookup, the access check on its       |                                           |
+|                                  | organization, the same-organization   |                                           |
+|                                  | comparison                            |                                           |
+| crm: client_list (a line)        | the organization filter of the list   | GET /crm/clients mixed query.group_id     |
 
 (org: backend.organizations. Paths are under /api/v1. "stranger": another tenant sends my call; "mixed": my
 call with one field naming a stranger's object.)
 
-Inline guards that are not a function of their own cannot be swapped here; the mixed calls pin them instead: the
-bulk change's ``organization_id`` filter on ``client_ids`` (mixed ``body.client_ids``: my client plus a stranger's
-is a 404 and nothing changes) and the list's organization filter (``query.*_id`` filters list nothing foreign).
-A merge holds the duplicate with three guards (``tenant_row_for_change``, an access check on the duplicate's
-organization, and an inline same-organization comparison), so disabling any one of them is rightly *not* a hole;
-the mixed call ``body.duplicate_id`` asserts the 404 they give together.
+A guard that is a line inside a service rather than a function of its own ("(a line)" above) gets its mutant by
+recompiling the service from its source with that line edited (``edited``); the test fails with "update its
+mutant" when the line changes. A merge holds the duplicate with three checks, so its mutant drops all three: any
+one of them alone still gives the 404.
 """
 
 from __future__ import annotations
+import __future__
 
+import inspect
 import sys
+import textwrap
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -164,11 +171,36 @@ def import_job_list_untenanted(*, user: Any, organization_id: int | None = None)
     return qs.select_related("started_by").order_by("-started_at", "-id")
 
 
+def edited(function: Callable[..., Any], old: str, new: str) -> Callable[..., Any]:
+    """``function`` recompiled from its own source with ``old`` replaced by ``new``: the mutant of a guard that is a
+    line inside a service rather than a function of its own (decorators such as ``transaction.atomic`` included)."""
+    source = textwrap.dedent(inspect.getsource(inspect.unwrap(function)))
+    assert source.count(old) == 1, f"{function.__qualname__} no longer contains {old!r}: update its mutant"
+    code = compile(
+        source.replace(old, new),
+        inspect.getfile(function),
+        "exec",
+        flags=__future__.annotations.compiler_flag,
+        dont_inherit=True,
+    )
+    namespace = dict(vars(sys.modules[function.__module__]))
+    exec(code, namespace)  # our own source, edited by this test
+    return namespace[function.__name__]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A source edit that turns the guard into its mutant."""
+
+    old: str
+    new: str
+
+
 @dataclass(frozen=True)
 class Guard:
     name: str  # the function, as it is named in its module
     home: str  # the package that defines it
-    mutant: Callable[..., Any]
+    mutant: Callable[..., Any] | Edit
     caught_on: tuple[str, ...]  # failure lines the walk must print, at least (their beginning)
     scope: tuple[str, ...] = OUR_PACKAGES  # the modules whose bindings are swapped
 
@@ -238,17 +270,55 @@ GUARDS = (
         import_job_list_untenanted,
         ("GET /api/v1/crm/imports [stranger]",),
     ),
+    # Guards that are lines inside a service or selector:
+    Guard(
+        "client_bulk_update",
+        "backend.crm",
+        Edit(
+            "Client.objects.filter(organization_id=organization_id, id__in=ids,",
+            "Client.objects.filter(id__in=ids,",
+        ),
+        ("POST /api/v1/crm/clients/bulk [mixed body.client_ids]",),
+    ),
+    Guard(
+        "client_merge",
+        "backend.crm",
+        Edit(
+            """locked = {
+        c.pk: c
+        for c in (
+            _client_for_change(user, first, Perm.CLIENT_CHANGE),
+            _client_for_change(user, second, Perm.CLIENT_CHANGE),
+        )
+    }
+    survivor, duplicate = locked[client_id], locked[duplicate_id]
+    organization_access_check(user, duplicate.organization_id, Perm.CLIENT_DELETE)
+    if survivor.organization_id != duplicate.organization_id:
+        raise NotFound(_("Client not found."))""",
+            """survivor = _client_for_change(user, client_id, Perm.CLIENT_CHANGE)
+    duplicate = Client.objects.select_for_update().get(pk=duplicate_id)
+    organization_access_check(user, survivor.organization_id, Perm.CLIENT_DELETE)""",
+        ),
+        ("POST /api/v1/crm/clients/{client_id}/merge [mixed body.duplicate_id]",),
+    ),
+    Guard(
+        "client_list",
+        "backend.crm",
+        Edit("Client.objects.filter(organization_id__in=org_ids)", "Client.objects.all()"),
+        ("GET /api/v1/crm/clients [mixed query.group_id]",),
+    ),
 )
 
 
 def disable(monkeypatch: pytest.MonkeyPatch, guard: Guard) -> int:
     """Swap every binding of the guard in ``guard.scope`` for its mutant; returns how many were swapped."""
     target = original(guard.name, guard.home)
+    mutant = edited(target, guard.mutant.old, guard.mutant.new) if isinstance(guard.mutant, Edit) else guard.mutant
     swapped = 0
     for module in _our_modules(guard.scope):
         for attr, value in list(vars(module).items()):
             if value is target:
-                monkeypatch.setattr(module, attr, guard.mutant)
+                monkeypatch.setattr(module, attr, mutant)
                 swapped += 1
     return swapped
 
