@@ -9,7 +9,8 @@ without its tenancy check.
 A case builds a *full* call inside one organization (``build``): every id field filled with an object of that
 organization. From two such calls (mine and a stranger's) the walk derives:
 
-* **stranger**: another tenant's owner sends my call: 404 ``not_found``, nothing changed;
+* **stranger**: another tenant's owner sends my call: 404 ``not_found``, nothing changed (another tenant: an
+  unrelated organization, a sibling franchise under the same HQ, or a franchise of mine when I am the HQ);
 * **mixed**: my owner sends my call with one id field taken from the stranger's call (a list field gets mine *and*
   theirs): the refusal the case documents for that field (404 by default, 422 ``invalid_reference`` for a
   reference a service validates, or a list that stays inside my organization), nothing changed;
@@ -24,7 +25,7 @@ guard disabled and see it report the hole.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -283,15 +284,36 @@ def _refused(client: ApiClient, method: str, path: str, call: Call, expect: Expe
     return problem
 
 
-def check_stranger(method: str, path: str, case: TenancyCase) -> str | None:
+def _unrelated() -> tuple[Organization, Organization]:
+    return OrganizationFactory(), OrganizationFactory()
+
+
+def _sibling_franchise() -> tuple[Organization, Organization]:
+    hq = OrganizationFactory()
+    return OrganizationFactory(parent=hq), OrganizationFactory(parent=hq)
+
+
+def _franchise_below() -> tuple[Organization, Organization]:
+    hq = OrganizationFactory()
+    return hq, OrganizationFactory(parent=hq)
+
+
+# Who the stranger is (mine, theirs): HQ memberships cover franchises, so a sibling franchise and a franchise
+# looking up at its HQ's own data are strangers too.
+STRANGERS: dict[str, Callable[[], tuple[Organization, Organization]]] = {
+    "unrelated": _unrelated,
+    "sibling franchise": _sibling_franchise,
+    "franchise below": _franchise_below,
+}
+
+
+def check_stranger(method: str, path: str, case: TenancyCase, stranger: str = "unrelated") -> str | None:
     """Another tenant's owner sends my call: 404, nothing changed."""
 
     def run() -> str | None:
-        mine = OrganizationFactory()
+        mine, theirs = STRANGERS[stranger]()
         call = case.build(mine)
-        stranger_org = OrganizationFactory()
-        stranger = member(stranger_org, Role.OWNER)
-        return _refused(ApiClient(stranger), method, path, call, NOT_FOUND, stranger_org)
+        return _refused(ApiClient(member(theirs, Role.OWNER)), method, path, call, NOT_FOUND, theirs)
 
     return _isolated(run)
 
@@ -339,12 +361,16 @@ def check_role(method: str, path: str, case: TenancyCase, role: str) -> str | No
     return _isolated(run)
 
 
-def walk(schema: Mapping[str, Any], *, roles: bool = True) -> list[str]:
+def walk(schema: Mapping[str, Any], *, roles: bool = True, strangers: Iterable[str] = tuple(STRANGERS)) -> list[str]:
     """Run every check of every case; one line per failure ("METHOD path [check]: problem")."""
     failures: list[str] = []
     for (method, path), case in sorted(CASES.items()):
         checks: list[tuple[str, Callable[[], str | None]]] = [
-            ("stranger", lambda m=method, p=path, c=case: check_stranger(m, p, c))
+            (
+                "stranger" if s == "unrelated" else f"stranger {s}",
+                lambda m=method, p=path, c=case, s=s: check_stranger(m, p, c, s),
+            )
+            for s in strangers
         ]
         for key in mixed_fields(schema, method, path):
             checks.append((f"mixed {key}", lambda m=method, p=path, c=case, k=key: check_mixed(m, p, c, k)))

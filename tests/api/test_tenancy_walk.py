@@ -15,6 +15,7 @@ from mobile_api.api import api
 from tests.api import tenancy_cases_registry  # noqa: F401  (fills CASES)
 from tests.api.tenancy_cases import (
     CASES,
+    STRANGERS,
     Call,
     call_fields,
     check_mixed,
@@ -60,9 +61,10 @@ def test_the_case_fills_every_id_field_the_route_takes(method: str, path: str) -
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("stranger", STRANGERS)
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=_id)
-def test_another_tenant_gets_404_and_changes_nothing(method: str, path: str) -> None:
-    assert check_stranger(method, path, CASES[(method, path)]) is None
+def test_another_tenant_gets_404_and_changes_nothing(method: str, path: str, stranger: str) -> None:
+    assert check_stranger(method, path, CASES[(method, path)], stranger) is None
 
 
 @pytest.mark.django_db
