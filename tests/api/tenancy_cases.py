@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from django.apps import apps
@@ -366,17 +367,14 @@ def walk(schema: Mapping[str, Any], *, roles: bool = True, strangers: Iterable[s
     failures: list[str] = []
     for (method, path), case in sorted(CASES.items()):
         checks: list[tuple[str, Callable[[], str | None]]] = [
-            (
-                "stranger" if s == "unrelated" else f"stranger {s}",
-                lambda m=method, p=path, c=case, s=s: check_stranger(m, p, c, s),
-            )
+            ("stranger" if s == "unrelated" else f"stranger {s}", partial(check_stranger, method, path, case, s))
             for s in strangers
         ]
         for key in mixed_fields(schema, method, path):
-            checks.append((f"mixed {key}", lambda m=method, p=path, c=case, k=key: check_mixed(m, p, c, k)))
+            checks.append((f"mixed {key}", partial(check_mixed, method, path, case, key)))
         if roles:
             for role in Role.values:
-                checks.append((f"role {role}", lambda m=method, p=path, c=case, r=role: check_role(m, p, c, r)))
+                checks.append((f"role {role}", partial(check_role, method, path, case, role)))
         for name, check in checks:
             problem = check()
             if problem:
