@@ -507,3 +507,28 @@ def group_change_record(*, group: Group, actor: Any, before: dict[str, Any] | No
             before={k: before.get(k) for k in changed},
             after=changed,
         )
+
+
+@transaction.atomic
+def superuser_bootstrap(
+    *, phone: str, password: str, created_by: str, first_name: str = "", last_name: str = ""
+) -> User:
+    """Create a superuser from outside the back office (the demo seed), where no superuser can act yet.
+
+    Leaves the creation and the grant in the event log with no actor and ``created_by`` as the note.
+    """
+    user = User.objects.create_superuser(phone, password, first_name=first_name, last_name=last_name)
+    note = f"created by {created_by}"
+    event_record(
+        entity=user, action=EventAction.CREATE, actor=None, after=snapshot(user, USER_EVENT_FIELDS), note=note
+    )
+    event_record(
+        entity=user,
+        action=EventAction.PRIVILEGE_CHANGE,
+        actor=None,
+        before={"is_staff": False, "is_superuser": False},
+        after={"is_staff": True, "is_superuser": True},
+        note=note,
+    )
+    logger.info("superuser created", extra={"user_id": user.pk, "by": created_by})
+    return user
