@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
@@ -18,13 +19,15 @@ from django.utils.translation import gettext_lazy as _
 from backend.core.admin import SuperuserGroupAdmin
 from backend.core.admin_tenancy import SuperuserOnlyAdmin, TenantScopedAdmin, tenant_ids
 from backend.core.events import event_record, snapshot
-from backend.core.exceptions import ValidationFailed
+from backend.core.exceptions import Throttled, ValidationFailed
 from backend.core.models import EventAction
+from backend.core.net import client_ip
 from backend.core.phones import phone_normalize
 from backend.organizations.admin import MembershipForm, membership_formset_save
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 
+from .lockout import admin_login_attempt_start, admin_login_failed, admin_login_succeeded
 from .models import AuthToken, OtpChallenge, User
 from .services import (
     USER_EVENT_FIELDS,
@@ -290,3 +293,31 @@ class AuditedGroupAdmin(SuperuserGroupAdmin):
 # core.admin registers the superuser-only group admin; this one adds the audit trail.
 admin.site.unregister(Group)
 admin.site.register(Group, AuditedGroupAdmin)
+
+
+class BackOfficeLoginForm(AdminAuthenticationForm):
+    """The admin sign-in, throttled per account and per IP (backend.accounts.lockout).
+
+    The try is spent before Django checks the password, so a locked account's password is never tested.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password:
+            return super().clean()
+        ip = client_ip(self.request) if self.request is not None else None
+        try:
+            attempt = admin_login_attempt_start(username=username, ip=ip or None)
+        except Throttled as exc:
+            raise forms.ValidationError(exc.message, code=str(exc.code)) from None
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            admin_login_failed(attempt=attempt)
+            raise
+        admin_login_succeeded(attempt=attempt)
+        return cleaned
+
+
+admin.site.login_form = BackOfficeLoginForm

@@ -175,6 +175,7 @@ BRIGADA_HOUSEKEEPING = [
     "backend.core.services.idempotency_purge",
     "backend.core.services.task_results_purge",
     "backend.accounts.services.otp_challenges_purge",
+    "backend.accounts.lockout.login_throttles_purge",
 ]
 BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTERVAL", 3600))
 
@@ -185,6 +186,10 @@ BRIGADA_OTP_SEND_PER_PHONE = os.environ.get("BRIGADA_OTP_SEND_PER_PHONE", "5/h")
 BRIGADA_OTP_SEND_PER_IP = os.environ.get("BRIGADA_OTP_SEND_PER_IP", "30/h")
 # Seconds before the same phone may ask for another code (the "resend in 59 s" timer); 0 turns it off.
 BRIGADA_OTP_RESEND_INTERVAL = int(os.environ.get("BRIGADA_OTP_RESEND_INTERVAL", 60))
+# Back-office (admin) password sign-in: wrong passwords allowed per account and per IP in a window, then a lock.
+BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE", "5/15m")
+BRIGADA_ADMIN_LOGIN_IP_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_IP_RATE", "20/15m")
+BRIGADA_ADMIN_LOCKOUT_SECONDS = int(os.environ.get("BRIGADA_ADMIN_LOCKOUT_SECONDS", 15 * 60))
 # Only this many reverse proxies are trusted for X-Forwarded-For (0 = use REMOTE_ADDR).
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
