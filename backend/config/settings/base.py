@@ -102,6 +102,43 @@ TEMPLATES = [
     },
 ]
 
+# --- Deployment: with DEBUG off, HTTPS only ---------------------------------------------------------
+# Brigada runs behind a TLS-terminating reverse proxy. Each default below is the safe one for DEBUG off;
+# `manage.py check --deploy` passes with no warning (tests/config/test_deploy_check.py).
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Sends the "preload" directive only; being on the browsers' list takes a separate submission by the operator.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Load balancers probe over plain HTTP inside the network: the health check is not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+
+def proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """``"X-Forwarded-Proto"`` or ``"HTTP_X_FORWARDED_PROTO"`` (optionally ``",https"``) -> Django's setting.
+
+    Set it only when the proxy always overwrites that header: otherwise a client could claim HTTPS itself.
+    """
+    if not raw.strip():
+        return None
+    header, _sep, value = raw.partition(",")
+    name = header.strip().upper().replace("-", "_")
+    if not name.startswith("HTTP_"):
+        name = f"HTTP_{name}"
+    return name, (value.strip() or "https")
+
+
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# Origins (scheme://host) allowed to POST forms when they differ from the host, e.g. behind a proxy on another port.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 # --- Database -------------------------------------------------------------------------------------
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
