@@ -27,8 +27,8 @@ from backend.organizations.admin import MembershipForm, membership_formset_save
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 
-from .lockout import admin_login_attempt_start, admin_login_failed, admin_login_succeeded
-from .models import AuthToken, OtpChallenge, User
+from .lockout import admin_login_attempt_start, admin_login_failed, admin_login_succeeded, login_throttles_unlock
+from .models import AuthToken, LoginThrottle, OtpChallenge, User
 from .services import (
     USER_EVENT_FIELDS,
     group_change_record,
@@ -238,9 +238,9 @@ class AuthTokenAdmin(SuperuserOnlyAdmin):
                 if count:
                     event_record(
                         entity=User(pk=user_id),
-                        action=EventAction.UPDATE,
+                        action=EventAction.SESSION_REVOKE,
                         actor=request.user,
-                        after={"session_revoked": str(family), "tokens_revoked": count},
+                        after={"family": str(family), "tokens_revoked": count},
                         note="session revoked by operator",
                     )
         self.message_user(
@@ -293,6 +293,30 @@ class AuditedGroupAdmin(SuperuserGroupAdmin):
 # core.admin registers the superuser-only group admin; this one adds the audit trail.
 admin.site.unregister(Group)
 admin.site.register(Group, AuditedGroupAdmin)
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(SuperuserOnlyAdmin):
+    """Sign-in counters and locks, read-only; a superuser may lift a lock early."""
+
+    list_display = ("scope", "key", "failures", "window_started_at", "locked_until")
+    list_filter = ("scope",)
+    search_fields = ("=key",)
+    actions = ("unlock",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(description=_("Lift the selected sign-in locks"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[LoginThrottle]) -> None:
+        lifted = login_throttles_unlock(throttle_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        self.message_user(request, _("%(count)d sign-in locks lifted.") % {"count": lifted}, messages.SUCCESS)
 
 
 class BackOfficeLoginForm(AdminAuthenticationForm):

@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.events import event_record
-from backend.core.exceptions import Throttled, ValidationFailed
+from backend.core.exceptions import PermissionDenied, Throttled, ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_mask, phone_normalize
 
@@ -149,6 +150,30 @@ def admin_login_succeeded(*, attempt: LoginAttempt) -> None:
             rows.update(failures=0, window_started_at=now)
         else:
             rows.filter(failures__gt=0).update(failures=F("failures") - 1)
+
+
+@transaction.atomic
+def login_throttles_unlock(*, throttle_ids: list[int], actor: Any) -> int:
+    """Lift sign-in locks early (an operator who verified the person); one event per lock lifted."""
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied(_("Only a superuser may lift sign-in locks."))
+    now = timezone.now()
+    lifted = 0
+    locked = LoginThrottle.objects.select_for_update().filter(pk__in=throttle_ids, locked_until__gt=now)
+    for row in locked.order_by("pk"):
+        before = {"failures": row.failures, "locked_until": row.locked_until}
+        row.failures, row.locked_until, row.window_started_at = 0, None, now
+        row.save(update_fields=["failures", "locked_until", "window_started_at"])
+        event_record(
+            entity=row,
+            action=EventAction.UPDATE,
+            actor=actor,
+            before=before,
+            after={"failures": 0, "locked_until": None},
+            note="sign-in lock lifted by operator",
+        )
+        lifted += 1
+    return lifted
 
 
 @transaction.atomic

@@ -140,7 +140,7 @@ def user_sessions_revoke(*, user_ids: Iterable[int], actor: Any) -> int:
             (user, None, {"tokens_revoked": per_user[user.pk]})
             for user in User.objects.filter(pk__in=per_user).order_by("pk")
         ],
-        action=EventAction.UPDATE,
+        action=EventAction.SESSION_REVOKE,
         actor=actor,
         note="sessions revoked by operator",
     )

@@ -168,3 +168,23 @@ def test_parallel_wrong_guesses_check_at_most_five_passwords_and_lock_once(staff
     assert len(checked) == 5 and len(refused) == threads_count - 5
     assert len(lockouts()) == 1
     assert LoginThrottle.objects.get(scope="account").locked_until is not None
+
+
+@pytest.mark.django_db
+def test_a_superuser_lifts_a_lock_in_the_admin_and_the_event_log_says_who(staff: User) -> None:
+    # given
+    for _ in range(5):
+        sign_in(PHONE, "wrong")
+    root = User.objects.create_superuser(phone="+77010000099", password="admin-pass-123")
+    operator = Client()
+    operator.force_login(root)
+    lock = LoginThrottle.objects.get(scope="account")
+
+    # when
+    response = operator.post("/admin/accounts/loginthrottle/", {"action": "unlock", "_selected_action": [lock.pk]})
+
+    # then
+    assert response.status_code == 302
+    assert signed_in(sign_in(PHONE, PASSWORD))
+    [event] = Event.objects.filter(entity_type="accounts.loginthrottle", note="sign-in lock lifted by operator")
+    assert event.actor == root

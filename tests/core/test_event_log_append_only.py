@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 
-from backend.core.events import event_record
+from backend.core.events import event_log_flush_allowed, event_record
 from backend.core.models import AppendOnlyError, Event, EventAction
 from tests.factories import OrganizationFactory
 
@@ -23,7 +23,7 @@ def _event() -> Event:
 
 def _refused(change: Callable[[], Any]) -> None:
     # A savepoint: on PostgreSQL the refused statement aborts the transaction it ran in.
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         change()
 
 
@@ -99,6 +99,20 @@ def test_truncate_is_refused_on_postgresql() -> None:
     _refused(lambda: _raw("TRUNCATE core_event, organizations_organization CASCADE", []))
 
     assert Event.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_the_flush_flag_lets_truncate_through_but_never_a_row_delete() -> None:
+    # given
+    event = _event()
+
+    # when / then
+    with event_log_flush_allowed(connection):
+        _refused(lambda: _raw("DELETE FROM core_event WHERE id = %s", [event.pk]))
+        _refused(lambda: _raw("UPDATE core_event SET note = 'x'", []))
+
+    assert Event.objects.filter(pk=event.pk, note="").exists()
 
 
 @pytest.mark.django_db(transaction=True)

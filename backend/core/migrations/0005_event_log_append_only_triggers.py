@@ -1,9 +1,10 @@
 """The database itself refuses UPDATE and DELETE on the event log (decision 0008).
 
 The ``Event`` model already refuses ``save()`` of an existing row and ``delete()``, but ``QuerySet.update()``,
-``QuerySet.delete()`` and raw SQL never reach the model. Triggers do, on both supported databases. Deletes are
-let through only while ``manage.py flush`` runs on the connection (``backend.core.events.event_log_flush_allowed``):
-wiping the whole database is not editing its history, and the test runner's teardown depends on it.
+``QuerySet.delete()`` and raw SQL never reach the model. Triggers do, on both supported databases. Emptying the
+table is let through only while ``manage.py flush`` runs on the connection
+(``backend.core.events.event_log_flush_allowed``): TRUNCATE on PostgreSQL, DELETE on SQLite (what Django's flush
+uses on each). Wiping the whole database is not editing its history, and the test runner's teardown depends on it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ POSTGRESQL_FORWARD = [
     """
     CREATE OR REPLACE FUNCTION core_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP IN ('DELETE', 'TRUNCATE') AND current_setting('brigada.events_flush', true) = 'on' THEN
-            RETURN OLD;
+        -- Django's flush empties PostgreSQL tables with TRUNCATE only: a row DELETE is never let through.
+        IF TG_OP = 'TRUNCATE' AND current_setting('brigada.events_flush', true) = 'on' THEN
+            RETURN NULL;
         END IF;
         RAISE EXCEPTION 'core_event is append-only: % refused', TG_OP
             USING ERRCODE = 'integrity_constraint_violation';
