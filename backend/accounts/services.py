@@ -446,16 +446,18 @@ def user_privileges_set(
     return user
 
 
-def user_password_change_record(*, user: User, actor: Any) -> None:
+def user_password_change_record(*, user: User, actor: Any, note: str = "") -> None:
     """Record that ``user``'s password was set or disabled; never the password or its hash.
 
-    For writes that Django's own forms perform (the admin's password page); call inside their transaction.
+    For writes that Django's own forms and commands perform (the admin's password page, ``changepassword``);
+    call inside their transaction where there is one.
     """
     event_record(
         entity=user,
         action=EventAction.PASSWORD_CHANGE,
         actor=actor,
         after={"password": "set" if user.has_usable_password() else "disabled"},
+        note=note,
     )
     logger.info("user password changed", extra={"user_id": user.pk, "by": getattr(actor, "pk", None)})
 
@@ -518,7 +520,16 @@ def superuser_bootstrap(
     Leaves the creation and the grant in the event log with no actor and ``created_by`` as the note.
     """
     user = User.objects.create_superuser(phone, password, first_name=first_name, last_name=last_name)
-    note = f"created by {created_by}"
+    superuser_created_record(user=user, created_by=created_by)
+    return user
+
+
+def superuser_created_record(*, user: User, created_by: str) -> None:
+    """Record a superuser made outside the back office: its creation and its grant, with no actor.
+
+    Used by ``superuser_bootstrap`` and by ``createsuperuser``, whose write Django performs.
+    """
+    note = f"created by {created_by}"[:255]
     event_record(
         entity=user, action=EventAction.CREATE, actor=None, after=snapshot(user, USER_EVENT_FIELDS), note=note
     )
@@ -531,4 +542,3 @@ def superuser_bootstrap(
         note=note,
     )
     logger.info("superuser created", extra={"user_id": user.pk, "by": created_by})
-    return user

@@ -235,3 +235,34 @@ def test_refresh_token_reuse_revocation_is_recorded() -> None:
     assert event.actor is None
     assert event.after is not None and event.after["reason"] == "refresh_token_reused"
     assert event.after["tokens_revoked"] == 4  # both pairs of the session: none had been revoked yet
+
+
+def test_createsuperuser_from_the_shell_records_the_creation_and_the_grant(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "Sturdy-passphrase-9")
+
+    # when
+    call_command("createsuperuser", "--noinput", "--phone", "+77017654321", stdout=StringIO(), stderr=StringIO())
+
+    # then
+    user = User.objects.get(phone="+77017654321")
+    assert user.is_superuser and user.check_password("Sturdy-passphrase-9")
+    [grant] = events(user, EventAction.PRIVILEGE_CHANGE)
+    assert grant.after == {"is_staff": True, "is_superuser": True}
+    assert grant.note.startswith("created by createsuperuser (") and "@" in grant.note
+    assert len(events(user, EventAction.CREATE)) == 1
+
+
+def test_changepassword_from_the_shell_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: the operator types the new password twice at the prompt
+    user = User.objects.create_user(phone="+77017654321", password="old-password-1")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "Sturdy-passphrase-9")
+
+    # when
+    call_command("changepassword", "+77017654321", stdout=StringIO())
+
+    # then
+    user.refresh_from_db()
+    assert user.check_password("Sturdy-passphrase-9")
+    [event] = events(user, EventAction.PASSWORD_CHANGE)
+    assert event.after == {"password": "set"} and event.note.startswith("changepassword (")

@@ -50,6 +50,9 @@ if not DEBUG and not ALLOWED_HOSTS:
 
 INSTALLED_APPS = [
     "daphne",
+    # Before django.contrib.auth: its createsuperuser and changepassword replace Django's with audited ones
+    # (management commands of an app listed earlier win).
+    "backend.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -60,7 +63,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "backend.core",
-    "backend.accounts",
     "backend.organizations",
     "backend.catalog",
     "backend.crm",
