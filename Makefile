@@ -31,6 +31,8 @@ serve: export DEBUG ?= 1
 demo: setup
 	@$(BIN)/python manage.py migrate --noinput -v 1
 	@$(BIN)/python manage.py seed_demo
+	@echo "  The back-office password is random and printed above only when it is created;"
+	@echo "  forgot it? $(BIN)/python manage.py seed_demo --reset-admin-password"
 	@echo "  Login codes requested through the API are written to var/sms.log"
 	@$(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
 

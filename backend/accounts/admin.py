@@ -6,27 +6,42 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from backend.core.admin import SuperuserGroupAdmin
 from backend.core.admin_tenancy import SuperuserOnlyAdmin
 from backend.core.events import event_record, snapshot
-from backend.core.exceptions import ValidationFailed
+from backend.core.exceptions import Throttled, ValidationFailed
 from backend.core.models import EventAction
+from backend.core.net import client_ip
 from backend.core.phones import phone_normalize
 from backend.organizations.admin import MembershipForm, membership_formset_save
 from backend.organizations.admin_tenancy import TenantScopedAdmin, tenant_ids
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 
-from .models import AuthToken, OtpChallenge, User
-from .services import USER_EVENT_FIELDS
+from .lockout import admin_login_attempt_start, admin_login_failed, admin_login_succeeded, login_throttles_unlock
+from .models import AuthToken, LoginThrottle, OtpChallenge, User
+from .services import (
+    USER_EVENT_FIELDS,
+    group_change_record,
+    group_privileges,
+    user_password_change_record,
+    user_privileges_set,
+)
 from .tokens import token_family_revoke, user_sessions_revoke
+
+# Privileges are recorded as their own `privilege_change` event; the profile event holds the rest.
+PRIVILEGE_FORM_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+PROFILE_EVENT_FIELDS = tuple(name for name in USER_EVENT_FIELDS if name not in PRIVILEGE_FORM_FIELDS)
 
 
 def _phone_field() -> forms.CharField:
@@ -127,13 +142,38 @@ class UserAdmin(TenantScopedAdmin, BaseUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # Admin edits are business changes too: they go to the event log in the admin's transaction.
-        before = snapshot(User.objects.get(pk=obj.pk), USER_EVENT_FIELDS) if change else None
-        super().save_model(request, obj, form, change)
-        after = snapshot(obj, USER_EVENT_FIELDS)
         if not change:
-            event_record(entity=obj, action=EventAction.CREATE, actor=request.user, after=after)
-        elif before != after:
+            super().save_model(request, obj, form, change)
+            event_record(
+                entity=obj, action=EventAction.CREATE, actor=request.user, after=snapshot(obj, USER_EVENT_FIELDS)
+            )
+            return
+        stored = User.objects.get(pk=obj.pk)
+        # The privilege flags are applied by user_privileges_set in save_related, with its own event; the
+        # profile save keeps the stored values.
+        obj.is_staff, obj.is_superuser = stored.is_staff, stored.is_superuser
+        before = snapshot(stored, PROFILE_EVENT_FIELDS)
+        super().save_model(request, obj, form, change)
+        after = snapshot(obj, PROFILE_EVENT_FIELDS)
+        if before != after:
             event_record(entity=obj, action=EventAction.UPDATE, actor=request.user, before=before, after=after)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Groups and direct permissions go through user_privileges_set too, not through form.save_m2m().
+        privileges = {name: form.cleaned_data.pop(name) for name in PRIVILEGE_FORM_FIELDS if name in form.cleaned_data}
+        super().save_related(request, form, formsets, change)
+        if change and privileges:
+            user_privileges_set(user=form.instance, actor=request.user, **privileges)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # Django's form sets the password; the event is written in the same transaction when the hash changed.
+        with transaction.atomic():
+            before = User.objects.select_for_update().filter(pk=id).values_list("password", flat=True).first()
+            response = super().user_change_password(request, id, form_url)
+            user = User.objects.filter(pk=id).first()
+            if user is not None and before is not None and user.password != before:
+                user_password_change_record(user=user, actor=request.user)
+        return response
 
     def tenant_filter(self, queryset: QuerySet[Any], ids: set[int]) -> QuerySet[Any]:
         # A subquery, not a join: a member of two of the organizations must not be listed twice.
@@ -199,9 +239,9 @@ class AuthTokenAdmin(SuperuserOnlyAdmin):
                 if count:
                     event_record(
                         entity=User(pk=user_id),
-                        action=EventAction.UPDATE,
+                        action=EventAction.SESSION_REVOKE,
                         actor=request.user,
-                        after={"session_revoked": str(family), "tokens_revoked": count},
+                        after={"family": str(family), "tokens_revoked": count},
                         note="session revoked by operator",
                     )
         self.message_user(
@@ -226,3 +266,83 @@ class OtpChallengeAdmin(SuperuserOnlyAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class AuditedGroupAdmin(SuperuserGroupAdmin):
+    """Permission groups, with every grant and withdrawal in the event log (a group's rights reach all members)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Read before anything is written: the name is saved here, the permissions in save_related.
+        form.brigada_group_before = group_privileges(Group.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        group_change_record(group=form.instance, actor=request.user, before=form.brigada_group_before)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        before = group_privileges(obj)
+        group_change_record(group=obj, actor=request.user, before=before, deleted=True)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for group in queryset:
+            group_change_record(group=group, actor=request.user, before=group_privileges(group), deleted=True)
+        super().delete_queryset(request, queryset)
+
+
+# core.admin registers the superuser-only group admin; this one adds the audit trail.
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(SuperuserOnlyAdmin):
+    """Sign-in counters and locks, read-only; a superuser may lift a lock early."""
+
+    list_display = ("scope", "key", "failures", "window_started_at", "locked_until")
+    list_filter = ("scope",)
+    search_fields = ("=key",)
+    actions = ("unlock",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(description=_("Lift the selected sign-in locks"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[LoginThrottle]) -> None:
+        lifted = login_throttles_unlock(throttle_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        self.message_user(request, _("%(count)d sign-in locks lifted.") % {"count": lifted}, messages.SUCCESS)
+
+
+class BackOfficeLoginForm(AdminAuthenticationForm):
+    """The admin sign-in, throttled per account and per IP (backend.accounts.lockout).
+
+    The try is spent before Django checks the password, so a locked account's password is never tested.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password:
+            return super().clean()
+        ip = client_ip(self.request) if self.request is not None else None
+        try:
+            attempt = admin_login_attempt_start(username=username, ip=ip or None)
+        except Throttled as exc:
+            raise forms.ValidationError(exc.message, code=str(exc.code)) from None
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            admin_login_failed(attempt=attempt)
+            raise
+        admin_login_succeeded(attempt=attempt)
+        return cleaned
+
+
+admin.site.login_form = BackOfficeLoginForm

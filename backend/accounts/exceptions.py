@@ -14,3 +14,5 @@ class AuthErrorCode(StrEnum):
     INVALID_REFRESH_TOKEN = "invalid_refresh_token"
     INVALID_EMAIL = "invalid_email"
     INVALID_LANGUAGE = "invalid_language"
+    ACCOUNT_LOCKED = "account_locked"
+    NETWORK_LOCKED = "network_locked"

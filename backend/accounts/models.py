@@ -132,3 +132,32 @@ class OtpChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"code #{self.pk} for {phone_mask(self.phone)}"
+
+
+class LoginThrottleScope(models.TextChoices):
+    ACCOUNT = "account", _("account")
+    IP = "ip", _("IP address")
+
+
+class LoginThrottle(models.Model):
+    """Failed back-office password sign-ins counted per account and per IP, and the lock they lead to.
+
+    Counted in the database with conditional UPDATEs (see ``backend.accounts.lockout``), so every process and
+    every parallel request sees the same count and no burst of guesses gets past the limit.
+    """
+
+    scope = models.CharField(_("scope"), max_length=8, choices=LoginThrottleScope.choices)
+    key = models.CharField(_("key"), max_length=64, help_text=_("the phone typed (normalized) or the IP address"))
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    window_started_at = models.DateTimeField(_("window started at"), default=timezone.now)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    objects: models.Manager[LoginThrottle] = models.Manager()
+
+    class Meta:
+        verbose_name = _("sign-in throttle")
+        verbose_name_plural = _("sign-in throttles")
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_scope_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -13,11 +13,13 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -26,7 +28,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from backend.core.events import event_record, snapshot
+from backend.core.events import diff, event_record, snapshot
 from backend.core.exceptions import PermissionDenied, Throttled, ValidationFailed
 from backend.core.models import EventAction
 from backend.core.phones import phone_mask, phone_normalize
@@ -385,3 +387,161 @@ def user_update(
         if before != after:
             event_record(entity=user, action=EventAction.UPDATE, actor=actor, before=before, after=after)
     return user
+
+
+def user_privileges(user: User) -> dict[str, Any]:
+    """What a user may do beyond their memberships: the flags, groups and direct model permissions."""
+    return {
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "user_permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+def _superuser_check(actor: Any) -> None:
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied(_("Only a superuser may change privileges or passwords of other users."))
+
+
+@transaction.atomic
+def user_privileges_set(
+    *,
+    user: User,
+    actor: Any,
+    is_staff: bool | None = None,
+    is_superuser: bool | None = None,
+    groups: Iterable[Group] | None = None,
+    user_permissions: Iterable[Permission] | None = None,
+) -> User:
+    """Grant or withdraw back-office access, superuser status, groups or direct permissions (superusers only).
+
+    ``None`` leaves a part as it is. One ``privilege_change`` event carries what changed, before and after.
+    """
+    _superuser_check(actor)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    before = user_privileges(locked)
+    flags = {"is_staff": is_staff, "is_superuser": is_superuser}
+    changed_flags = [name for name, value in flags.items() if value is not None and getattr(locked, name) != value]
+    for name in changed_flags:
+        setattr(locked, name, flags[name])
+        setattr(user, name, flags[name])
+    if changed_flags:
+        locked.save(update_fields=changed_flags)
+    if groups is not None:
+        locked.groups.set(list(groups))
+    if user_permissions is not None:
+        locked.user_permissions.set(list(user_permissions))
+    after = user_privileges(locked)
+    changed = diff(before, after)
+    if changed:
+        event_record(
+            entity=locked,
+            action=EventAction.PRIVILEGE_CHANGE,
+            actor=actor,
+            before={k: before[k] for k in changed},
+            after=changed,
+        )
+        logger.info("user privileges changed", extra={"user_id": locked.pk, "changed": sorted(changed)})
+    return user
+
+
+def user_password_change_record(*, user: User, actor: Any, note: str = "") -> None:
+    """Record that ``user``'s password was set or disabled; never the password or its hash.
+
+    For writes that Django's own forms and commands perform (the admin's password page, ``changepassword``);
+    call inside their transaction where there is one.
+    """
+    event_record(
+        entity=user,
+        action=EventAction.PASSWORD_CHANGE,
+        actor=actor,
+        after={"password": "set" if user.has_usable_password() else "disabled"},
+        note=note,
+    )
+    logger.info("user password changed", extra={"user_id": user.pk, "by": getattr(actor, "pk", None)})
+
+
+@transaction.atomic
+def user_password_set(*, user: User, actor: Any, password: str | None) -> User:
+    """Set ``user``'s password (``None`` disables password login); a superuser's act or the user's own."""
+    if getattr(actor, "pk", None) != user.pk:
+        _superuser_check(actor)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save(update_fields=["password"])
+    user_password_change_record(user=user, actor=actor)
+    return user
+
+
+def group_privileges(group: Group) -> dict[str, Any]:
+    """A permission group as the event log shows it: its name and its permissions as ``app.codename``."""
+    return {
+        "name": group.name,
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+def group_change_record(*, group: Group, actor: Any, before: dict[str, Any] | None, deleted: bool = False) -> None:
+    """Record a permission group's creation, change or deletion; a group's permissions reach every member.
+
+    For writes that Django's own group form performs; call inside its transaction (``before`` read first).
+    """
+    _superuser_check(actor)
+    if deleted:
+        event_record(entity=group, action=EventAction.DELETE, actor=actor, before=before)
+        return
+    after = group_privileges(group)
+    if before is None:
+        event_record(entity=group, action=EventAction.CREATE, actor=actor, after=after)
+        return
+    changed = diff(before, after)
+    if changed:
+        event_record(
+            entity=group,
+            action=EventAction.PRIVILEGE_CHANGE,
+            actor=actor,
+            before={k: before.get(k) for k in changed},
+            after=changed,
+        )
+
+
+@transaction.atomic
+def superuser_bootstrap(
+    *, phone: str, password: str, created_by: str, first_name: str = "", last_name: str = ""
+) -> User:
+    """Create a superuser from outside the back office (the demo seed), where no superuser can act yet.
+
+    Leaves the creation and the grant in the event log with no actor and ``created_by`` as the note.
+    """
+    user = User.objects.create_superuser(phone, password, first_name=first_name, last_name=last_name)
+    superuser_created_record(user=user, created_by=created_by)
+    return user
+
+
+def superuser_created_record(*, user: User, created_by: str) -> None:
+    """Record a superuser made outside the back office: its creation and its grant, with no actor.
+
+    Used by ``superuser_bootstrap`` and by ``createsuperuser``, whose write Django performs.
+    """
+    note = f"created by {created_by}"[:255]
+    event_record(
+        entity=user, action=EventAction.CREATE, actor=None, after=snapshot(user, USER_EVENT_FIELDS), note=note
+    )
+    event_record(
+        entity=user,
+        action=EventAction.PRIVILEGE_CHANGE,
+        actor=None,
+        before={"is_staff": False, "is_superuser": False},
+        after={"is_staff": True, "is_superuser": True},
+        note=note,
+    )
+    logger.info("superuser created", extra={"user_id": user.pk, "by": created_by})

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.core.events import event_record_many
+from backend.core.events import event_record, event_record_many
 from backend.core.exceptions import Unauthorized
 from backend.core.models import EventAction
 from backend.realtime.services import realtime_publish
@@ -44,6 +44,7 @@ class TokenPair:
     refresh_expires_at: datetime
     token_type: str = "Bearer"
     user: User | None = None
+    family: uuid.UUID | None = None  # the login session both tokens belong to
 
 
 def _new_token(user: User, kind: str, family: uuid.UUID, ttl: int, user_agent: str = "") -> tuple[str, datetime]:
@@ -67,7 +68,24 @@ def token_pair_issue(*, user: User, user_agent: str = "", family: uuid.UUID | No
     access, access_exp = _new_token(user, TokenKind.ACCESS, family, settings.BRIGADA_ACCESS_TOKEN_TTL, user_agent)
     refresh, refresh_exp = _new_token(user, TokenKind.REFRESH, family, settings.BRIGADA_REFRESH_TOKEN_TTL, user_agent)
     logger.debug("token pair issued", extra={"user_id": user.pk, "family": str(family)})
-    return TokenPair(access, refresh, access_exp, refresh_exp, user=user)
+    return TokenPair(access, refresh, access_exp, refresh_exp, user=user, family=family)
+
+
+@transaction.atomic
+def token_pair_issue_by_operator(*, user: User, issued_by: str, user_agent: str = "") -> TokenPair:
+    """A token pair handed out from outside the login flow (``manage.py issue_token``), recorded in the event log.
+
+    Whoever can run the command can act as any user, so every pair it prints must leave a trace of who ran it.
+    """
+    pair = token_pair_issue(user=user, user_agent=user_agent)
+    event_record(
+        entity=user,
+        action=EventAction.TOKEN_ISSUE,
+        actor=None,
+        after={"family": str(pair.family), "issued_by": issued_by[:100], "user_agent": user_agent[:200]},
+        note="token issued outside the login flow",
+    )
+    return pair
 
 
 def access_token_lookup(raw: str) -> AuthToken | None:
@@ -122,7 +140,7 @@ def user_sessions_revoke(*, user_ids: Iterable[int], actor: Any) -> int:
             (user, None, {"tokens_revoked": per_user[user.pk]})
             for user in User.objects.filter(pk__in=per_user).order_by("pk")
         ],
-        action=EventAction.UPDATE,
+        action=EventAction.SESSION_REVOKE,
         actor=actor,
         note="sessions revoked by operator",
     )
@@ -153,8 +171,17 @@ def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:
             return token_pair_issue(user=token.user, user_agent=user_agent, family=token.family)
     if token is not None and rotated == 0 and token.used_at is not None and token.revoked_at is None:
         # Reuse of a rotated token: somebody else holds this family. Revoke it in its own transaction so the
-        # revocation survives the error we raise.
-        revoked = token_family_revoke(family=token.family)
+        # revocation (and its event) survives the error we raise.
+        with transaction.atomic():
+            revoked = token_family_revoke(family=token.family)
+            if revoked:
+                event_record(
+                    entity=token.user,
+                    action=EventAction.SESSION_REVOKE,
+                    actor=None,
+                    after={"family": str(token.family), "tokens_revoked": revoked, "reason": "refresh_token_reused"},
+                    note="refresh token reused: session revoked",
+                )
         logger.warning(
             "refresh token reused: family revoked",
             extra={"user_id": token.user_id, "family": str(token.family), "revoked": revoked},
@@ -164,11 +191,19 @@ def token_refresh(*, refresh_token: str, user_agent: str = "") -> TokenPair:
     raise invalid
 
 
+@transaction.atomic
 def token_revoke(*, raw: str) -> None:
-    """Log out: revoke the family of the given access or refresh token."""
-    token = AuthToken.objects.filter(token_hash=token_hash(raw)).first()
+    """Log out: revoke the family of the given access or refresh token; the event names the session ended."""
+    token = AuthToken.objects.select_related("user").filter(token_hash=token_hash(raw)).first()
     if token is not None:
         revoked = token_family_revoke(family=token.family)
+        if revoked:
+            event_record(
+                entity=token.user,
+                action=EventAction.LOGOUT,
+                actor=token.user,
+                after={"family": str(token.family), "tokens_revoked": revoked},
+            )
         logger.info(
             "tokens revoked",
             extra={"user_id": token.user_id, "family": str(token.family), "revoked": revoked},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from .models import Event, EventAction
@@ -140,3 +142,70 @@ def restore_record(*, entity: Any, actor: Any) -> bool:
     entity.save(update_fields=["deleted_at", "updated_at"])
     event_record(entity=entity, action=EventAction.RESTORE, actor=actor, before=before, after={"deleted_at": None})
     return True
+
+
+def export_record(
+    *,
+    model: type[models.Model],
+    actor: Any,
+    organization_id: int,
+    row_count: int,
+    file_format: str,
+    filters: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> Event:
+    """Record that ``actor`` took ``row_count`` rows of ``model`` out of the system (an export or download).
+
+    An export changes no row but moves personal data out of the tenant, so the audit trail must show who took
+    what, when, and with which filters. The entity is the exported set, not one row: ``entity_id`` is ``"*"``.
+    Call it in the same transaction that reads the rows, so a failed export leaves no event and vice versa.
+    """
+    return Event.objects.create(
+        organization_id=organization_id,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        entity_type=model._meta.label_lower,
+        entity_id="*",
+        action=EventAction.EXPORT,
+        after=_jsonable({"rows": row_count, "format": file_format, "filters": dict(filters or {})}),
+        note=note[:255],
+    )
+
+
+# --- The append-only guard ---------------------------------------------------------------------------
+# The database refuses UPDATE and DELETE on core_event (migration core 0006, decision 0008). The one exception
+# is `manage.py flush`, which empties every table (the test runner's teardown of transactional tests uses it).
+
+EVENTS_FLUSH_SETTING = "brigada.events_flush"
+SQLITE_FLUSH_FUNCTION = "brigada_events_flush_allowed"
+_SQLITE_FLAG = "brigada_events_flush"
+
+
+def sqlite_event_guard_install(connection: BaseDatabaseWrapper) -> None:
+    """Give a new SQLite connection the function the DELETE trigger asks (0 unless a flush is running)."""
+    if connection.vendor != "sqlite" or connection.connection is None:
+        return
+    connection.connection.create_function(
+        SQLITE_FLUSH_FUNCTION, 0, lambda: 1 if getattr(connection, _SQLITE_FLAG, False) else 0
+    )
+
+
+@contextmanager
+def event_log_flush_allowed(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Let ``connection`` delete or truncate events while the block runs; only ``manage.py flush`` uses it.
+
+    Not for application code: nothing else may delete events (decision 0008).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', false)", [EVENTS_FLUSH_SETTING])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, '', false)", [EVENTS_FLUSH_SETTING])
+        return
+    setattr(connection, _SQLITE_FLAG, True)
+    try:
+        yield
+    finally:
+        setattr(connection, _SQLITE_FLAG, False)

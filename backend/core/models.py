@@ -53,6 +53,12 @@ class EventAction(models.TextChoices):
     MERGE = "merge", _("merged")
     LOGIN = "login", _("logged in")
     STATUS = "status", _("status changed")
+    LOGOUT = "logout", _("logged out")
+    TOKEN_ISSUE = "token_issue", _("token issued")
+    SESSION_REVOKE = "session_revoke", _("session revoked")
+    PASSWORD_CHANGE = "password_change", _("password changed")
+    PRIVILEGE_CHANGE = "privilege_change", _("privileges changed")
+    LOCKOUT = "lockout", _("locked out")
 
 
 class AppendOnlyError(RuntimeError):
@@ -63,7 +69,7 @@ class Event(models.Model):
     """One business change: who, when, what, before and after.
 
     Written by the services in the same transaction as the change (bulk changes too), on every database.
-    Append-only: the model refuses updates and deletes.
+    Append-only: the model refuses updates and deletes, and so does the database (triggers, decision 0008).
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -1,22 +1,37 @@
 """The demo world: a few organizations of different kinds with staff in every role.
 
-Idempotent: running it again finds what exists (by phone and name) instead of duplicating. The demo-world
-issue grows this into a simulated history; until then it is a small, realistic placeholder.
+Idempotent: running it again finds what exists (by phone and name) instead of duplicating. Everything is written
+through the domain services with the demo admin as the actor, so the event log holds the demo world like any other
+data. The demo-world issue grows this into a simulated history; until then it is a small, realistic placeholder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 
 from backend.accounts.models import User
+from backend.accounts.services import (
+    superuser_bootstrap,
+    user_get_or_create_by_phone,
+    user_password_set,
+    user_update,
+)
 from backend.organizations.models import Branch, Membership, Organization, OrganizationKind, Role
+from backend.organizations.services import (
+    branch_create,
+    branch_update,
+    membership_grant,
+    organization_create,
+    organization_update,
+)
 
 DEMO_ADMIN_PHONE = "+77010000000"
-DEMO_ADMIN_PASSWORD = "brigada-demo"
 
 
 @dataclass(frozen=True)
@@ -31,12 +46,15 @@ class DemoPerson:
 
 @dataclass
 class DemoReport:
+    admin: User | None = None  # the actor every builder writes as
+    # Set only when this run created the admin or reset its password: shown once, stored only as a hash.
+    admin_password: str | None = None
     organizations: list[Organization] = field(default_factory=list)
     people: list[tuple[DemoPerson, User]] = field(default_factory=list)
     extras: dict[str, int] = field(default_factory=dict)
 
 
-ORGANIZATIONS: list[dict[str, object]] = [
+ORGANIZATIONS: list[dict[str, Any]] = [
     {
         "name": "Brigada Loaders HQ",
         "kind": OrganizationKind.STAFFING_AGENCY,
@@ -90,57 +108,85 @@ PEOPLE: list[DemoPerson] = [
     DemoPerson("+995555000001", "Giorgi", "Beridze", Role.MANAGER, "Tbilisi Auto Service", "en"),
 ]
 
-# Later issues register extra demo builders (clients, services, bookings, shifts) here.
+# Later issues register extra demo builders (clients, services, bookings, shifts) here. A builder writes through
+# the services with ``report.admin`` as the actor, like everything above.
 EXTRA_BUILDERS: list[Callable[[DemoReport], None]] = []
 
 
-def _organization_upsert(spec: dict[str, object], by_name: dict[str, Organization]) -> Organization:
-    parent_name = spec["parent"]
-    org, _ = Organization.objects.update_or_create(
-        name=spec["name"],
-        defaults={
-            "kind": spec["kind"],
-            "country": spec["country"],
-            "time_zone": spec["time_zone"],
-            "currency": spec["currency"],
-            "parent": by_name[str(parent_name)] if parent_name else None,
-        },
-    )
-    for name, address, lat, lon in spec["branches"]:  # type: ignore[attr-defined]
-        Branch.objects.update_or_create(
-            organization=org, name=name, defaults={"address": address, "latitude": lat, "longitude": lon}
-        )
+def demo_admin_password_new() -> str:
+    """A fresh random password for the demo back office (about 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def _differs(instance: models.Model, values: Mapping[str, Any]) -> dict[str, Any]:
+    # Compared as Python values, so Decimal("43.27") and a stored 43.270000 are equal and no empty event is written.
+    return {name: value for name, value in values.items() if getattr(instance, name) != value}
+
+
+def _organization_upsert(admin: User, spec: Mapping[str, Any], by_name: dict[str, Organization]) -> Organization:
+    parent = by_name[str(spec["parent"])] if spec["parent"] else None
+    values = {k: spec[k] for k in ("name", "kind", "country", "time_zone", "currency")}
+    org = Organization.objects.filter(name=spec["name"]).first()
+    if org is None:
+        org = organization_create(user=admin, data={**values, "parent": parent})
+    else:
+        changes = _differs(org, {**values, "parent_id": parent.pk if parent else None})
+        if changes:
+            if "parent_id" in changes:
+                changes["parent"] = changes.pop("parent_id")
+            org = organization_update(user=admin, organization_id=org.pk, data=changes)
+    for name, address, lat, lon in spec["branches"]:
+        place = {"address": address, "latitude": lat, "longitude": lon}
+        branch = Branch.objects.filter(organization=org, name=name).first()
+        if branch is None:
+            branch_create(user=admin, organization_id=org.pk, data={"name": name, **place})
+        elif changes := _differs(branch, place):
+            branch_update(user=admin, branch_id=branch.pk, data=changes)
     return org
 
 
+def _admin_ensure(*, reset_password: bool, report: DemoReport) -> User:
+    admin = User.objects.filter(phone=DEMO_ADMIN_PHONE).first()
+    if admin is None:
+        report.admin_password = demo_admin_password_new()
+        return superuser_bootstrap(
+            phone=DEMO_ADMIN_PHONE,
+            password=report.admin_password,
+            first_name="Demo",
+            last_name="Admin",
+            created_by="seed_demo",
+        )
+    if reset_password:
+        report.admin_password = demo_admin_password_new()
+        user_password_set(user=admin, actor=admin, password=report.admin_password)
+    return admin
+
+
 @transaction.atomic
-def demo_world_seed() -> DemoReport:
-    """Create (or refresh) the demo organizations, staff and admin login."""
+def demo_world_seed(*, reset_admin_password: bool = False) -> DemoReport:
+    """Create (or refresh) the demo organizations, staff and admin login, all through the services.
+
+    The admin gets a random password when it is created (or when ``reset_admin_password``); the report carries it
+    so the caller can show it once. It is never stored in clear.
+    """
     report = DemoReport()
+    admin = _admin_ensure(reset_password=reset_admin_password, report=report)
+    report.admin = admin
     by_name: dict[str, Organization] = {}
     for spec in ORGANIZATIONS:
-        org = _organization_upsert(spec, by_name)
+        org = _organization_upsert(admin, spec, by_name)
         by_name[org.name] = org
         report.organizations.append(org)
 
-    admin = User.objects.filter(phone=DEMO_ADMIN_PHONE).first()
-    if admin is None:
-        admin = User.objects.create_superuser(
-            DEMO_ADMIN_PHONE, DEMO_ADMIN_PASSWORD, first_name="Demo", last_name="Admin"
-        )
-
     for person in PEOPLE:
-        user = User.objects.filter(phone=person.phone).first()
-        if user is None:
-            user = User.objects.create_user(
-                person.phone,
-                first_name=person.first_name,
-                last_name=person.last_name,
-                language=person.language,
+        user, created = user_get_or_create_by_phone(phone=person.phone, language=person.language, actor=admin)
+        if created:
+            user = user_update(
+                user=user, actor=admin, first_name=person.first_name, last_name=person.last_name
             )
-        Membership.objects.get_or_create(
-            user=user, organization=by_name[person.organization], role=person.role
-        )
+        organization = by_name[person.organization]
+        if not Membership.objects.filter(user=user, organization=organization, role=person.role).exists():
+            membership_grant(user=admin, member_id=user.pk, organization_id=organization.pk, role=person.role)
         report.people.append((person, user))
 
     for build in EXTRA_BUILDERS:

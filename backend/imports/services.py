@@ -22,13 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.catalog.services import ServiceImportRow, service_bulk_upsert, service_fields_clean
-from backend.core.events import event_record
+from backend.core.events import export_record
 from backend.core.exceptions import ApplicationError, ValidationFailed
-from backend.core.models import EventAction
 from backend.core.phones import phone_normalize
 from backend.crm.cleaning import client_fields_clean
 from backend.crm.fields import CLIENT_IMPORT_TEXT_COLUMNS
-from backend.crm.models import CONSENT_KINDS
+from backend.crm.models import CONSENT_KINDS, Client
 from backend.crm.services import ClientImportRow, client_bulk_upsert
 from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
@@ -636,12 +635,5 @@ def clients_export(*, user: Any, organization_id: int, fmt: str) -> tuple[bytes,
     fmt = _check_format(fmt)
     rows = list(client_export_rows(organization_id=organization_id))
     content = table_write(CLIENT_COLUMNS, rows, fmt)
-    event_record(
-        entity=organization,
-        action=EventAction.EXPORT,
-        actor=user,
-        organization_id=organization_id,
-        after={"what": "clients", "format": fmt, "rows": len(rows)},
-        note=f"clients export ({fmt}, {len(rows)} rows)",
-    )
+    export_record(model=Client, actor=user, organization_id=organization.pk, row_count=len(rows), file_format=fmt)
     return content, f"clients-{organization_id}.{fmt}", EXPORT_CONTENT_TYPES[fmt]

@@ -296,10 +296,10 @@ def test_a_client_export_records_who_exported_what(api_client, org, manager) -> 
     assert (event.actor_id, event.organization_id, event.entity_type, event.entity_id) == (
         manager.id,
         org.id,
-        "organizations.organization",
-        str(org.id),
+        "crm.client",
+        "*",
     )
-    assert event.after == {"what": "clients", "format": "csv", "rows": 2}
+    assert event.after == {"rows": 2, "format": "csv", "filters": {}}
     assert Event.objects.count() == events_before + 1
 
 

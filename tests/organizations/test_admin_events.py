@@ -181,7 +181,7 @@ def test_revoke_sessions_action_records_an_event_per_user(root: User) -> None:
     # then the sessions are gone and the event log says who did it, for the user who had sessions
     assert response.status_code == 302
     assert all(access_token_user(s.access_token) is None for s in sessions)
-    [event] = Event.objects.filter(entity_type="accounts.user", action=EventAction.UPDATE)
+    [event] = Event.objects.filter(entity_type="accounts.user", action=EventAction.SESSION_REVOKE)
     assert event.entity_id == str(user.pk) and event.actor == root
     assert event.after == {"tokens_revoked": 4}
     assert event.note == "sessions revoked by operator"

@@ -50,6 +50,9 @@ if not DEBUG and not ALLOWED_HOSTS:
 
 INSTALLED_APPS = [
     "daphne",
+    # Before django.contrib.auth: its createsuperuser and changepassword replace Django's with audited ones
+    # (management commands of an app listed earlier win).
+    "backend.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -60,7 +63,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "backend.core",
-    "backend.accounts",
     "backend.organizations",
     "backend.catalog",
     "backend.crm",
@@ -101,6 +103,43 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Deployment: with DEBUG off, HTTPS only ---------------------------------------------------------
+# Brigada runs behind a TLS-terminating reverse proxy. Each default below is the safe one for DEBUG off;
+# `manage.py check --deploy` passes with no warning (tests/config/test_deploy_check.py).
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Sends the "preload" directive only; being on the browsers' list takes a separate submission by the operator.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Load balancers probe over plain HTTP inside the network: the health check is not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+
+def proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """``"X-Forwarded-Proto"`` or ``"HTTP_X_FORWARDED_PROTO"`` (optionally ``",https"``) -> Django's setting.
+
+    Set it only when the proxy always overwrites that header: otherwise a client could claim HTTPS itself.
+    """
+    if not raw.strip():
+        return None
+    header, _sep, value = raw.partition(",")
+    name = header.strip().upper().replace("-", "_")
+    if not name.startswith("HTTP_"):
+        name = f"HTTP_{name}"
+    return name, (value.strip() or "https")
+
+
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# Origins (scheme://host) allowed to POST forms when they differ from the host, e.g. behind a proxy on another port.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Database -------------------------------------------------------------------------------------
 if DATABASE_URL:
@@ -175,6 +214,7 @@ BRIGADA_HOUSEKEEPING = [
     "backend.core.services.idempotency_purge",
     "backend.core.services.task_results_purge",
     "backend.accounts.services.otp_challenges_purge",
+    "backend.accounts.lockout.login_throttles_purge",
 ]
 BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTERVAL", 3600))
 # Periodic sweeps every `run_worker` runs each `--sweep-interval` seconds (idempotent; each returns counts).
@@ -190,6 +230,10 @@ BRIGADA_OTP_SEND_PER_PHONE = os.environ.get("BRIGADA_OTP_SEND_PER_PHONE", "5/h")
 BRIGADA_OTP_SEND_PER_IP = os.environ.get("BRIGADA_OTP_SEND_PER_IP", "30/h")
 # Seconds before the same phone may ask for another code (the "resend in 59 s" timer); 0 turns it off.
 BRIGADA_OTP_RESEND_INTERVAL = int(os.environ.get("BRIGADA_OTP_RESEND_INTERVAL", 60))
+# Back-office (admin) password sign-in: wrong passwords allowed per account and per IP in a window, then a lock.
+BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE", "5/15m")
+BRIGADA_ADMIN_LOGIN_IP_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_IP_RATE", "20/15m")
+BRIGADA_ADMIN_LOCKOUT_SECONDS = int(os.environ.get("BRIGADA_ADMIN_LOCKOUT_SECONDS", 15 * 60))
 # Only this many reverse proxies are trusted for X-Forwarded-For (0 = use REMOTE_ADDR).
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 

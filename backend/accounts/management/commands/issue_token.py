@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backend.accounts.management.operator import os_operator
 from backend.accounts.selectors import user_by_phone
 from backend.accounts.services import user_get_or_create_by_phone
-from backend.accounts.tokens import token_pair_issue
+from backend.accounts.tokens import token_pair_issue_by_operator
 from backend.core.exceptions import ValidationFailed
 from backend.core.phones import phone_normalize
 
@@ -37,8 +38,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Created customer user #{user.pk}.")
         if not user.is_active:
             raise CommandError(f"User #{user.pk} is disabled; no token issued.")
-        pair = token_pair_issue(user=user, user_agent="issue_token")
+        pair = token_pair_issue_by_operator(user=user, issued_by=os_operator(), user_agent="issue_token")
         # Only the tokens go to stdout, so scripts can capture them: TOKEN=$(manage.py issue_token --phone ...)
         self.stdout.write(pair.access_token)
         if options["refresh"]:
             self.stdout.write(pair.refresh_token)
+
