@@ -110,3 +110,37 @@ def test_the_core_rule_catches_an_app_import(tmp_path: Path) -> None:
     (tmp_path / "probe_relative.py").write_text("from ..crm import services\n")
     found = {name for _path, name in _core_imports_of_apps(tmp_path)}
     assert found == {"backend.notifications.dispatch", "backend.organizations.permissions", "backend.crm"}
+
+
+def _service_and_selector_modules() -> list[Path]:
+    backend = ROOT / "backend"
+    return sorted(
+        path
+        for path in backend.rglob("*.py")
+        if "migrations" not in path.parts
+        and (path.stem in ("services", "selectors") or "services" in path.parts or "selectors" in path.parts)
+    )
+
+
+def _public_functions_without_docstring(paths: list[Path], root: Path = ROOT) -> list[str]:
+    missing = []
+    for path in paths:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in tree.body:
+            public = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+            if public and ast.get_docstring(node) is None:
+                missing.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    return missing
+
+
+def test_every_public_service_and_selector_has_a_docstring() -> None:
+    """The service layer is the API other transports and successors read: each public function says what it does."""
+    modules = _service_and_selector_modules()
+    assert any(p.parent.name == "services" for p in modules), "the services packages were not found"
+    assert _public_functions_without_docstring(modules) == []
+
+
+def test_the_docstring_rule_sees_a_bare_function(tmp_path: Path) -> None:
+    module = tmp_path / "services.py"
+    module.write_text('def documented() -> None:\n    """Does one thing."""\n\n\ndef bare() -> None:\n    pass\n')
+    assert _public_functions_without_docstring([module], root=tmp_path) == ["services.py:5 bare"]

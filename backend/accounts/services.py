@@ -81,6 +81,7 @@ def otp_ttl_seconds() -> int:
 
 
 def otp_max_attempts() -> int:
+    """Wrong guesses a one-time code survives (``BRIGADA_OTP_MAX_ATTEMPTS``, at least 1)."""
     return max(1, int(getattr(settings, "BRIGADA_OTP_MAX_ATTEMPTS", 5)))
 
 

@@ -30,6 +30,7 @@ def branch_list(*, user: Any, organization_id: int | None = None) -> QuerySet[Br
 
 
 def branch_get(*, user: Any, branch_id: int, perm: Perm = Perm.ORG_VIEW) -> Branch:
+    """One branch: 404 outside the caller's organizations, 403 inside them without ``perm``."""
     branch = (
         Branch.objects.filter(id=branch_id, organization_id__in=organization_ids_for(user))
         .select_related("organization")
@@ -52,6 +53,7 @@ def service_list_for_branch(*, user: Any, branch_id: int) -> QuerySet[Service]:
 
 
 def service_list(*, user: Any, organization_id: int, include_deleted: bool = False) -> QuerySet[Service]:
+    """The organization's services by name (deleted ones only when asked): 404/403 like every tenant read."""
     organization_access_check(user, organization_id, Perm.CATALOG_VIEW)
     qs = Service.objects.filter(organization_id=organization_id)
     if not include_deleted:

@@ -120,6 +120,7 @@ def service_create(
     description: str = "",
     is_active: bool = True,
 ) -> Service:
+    """Create a service in the organization (catalog-change right), its code and group checked there; one event."""
     organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
     cleaned, errors = service_fields_clean(
         {
@@ -148,6 +149,7 @@ def _service_for_change(user: Any, service_id: int) -> Service:
 
 @transaction.atomic
 def service_update(*, user: Any, service_id: int, data: Mapping[str, Any]) -> Service:
+    """Change the given fields of a service (unknown keys are a 422) and record before/after in one event."""
     service = _service_for_change(user, service_id)
     unknown = set(data) - set(SERVICE_UPDATABLE)
     if unknown:
@@ -170,6 +172,7 @@ def service_update(*, user: Any, service_id: int, data: Mapping[str, Any]) -> Se
 
 @transaction.atomic
 def service_soft_delete(*, user: Any, service_id: int) -> Service:
+    """Hide a service from the catalog; its bookings and history keep pointing at it."""
     service = _service_for_change(user, service_id)
     soft_delete_record(entity=service, actor=user)
     return service
@@ -177,6 +180,7 @@ def service_soft_delete(*, user: Any, service_id: int) -> Service:
 
 @transaction.atomic
 def service_restore(*, user: Any, service_id: int) -> Service:
+    """Bring a soft-deleted service back, with a restore event."""
     service = _service_for_change(user, service_id)
     restore_record(entity=service, actor=user)
     return service

@@ -193,6 +193,7 @@ def client_get(*, user: Any, client_id: int) -> Client:
 
 
 def client_vehicles(client: Client) -> QuerySet[Vehicle]:
+    """The client's vehicles that are not deleted, oldest first (the caller has already read the client)."""
     return Vehicle.objects.filter(client=client, deleted_at__isnull=True).order_by("id")
 
 
@@ -248,12 +249,14 @@ def organization_client_events(*, user: Any, organization_id: int, cursor: str |
 
 
 def client_sources(*, user: Any, organization_id: int | None = None) -> QuerySet[ClientSource]:
+    """Client sources of the organizations the caller may see clients in (or of the one named), by name."""
     return ClientSource.objects.filter(organization_id__in=client_scope_ids(user, organization_id)).order_by(
         "organization_id", "name"
     )
 
 
 def client_groups(*, user: Any, organization_id: int | None = None) -> QuerySet[ClientGroup]:
+    """Client groups of the organizations the caller may see clients in (or of the one named), by name."""
     return ClientGroup.objects.filter(organization_id__in=client_scope_ids(user, organization_id)).order_by(
         "organization_id", "name"
     )

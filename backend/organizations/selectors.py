@@ -53,6 +53,7 @@ def organization_ids_for(user: Any, perm: Perm | str | None = None) -> set[int]:
 
 
 def organizations_for(user: Any, perm: Perm | str | None = None) -> QuerySet[Organization]:
+    """The organizations the caller reaches (with ``perm``, when given): memberships and an HQ's franchises."""
     return Organization.objects.filter(id__in=organization_ids_for(user, perm))
 
 
@@ -66,15 +67,18 @@ def organization_access_check(user: Any, organization_id: int, perm: Perm | str)
 
 
 def organization_get(user: Any, organization_id: int, perm: Perm | str = Perm.ORG_VIEW) -> Organization:
+    """One organization: 404 outside the caller's tenancy, 403 inside it without ``perm``."""
     organization_access_check(user, organization_id, perm)
     return Organization.objects.get(id=organization_id)
 
 
 def branches_for(user: Any, perm: Perm | str = Perm.ORG_VIEW) -> QuerySet[Branch]:
+    """The branches of every organization where the caller holds ``perm``."""
     return Branch.objects.filter(organization_id__in=organization_ids_for(user, perm)).select_related("organization")
 
 
 def memberships_of(user: Any) -> QuerySet[Membership]:
+    """The caller's active memberships with their organization and branch."""
     return Membership.objects.filter(user=user, is_active=True).select_related("organization", "branch")
 
 

@@ -79,6 +79,7 @@ def organization_create(*, user: Any, data: Mapping[str, Any]) -> Organization:
 
 @transaction.atomic
 def organization_update(*, user: Any, organization_id: int, data: Mapping[str, Any]) -> Organization:
+    """Change an organization's settings (manage right); leaving an HQ also needs the HQ's manage right."""
     organization_access_check(user, organization_id, Perm.ORG_MANAGE)
     organization = Organization.objects.select_for_update().get(pk=organization_id)
     values = {k: _pk(v) for k, v in _fields(data, ORGANIZATION_FIELDS).items()}
@@ -109,6 +110,7 @@ def organization_update(*, user: Any, organization_id: int, data: Mapping[str, A
 
 @transaction.atomic
 def branch_create(*, user: Any, organization_id: int, data: Mapping[str, Any]) -> Branch:
+    """Create a branch in the organization (manage right), with a create event."""
     organization_access_check(user, organization_id, Perm.ORG_MANAGE)
     values = _fields(data, BRANCH_FIELDS)
     values.pop("organization", None)
@@ -119,6 +121,7 @@ def branch_create(*, user: Any, organization_id: int, data: Mapping[str, Any]) -
 
 @transaction.atomic
 def branch_update(*, user: Any, branch_id: int, data: Mapping[str, Any]) -> Branch:
+    """Change a branch (manage right); a branch never moves to another organization."""
     branch = tenant_row_for_change(Branch, branch_id, user=user, perm=Perm.ORG_MANAGE)
     values = _fields(data, BRANCH_FIELDS)
     if "organization" in values and _pk(values.pop("organization")) != branch.organization_id:
