@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,8 @@ MAX_ROWS = 100_000
 # million cells held a request for 44 s. 100,000 rows of the export's 15 columns fit under the cell cap.
 MAX_COLUMNS = 64
 MAX_CELLS = 1_600_000
+# The most rows an XLSX sheet can hold (Excel's limit).
+MAX_SHEET_ROWS = 1_048_576
 # An XLSX is a zip: its parts may inflate far beyond the upload limit.
 MAX_XLSX_UNPACKED_BYTES = 256 * 1024 * 1024
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -181,8 +183,12 @@ def table_read(content: bytes, fmt: str) -> tuple[list[str], list[tuple[int, lis
                 raise TableError(_("The workbook has no sheets."), code=TableErrorCode.INVALID_FILE)
             sheet = workbook.worksheets[0]
             _dimension_check(sheet)
+            # The declared dimension has served its purpose (an early refusal). Read-only mode would also stop at its
+            # last row, silently dropping every row a wrong (too small) dimension leaves out: read what is there,
+            # capped by _collect instead.
+            sheet.reset_dimensions()
             # Read-only workbooks parse the sheet lazily: a broken sheet fails here, while the rows are read.
-            return _collect(enumerate(sheet.iter_rows(values_only=True), start=1))
+            return _collect(_sheet_rows(sheet))
         except TableError:
             raise
         except Exception as exc:  # XML, zip, date conversion... errors of every kind from a file we did not write
@@ -190,6 +196,15 @@ def table_read(content: bytes, fmt: str) -> tuple[list[str], list[tuple[int, lis
         finally:
             workbook.close()
     raise TableError(_("Unknown format."), code=TableErrorCode.INVALID_FILE)
+
+
+def _sheet_rows(sheet: Any) -> Iterator[tuple[int, Sequence[Any]]]:
+    """(row number, values) of an XLSX sheet. A sheet may skip row numbers (openpyxl yields an empty row for each
+    gap): past the most rows a spreadsheet holds the file is not one, and its gap is not walked row by row."""
+    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number > MAX_SHEET_ROWS:
+            raise TableError(_("The file is not a readable XLSX workbook."), code=TableErrorCode.INVALID_FILE)
+        yield number, cells
 
 
 def _collect(rows_iter: Iterable[tuple[int, Sequence[Any]]]) -> tuple[list[str], list[tuple[int, list[Any]]]]:

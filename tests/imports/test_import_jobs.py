@@ -270,3 +270,37 @@ def test_another_tenants_job_is_a_404_and_a_role_without_the_right_a_403(org, ot
     assert (stranger.status_code, stranger.json()["error"]["code"]) == (404, "not_found")
     assert (worker.status_code, worker.json()["error"]["code"]) == (403, "forbidden")
     assert ApiClient(manager).get("/api/v1/crm/imports/999999999").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_dimension_smaller_than_the_sheet_drops_no_row(org, manager, dry_run) -> None:
+    # given a sheet that declares 2 rows but holds a header and 30 clients (openpyxl would stop at the declared end)
+    rows = "".join(f'<row><c t="inlineStr"><is><t>+7701{i:07d}</t></is></c></row>' for i in range(1, 31))
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<dimension ref="A1:A2"/><sheetData><row><c t="inlineStr"><is><t>phone</t></is></c></row>'
+        f"{rows}</sheetData></worksheet>"
+    )
+
+    job = clients_import(user=manager, organization_id=org.id, content=_xlsx_sheet(sheet), fmt="xlsx", dry_run=dry_run)
+
+    assert job.status in (ImportStatus.DONE, ImportStatus.CHECKED), job.errors
+    assert job.rows_total == 30
+    assert Client.objects.count() == (0 if dry_run else 30)
+
+
+@pytest.mark.django_db
+def test_a_sheet_that_jumps_past_the_last_possible_row_is_not_a_workbook(org, manager) -> None:
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c t="inlineStr"><is><t>phone</t></is></c></row>'
+        '<row r="2000000"><c t="inlineStr"><is><t>+77010000001</t></is></c></row></sheetData></worksheet>'
+    )
+
+    job = clients_import(user=manager, organization_id=org.id, content=_xlsx_sheet(sheet), fmt="xlsx", dry_run=False)
+
+    assert job.status == ImportStatus.FAILED
+    assert job.errors[0]["field"] == "file" and not Client.objects.exists()
