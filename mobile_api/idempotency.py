@@ -6,16 +6,19 @@ One effect, always (decision 0006, which supersedes parts of 0004). The request 
 2. run the view (its services' own ``atomic`` blocks become savepoints of this transaction);
 3. store the final answer in that record; commit.
 
-The effect and its stored answer therefore commit together or not at all. A 5xx, a transient 4xx ("not now":
-401/408/409/423/425/429), an exception or a dead worker rolls the effect back *with* the record, so the key is
-free again and a retry performs the change exactly once; there is no moment at which a committed effect lacks
-its answer. ``transaction.on_commit`` hooks (real-time pushes, outbox kicks) fire only after that commit, and are
-discarded with a rollback.
+The effect and its stored answer therefore commit together or not at all. Only an answer below 400 is stored.
+Any 4xx or 5xx, an exception or a dead worker rolls the effect back *with* the record, so the key is free again
+and a retry runs the request anew (a 4xx had no effect to repeat: a refusal answered before the caller's
+promotion, or a 422 before the body was corrected, must not be replayed); a retry after a 5xx performs the
+change exactly once, and there is no moment at which a committed effect lacks its answer.
+``transaction.on_commit`` hooks (real-time pushes, outbox kicks) fire only after that commit, and are discarded
+with a rollback.
 
 A concurrent retry with the same key waits on the uncommitted insert (a unique index makes PostgreSQL wait for
 the first transaction; SQLite serialises writers): when the first commits, the retry gets the stored answer;
 when it rolls back, the retry runs. A retry that has waited ``WAIT_FOR_FIRST`` seconds gets 409
-``idempotency_in_progress`` with Retry-After. The same key with another body is a 422 ``idempotency_key_reused``.
+``idempotency_in_progress`` with Retry-After. The same key with another body is a 422 ``idempotency_key_reused``
+once a (successful) answer is stored; after a 4xx nothing is stored, so the corrected body simply runs.
 
 A replay is an answer given now: the record lists the (organization, permission) grants the first answer relied
 on (see ``backend.organizations.access_trace``) and the caller must still pass each of them, or gets the 404/403
@@ -47,10 +50,10 @@ from backend.core.net import client_ip
 from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
 from backend.organizations.access_trace import Grant, access_traced
 from backend.organizations.selectors import organization_access_check
+from mobile_api.errors import API_PREFIX, envelope
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
 # How long a retry waits for the first request with its key to commit or roll back before it is told to come back.
 WAIT_FOR_FIRST = timedelta(seconds=5)
@@ -61,7 +64,8 @@ _LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+    # The middleware answers before (or after) any NinjaAPI runs, so it builds the one envelope itself.
+    response = JsonResponse(envelope(code=code, message=message), status=status)
     for k, v in (headers or {}).items():
         response[k] = v
     return response
@@ -106,8 +110,10 @@ def _request_hash(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-# Answers that say "not now" rather than "this is the result": replaying them would be wrong, so the key is released.
-_TRANSIENT_STATUSES = {401, 408, 409, 423, 425, 429}
+# Only answers below 400 are stored. A 4xx never has an effect (its writes roll back with it), so running it again
+# is safe, and replaying one would be wrong: a 403 must not outlive the caller's promotion, a 409 the conflict, a
+# 422 the correction of the body. A 5xx, likewise, is released so that the retry performs the change.
+_STORED_BELOW = 400
 _REPLAYED_HEADERS = ("Location", "Content-Disposition")
 
 
@@ -158,14 +164,12 @@ def _json_body(response: HttpResponseBase) -> tuple[bool, object]:
 def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[Grant]) -> bool:
     """Store a final answer in the request's transaction; ``False`` when the key must be released instead."""
     status = response.status_code
-    if status >= 500 or status in _TRANSIENT_STATUSES:
+    if status >= _STORED_BELOW:
         return False
     if transaction.get_rollback():
         # The view answered after a database error that broke the transaction: nothing of it can commit.
         return False
     storable, body = _json_body(response)
-    if not storable and status >= 400:
-        return False  # an error page that is not our envelope (e.g. the framework's HTML 404): just let it go
     headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
     if not storable:
         headers.pop("Content-Disposition", None)  # no file comes with the replay

@@ -74,18 +74,57 @@ def test_keys_are_scoped_per_caller(org: Organization) -> None:
 
 
 @pytest.mark.django_db
-def test_a_stored_error_is_replayed_too_and_a_malformed_key_is_refused(org: Organization) -> None:
+def test_a_validation_error_is_not_stored_so_the_corrected_body_runs_with_the_same_key(org: Organization) -> None:
     client = ApiClient(member(org, Role.MANAGER))
+    key = {"Idempotency-Key": "bad-1"}
     bad_phone = {"organization_id": org.id, "phone": "not a phone"}
 
-    first = client.post(URL, json=bad_phone, headers={"Idempotency-Key": "bad-1"})
-    again = client.post(URL, json=bad_phone, headers={"Idempotency-Key": "bad-1"})
+    first = client.post(URL, json=bad_phone, headers=key)
+    again = client.post(URL, json=bad_phone, headers=key)
+    corrected = client.post(URL, json=_body(org), headers=key)  # the same key with another body, after a 4xx
+    replay = client.post(URL, json=_body(org), headers=key)
     malformed = client.post(URL, json=_body(org), headers={"Idempotency-Key": "ключ с пробелами"})
 
     assert first.status_code == again.status_code == 422
-    assert again.json() == first.json()
+    assert first.json()["error"]["code"] == again.json()["error"]["code"] == "validation_error"
+    assert not again.has_header("Idempotent-Replayed")  # run again, not replayed
+    assert corrected.status_code == 201, corrected.content  # not 422 idempotency_key_reused
+    assert not corrected.has_header("Idempotent-Replayed")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == corrected.json()
     assert malformed.status_code == 422
-    assert CrmClient.objects.count() == 0
+    assert CrmClient.objects.count() == 1
+    assert IdempotencyRecord.objects.filter(key="bad-1").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("refusal", [403, 404])
+def test_a_refusal_is_not_stored_so_the_same_key_runs_once_the_caller_has_the_right(
+    org: Organization, refusal: int
+) -> None:
+    owner = member(org, Role.OWNER)
+    if refusal == 403:
+        caller = member(org, Role.MASTER)  # may see clients, not create them
+    else:
+        caller = member(Organization.objects.create(name="Elsewhere", kind="beauty_salon"), Role.OWNER)
+    api = ApiClient(caller)
+    key = {"Idempotency-Key": "create-after-promotion"}
+
+    refused = api.post(URL, json=_body(org), headers=key)
+    after_refusal = (CrmClient.objects.count(), IdempotencyRecord.objects.count())
+    if refusal == 403:
+        membership = Membership.objects.get(user=caller, organization=org)
+        membership_update(user=owner, membership_id=membership.pk, data={"role": Role.MANAGER})
+    else:
+        Membership.objects.create(user=caller, organization=org, role=Role.MANAGER)
+    retry = api.post(URL, json=_body(org), headers=key)
+
+    assert refused.status_code == refusal
+    assert not refused.has_header("Idempotent-Replayed")
+    assert after_refusal == (0, 0)  # nothing written, and the key is free
+    assert retry.status_code == 201, retry.content
+    assert not retry.has_header("Idempotent-Replayed")
+    assert CrmClient.objects.filter(organization=org).count() == 1
 
 
 @pytest.mark.django_db
