@@ -21,10 +21,13 @@ when it rolls back, the retry runs. A retry that has waited ``WAIT_FOR_FIRST`` s
 once a (successful) answer is stored; after a 4xx nothing is stored, so the corrected body simply runs.
 
 A replay is an answer given now: the record lists the (organization, permission) grants the first answer relied
-on (see ``backend.organizations.access_trace``) and the caller must still pass each of them, or gets the 404/403
-envelope the route would give today. JSON and empty bodies are replayed with their Location / Content-Disposition
-headers; a success whose body is not JSON (a file, a stream) is replayed as its status and Location alone, but
-its effect is never repeated. Records are kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
+on and the (model, pk) of every row its events recorded (see ``backend.core.access_trace``). The caller must still
+pass each grant, or gets the 404/403 envelope the route would give today, and must still see each row by the rule
+its app registered (``backend.core.visibility``; a model without one is covered by the grants), or gets the 404
+envelope: a client deleted since is not replayed to a role that no longer finds it. JSON and empty bodies are
+replayed with their Location / Content-Disposition headers; a success whose body is not JSON (a file, a stream)
+is replayed as its status and Location alone, but its effect is never repeated. Records are kept
+``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
 """
 
 from __future__ import annotations
@@ -44,11 +47,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.accounts.tokens import access_token_user
+from backend.core.access_trace import AccessTrace, access_traced
 from backend.core.exceptions import ApplicationError, ErrorCode
 from backend.core.models import IdempotencyRecord
 from backend.core.net import client_ip
 from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
-from backend.organizations.access_trace import Grant, access_traced
+from backend.core.visibility import entities_visible
 from backend.organizations.selectors import organization_access_check
 from mobile_api.errors import API_PREFIX, envelope
 
@@ -138,12 +142,15 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
 
 
 def _replay(record: IdempotencyRecord, user: AbstractBaseUser | None) -> HttpResponse:
-    """The stored answer, if the caller still passes every tenancy check it relied on; else today's 404/403."""
+    """The stored answer, if the caller still passes every tenancy check it relied on and still sees every row it
+    wrote; else today's 404/403 (a row gone from the caller's sight is a 404, as its ``GET`` is)."""
     for organization_id, perm in record.access or []:
         try:
             organization_access_check(user, int(organization_id), str(perm))
         except ApplicationError as exc:
             return _error(exc.status, exc.code, exc.message)
+    if not entities_visible(user, record.entities or {}):
+        return _error(404, ErrorCode.NOT_FOUND, _("Not found."))
     return _stored_response(record)
 
 
@@ -161,7 +168,7 @@ def _json_body(response: HttpResponseBase) -> tuple[bool, object]:
         return False, None
 
 
-def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[Grant]) -> bool:
+def _store(record: IdempotencyRecord, response: HttpResponseBase, trace: AccessTrace) -> bool:
     """Store a final answer in the request's transaction; ``False`` when the key must be released instead."""
     status = response.status_code
     if status >= _STORED_BELOW:
@@ -177,7 +184,8 @@ def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[G
         status_code=status,
         response_body=body,
         response_headers=headers,
-        access=[list(grant) for grant in grants],
+        access=[list(grant) for grant in trace.grants],
+        entities=trace.entities(),
         completed_at=timezone.now(),
     )
     return True
@@ -275,9 +283,9 @@ class IdempotencyMiddleware:
                 claimed = _claim(scope, key, request_hash, user)
                 if isinstance(claimed, HttpResponse):
                     return claimed
-                with access_traced() as grants:
+                with access_traced() as trace:
                     response = self.get_response(request)
-                if not _store(claimed, response, grants):
+                if not _store(claimed, response, trace):
                     raise _Release(response)
                 return response
         except _Release as release:

@@ -31,7 +31,7 @@ from backend.crm.models import CONSENT_KINDS, Client
 from backend.crm.services import ClientImportRow, client_bulk_upsert
 from backend.organizations.models import Organization
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_for_action, organization_get
+from backend.organizations.selectors import organization_access_check, organization_for_action, organization_get
 
 from .columns import CLIENT_COLUMNS, SERVICE_COLUMNS
 from .models import ImportFormat, ImportJob, ImportKind, ImportStatus, ImportUpload
@@ -491,7 +491,8 @@ def clients_import(
 ) -> ImportJob:
     """Import clients from a CSV/XLSX file in this process (the shell's entry point; the API goes through
     ``import_start``): see the module docstring for the policy; always returns the job."""
-    organization = organization_get(user, organization_id, IMPORT_RIGHTS[ImportKind.CLIENTS])
+    organization_access_check(user, organization_id, IMPORT_RIGHTS[ImportKind.CLIENTS])
+    organization = Organization.objects.get(pk=organization_id)
     return _import_inline(
         user=user,
         organization=organization,
@@ -508,7 +509,8 @@ def services_import(
 ) -> ImportJob:
     """Import services (match by code, then name) from a CSV/XLSX file in this process (the shell's entry
     point; the API goes through ``import_start``); always returns the job."""
-    organization = organization_get(user, organization_id, IMPORT_RIGHTS[ImportKind.SERVICES])
+    organization_access_check(user, organization_id, IMPORT_RIGHTS[ImportKind.SERVICES])
+    organization = Organization.objects.get(pk=organization_id)
     return _import_inline(
         user=user,
         organization=organization,
@@ -558,7 +560,8 @@ def import_start(
     perm = IMPORT_RIGHTS[kind]
     organization_id = organization_for_action(user=user, organization_id=organization_id, perm=perm)
     # The one check of this upload (404 outside the tenancy, 403 without the right), before the file is read.
-    organization = organization_get(user, organization_id, perm)
+    organization_access_check(user, organization_id, perm)
+    organization = Organization.objects.get(pk=organization_id)
     file_name = file.name or ""
     fmt = import_format_for(file_name)
     if (file.size or 0) > MAX_FILE_BYTES:

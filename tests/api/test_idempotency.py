@@ -505,3 +505,91 @@ def test_a_retry_that_waited_too_long_is_told_to_come_back(monkeypatch: pytest.M
     assert results["retry"]["Retry-After"] == "1"
     assert results["later"]["Idempotent-Replayed"] == "true"
     assert _vehicles(crm_client) == 1
+
+
+# --- a replay answers only while the caller still sees every row the request wrote --------------------------
+
+
+def _deleted_by_the_owner(org: Organization, client_id: int) -> None:
+    from backend.crm import services as crm_services
+
+    crm_services.client_soft_delete(user=member(org, Role.OWNER), client_id=client_id)
+
+
+@pytest.mark.django_db
+def test_a_client_deleted_since_is_a_404_on_replay_not_the_stored_card(org: Organization) -> None:
+    dispatcher = member(org, Role.DISPATCHER)  # may create clients, may not see deleted ones
+    api = ApiClient(dispatcher)
+    key = {"Idempotency-Key": "card-then-deleted"}
+    created = api.post(URL, json=_body(org), headers=key)
+    client_id = created.json()["id"]
+
+    _deleted_by_the_owner(org, client_id)
+    replay = api.post(URL, json=_body(org), headers=key)
+    card = api.get(f"{URL}/{client_id}")
+
+    assert created.status_code == 201
+    assert card.status_code == 404  # what the replay must agree with
+    assert replay.status_code == 404
+    assert replay.json()["error"]["code"] == "not_found"
+    assert "Aigerim" not in replay.content.decode()
+    assert not replay.has_header("Idempotent-Replayed")
+    assert IdempotencyRecord.objects.get(key="card-then-deleted").entities["crm.client"] == [str(client_id)]
+
+
+@pytest.mark.django_db
+def test_a_vehicle_whose_client_was_deleted_since_is_a_404_on_replay(org: Organization, crm_client: CrmClient) -> None:
+    api = ApiClient(member(org, Role.DISPATCHER))
+    key = {"Idempotency-Key": "vehicle-then-client-deleted"}
+    url = f"{URL}/{crm_client.pk}/vehicles"
+    created = api.post(url, json={"make": "Lada", "plate": "A001AA"}, headers=key)
+
+    _deleted_by_the_owner(org, crm_client.pk)
+    replay = api.post(url, json={"make": "Lada", "plate": "A001AA"}, headers=key)
+
+    assert created.status_code == 201, created.content
+    assert replay.status_code == 404
+    assert "A001AA" not in replay.content.decode()
+    assert _vehicles(crm_client) == 1
+
+
+@pytest.mark.django_db
+def test_a_row_the_caller_still_sees_is_replayed_even_if_deleted(org: Organization) -> None:
+    api = ApiClient(member(org, Role.MANAGER))  # the right to delete clients is the right to see deleted ones
+    key = {"Idempotency-Key": "card-still-visible"}
+    created = api.post(URL, json=_body(org), headers=key)
+    client_id = created.json()["id"]
+
+    _deleted_by_the_owner(org, client_id)
+    replay = api.post(URL, json=_body(org), headers=key)
+
+    assert api.get(f"{URL}/{client_id}").status_code == 200
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == created.json()
+
+
+@pytest.mark.django_db
+def test_a_model_without_a_registered_check_is_covered_by_the_grants_alone(org: Organization) -> None:
+    from backend.core.visibility import entities_visible, visibility_registered
+    from backend.crm.models import ClientSource
+
+    owner = member(org, Role.OWNER)
+    manager = member(org, Role.MANAGER)
+    api = ApiClient(manager)
+    key = {"Idempotency-Key": "source-1"}
+    body = {"organization_id": org.id, "name": "Instagram"}
+    created = api.post("/api/v1/crm/sources", json=body, headers=key)
+    source_id = created.json()["id"]
+    record = IdempotencyRecord.objects.get(key="source-1")
+
+    ClientSource.objects.filter(pk=source_id).delete()  # gone, but no rule says who may see sources
+    replay = api.post("/api/v1/crm/sources", json=body, headers=key)
+    membership_revoke(user=owner, membership_id=Membership.objects.get(user=manager, organization=org).pk)
+    after_revoke = api.post("/api/v1/crm/sources", json=body, headers=key)
+
+    assert record.entities == {"crm.clientsource": [str(source_id)]}
+    assert not visibility_registered("crm.clientsource")
+    assert entities_visible(manager, record.entities)
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert after_revoke.status_code == 404  # the organization grant is still re-checked
