@@ -52,7 +52,7 @@ from backend.core.exceptions import ApplicationError, ErrorCode
 from backend.core.models import IdempotencyRecord
 from backend.core.net import client_ip
 from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
-from backend.core.visibility import entities_visible
+from backend.core.visibility import entities_committed, entities_visible
 from backend.organizations.selectors import organization_access_check
 from mobile_api.errors import API_PREFIX, envelope
 
@@ -185,7 +185,7 @@ def _store(record: IdempotencyRecord, response: HttpResponseBase, trace: AccessT
         response_body=body,
         response_headers=headers,
         access=[list(grant) for grant in trace.grants],
-        entities=trace.entities(),
+        entities=entities_committed(trace.entities()),
         completed_at=timezone.now(),
     )
     return True

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from django.apps import apps
+
 # (user, primary keys) -> the subset of those keys the user may still see
 VisibleIds = Callable[[Any, Sequence[int]], Collection[int]]
 
@@ -48,3 +50,26 @@ def entities_visible(user: Any, entities: Mapping[str, Sequence[str]]) -> bool:
             if len(set(visible(user, chunk))) != len(chunk):
                 return False
     return True
+
+
+def entities_committed(entities: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """``entities`` without the rows of registered models that do not exist (any more) in this transaction.
+
+    The trace notes a row when its event is recorded, even inside a savepoint that is later rolled back (an import
+    whose write conflicted answers with its failed job): such a row was never part of the answer. Rows are soft
+    deleted, never removed, so a row missing here is one that never committed. Call before the answer is stored.
+    """
+    kept: dict[str, list[str]] = {}
+    for label, pks in entities.items():
+        if label.lower() not in _CHECKS:
+            kept[label] = list(pks)
+            continue
+        manager = apps.get_model(label)._base_manager  # every row, whatever the default manager hides
+        wanted = [pk for pk in pks if str(pk).isdigit()]
+        present: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = [int(pk) for pk in wanted[start : start + _CHUNK]]
+            present |= {str(pk) for pk in manager.filter(pk__in=chunk).values_list("pk", flat=True)}
+        if rows := [pk for pk in pks if pk in present]:
+            kept[label] = rows
+    return kept

@@ -22,7 +22,7 @@ from backend.crm.models import Vehicle
 from backend.notifications.models import OutboxMessage
 from backend.organizations.models import Membership, Organization, Role
 from backend.organizations.services import membership_revoke, membership_update
-from tests.api.idempotency_probe_urls import BACKEND_PIDS, LOCK_TIMEOUTS, PROBE, PROBE_CSV
+from tests.api.idempotency_probe_urls import BACKEND_PIDS, LOCK_TIMEOUTS, PROBE, PROBE_CSV, PROBE_UNDONE
 from tests.conftest import ApiClient, member
 
 URL = "/api/v1/crm/clients"
@@ -593,3 +593,21 @@ def test_a_model_without_a_registered_check_is_covered_by_the_grants_alone(org: 
     assert entities_visible(manager, record.entities)
     assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
     assert after_revoke.status_code == 404  # the organization grant is still re-checked
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db
+def test_a_row_written_in_a_rolled_back_savepoint_does_not_block_the_replay(
+    org: Organization, crm_client: CrmClient
+) -> None:
+    api = ApiClient(member(org, Role.DISPATCHER))
+    key = {"Idempotency-Key": "undone-1"}
+    url = PROBE_UNDONE.format(client_id=crm_client.pk)
+
+    first = api.post(url, json={}, headers=key)
+    replay = api.post(url, json={}, headers=key)
+
+    assert first.status_code == 201, first.content
+    assert _vehicles(crm_client) == 0
+    assert IdempotencyRecord.objects.get(key="undone-1").entities == {}
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
