@@ -15,8 +15,14 @@ from .auth.router import router as auth_router
 from .catalog.router import router as catalog_router
 from .crm.router import router as crm_router
 from .docs import ASSET_URL_NAME, LocalSwagger, docs_asset
-from .errors import ObjectBodyParser, install_error_handlers, method_not_allowed_as_envelope, not_found_view
-from .idempotency import API_PREFIX, EXEMPT_PREFIXES, HEADER
+from .errors import (
+    API_PREFIX,
+    ObjectBodyParser,
+    install_error_handlers,
+    method_not_allowed_as_envelope,
+    not_found_view,
+)
+from .idempotency import EXEMPT_PREFIXES, HEADER
 from .imports.router import router as imports_router
 from .security import bearer
 from .system.router import router as system_router

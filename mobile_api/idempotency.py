@@ -6,22 +6,28 @@ One effect, always (decision 0006, which supersedes parts of 0004). The request 
 2. run the view (its services' own ``atomic`` blocks become savepoints of this transaction);
 3. store the final answer in that record; commit.
 
-The effect and its stored answer therefore commit together or not at all. A 5xx, a transient 4xx ("not now":
-401/408/409/423/425/429), an exception or a dead worker rolls the effect back *with* the record, so the key is
-free again and a retry performs the change exactly once; there is no moment at which a committed effect lacks
-its answer. ``transaction.on_commit`` hooks (real-time pushes, outbox kicks) fire only after that commit, and are
-discarded with a rollback.
+The effect and its stored answer therefore commit together or not at all. Only an answer below 400 is stored.
+Any 4xx or 5xx, an exception or a dead worker rolls the effect back *with* the record, so the key is free again
+and a retry runs the request anew (a 4xx had no effect to repeat: a refusal answered before the caller's
+promotion, or a 422 before the body was corrected, must not be replayed); a retry after a 5xx performs the
+change exactly once, and there is no moment at which a committed effect lacks its answer.
+``transaction.on_commit`` hooks (real-time pushes, outbox kicks) fire only after that commit, and are discarded
+with a rollback.
 
 A concurrent retry with the same key waits on the uncommitted insert (a unique index makes PostgreSQL wait for
 the first transaction; SQLite serialises writers): when the first commits, the retry gets the stored answer;
 when it rolls back, the retry runs. A retry that has waited ``WAIT_FOR_FIRST`` seconds gets 409
-``idempotency_in_progress`` with Retry-After. The same key with another body is a 422 ``idempotency_key_reused``.
+``idempotency_in_progress`` with Retry-After. The same key with another body is a 422 ``idempotency_key_reused``
+once a (successful) answer is stored; after a 4xx nothing is stored, so the corrected body simply runs.
 
 A replay is an answer given now: the record lists the (organization, permission) grants the first answer relied
-on (see ``backend.organizations.access_trace``) and the caller must still pass each of them, or gets the 404/403
-envelope the route would give today. JSON and empty bodies are replayed with their Location / Content-Disposition
-headers; a success whose body is not JSON (a file, a stream) is replayed as its status and Location alone, but
-its effect is never repeated. Records are kept ``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
+on and the (model, pk) of every row its events recorded (see ``backend.core.access_trace``). The caller must still
+pass each grant, or gets the 404/403 envelope the route would give today, and must still see each row by the rule
+its app registered (``backend.core.visibility``; a model without one is covered by the grants), or gets the 404
+envelope: a client deleted since is not replayed to a role that no longer finds it. JSON and empty bodies are
+replayed with their Location / Content-Disposition headers; a success whose body is not JSON (a file, a stream)
+is replayed as its status and Location alone, but its effect is never repeated. Records are kept
+``BRIGADA_IDEMPOTENCY_TTL`` (48 h) and then purged.
 """
 
 from __future__ import annotations
@@ -41,16 +47,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.accounts.tokens import access_token_user
+from backend.core.access_trace import AccessTrace, access_traced
 from backend.core.exceptions import ApplicationError, ErrorCode
 from backend.core.models import IdempotencyRecord
 from backend.core.net import client_ip
 from backend.core.services import idempotency_purge  # noqa: F401  (re-exported for callers of this module)
-from backend.organizations.access_trace import Grant, access_traced
+from backend.core.visibility import entities_committed, entities_visible
 from backend.organizations.selectors import organization_access_check
+from mobile_api.errors import API_PREFIX, envelope
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
 # How long a retry waits for the first request with its key to commit or roll back before it is told to come back.
 WAIT_FOR_FIRST = timedelta(seconds=5)
@@ -61,7 +68,8 @@ _LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+    # The middleware answers before (or after) any NinjaAPI runs, so it builds the one envelope itself.
+    response = JsonResponse(envelope(code=code, message=message), status=status)
     for k, v in (headers or {}).items():
         response[k] = v
     return response
@@ -106,8 +114,10 @@ def _request_hash(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-# Answers that say "not now" rather than "this is the result": replaying them would be wrong, so the key is released.
-_TRANSIENT_STATUSES = {401, 408, 409, 423, 425, 429}
+# Only answers below 400 are stored. A 4xx never has an effect (its writes roll back with it), so running it again
+# is safe, and replaying one would be wrong: a 403 must not outlive the caller's promotion, a 409 the conflict, a
+# 422 the correction of the body. A 5xx, likewise, is released so that the retry performs the change.
+_STORED_BELOW = 400
 _REPLAYED_HEADERS = ("Location", "Content-Disposition")
 
 
@@ -132,12 +142,15 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
 
 
 def _replay(record: IdempotencyRecord, user: AbstractBaseUser | None) -> HttpResponse:
-    """The stored answer, if the caller still passes every tenancy check it relied on; else today's 404/403."""
+    """The stored answer, if the caller still passes every tenancy check it relied on and still sees every row it
+    wrote; else today's 404/403 (a row gone from the caller's sight is a 404, as its ``GET`` is)."""
     for organization_id, perm in record.access or []:
         try:
             organization_access_check(user, int(organization_id), str(perm))
         except ApplicationError as exc:
             return _error(exc.status, exc.code, exc.message)
+    if not entities_visible(user, record.entities or {}):
+        return _error(404, ErrorCode.NOT_FOUND, _("Not found."))
     return _stored_response(record)
 
 
@@ -155,17 +168,15 @@ def _json_body(response: HttpResponseBase) -> tuple[bool, object]:
         return False, None
 
 
-def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[Grant]) -> bool:
+def _store(record: IdempotencyRecord, response: HttpResponseBase, trace: AccessTrace) -> bool:
     """Store a final answer in the request's transaction; ``False`` when the key must be released instead."""
     status = response.status_code
-    if status >= 500 or status in _TRANSIENT_STATUSES:
+    if status >= _STORED_BELOW:
         return False
     if transaction.get_rollback():
         # The view answered after a database error that broke the transaction: nothing of it can commit.
         return False
     storable, body = _json_body(response)
-    if not storable and status >= 400:
-        return False  # an error page that is not our envelope (e.g. the framework's HTML 404): just let it go
     headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
     if not storable:
         headers.pop("Content-Disposition", None)  # no file comes with the replay
@@ -173,7 +184,8 @@ def _store(record: IdempotencyRecord, response: HttpResponseBase, grants: list[G
         status_code=status,
         response_body=body,
         response_headers=headers,
-        access=[list(grant) for grant in grants],
+        access=[list(grant) for grant in trace.grants],
+        entities=entities_committed(trace.entities()),
         completed_at=timezone.now(),
     )
     return True
@@ -271,9 +283,9 @@ class IdempotencyMiddleware:
                 claimed = _claim(scope, key, request_hash, user)
                 if isinstance(claimed, HttpResponse):
                     return claimed
-                with access_traced() as grants:
+                with access_traced() as trace:
                     response = self.get_response(request)
-                if not _store(claimed, response, grants):
+                if not _store(claimed, response, trace):
                     raise _Release(response)
                 return response
         except _Release as release:

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from .access_trace import entity_written
 from .models import Event, EventAction
 
 
@@ -62,11 +63,15 @@ def event_record(
     batch_id: uuid.UUID | None = None,
     note: str = "",
 ) -> Event:
-    """Append one event. Call inside the service's transaction so both commit or neither does."""
+    """Append one event. Call inside the service's transaction so both commit or neither does.
+
+    The entity is noted in the open access trace: an idempotent replay re-checks that the caller still sees it.
+    """
     if action == EventAction.UPDATE and before is not None and after is not None:
         changed = diff(before, after)
         before = {k: before.get(k) for k in changed}
         after = changed
+    entity_written(entity_type_of(entity), str(entity.pk))
     return Event.objects.create(
         organization_id=organization_id if organization_id is not None else getattr(entity, "organization_id", None),
         actor=actor if getattr(actor, "is_authenticated", False) else None,
@@ -97,6 +102,7 @@ def event_record_many(
             changed = diff(before, after)
             before = {k: before.get(k) for k in changed}
             after = changed
+        entity_written(entity_type_of(entity), str(entity.pk))
         rows.append(
             Event(
                 organization_id=getattr(entity, "organization_id", None),
@@ -159,6 +165,7 @@ def export_record(
     An export changes no row but moves personal data out of the tenant, so the audit trail must show who took
     what, when, and with which filters. The entity is the exported set, not one row: ``entity_id`` is ``"*"``.
     Call it in the same transaction that reads the rows, so a failed export leaves no event and vice versa.
+    No entity is noted in the access trace: the set is the organization's, which its grant already covers.
     """
     return Event.objects.create(
         organization_id=organization_id,

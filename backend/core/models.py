@@ -114,7 +114,8 @@ class IdempotencyRecord(models.Model):
     with the answer before that transaction commits (decision 0006): a committed effect always has its stored
     answer, and an effect that rolled back leaves no record behind. Concurrent retries with the same key wait on
     the insert, so exactly one of them performs the side effect (measured in FIELD-NOTES). ``access`` lists the
-    ``[organization id, permission]`` grants the answer relied on; a replay re-checks them for the caller.
+    ``[organization id, permission]`` grants the answer relied on and ``entities`` the rows the request wrote (as its
+    events name them); a replay re-checks both for the caller.
     """
 
     key = models.CharField(max_length=255)
@@ -125,6 +126,9 @@ class IdempotencyRecord(models.Model):
     response_headers = models.JSONField(default=dict, blank=True, help_text="headers replayed with the body")
     access = models.JSONField(
         default=list, blank=True, help_text="[organization id, permission] pairs the answer relied on"
+    )
+    entities = models.JSONField(
+        default=dict, blank=True, help_text="{model label: [pk, ...]} of the rows the request wrote"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)

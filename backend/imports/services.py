@@ -464,40 +464,62 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
-def clients_import(
-    *, user: Any, organization_id: int, content: bytes, fmt: str, dry_run: bool, file_name: str = ""
+# The right each kind of import needs: checked once per entry point (the API's ``import_start``, the shell's
+# ``clients_import`` / ``services_import``); a queued job is checked again when it runs, by the write services.
+IMPORT_RIGHTS: dict[str, Perm] = {ImportKind.CLIENTS: Perm.CLIENT_IMPORT, ImportKind.SERVICES: Perm.CATALOG_CHANGE}
+
+
+def _import_inline(
+    *, user: Any, organization: Organization, kind: str, content: bytes, fmt: str, dry_run: bool, file_name: str
 ) -> ImportJob:
-    """Import clients from a CSV/XLSX file (see the module docstring for the policy); always returns the job."""
-    organization_access_check(user, organization_id, Perm.CLIENT_IMPORT)
-    organization = Organization.objects.get(pk=organization_id)
+    """Run an import in the caller's process; the entry point (``import_start`` or ``clients_import`` /
+    ``services_import``) has already checked the right, once."""
     job = _job_new(
         user=user,
         organization=organization,
-        kind=ImportKind.CLIENTS,
+        kind=kind,
         fmt=_check_format(fmt),
         file_name=file_name,
         dry_run=dry_run,
         status=ImportStatus.FAILED,
     )
     return _run(user=user, job=job, content=content)
+
+
+def clients_import(
+    *, user: Any, organization_id: int, content: bytes, fmt: str, dry_run: bool, file_name: str = ""
+) -> ImportJob:
+    """Import clients from a CSV/XLSX file in this process (the shell's entry point; the API goes through
+    ``import_start``): see the module docstring for the policy; always returns the job."""
+    organization_access_check(user, organization_id, IMPORT_RIGHTS[ImportKind.CLIENTS])
+    organization = Organization.objects.get(pk=organization_id)
+    return _import_inline(
+        user=user,
+        organization=organization,
+        kind=ImportKind.CLIENTS,
+        content=content,
+        fmt=fmt,
+        dry_run=dry_run,
+        file_name=file_name,
+    )
 
 
 def services_import(
     *, user: Any, organization_id: int, content: bytes, fmt: str, dry_run: bool, file_name: str = ""
 ) -> ImportJob:
-    """Import services (match by code, then name) from a CSV/XLSX file; always returns the job."""
-    organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
+    """Import services (match by code, then name) from a CSV/XLSX file in this process (the shell's entry
+    point; the API goes through ``import_start``); always returns the job."""
+    organization_access_check(user, organization_id, IMPORT_RIGHTS[ImportKind.SERVICES])
     organization = Organization.objects.get(pk=organization_id)
-    job = _job_new(
+    return _import_inline(
         user=user,
         organization=organization,
         kind=ImportKind.SERVICES,
-        fmt=_check_format(fmt),
-        file_name=file_name,
+        content=content,
+        fmt=fmt,
         dry_run=dry_run,
-        status=ImportStatus.FAILED,
+        file_name=file_name,
     )
-    return _run(user=user, job=job, content=content)
 
 
 # --- the upload: one entry point for the API ---------------------------------------------------------------
@@ -506,8 +528,6 @@ def services_import(
 # ones, and XLSX files that do not declare their size, go to the task queue, so no upload holds a request (and a
 # server thread) for long.
 INLINE_MAX_CELLS = 50_000
-
-IMPORT_RIGHTS: dict[str, Perm] = {ImportKind.CLIENTS: Perm.CLIENT_IMPORT, ImportKind.SERVICES: Perm.CATALOG_CHANGE}
 
 
 @dataclass(frozen=True)
@@ -539,7 +559,9 @@ def import_start(
         raise ValidationFailed(_("Use clients or services."), fields={"kind": [_("Use clients or services.")]})
     perm = IMPORT_RIGHTS[kind]
     organization_id = organization_for_action(user=user, organization_id=organization_id, perm=perm)
+    # The one check of this upload (404 outside the tenancy, 403 without the right), before the file is read.
     organization_access_check(user, organization_id, perm)
+    organization = Organization.objects.get(pk=organization_id)
     file_name = file.name or ""
     fmt = import_format_for(file_name)
     if (file.size or 0) > MAX_FILE_BYTES:
@@ -549,15 +571,20 @@ def import_start(
     content = file.read()
     cells = table_check(content, fmt)
     if cells is not None and cells <= INLINE_MAX_CELLS:
-        run = clients_import if kind == ImportKind.CLIENTS else services_import
-        job = run(
-            user=user, organization_id=organization_id, content=content, fmt=fmt, dry_run=dry_run, file_name=file_name
+        job = _import_inline(
+            user=user,
+            organization=organization,
+            kind=kind,
+            content=content,
+            fmt=fmt,
+            dry_run=dry_run,
+            file_name=file_name,
         )
         return ImportStarted(job=job, queued=False)
     return ImportStarted(
         job=_job_enqueue(
             user=user,
-            organization=Organization.objects.get(pk=organization_id),
+            organization=organization,
             kind=kind,
             fmt=fmt,
             file_name=file_name,

@@ -17,9 +17,9 @@ from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from backend.core.access_trace import access_granted
 from backend.core.exceptions import NotFound, PermissionDenied
 
-from .access_trace import access_granted
 from .models import Branch, Membership, Organization
 from .permissions import Perm, role_has
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from ninja import NinjaAPI, Status
@@ -28,6 +28,7 @@ from mobile_api.security import bearer
 
 PROBE = "/api/v1/_probe/clients/{client_id}/vehicles"
 PROBE_CSV = "/api/v1/_probe/csv/{client_id}"
+PROBE_UNDONE = "/api/v1/_probe/clients/{client_id}/vehicles-undone"
 
 probe_api = NinjaAPI(urls_namespace="idempotency-probe", auth=bearer)
 install_error_handlers(probe_api)
@@ -64,6 +65,23 @@ def vehicle_probe(request: HttpRequest, client_id: int) -> Any:
     if mode == "crash":
         raise SystemExit("the worker died between the effect and the stored answer")
     return Status(201, {"id": vehicle_id})
+
+
+class _Undo(Exception):
+    pass
+
+
+@probe_api.post("/clients/{client_id}/vehicles-undone", response={201: dict[str, bool]})
+def vehicle_undone(request: HttpRequest, client_id: int) -> Any:
+    """Writes a vehicle (and its event) in a savepoint, rolls it back and still succeeds, as an import whose write
+    conflicted answers with its failed job."""
+    try:
+        with transaction.atomic():
+            crm_services.vehicle_create(user=request.auth, client_id=client_id, make="Lada")  # type: ignore[attr-defined]
+            raise _Undo
+    except _Undo:
+        pass
+    return Status(201, {"undone": True})
 
 
 def vehicle_csv(request: HttpRequest, client_id: int) -> HttpResponse:

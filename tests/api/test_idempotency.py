@@ -22,7 +22,7 @@ from backend.crm.models import Vehicle
 from backend.notifications.models import OutboxMessage
 from backend.organizations.models import Membership, Organization, Role
 from backend.organizations.services import membership_revoke, membership_update
-from tests.api.idempotency_probe_urls import BACKEND_PIDS, LOCK_TIMEOUTS, PROBE, PROBE_CSV
+from tests.api.idempotency_probe_urls import BACKEND_PIDS, LOCK_TIMEOUTS, PROBE, PROBE_CSV, PROBE_UNDONE
 from tests.conftest import ApiClient, member
 
 URL = "/api/v1/crm/clients"
@@ -74,18 +74,57 @@ def test_keys_are_scoped_per_caller(org: Organization) -> None:
 
 
 @pytest.mark.django_db
-def test_a_stored_error_is_replayed_too_and_a_malformed_key_is_refused(org: Organization) -> None:
+def test_a_validation_error_is_not_stored_so_the_corrected_body_runs_with_the_same_key(org: Organization) -> None:
     client = ApiClient(member(org, Role.MANAGER))
+    key = {"Idempotency-Key": "bad-1"}
     bad_phone = {"organization_id": org.id, "phone": "not a phone"}
 
-    first = client.post(URL, json=bad_phone, headers={"Idempotency-Key": "bad-1"})
-    again = client.post(URL, json=bad_phone, headers={"Idempotency-Key": "bad-1"})
+    first = client.post(URL, json=bad_phone, headers=key)
+    again = client.post(URL, json=bad_phone, headers=key)
+    corrected = client.post(URL, json=_body(org), headers=key)  # the same key with another body, after a 4xx
+    replay = client.post(URL, json=_body(org), headers=key)
     malformed = client.post(URL, json=_body(org), headers={"Idempotency-Key": "ключ с пробелами"})
 
     assert first.status_code == again.status_code == 422
-    assert again.json() == first.json()
+    assert first.json()["error"]["code"] == again.json()["error"]["code"] == "validation_error"
+    assert not again.has_header("Idempotent-Replayed")  # run again, not replayed
+    assert corrected.status_code == 201, corrected.content  # not 422 idempotency_key_reused
+    assert not corrected.has_header("Idempotent-Replayed")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == corrected.json()
     assert malformed.status_code == 422
-    assert CrmClient.objects.count() == 0
+    assert CrmClient.objects.count() == 1
+    assert IdempotencyRecord.objects.filter(key="bad-1").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("refusal", [403, 404])
+def test_a_refusal_is_not_stored_so_the_same_key_runs_once_the_caller_has_the_right(
+    org: Organization, refusal: int
+) -> None:
+    owner = member(org, Role.OWNER)
+    if refusal == 403:
+        caller = member(org, Role.MASTER)  # may see clients, not create them
+    else:
+        caller = member(Organization.objects.create(name="Elsewhere", kind="beauty_salon"), Role.OWNER)
+    api = ApiClient(caller)
+    key = {"Idempotency-Key": "create-after-promotion"}
+
+    refused = api.post(URL, json=_body(org), headers=key)
+    after_refusal = (CrmClient.objects.count(), IdempotencyRecord.objects.count())
+    if refusal == 403:
+        membership = Membership.objects.get(user=caller, organization=org)
+        membership_update(user=owner, membership_id=membership.pk, data={"role": Role.MANAGER})
+    else:
+        Membership.objects.create(user=caller, organization=org, role=Role.MANAGER)
+    retry = api.post(URL, json=_body(org), headers=key)
+
+    assert refused.status_code == refusal
+    assert not refused.has_header("Idempotent-Replayed")
+    assert after_refusal == (0, 0)  # nothing written, and the key is free
+    assert retry.status_code == 201, retry.content
+    assert not retry.has_header("Idempotent-Replayed")
+    assert CrmClient.objects.filter(organization=org).count() == 1
 
 
 @pytest.mark.django_db
@@ -466,3 +505,109 @@ def test_a_retry_that_waited_too_long_is_told_to_come_back(monkeypatch: pytest.M
     assert results["retry"]["Retry-After"] == "1"
     assert results["later"]["Idempotent-Replayed"] == "true"
     assert _vehicles(crm_client) == 1
+
+
+# --- a replay answers only while the caller still sees every row the request wrote --------------------------
+
+
+def _deleted_by_the_owner(org: Organization, client_id: int) -> None:
+    from backend.crm import services as crm_services
+
+    crm_services.client_soft_delete(user=member(org, Role.OWNER), client_id=client_id)
+
+
+@pytest.mark.django_db
+def test_a_client_deleted_since_is_a_404_on_replay_not_the_stored_card(org: Organization) -> None:
+    dispatcher = member(org, Role.DISPATCHER)  # may create clients, may not see deleted ones
+    api = ApiClient(dispatcher)
+    key = {"Idempotency-Key": "card-then-deleted"}
+    created = api.post(URL, json=_body(org), headers=key)
+    client_id = created.json()["id"]
+
+    _deleted_by_the_owner(org, client_id)
+    replay = api.post(URL, json=_body(org), headers=key)
+    card = api.get(f"{URL}/{client_id}")
+
+    assert created.status_code == 201
+    assert card.status_code == 404  # what the replay must agree with
+    assert replay.status_code == 404
+    assert replay.json()["error"]["code"] == "not_found"
+    assert "Aigerim" not in replay.content.decode()
+    assert not replay.has_header("Idempotent-Replayed")
+    assert IdempotencyRecord.objects.get(key="card-then-deleted").entities["crm.client"] == [str(client_id)]
+
+
+@pytest.mark.django_db
+def test_a_vehicle_whose_client_was_deleted_since_is_a_404_on_replay(org: Organization, crm_client: CrmClient) -> None:
+    api = ApiClient(member(org, Role.DISPATCHER))
+    key = {"Idempotency-Key": "vehicle-then-client-deleted"}
+    url = f"{URL}/{crm_client.pk}/vehicles"
+    created = api.post(url, json={"make": "Lada", "plate": "A001AA"}, headers=key)
+
+    _deleted_by_the_owner(org, crm_client.pk)
+    replay = api.post(url, json={"make": "Lada", "plate": "A001AA"}, headers=key)
+
+    assert created.status_code == 201, created.content
+    assert replay.status_code == 404
+    assert "A001AA" not in replay.content.decode()
+    assert _vehicles(crm_client) == 1
+
+
+@pytest.mark.django_db
+def test_a_row_the_caller_still_sees_is_replayed_even_if_deleted(org: Organization) -> None:
+    api = ApiClient(member(org, Role.MANAGER))  # the right to delete clients is the right to see deleted ones
+    key = {"Idempotency-Key": "card-still-visible"}
+    created = api.post(URL, json=_body(org), headers=key)
+    client_id = created.json()["id"]
+
+    _deleted_by_the_owner(org, client_id)
+    replay = api.post(URL, json=_body(org), headers=key)
+
+    assert api.get(f"{URL}/{client_id}").status_code == 200
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == created.json()
+
+
+@pytest.mark.django_db
+def test_a_model_without_a_registered_check_is_covered_by_the_grants_alone(org: Organization) -> None:
+    from backend.core.visibility import entities_visible, visibility_registered
+    from backend.crm.models import ClientSource
+
+    owner = member(org, Role.OWNER)
+    manager = member(org, Role.MANAGER)
+    api = ApiClient(manager)
+    key = {"Idempotency-Key": "source-1"}
+    body = {"organization_id": org.id, "name": "Instagram"}
+    created = api.post("/api/v1/crm/sources", json=body, headers=key)
+    source_id = created.json()["id"]
+    record = IdempotencyRecord.objects.get(key="source-1")
+
+    ClientSource.objects.filter(pk=source_id).delete()  # gone, but no rule says who may see sources
+    replay = api.post("/api/v1/crm/sources", json=body, headers=key)
+    membership_revoke(user=owner, membership_id=Membership.objects.get(user=manager, organization=org).pk)
+    after_revoke = api.post("/api/v1/crm/sources", json=body, headers=key)
+
+    assert record.entities == {"crm.clientsource": [str(source_id)]}
+    assert not visibility_registered("crm.clientsource")
+    assert entities_visible(manager, record.entities)
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert after_revoke.status_code == 404  # the organization grant is still re-checked
+
+
+@pytest.mark.urls(PROBE_URLS)
+@pytest.mark.django_db
+def test_a_row_written_in_a_rolled_back_savepoint_does_not_block_the_replay(
+    org: Organization, crm_client: CrmClient
+) -> None:
+    api = ApiClient(member(org, Role.DISPATCHER))
+    key = {"Idempotency-Key": "undone-1"}
+    url = PROBE_UNDONE.format(client_id=crm_client.pk)
+
+    first = api.post(url, json={}, headers=key)
+    replay = api.post(url, json={}, headers=key)
+
+    assert first.status_code == 201, first.content
+    assert _vehicles(crm_client) == 0
+    assert IdempotencyRecord.objects.get(key="undone-1").entities == {}
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"

@@ -31,3 +31,21 @@ def test_import_command_fails_loudly_on_row_errors(tmp_path: Path, org, manager)
     with pytest.raises(CommandError):
         call_command("import_clients", str(source), organization=org.id, as_phone=manager.phone)
     assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["clients", "services"])
+def test_the_import_command_checks_the_right_before_reading_the_file(tmp_path: Path, org, other_org, kind) -> None:
+    from backend.imports.models import ImportJob
+    from backend.organizations.models import Role
+    from tests.conftest import member
+
+    worker = member(org, Role.WORKER)
+    outsider = member(other_org, Role.OWNER)
+    unreadable = tmp_path / "broken.xlsx"
+    unreadable.write_bytes(b"not a spreadsheet")
+
+    for user in (worker, outsider):
+        with pytest.raises(CommandError):
+            call_command("import_clients", str(unreadable), organization=org.id, as_phone=user.phone, kind=kind)
+
+    assert not ImportJob.objects.exists()  # not even a failed job in an organization the caller may not import into
