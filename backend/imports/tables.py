@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
@@ -99,10 +100,45 @@ def _caps_check(content: bytes, fmt: str) -> int | None:
         try:
             if not workbook.worksheets:
                 raise TableError(_("The workbook has no sheets."), code=TableErrorCode.INVALID_FILE)
-            return _dimension_check(workbook.worksheets[0])
+            sheet = workbook.worksheets[0]
+            declared = _dimension_check(sheet)
+            if declared is None:
+                return None
+            # A dimension may also claim less than the sheet holds: count the cell elements themselves, so a small
+            # claim cannot take a large sheet past the inline limit into a request.
+            counted = _cell_elements(content, getattr(sheet, "_worksheet_path", ""))
+            if counted > MAX_CELLS:
+                raise _too_many_cells()
+            return max(declared, counted)
         finally:
             workbook.close()
     raise TableError(_("Unknown format."), code=TableErrorCode.INVALID_FILE)
+
+
+# A cell element, with or without a namespace prefix (<c r="A1">, <c/>, <x:c>): not <col>, <cfRule>, ...
+_CELL_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+
+
+def _cell_elements(content: bytes, member: str) -> int:
+    """How many cell elements a sheet's XML holds, streamed in 1 MB pieces (its unpacked size is capped already).
+
+    Every match starts at a ``<``, and text cannot hold a bare ``<``: cutting each piece at its last ``<`` never
+    splits a match, and the rest is carried into the next piece.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive, archive.open(member) as stream:
+            count, carry = 0, b""
+            while chunk := stream.read(1 << 20):
+                buffer = carry + chunk
+                cut = buffer.rfind(b"<")
+                if cut == -1:
+                    carry = b""
+                    continue
+                count += len(_CELL_ELEMENT.findall(buffer, 0, cut))
+                carry = buffer[cut:]
+            return count + len(_CELL_ELEMENT.findall(carry))
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise TableError(_("The file is not a readable XLSX workbook."), code=TableErrorCode.INVALID_FILE) from exc
 
 
 def _workbook_open(content: bytes) -> Any:

@@ -304,3 +304,22 @@ def test_a_sheet_that_jumps_past_the_last_possible_row_is_not_a_workbook(org, ma
 
     assert job.status == ImportStatus.FAILED
     assert job.errors[0]["field"] == "file" and not Client.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_dimension_that_claims_a_small_sheet_cannot_run_a_large_one_inside_the_request(org, manager) -> None:
+    # given a sheet that claims 2 rows of 12 columns but holds 5,000 rows of them (60,000 cells)
+    content = _xlsx_sheet(_sheet(12, 5_000, dimension="A1:L2"))
+    assert tables.table_check(content, "xlsx") == 60_000 > INLINE_MAX_CELLS
+
+    response = _upload(ApiClient(manager), "liar.xlsx", content)
+
+    assert response.status_code == 202, response.content[:300]
+    assert ImportJob.objects.get().status == ImportStatus.QUEUED and not Client.objects.exists()
+
+
+def test_cell_elements_are_counted_with_any_prefix_and_across_pieces(monkeypatch) -> None:
+    sheet = '<x:worksheet xmlns:x="s"><x:sheetData>' + '<x:row><x:c r="A1"><x:v>1</x:v></x:c><c/></x:row>' * 3000
+    content = _xlsx_sheet(sheet + '<x:col min="1"/></x:sheetData></x:worksheet>')
+
+    assert tables._cell_elements(content, "xl/worksheets/sheet1.xml") == 6000
