@@ -338,3 +338,22 @@ def test_a_superuser_lifts_a_lock_in_the_admin_and_the_event_log_says_who(staff:
     assert signed_in(sign_in(PHONE, PASSWORD))
     [event] = Event.objects.filter(entity_type="accounts.loginthrottle", note="sign-in lock lifted by operator")
     assert event.actor == root
+
+
+@pytest.mark.django_db
+def test_a_superuser_finds_a_hashed_key_by_the_text_typed(staff: User) -> None:
+    # given
+    for _ in range(2):
+        sign_in("not-a-phone", "wrong")
+        sign_in("+77019999999", "wrong")
+    operator = Client()
+    operator.force_login(staff)
+
+    # when
+    by_text = operator.get("/admin/accounts/loginthrottle/", {"q": "  Not-A-Phone "})
+    by_spelling = operator.get("/admin/accounts/loginthrottle/", {"q": "+7 701 999 99 99"})
+
+    # then
+    [hashed] = LoginThrottle.objects.filter(key__startswith="hmac:")
+    assert [row.pk for row in by_text.context["cl"].result_list] == [hashed.pk]
+    assert [row.key for row in by_spelling.context["cl"].result_list] == ["+77019999999"]
