@@ -28,8 +28,14 @@ from backend.organizations.admin_tenancy import TenantScopedAdmin, tenant_ids
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 
-from .lockout import admin_login_attempt_start, admin_login_failed, admin_login_succeeded, login_throttles_unlock
-from .models import AuthToken, LoginThrottle, OtpChallenge, User
+from .lockout import (
+    account_key,
+    admin_login_attempt_start,
+    admin_login_failed,
+    admin_login_succeeded,
+    login_throttles_unlock,
+)
+from .models import AuthToken, LoginThrottle, LoginThrottleScope, OtpChallenge, User
 from .services import (
     USER_EVENT_FIELDS,
     group_change_record,
@@ -304,6 +310,15 @@ class LoginThrottleAdmin(SuperuserOnlyAdmin):
     list_filter = ("scope",)
     search_fields = ("=key",)
     actions = ("unlock",)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[LoginThrottle], search_term: str
+    ) -> tuple[QuerySet[LoginThrottle], bool]:
+        # Account keys are stored as E.164 or as a keyed hash: look up what the person says they typed, too.
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            found = found | queryset.filter(scope=LoginThrottleScope.ACCOUNT, key=account_key(search_term))
+        return found, duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -147,7 +147,11 @@ class LoginThrottle(models.Model):
     """
 
     scope = models.CharField(_("scope"), max_length=8, choices=LoginThrottleScope.choices)
-    key = models.CharField(_("key"), max_length=64, help_text=_("the phone typed (normalized) or the IP address"))
+    key = models.CharField(
+        _("key"),
+        max_length=64,
+        help_text=_("the phone (E.164), a keyed hash of any other text typed, or the IP address"),
+    )
     failures = models.PositiveIntegerField(_("failures"), default=0)
     window_started_at = models.DateTimeField(_("window started at"), default=timezone.now)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)

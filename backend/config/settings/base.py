@@ -134,6 +134,18 @@ def proxy_ssl_header(raw: str) -> tuple[str, str] | None:
 
 
 SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# Behind a TLS-terminating proxy every request reaches Django as plain HTTP: redirecting to HTTPS without knowing
+# the proxy's header would redirect forever. Refused here rather than in a deploy check, because daphne and
+# runserver never run deploy checks.
+BRIGADA_TLS_TERMINATED_HERE = env_bool("BRIGADA_TLS_TERMINATED_HERE", False)
+if not DEBUG and SECURE_SSL_REDIRECT and SECURE_PROXY_SSL_HEADER is None and not BRIGADA_TLS_TERMINATED_HERE:
+    raise ImproperlyConfigured(
+        "With DEBUG off, HTTP is redirected to HTTPS, but SECURE_PROXY_SSL_HEADER is not set: behind a "
+        "TLS-terminating proxy every request would look like HTTP and be redirected forever. Either set "
+        "SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (the header your proxy always sets), or, if Brigada itself "
+        "terminates TLS, set BRIGADA_TLS_TERMINATED_HERE=1; to serve plain HTTP behind something else that "
+        "redirects, set SECURE_SSL_REDIRECT=0."
+    )
 # Origins (scheme://host) allowed to POST forms when they differ from the host, e.g. behind a proxy on another port.
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_HTTPONLY = True
