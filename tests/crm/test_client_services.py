@@ -220,6 +220,11 @@ def test_merge_refuses_itself_other_tenants_and_deleted_cards(org, other_org, ma
         client_merge(user=manager, client_id=mine.id, duplicate_id=theirs.id)
     with pytest.raises(Conflict):
         client_merge(user=manager, client_id=mine.id, duplicate_id=gone.id)
+    dispatcher = member(org, Role.DISPATCHER)
+    with pytest.raises(NotFound):  # a deleted card they may not see is as unknown as a missing one
+        client_merge(user=dispatcher, client_id=mine.id, duplicate_id=gone.id)
+    twin = client_create(user=manager, organization_id=org.id, phone="+77011234570")
+    events = Event.objects.count()
     with pytest.raises(PermissionDenied):
-        client_merge(user=member(org, Role.DISPATCHER), client_id=mine.id, duplicate_id=gone.id)
+        client_merge(user=dispatcher, client_id=mine.id, duplicate_id=twin.id)
     assert Event.objects.count() == events and not Client.objects.get(pk=theirs.pk).is_deleted

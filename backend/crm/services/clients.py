@@ -18,6 +18,7 @@ from backend.crm.cleaning import client_derived_refresh, client_fields_clean
 from backend.crm.exceptions import CrmErrorCode
 from backend.crm.fields import CLIENT_PLAIN_FIELDS, CLIENT_UPDATABLE, client_snapshot_values
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource
+from backend.crm.selectors import client_deleted_visible
 from backend.organizations.models import Membership, Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import (
@@ -37,8 +38,16 @@ def client_snapshot(client: Client, *, groups: Iterable[int] | None = None) -> d
 
 
 def _client_for_change(user: Any, client_id: int, perm: Perm) -> Client:
-    """Lock and return a client the caller may change: 404 outside their tenancy, 403 without ``perm``."""
-    return tenant_row_for_change(Client, client_id, user=user, perm=perm, not_found=_("Client not found."))
+    """Lock and return a client the caller may change: 404 outside their tenancy and for a deleted client the
+    caller may not see (a 409 ``client_deleted`` would confirm it exists), 403 without ``perm``."""
+    return tenant_row_for_change(
+        Client,
+        client_id,
+        user=user,
+        perm=perm,
+        not_found=_("Client not found."),
+        visible=client_deleted_visible(user),
+    )
 
 
 def client_references_check(
@@ -326,5 +335,3 @@ def client_bulk_update(
             entities.append((Client(id=cid, organization_id=organization_id), before, after))
     event_record_many(entities=entities, action=EventAction.BULK_UPDATE, actor=user)
     return len(entities)
-
-

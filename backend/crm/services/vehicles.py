@@ -12,7 +12,8 @@ from backend.core.events import event_record, snapshot, soft_delete_record
 from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
 from backend.crm.exceptions import CrmErrorCode
-from backend.crm.models import Vehicle
+from backend.crm.models import Client, Vehicle
+from backend.crm.selectors import client_deleted_visible
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import tenant_row_for_change
 
@@ -59,8 +60,7 @@ def vehicle_create(
     """Add a vehicle to a live client; plate and VIN are stored upper-case without spaces."""
     client = _client_for_change(user, client_id, Perm.CLIENT_CHANGE)
     if client.is_deleted:
-        message = _("The client is deleted: restore them first.")
-        raise Conflict(message, code=CrmErrorCode.CLIENT_DELETED, fields={"client_id": [message]})
+        raise _client_deleted()
     cleaned = _vehicle_clean({"make": make, "model": model, "plate": plate, "vin": vin, "year": year})
     vehicle = Vehicle.objects.create(organization_id=client.organization_id, client=client, **cleaned)
     event_record(
@@ -72,10 +72,25 @@ def vehicle_create(
     return vehicle
 
 
+def _client_deleted() -> Conflict:
+    message = _("The client is deleted: restore them first.")
+    return Conflict(message, code=CrmErrorCode.CLIENT_DELETED, fields={"client_id": [message]})
+
+
 def _vehicle_for_change(user: Any, vehicle_id: int) -> Vehicle:
-    return tenant_row_for_change(
-        Vehicle, vehicle_id, user=user, perm=Perm.CLIENT_CHANGE, not_found=_("Vehicle not found.")
+    """Lock a vehicle of a live client: 404 where its client is not visible to the caller (a deleted client
+    without the right to see deleted ones), 409 ``client_deleted`` for those who may see and restore it."""
+    vehicle = tenant_row_for_change(
+        Vehicle,
+        vehicle_id,
+        user=user,
+        perm=Perm.CLIENT_CHANGE,
+        not_found=_("Vehicle not found."),
+        visible=client_deleted_visible(user, via="client__"),
     )
+    if Client.objects.filter(pk=vehicle.client_id, deleted_at__isnull=False).exists():
+        raise _client_deleted()
+    return vehicle
 
 
 @transaction.atomic
@@ -98,4 +113,3 @@ def vehicle_soft_delete(*, user: Any, vehicle_id: int) -> Vehicle:
     vehicle = _vehicle_for_change(user, vehicle_id)
     soft_delete_record(entity=vehicle, actor=user)
     return vehicle
-
