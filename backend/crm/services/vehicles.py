@@ -11,7 +11,9 @@ from django.utils.translation import gettext as _
 from backend.core.events import event_record, snapshot, soft_delete_record
 from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
+from backend.crm.cleaning import nulls_refuse
 from backend.crm.exceptions import CrmErrorCode
+from backend.crm.fields import VEHICLE_CODE_FIELDS, VEHICLE_FIELDS, VEHICLE_NOT_NULL, VEHICLE_TEXT_FIELDS
 from backend.crm.models import Client, Vehicle
 from backend.crm.selectors import client_deleted_visible
 from backend.organizations.permissions import Perm
@@ -19,16 +21,14 @@ from backend.organizations.selectors import tenant_row_for_change
 
 from .clients import _client_for_change
 
-VEHICLE_FIELDS = ("make", "model", "plate", "vin", "year")
-
 
 def _vehicle_clean(data: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
-    for name in ("make", "model", "plate", "vin"):
+    for name in VEHICLE_TEXT_FIELDS:
         if name in data:
             value = str(data[name] or "").strip()
-            if name in ("plate", "vin"):
+            if name in VEHICLE_CODE_FIELDS:
                 value = value.upper().replace(" ", "")
             limit = int(getattr(Vehicle._meta.get_field(name), "max_length", 0) or 0)
             if "\x00" in value:
@@ -95,8 +95,10 @@ def _vehicle_for_change(user: Any, vehicle_id: int) -> Vehicle:
 
 @transaction.atomic
 def vehicle_update(*, user: Any, vehicle_id: int, data: Mapping[str, Any]) -> Vehicle:
-    """Change the vehicle fields present in ``data``; records the difference."""
+    """Change the vehicle fields present in ``data``; records the difference. A null for a field that cannot be
+    cleared (VEHICLE_NOT_NULL) is a 422 naming the field."""
     vehicle = _vehicle_for_change(user, vehicle_id)
+    nulls_refuse(data, VEHICLE_NOT_NULL)
     before = snapshot(vehicle, VEHICLE_FIELDS)
     for name, value in _vehicle_clean({k: v for k, v in data.items() if k in VEHICLE_FIELDS}).items():
         setattr(vehicle, name, value)
