@@ -96,7 +96,7 @@ def router_rule_breaks(source: str) -> list[str]:
     return sorted(found, key=lambda line: int(line.split(":")[0]))
 
 
-OLD_ROUTER = '''
+OLD_ROUTER = """
 from backend.core.exceptions import ValidationFailed
 from backend.core import exceptions
 from backend.crm import services
@@ -113,7 +113,7 @@ def vehicle_patch(request, vehicle_id, payload):
 def later(request):
     error = exceptions.Conflict("kept for later")
     raise error
-'''
+"""
 
 
 def test_the_router_rule_catches_what_the_routers_used_to_do() -> None:

@@ -249,14 +249,16 @@ def test_vehicle_update_refuses_null_for_every_text_field_and_clears_the_year(or
     from backend.crm.models import Vehicle
     from backend.crm.services import vehicle_create, vehicle_update
 
-    TEXT = ("make", "model", "plate", "vin")  # noqa: N806
+    text = ("make", "model", "plate", "vin")
     client = client_create(user=manager, organization_id=org.id, phone="+77011234572")
-    vehicle = vehicle_create(user=manager, client_id=client.pk, make="Kia", model="Rio", plate="A1", vin="V1", year=2020)
+    vehicle = vehicle_create(
+        user=manager, client_id=client.pk, make="Kia", model="Rio", plate="A1", vin="V1", year=2020
+    )
     before, events = list(Vehicle.objects.values()), Event.objects.count()
 
     with pytest.raises(ValidationFailed) as refused:
-        vehicle_update(user=manager, vehicle_id=vehicle.pk, data=dict.fromkeys(TEXT, None))
+        vehicle_update(user=manager, vehicle_id=vehicle.pk, data=dict.fromkeys(text, None))
 
-    assert refused.value.fields == {name: ["May not be null."] for name in TEXT}
+    assert refused.value.fields == {name: ["May not be null."] for name in text}
     assert list(Vehicle.objects.values()) == before and Event.objects.count() == events
     assert vehicle_update(user=manager, vehicle_id=vehicle.pk, data={"year": None}).year is None

@@ -235,6 +235,7 @@ def client_bulk_upsert(
         )
     return result
 
+
 def _jsonable_refs(values: dict[str, Any]) -> dict[str, Any]:
     """Event keys name relations without the ``_id`` suffix, like snapshots do."""
     return {k.removesuffix("_id"): v for k, v in values.items()}

@@ -25,9 +25,7 @@ NAME_MAX_LENGTH = 100
 def _name_clean(name: str | None) -> str:
     name = (name or "").strip()
     if not name or "\x00" in name or len(name) > NAME_MAX_LENGTH:
-        raise ValidationFailed(
-            _("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]}
-        )
+        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]})
     return name
 
 
