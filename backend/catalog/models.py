@@ -11,10 +11,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from backend.core.models import SoftDeleteModel, TimeStampedModel
+from backend.core.names import NameKeyField
 
 MAX_PRICE = Decimal("9999999999.99")
 MAX_DURATION_MINUTES = 24 * 60
@@ -25,18 +25,19 @@ class ServiceGroup(TimeStampedModel):
         "organizations.Organization", on_delete=models.PROTECT, related_name="service_groups"
     )
     name = models.CharField(_("name"), max_length=100)
+    name_key = NameKeyField()
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
 
     class Meta:
         verbose_name = _("service group")
         verbose_name_plural = _("service groups")
         ordering = ("organization_id", "sort_order", "name")
-        # Names are unique per organization in any case; the service maps a refused insert to its 409.
+        # Names are unique per organization in any case (on the case-folded key, Cyrillic included); the service
+        # maps a refused insert to its 409.
         constraints = [
             models.UniqueConstraint(
-                "organization",
-                Lower("name"),
-                name="catalog_servicegroup_org_lower_name_uniq",
+                fields=["organization", "name_key"],
+                name="catalog_servicegroup_org_name_key_uniq",
                 violation_error_message=_("This name is taken."),
             )
         ]

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from backend.core.events import event_record, event_record_many, restore_record, snapshot, soft_delete_record
 from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
+from backend.core.names import name_key
 from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, tenant_row_for_change
@@ -276,10 +277,14 @@ def service_bulk_upsert(
     by_code = {s.code: s for s in services if s.code}
     by_name: dict[str, list[Service]] = {}
     for s in services:
-        by_name.setdefault(s.name.lower(), []).append(s)
-    groups = {g.name.lower(): g.pk for g in ServiceGroup.objects.filter(organization_id=organization_id)}
+        by_name.setdefault(name_key(s.name), []).append(s)
+    # Group names match on the key their unique constraint holds, so "ВИП" in the file finds the stored "вип".
+    groups = dict(ServiceGroup.objects.filter(organization_id=organization_id).values_list("name_key", "id"))
     wanted_groups = {r.group_name.strip() for r in rows if r.group_name and r.group_name.strip()}
-    missing = {n.lower(): n for n in wanted_groups if n.lower() not in groups}
+    missing: dict[str, str] = {}
+    for n in wanted_groups:
+        if name_key(n) not in groups:
+            missing.setdefault(name_key(n), n)
     if missing and not dry_run:
         created_groups = ServiceGroup.objects.bulk_create(
             [ServiceGroup(organization_id=organization_id, name=n[:100]) for n in missing.values()]
@@ -290,7 +295,7 @@ def service_bulk_upsert(
             actor=user,
             batch_id=batch_id,
         )
-        groups.update({g.name.lower(): g.pk for g in created_groups})
+        groups.update({g.name_key: g.pk for g in created_groups})
 
     to_create: list[Service] = []
     to_update: list[tuple[Service, dict[str, Any], dict[str, Any]]] = []
@@ -300,11 +305,11 @@ def service_bulk_upsert(
     for r in rows:
         values = dict(r.fields)
         if r.group_name is not None:
-            values["group_id"] = groups.get(r.group_name.strip().lower()) if r.group_name.strip() else None
+            values["group_id"] = groups.get(name_key(r.group_name)) if r.group_name.strip() else None
         code = values.get("code") or ""
         match: Service | None = by_code.get(code) if code else None
         if match is None:
-            candidates = [s for s in by_name.get(str(values.get("name", "")).lower(), []) if not (code and s.code)]
+            candidates = [s for s in by_name.get(name_key(str(values.get("name", ""))), []) if not (code and s.code)]
             if len(candidates) > 1:
                 result.errors.append(
                     {
@@ -320,7 +325,7 @@ def service_bulk_upsert(
             to_create.append(service)
             if code:
                 by_code[code] = service
-            by_name.setdefault(service.name.lower(), []).append(service)
+            by_name.setdefault(name_key(service.name), []).append(service)
             result.created += 1
             continue
         if match.pk is None or match.pk in touched:

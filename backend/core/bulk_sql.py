@@ -6,6 +6,8 @@ itself. These helpers take model instances that the caller has already validated
 parameterised statement executed many times, the fast path on both SQLite and PostgreSQL.
 
 They bypass ``save()`` and signals by design: the calling service records its own events in the same transaction.
+Columns derived from another (``NameKeyField``) are computed here as ``save()`` would, so no bulk write stores a
+name without its key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from backend.core.names import NameKeyField
+
 # Values the database drivers take as they are; dates and times need the backend's conversion.
 _PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey)
 
@@ -23,14 +27,21 @@ def db_params(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, A
     """Row values of ``fields`` ready for the driver, one list per object."""
     getters: list[tuple[str, models.Field[Any, Any] | None]] = []
     for f in fields:
-        if isinstance(f, _PLAIN_FIELDS) and not isinstance(f, models.DateField):
+        if isinstance(f, NameKeyField):
+            getters.append((f.attname, f))
+        elif isinstance(f, _PLAIN_FIELDS) and not isinstance(f, models.DateField):
             getters.append((f.attname, None))
         else:
             getters.append((f.attname, f))
-    return [
-        [getattr(o, a) if f is None else f.get_db_prep_save(getattr(o, a), connection) for a, f in getters]
-        for o in objs
-    ]
+    return [[_value(o, a, f) for a, f in getters] for o in objs]
+
+
+def _value(obj: models.Model, attname: str, field: models.Field[Any, Any] | None) -> Any:
+    if field is None:
+        return getattr(obj, attname)
+    if isinstance(field, NameKeyField):
+        return field.pre_save(obj, add=obj._state.adding)
+    return field.get_db_prep_save(getattr(obj, attname), connection)
 
 
 def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
@@ -58,6 +69,10 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], field_n
         return
     meta = model._meta
     fields: list[Any] = [meta.get_field(name) for name in field_names]
+    # A changed name changes its key: write the key with it.
+    fields += [
+        f for f in meta.concrete_fields if isinstance(f, NameKeyField) and f.source in field_names and f not in fields
+    ]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608

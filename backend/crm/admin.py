@@ -244,12 +244,14 @@ class ClientAdmin(CrmAdmin):
     def save_model(self, request: HttpRequest, obj: Client, form: forms.Form, change: bool) -> None:
         data = form.cleaned_data
         fields: dict[str, Any] = {name: data.get(name) for name in CLIENT_PLAIN_FIELDS}
-        fields.update({
-            "source_id": data["source"].pk if data.get("source") else None,
-            "curator_id": data["curator"].pk if data.get("curator") else None,
-            "group_ids": [g.pk for g in data.get("groups") or []],
-            "consents": self._consents(form, obj),
-        })
+        fields.update(
+            {
+                "source_id": data["source"].pk if data.get("source") else None,
+                "curator_id": data["curator"].pk if data.get("curator") else None,
+                "group_ids": [g.pk for g in data.get("groups") or []],
+                "consents": self._consents(form, obj),
+            }
+        )
         if change:
             saved = services.client_update(user=request.user, client_id=obj.pk, data=fields)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -42,6 +42,13 @@ def client_derived_refresh(client: Client) -> None:
     """Recompute the denormalised search/sort columns; every write path calls this."""
     client.search_text = client_search_text(client)
     client.name_key = client_name_key(client)
+
+
+def nulls_refuse(data: Mapping[str, Any], not_null: Iterable[str]) -> None:
+    """Refuse a change that sends null for a field that cannot be cleared, naming every such field."""
+    nulls = [name for name in not_null if name in data and data[name] is None]
+    if nulls:
+        raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")] for name in nulls})
 
 
 def _clean_phone(value: Any, default_region: str | None) -> str:

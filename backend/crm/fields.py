@@ -177,3 +177,16 @@ def client_snapshot_values(client: Client) -> dict[str, Any]:
 
 
 _SNAPSHOT_ATTRS = [(f.name, f.attname) for f in CLIENT_FIELDS if f.in_events]
+
+
+# --- vehicles ----------------------------------------------------------------------------------------------------
+
+#: Text fields of a vehicle: stripped, no NUL, at most the column's length.
+VEHICLE_TEXT_FIELDS = ("make", "model", "plate", "vin")
+#: Text fields stored upper-case without spaces, so "a 123 bc" and "A123BC" are one plate.
+VEHICLE_CODE_FIELDS = ("plate", "vin")
+#: Every vehicle field callers write, the one list the services, events, the admin and the API derive from.
+VEHICLE_FIELDS = (*VEHICLE_TEXT_FIELDS, "year")
+#: Fields a change may clear with null; a null for any other is refused.
+VEHICLE_NULLABLE = ("year",)
+VEHICLE_NOT_NULL = tuple(name for name in VEHICLE_FIELDS if name not in VEHICLE_NULLABLE)

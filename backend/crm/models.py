@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from backend.core.models import SoftDeleteModel, TimeStampedModel
+from backend.core.names import NameKeyField
 
 CONSENT_KINDS = ("messages", "marketing", "personal_data")
 
@@ -21,18 +21,19 @@ class ClientSource(TimeStampedModel):
         "organizations.Organization", on_delete=models.PROTECT, related_name="client_sources"
     )
     name = models.CharField(_("name"), max_length=100)
+    name_key = NameKeyField()
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("client source")
         verbose_name_plural = _("client sources")
         ordering = ("organization_id", "name")
-        # "VIP" and "vip" are one source: the database refuses the second, even from two concurrent requests.
+        # "VIP" and "vip", "ВИП" and "вип" are one source: the database refuses the second, even from two concurrent
+        # requests (on the case-folded key: SQLite's lower() folds ASCII only).
         constraints = [
             models.UniqueConstraint(
-                "organization",
-                Lower("name"),
-                name="crm_source_org_lower_name_uniq",
+                fields=["organization", "name_key"],
+                name="crm_source_org_name_key_uniq",
                 violation_error_message=_("This name is taken."),
             )
         ]
@@ -48,6 +49,7 @@ class ClientGroup(TimeStampedModel):
         "organizations.Organization", on_delete=models.PROTECT, related_name="client_groups"
     )
     name = models.CharField(_("name"), max_length=100)
+    name_key = NameKeyField()
 
     class Meta:
         verbose_name = _("client group")
@@ -55,9 +57,8 @@ class ClientGroup(TimeStampedModel):
         ordering = ("organization_id", "name")
         constraints = [
             models.UniqueConstraint(
-                "organization",
-                Lower("name"),
-                name="crm_group_org_lower_name_uniq",
+                fields=["organization", "name_key"],
+                name="crm_group_org_name_key_uniq",
                 violation_error_message=_("This name is taken."),
             )
         ]

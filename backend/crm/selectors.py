@@ -167,13 +167,16 @@ def client_list(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-def client_deleted_visible(user: Any) -> Q:
+def client_deleted_visible(user: Any, *, via: str = "") -> Q:
     """Live clients, and deleted ones only where the caller may delete and restore clients.
 
     Seeing deleted clients is part of that right (the list asks for it too): a role without it finds a deleted
-    client nowhere, by id neither.
+    client nowhere, by id neither, nor through the rows that hang off them. ``via`` is the lookup path from
+    another model to its client (``"client__"`` for vehicles).
     """
-    return Q(deleted_at__isnull=True) | Q(organization_id__in=organization_ids_for(user, Perm.CLIENT_DELETE))
+    return Q(**{f"{via}deleted_at__isnull": True}) | Q(
+        **{f"{via}organization_id__in": organization_ids_for(user, Perm.CLIENT_DELETE)}
+    )
 
 
 def client_get(*, user: Any, client_id: int) -> Client:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from backend.core.access_trace import access_granted
@@ -95,15 +95,23 @@ TenantRow = TypeVar("TenantRow", bound=models.Model)
 
 
 def tenant_row_for_change(
-    model: type[TenantRow], pk: int, *, user: Any, perm: Perm | str, not_found: str | None = None
+    model: type[TenantRow],
+    pk: int,
+    *,
+    user: Any,
+    perm: Perm | str,
+    not_found: str | None = None,
+    visible: Q | None = None,
 ) -> TenantRow:
     """Lock and return the row ``pk`` of ``model`` (which has an ``organization``) that ``user`` may change.
 
     Outside the caller's organizations it is a 404 (its existence is not confirmed); inside them without the
-    right, a 403. Call inside the service's transaction: the row stays locked until it commits.
+    right, a 403. ``visible`` narrows what the caller may know exists (a deleted client without the right to see
+    deleted ones): a row outside it is a 404 too, checked before the right so a 403 cannot confirm it either.
+    Call inside the service's transaction: the row stays locked until it commits.
     """
-    rows = model._default_manager.select_for_update()
-    row = rows.filter(pk=pk, organization_id__in=organization_ids_for(user)).first()
+    rows = model._default_manager.select_for_update().filter(pk=pk, organization_id__in=organization_ids_for(user))
+    row = (rows if visible is None else rows.filter(visible)).first()
     if row is None:
         raise NotFound(not_found or _("Not found."))
     organization_access_check(user, row.organization_id, perm)  # type: ignore[attr-defined]

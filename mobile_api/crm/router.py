@@ -6,13 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from backend.core.exceptions import ValidationFailed
 from backend.core.models import Event
 from backend.crm import selectors, services
-from backend.crm.fields import CLIENT_NOT_NULL
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
 from backend.imports.services import clients_export
 from backend.organizations.permissions import Perm
@@ -282,11 +279,7 @@ def client_card(request: HttpRequest, client_id: int) -> ClientCardOut:
 )
 def client_patch(request: HttpRequest, client_id: int, payload: ClientPatchIn) -> ClientCardOut:
     user = _user(request)
-    data = payload.model_dump(exclude_unset=True)
-    for name in CLIENT_NOT_NULL:
-        if name in data and data[name] is None:
-            raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")]})
-    services.client_update(user=user, client_id=client_id, data=data)
+    services.client_update(user=user, client_id=client_id, data=payload.model_dump(exclude_unset=True))
     return _card(user, client_id)
 
 
@@ -364,9 +357,6 @@ def vehicle_create(request: HttpRequest, client_id: int, payload: VehicleIn) -> 
 @router.patch("/vehicles/{vehicle_id}", response={200: VehicleOut, **WRITE}, summary="Change a vehicle")
 def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatchIn) -> VehicleOut:
     data = payload.model_dump(exclude_unset=True)
-    for name in ("make", "model", "plate", "vin"):
-        if name in data and data[name] is None:
-            raise ValidationFailed(_("Some fields are invalid."), fields={name: [_("May not be null.")]})
     return vehicle_out(services.vehicle_update(user=_user(request), vehicle_id=vehicle_id, data=data))
 
 

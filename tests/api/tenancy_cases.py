@@ -84,6 +84,9 @@ class TenancyCase:
     needs_any: bool = False
     # The answer when one field carries a stranger's id, by field key ("body.source_id"); 404 when not named.
     refusals: Mapping[str, Expect] = field(default_factory=dict)
+    # The answer to a role of the organization without the right: a 403, unless the right also decides whether the
+    # object may be known to exist (a deleted client), where a 403 would confirm it and the answer is a 404.
+    without_right: Expect = field(default_factory=lambda: Expect(403, "forbidden"))
 
 
 CASES: dict[tuple[str, str], TenancyCase] = {}
@@ -353,7 +356,7 @@ def check_role(method: str, path: str, case: TenancyCase, role: str) -> str | No
         call = case.build(mine)
         client = ApiClient(member(mine, role))
         if not role_holds(role, case):
-            return _refused(client, method, path, call, Expect(403, "forbidden"), mine)
+            return _refused(client, method, path, call, case.without_right, mine)
         response = send(client, method, path, call)
         if not 200 <= response.status_code < 300:
             return f"{role} holds the right but got {response.status_code}: {response.content[:200]!r}"

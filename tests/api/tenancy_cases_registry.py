@@ -15,7 +15,7 @@ from backend.crm.models import Client, ClientGroup, ClientSource, Vehicle
 from backend.imports.models import ImportJob, ImportKind, ImportStatus
 from backend.organizations.models import Branch, Organization, Role
 from backend.organizations.permissions import Perm
-from tests.api.tenancy_cases import INVALID_REFERENCE, SCOPED_LIST, Call, TenancyCase, register
+from tests.api.tenancy_cases import INVALID_REFERENCE, NOT_FOUND, SCOPED_LIST, Call, TenancyCase, register
 from tests.conftest import member
 
 _phones = itertools.count(1)
@@ -80,8 +80,13 @@ register("post", "/api/v1/crm/clients/{client_id}/delete", TenancyCase(build=_cl
 register(
     "post",
     "/api/v1/crm/clients/{client_id}/restore",
-    # A deleted client, so that a restore let through would change something the walk can see.
-    TenancyCase(build=lambda org: Call(path={"client_id": _deleted_client(org).pk}), needs=(CLIENT_DELETE,)),
+    # A deleted client, so that a restore let through would change something the walk can see. Without the right
+    # to delete (and so to see deleted clients) it is not found, as it is everywhere else for them.
+    TenancyCase(
+        build=lambda org: Call(path={"client_id": _deleted_client(org).pk}),
+        needs=(CLIENT_DELETE,),
+        without_right=NOT_FOUND,
+    ),
 )
 register(
     "post",

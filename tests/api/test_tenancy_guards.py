@@ -287,19 +287,23 @@ GUARDS = (
         "client_merge",
         "backend.crm",
         Edit(
-            """locked = {
-        c.pk: c
-        for c in (
-            _client_for_change(user, first, Perm.CLIENT_CHANGE),
-            _client_for_change(user, second, Perm.CLIENT_CHANGE),
-        )
+            """.filter(organization_id__in=organization_ids_for(user))
+        .order_by("id")
     }
+    if len(locked) != 2:
+        raise NotFound(_("Client not found."))
     survivor, duplicate = locked[client_id], locked[duplicate_id]
+    for client in (survivor, duplicate):
+        organization_access_check(user, client.organization_id, Perm.CLIENT_CHANGE)
     organization_access_check(user, duplicate.organization_id, Perm.CLIENT_DELETE)
     if survivor.organization_id != duplicate.organization_id:
         raise NotFound(_("Client not found."))""",
-            """survivor = _client_for_change(user, client_id, Perm.CLIENT_CHANGE)
-    duplicate = Client.objects.select_for_update().get(pk=duplicate_id)
+            """.order_by("id")
+    }
+    if len(locked) != 2:
+        raise NotFound(_("Client not found."))
+    survivor, duplicate = locked[client_id], locked[duplicate_id]
+    organization_access_check(user, survivor.organization_id, Perm.CLIENT_CHANGE)
     organization_access_check(user, survivor.organization_id, Perm.CLIENT_DELETE)""",
         ),
         ("POST /api/v1/crm/clients/{client_id}/merge [mixed body.duplicate_id]",),

@@ -220,6 +220,45 @@ def test_merge_refuses_itself_other_tenants_and_deleted_cards(org, other_org, ma
         client_merge(user=manager, client_id=mine.id, duplicate_id=theirs.id)
     with pytest.raises(Conflict):
         client_merge(user=manager, client_id=mine.id, duplicate_id=gone.id)
+    dispatcher = member(org, Role.DISPATCHER)
+    with pytest.raises(NotFound):  # a deleted card they may not see is as unknown as a missing one
+        client_merge(user=dispatcher, client_id=mine.id, duplicate_id=gone.id)
+    twin = client_create(user=manager, organization_id=org.id, phone="+77011234570")
+    events = Event.objects.count()
     with pytest.raises(PermissionDenied):
-        client_merge(user=member(org, Role.DISPATCHER), client_id=mine.id, duplicate_id=gone.id)
+        client_merge(user=dispatcher, client_id=mine.id, duplicate_id=twin.id)
     assert Event.objects.count() == events and not Client.objects.get(pk=theirs.pk).is_deleted
+
+
+# --- null for a field that cannot be cleared: the service refuses it, whoever calls ---------------------------
+
+
+@pytest.mark.parametrize("name", ["phone", "first_name", "notes", "gender"])
+def test_client_update_refuses_null_for_a_field_that_cannot_be_cleared(org, manager, name) -> None:
+    client = client_create(user=manager, organization_id=org.id, phone="+77011234571", first_name="Aru", notes="n")
+    before, events = list(Client.objects.filter(pk=client.pk).values()), Event.objects.count()
+
+    with pytest.raises(ValidationFailed) as refused:
+        client_update(user=manager, client_id=client.pk, data={name: None, "last_name": "Changed"})
+
+    assert refused.value.fields == {name: ["May not be null."]}
+    assert list(Client.objects.filter(pk=client.pk).values()) == before and Event.objects.count() == events
+
+
+def test_vehicle_update_refuses_null_for_every_text_field_and_clears_the_year(org, manager) -> None:
+    from backend.crm.models import Vehicle
+    from backend.crm.services import vehicle_create, vehicle_update
+
+    text = ("make", "model", "plate", "vin")
+    client = client_create(user=manager, organization_id=org.id, phone="+77011234572")
+    vehicle = vehicle_create(
+        user=manager, client_id=client.pk, make="Kia", model="Rio", plate="A1", vin="V1", year=2020
+    )
+    before, events = list(Vehicle.objects.values()), Event.objects.count()
+
+    with pytest.raises(ValidationFailed) as refused:
+        vehicle_update(user=manager, vehicle_id=vehicle.pk, data=dict.fromkeys(text, None))
+
+    assert refused.value.fields == {name: ["May not be null."] for name in text}
+    assert list(Vehicle.objects.values()) == before and Event.objects.count() == events
+    assert vehicle_update(user=manager, vehicle_id=vehicle.pk, data={"year": None}).year is None

@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from backend.core.exceptions import NotFound
 from backend.core.models import Event
-from backend.crm.models import Client
+from backend.crm.models import Client, Vehicle
 from backend.crm.selectors import client_get, client_history
-from backend.crm.services import client_create, client_soft_delete
+from backend.crm.services import client_create, client_soft_delete, vehicle_create
 from backend.organizations.models import Role
 from tests.conftest import member
 
@@ -83,3 +83,66 @@ def test_the_admin_hides_a_deleted_client_from_a_master(org, deleted) -> None:
 
     assert deleted.pk not in set(listed.context["cl"].queryset.values_list("pk", flat=True))
     assert opened.status_code == 302  # the admin's answer for an object that is not there
+
+
+# --- writes: a deleted client is as unknown as a missing id to roles that may not see it ----------------------
+
+MISSING = 999_999
+
+
+def _world() -> tuple[list, list, int]:
+    clients, vehicles = Client.objects.order_by("id").values(), Vehicle.objects.order_by("id").values()
+    return list(clients), list(vehicles), Event.objects.count()
+
+
+def _writes(client_id: int, vehicle_id: int, live_id: int) -> list[tuple[str, str, dict]]:
+    """Every route that takes a client or vehicle id and writes, aimed at ``client_id``/``vehicle_id``."""
+    return [
+        ("patch", f"{BASE}/clients/{client_id}", {"first_name": "Back"}),
+        ("post", f"{BASE}/clients/{client_id}/vehicles", {"make": "Lada"}),
+        ("patch", f"{BASE}/vehicles/{vehicle_id}", {"plate": "777AAA02"}),
+        ("post", f"{BASE}/vehicles/{vehicle_id}/delete", {}),
+        ("post", f"{BASE}/clients/{client_id}/merge", {"duplicate_id": live_id}),
+        ("post", f"{BASE}/clients/{live_id}/merge", {"duplicate_id": client_id}),
+        ("post", f"{BASE}/clients/{client_id}/restore", {}),
+        ("post", f"{BASE}/clients/{client_id}/delete", {}),
+        ("post", f"{BASE}/clients/bulk", {"client_ids": [client_id], "add_group_ids": []}),
+    ]
+
+
+def _send(api, method: str, url: str, body: dict):
+    return getattr(api, method)(url, body) if method == "post" else api.patch(url, body)
+
+
+@pytest.mark.parametrize("role", [Role.DISPATCHER, Role.MASTER])
+def test_writes_to_a_deleted_client_or_its_vehicle_answer_as_for_an_unknown_id(api_client, org, manager, role) -> None:
+    # given a deleted client with a vehicle, a live client, and a role that may not see deleted clients
+    gone = client_create(user=manager, organization_id=org.id, phone="+77015550111", first_name="Gone")
+    vehicle = vehicle_create(user=manager, client_id=gone.pk, make="Kia", plate="123ABC02")
+    client_soft_delete(user=manager, client_id=gone.pk)
+    live = client_create(user=manager, organization_id=org.id, phone="+77015550112", first_name="Here")
+    api = api_client(member(org, role))
+    before = _world()
+    # when they send every write naming the deleted client (or its vehicle), and the same naming ids that do not exist
+    answers = [_send(api, m, u, b) for m, u, b in _writes(gone.pk, vehicle.pk, live.pk)]
+    unknown = [_send(api, m, u, b) for m, u, b in _writes(MISSING, MISSING, live.pk)]
+    # then each answer is exactly the unknown id's (a 404 where the route reaches the row), nothing is written
+    assert [(r.status_code, r.json()["error"]["code"]) for r in answers] == [
+        (r.status_code, r.json()["error"]["code"]) for r in unknown
+    ]
+    assert {r.status_code for r in answers[:4]} == {404}
+    assert "Gone" not in "".join(r.content.decode() for r in answers)
+    assert _world() == before
+
+
+def test_a_manager_still_learns_the_client_is_deleted_and_writes_nothing(api_client, org, manager) -> None:
+    gone = client_create(user=manager, organization_id=org.id, phone="+77015550113", first_name="Gone")
+    vehicle = vehicle_create(user=manager, client_id=gone.pk, make="Kia")
+    client_soft_delete(user=manager, client_id=gone.pk)
+    api = api_client(manager)
+    before = _world()
+
+    answers = [_send(api, m, u, b) for m, u, b in _writes(gone.pk, vehicle.pk, gone.pk)[:4]]
+
+    assert [(r.status_code, r.json()["error"]["code"]) for r in answers] == [(409, "client_deleted")] * 4
+    assert _world() == before

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from backend.core.bulk_sql import links_insert, rows_insert, rows_update
 from backend.core.events import event_record_many
 from backend.core.models import EventAction
+from backend.core.names import name_key
 from backend.crm.cleaning import client_derived_refresh
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource
 from backend.organizations.permissions import Perm
@@ -53,24 +54,23 @@ def _names_resolve(
     batch_id: uuid.UUID,
     dry_run: bool,
 ) -> dict[str, int]:
-    """Map lowercase names to ids, creating the missing ones (unless dry run) with import events."""
-    existing = {
-        n.lower(): i for i, n in model.objects.filter(organization_id=organization_id).values_list("id", "name")
-    }
+    """Map name keys (``backend.core.names.name_key``) to ids, creating the missing ones (unless dry run) with
+    import events. "ВИП" in the file finds the stored "вип": the key is the one the unique constraint is on."""
+    existing = dict(model.objects.filter(organization_id=organization_id).values_list("name_key", "id"))
     missing: dict[str, str] = {}
     for name in names:
-        if name.lower() not in existing:
-            missing.setdefault(name.lower(), name)
+        if name_key(name) not in existing:
+            missing.setdefault(name_key(name), name)
     if missing and not dry_run:
         new_rows: list[Any] = [model(organization_id=organization_id, name=n) for n in missing.values()]
-        created = model.objects.bulk_create(new_rows)
+        created = model.objects.bulk_create(new_rows)  # NameKeyField.pre_save fills name_key
         event_record_many(
             entities=[(obj, None, {"name": obj.name}) for obj in created],
             action=EventAction.IMPORT,
             actor=user,
             batch_id=batch_id,
         )
-        existing.update({obj.name.lower(): obj.pk for obj in created})
+        existing.update({obj.name_key: obj.pk for obj in created})
     return existing
 
 
@@ -137,8 +137,8 @@ def client_bulk_upsert(
         seen.add(phone)
         values = dict(r.fields)
         if r.source_name is not None:
-            values["source_id"] = sources.get(r.source_name.lower()) if r.source_name else None
-        wanted_groups = {groups.get(g.lower(), -1) for g in r.group_names} if r.group_names is not None else None
+            values["source_id"] = sources.get(name_key(r.source_name)) if r.source_name else None
+        wanted_groups = {groups.get(name_key(g), -1) for g in r.group_names} if r.group_names is not None else None
         client = existing.get(phone)
         code = values.get("code")
         if code:
@@ -234,6 +234,7 @@ def client_bulk_upsert(
             batch_size=chunk_size,
         )
     return result
+
 
 def _jsonable_refs(values: dict[str, Any]) -> dict[str, Any]:
     """Event keys name relations without the ``_id`` suffix, like snapshots do."""

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from backend.core.events import event_record, event_record_many, restore_record, soft_delete_record
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
-from backend.crm.cleaning import client_derived_refresh, client_fields_clean
+from backend.crm.cleaning import client_derived_refresh, client_fields_clean, nulls_refuse
 from backend.crm.exceptions import CrmErrorCode
-from backend.crm.fields import CLIENT_PLAIN_FIELDS, CLIENT_UPDATABLE, client_snapshot_values
+from backend.crm.fields import CLIENT_NOT_NULL, CLIENT_PLAIN_FIELDS, CLIENT_UPDATABLE, client_snapshot_values
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource
+from backend.crm.selectors import client_deleted_visible
 from backend.organizations.models import Membership, Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import (
@@ -37,8 +38,16 @@ def client_snapshot(client: Client, *, groups: Iterable[int] | None = None) -> d
 
 
 def _client_for_change(user: Any, client_id: int, perm: Perm) -> Client:
-    """Lock and return a client the caller may change: 404 outside their tenancy, 403 without ``perm``."""
-    return tenant_row_for_change(Client, client_id, user=user, perm=perm, not_found=_("Client not found."))
+    """Lock and return a client the caller may change: 404 outside their tenancy and for a deleted client the
+    caller may not see (a 409 ``client_deleted`` would confirm it exists), 403 without ``perm``."""
+    return tenant_row_for_change(
+        Client,
+        client_id,
+        user=user,
+        perm=perm,
+        not_found=_("Client not found."),
+        visible=client_deleted_visible(user),
+    )
 
 
 def client_references_check(
@@ -193,13 +202,16 @@ def client_create(
 
 @transaction.atomic
 def client_update(*, user: Any, client_id: int, data: Mapping[str, Any]) -> Client:
-    """Change the fields present in ``data`` (keys from CLIENT_UPDATABLE); records the difference."""
+    """Change the fields present in ``data`` (keys from CLIENT_UPDATABLE); records the difference.
+
+    A null for a field that cannot be cleared (CLIENT_NOT_NULL) is a 422 naming the field."""
     client = _client_for_change(user, client_id, Perm.CLIENT_CHANGE)
     if client.is_deleted:
         raise Conflict(_("The client is deleted: restore them first."), code=CrmErrorCode.CLIENT_DELETED)
     unknown = set(data) - set(CLIENT_UPDATABLE)
     if unknown:
         raise ValidationFailed(_("Unknown fields."), fields={name: [_("Unknown field.")] for name in sorted(unknown)})
+    nulls_refuse(data, CLIENT_NOT_NULL)
     organization = client.organization
     before = client_snapshot(client)
     cleaned = _clean_or_raise({k: v for k, v in data.items() if k in CLIENT_PLAIN_FIELDS}, organization)
@@ -326,5 +338,3 @@ def client_bulk_update(
             entities.append((Client(id=cid, organization_id=organization_id), before, after))
     event_record_many(entities=entities, action=EventAction.BULK_UPDATE, actor=user)
     return len(entities)
-
-

@@ -15,10 +15,11 @@ from backend.crm.cleaning import client_derived_refresh
 from backend.crm.exceptions import CrmErrorCode
 from backend.crm.fields import CLIENT_FIELDS_BY_NAME, Merge, merge_fields
 from backend.crm.models import CONSENT_KINDS, Client, Vehicle
+from backend.crm.selectors import client_deleted_visible
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check
+from backend.organizations.selectors import organization_access_check, organization_ids_for
 
-from .clients import _client_for_change, client_snapshot
+from .clients import client_snapshot
 
 #: Fields whose empty value on the survivor is filled from the duplicate (relations by id).
 MERGE_FILL_FIELDS = tuple(CLIENT_FIELDS_BY_NAME[name].attname for name in merge_fields(Merge.FILL))
@@ -59,16 +60,20 @@ def client_merge(*, user: Any, client_id: int, duplicate_id: int) -> Client:
         raise ValidationFailed(
             _("A client cannot be merged into itself."), fields={"duplicate_id": [_("Choose another client.")]}
         )
-    # Lock in id order so two opposite merges cannot deadlock.
-    first, second = sorted((client_id, duplicate_id))
+    # Lock in id order so two opposite merges cannot deadlock. Both cards are found (or not: a 404) before any
+    # right is checked, so a 403 about the one cannot tell whether the other exists.
     locked = {
         c.pk: c
-        for c in (
-            _client_for_change(user, first, Perm.CLIENT_CHANGE),
-            _client_for_change(user, second, Perm.CLIENT_CHANGE),
-        )
+        for c in Client.objects.select_for_update()
+        .filter(client_deleted_visible(user), pk__in=(client_id, duplicate_id))
+        .filter(organization_id__in=organization_ids_for(user))
+        .order_by("id")
     }
+    if len(locked) != 2:
+        raise NotFound(_("Client not found."))
     survivor, duplicate = locked[client_id], locked[duplicate_id]
+    for client in (survivor, duplicate):
+        organization_access_check(user, client.organization_id, Perm.CLIENT_CHANGE)
     organization_access_check(user, duplicate.organization_id, Perm.CLIENT_DELETE)
     if survivor.organization_id != duplicate.organization_id:
         raise NotFound(_("Client not found."))

@@ -1,7 +1,8 @@
 """Client sources and groups: names unique per organization regardless of case ("VIP" is "vip").
 
-The database holds that rule (a unique index on the organization and the lowercased name), so two concurrent
-creates cannot both win; the services turn the refused insert into the same 409 a visible clash gives.
+The database holds that rule (a unique index on the organization and the case-folded ``name_key``, Cyrillic and
+Kazakh letters included: ``backend.core.names``), so two concurrent creates cannot both win; the services turn
+the refused insert into the same 409 a visible clash gives.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ NAME_MAX_LENGTH = 100
 def _name_clean(name: str | None) -> str:
     name = (name or "").strip()
     if not name or "\x00" in name or len(name) > NAME_MAX_LENGTH:
-        raise ValidationFailed(
-            _("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]}
-        )
+        raise ValidationFailed(_("Enter a name."), fields={"name": [_("Enter a name of at most 100 characters.")]})
     return name
 
 

@@ -1,0 +1,17 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """Names unique per organization on the case-folded key, in its own transaction after the keys are filled
+    (PostgreSQL refuses to alter a table with row changes pending in the same transaction)."""
+
+    dependencies = [
+        ("catalog", "0003_name_key_column"),
+    ]
+
+    operations = [
+        migrations.AddConstraint(
+            model_name='servicegroup',
+            constraint=models.UniqueConstraint(fields=('organization', 'name_key'), name='catalog_servicegroup_org_name_key_uniq', violation_error_message='This name is taken.'),
+        ),
+    ]
