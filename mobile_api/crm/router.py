@@ -275,7 +275,10 @@ def client_card(request: HttpRequest, client_id: int) -> ClientCardOut:
     "/clients/{client_id}",
     response={200: ClientCardOut, **WRITE},
     summary="Change a client",
-    description="Only the fields sent change. A deleted client is a 409 `client_deleted`.",
+    description=(
+        "Only the fields sent change. A deleted client is a 409 `client_deleted` to those who may see deleted"
+        " clients, a 404 to the rest."
+    ),
 )
 def client_patch(request: HttpRequest, client_id: int, payload: ClientPatchIn) -> ClientCardOut:
     user = _user(request)
