@@ -12,7 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.core.events import event_record, event_record_many, restore_record, snapshot, soft_delete_record
+from backend.core.events import (
+    changes_to,
+    event_record,
+    event_record_many,
+    restore_record,
+    snapshot,
+    soft_delete_record,
+)
 from backend.core.exceptions import Conflict, ValidationFailed
 from backend.core.models import EventAction
 from backend.core.names import name_key
@@ -343,12 +350,7 @@ def service_bulk_upsert(
                 }
             )
             continue
-        before: dict[str, Any] = {}
-        after: dict[str, Any] = {}
-        for name, value in values.items():
-            current = getattr(match, name)
-            if current != value:
-                before[name], after[name] = current, value
+        before, after = changes_to(match, values)
         if not after:
             result.skipped += 1
             continue

@@ -41,6 +41,17 @@ def snapshot(instance: models.Model, fields: Sequence[str] | None = None) -> dic
     return data
 
 
+def changes_to(instance: models.Model, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(before, after) of each of ``values`` that differs from what ``instance`` holds: what an upsert changes."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in values.items():
+        current = getattr(instance, name)
+        if current != value:
+            before[name], after[name] = current, value
+    return before, after
+
+
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
     """Keys whose values differ; used to keep update events small."""
     before = before or {}

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.bulk_sql import links_insert, rows_insert, rows_update
-from backend.core.events import event_record_many
+from backend.core.events import changes_to, event_record_many
 from backend.core.models import EventAction
 from backend.core.names import name_key
 from backend.crm.cleaning import client_derived_refresh
@@ -175,12 +175,7 @@ def client_bulk_upsert(
                 }
             )
             continue
-        before: dict[str, Any] = {}
-        after: dict[str, Any] = {}
-        for name, value in values.items():
-            current = getattr(client, name)
-            if current != value:
-                before[name], after[name] = current, value
+        before, after = changes_to(client, values)
         if wanted_groups is not None and wanted_groups != group_map.get(client.pk, set()):
             group_changes.append((client.pk, group_map.get(client.pk, set()), wanted_groups))
             before["groups"], after["groups"] = sorted(group_map.get(client.pk, set())), sorted(wanted_groups)
