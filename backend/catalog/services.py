@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.bulk_sql import UpsertResult
 from backend.core.events import (
     changes_to,
     event_record,
@@ -257,15 +258,6 @@ class ServiceImportRow:
     group_name: str | None = None  # None: no such column in the file
 
 
-@dataclass
-class ServiceUpsertResult:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[dict[str, Any]] = field(default_factory=list)
-
-
 def service_bulk_upsert(
     *,
     user: Any,
@@ -273,13 +265,13 @@ def service_bulk_upsert(
     rows: Sequence[ServiceImportRow],
     batch_id: uuid.UUID,
     dry_run: bool,
-) -> ServiceUpsertResult:
+) -> UpsertResult:
     """Create or update services matched by code, then by name (case-insensitive); deleted ones are skipped.
 
     Ambiguous name matches are reported as row errors. The caller owns the transaction.
     """
     organization_access_check(user, organization_id, Perm.CATALOG_CHANGE)
-    result = ServiceUpsertResult()
+    result = UpsertResult()
     services = list(Service.objects.filter(organization_id=organization_id))
     by_code = {s.code: s for s in services if s.code}
     by_name: dict[str, list[Service]] = {}

@@ -13,6 +13,7 @@ name without its key.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, models
@@ -90,3 +91,14 @@ def links_insert(through: type[models.Model], columns: tuple[str, str], links: S
     sql = f"INSERT INTO {quote(through._meta.db_table)} ({left}, {right}) VALUES (%s, %s)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, [list(link) for link in links])
+
+
+@dataclass
+class UpsertResult:
+    """Counts of a bulk upsert, notes on skipped rows and row errors (any error means nothing was written)."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)

@@ -73,11 +73,15 @@ def table_check(content: bytes, fmt: str) -> int | None:
         return 0
 
 
-def _caps_check(content: bytes, fmt: str) -> int | None:
+def _size_check(content: bytes) -> None:
     if len(content) > MAX_FILE_BYTES:
         raise TableError(
             _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
         )
+
+
+def _caps_check(content: bytes, fmt: str) -> int | None:
+    _size_check(content)
     if fmt == "csv":
         text = _decode(content)
         first_line = text.split("\n", 1)[0]
@@ -200,10 +204,7 @@ def unescape_cell(value: Any) -> Any:
 
 def table_read(content: bytes, fmt: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     """Return normalised header keys and (spreadsheet row number, cells) for each non-empty data row."""
-    if len(content) > MAX_FILE_BYTES:
-        raise TableError(
-            _("The file is larger than 10 MB."), code=TableErrorCode.FILE_TOO_LARGE, fields={"file": [_("Too large.")]}
-        )
+    _size_check(content)
     if fmt == "csv":
         text = _decode(content)
         first_line = text.split("\n", 1)[0]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.core.bulk_sql import links_insert, rows_insert, rows_update
+from backend.core.bulk_sql import UpsertResult, links_insert, rows_insert, rows_update
 from backend.core.events import changes_to, event_record_many
 from backend.core.models import EventAction
 from backend.core.names import name_key
@@ -32,17 +32,6 @@ class ClientImportRow:
     fields: dict[str, Any]
     source_name: str | None = None  # None: the file has no such column
     group_names: list[str] | None = None
-
-
-@dataclass
-class UpsertResult:
-    """Counts of an upsert, notes on skipped rows and row errors (any error means nothing was written)."""
-
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _names_resolve(
