@@ -10,8 +10,11 @@ because the extra person only matters when they come, and then they either close
 per shift, and a ``full_first`` shift also saves its penalty times P(X = h - 1), the chance that this
 very person completes the shift, so the identity (and everything built on it) stays exact.
 
-So the greedy adds, across the whole day, the call with the most negative change (plus its rank and distance terms) until no call pays. Gains only
-shrink as a shift fills or loses its best candidates, which makes lazy re-evaluation from a heap exact.
+So the greedy adds, across the whole day, the call with the most negative change (plus its rank and
+distance terms) until no call pays. On spread shifts gains only shrink as a shift fills or loses its
+best candidates, which makes lazy re-evaluation from a heap exact; a full_first gain can grow as the
+shift nears its headcount, which the re-evaluation after every pick catches, and the exact local
+search and CP-SAT correct what the greedy order misses.
 """
 
 from __future__ import annotations
