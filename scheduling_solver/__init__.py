@@ -9,6 +9,11 @@ adapter using the JSON contract in :mod:`scheduling_solver.schemas`::
     instance, solution = replan(instance, solution, declines={"s1": ["w9"]}, context=context)
     payload = solution_to_json(solution)
 
+Each shift may carry a ``priority`` (scales its shortfall cost), a ``policy`` (``spread`` or
+``full_first``: a fixed ``Policy.shortfall_penalty`` times P(attendance < headcount)) and a hard
+``min_fill`` on expected attendance; see :class:`scheduling_solver.schemas.Shift`. The defaults keep
+old instances' plans unchanged.
+
 Solves never belong in a web request: run them in a task worker.
 """
 

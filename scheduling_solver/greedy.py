@@ -6,9 +6,15 @@ probability F = P(X >= h) changes the expected cost by exactly
     p * ((cost_unfilled + cost_idle) * F - cost_unfilled)
 
 because the extra person only matters when they come, and then they either close a gap (saving
-``cost_unfilled``) or stand idle (costing ``cost_idle``). So the greedy adds, across the whole day, the
-call with the most negative change (plus its rank and distance terms) until no call pays. Gains only
-shrink as a shift fills or loses its best candidates, which makes lazy re-evaluation from a heap exact.
+``cost_unfilled``) or stand idle (costing ``cost_idle``). A shift's priority scales ``cost_unfilled``
+per shift, and a ``full_first`` shift also saves its penalty times P(X = h - 1), the chance that this
+very person completes the shift, so the identity (and everything built on it) stays exact.
+
+So the greedy adds, across the whole day, the call with the most negative change (plus its rank and
+distance terms) until no call pays. On spread shifts gains only shrink as a shift fills or loses its
+best candidates, which makes lazy re-evaluation from a heap exact; a full_first gain can grow as the
+shift nears its headcount, which the re-evaluation after every pick catches, and the exact local
+search and CP-SAT correct what the greedy order misses.
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ class PlanState:
         self.headcount: list[int] = problem.headcount.tolist()
         self.rest = problem.rest_s
         self.rank_pen: list[float] = problem.rank_penalty.tolist()
+        # Per shift: priority-scaled cost per empty place, full_first penalty (0 for spread), min_fill.
+        inst = problem.instance
+        terms = [inst.service_terms(sh) for sh in inst.shifts]
+        self.cu_s: list[float] = [t[0] for t in terms]
+        self.pen_s: list[float] = [t[1] for t in terms]
+        self.min_fill: list[float] = [sh.min_fill for sh in inst.shifts]
+        self.cu_np = np.array(self.cu_s, dtype=np.float64)
+        self.pen_np = np.array(self.pen_s, dtype=np.float64)
         self.worker_shifts: list[list[int]] = [[] for _ in range(problem.n_workers)]
         self.day_count = np.zeros((problem.n_workers, problem.n_days), dtype=np.int64)
         self.called: list[list[int]] = [[] for _ in range(problem.n_shifts)]
@@ -54,6 +68,8 @@ class PlanState:
             a[0] = 1.0
             self.pmf.append(a)
         self.fill: list[float] = [0.0] * problem.n_shifts
+        # P(X = h - 1) per shift: the chance one more person completes it (full_first gains).
+        self.edge_np = np.array([1.0 if h == 1 else 0.0 for h in self.headcount])
         # Array twins of fill and of the room left under each call cap, for vectorised look-ups.
         self.fill_np = np.zeros(problem.n_shifts)
         self.room_np = problem.cap.astype(np.int64).copy()
@@ -105,6 +121,7 @@ class PlanState:
         pmf[h] = top
         self.fill[s] = float(top)
         self.fill_np[s] = top
+        self.edge_np[s] = pmf[h - 1]
         self.room_np[s] -= 1
 
     def remove(self, w: int, s: int) -> None:
@@ -131,10 +148,16 @@ class PlanState:
             pmf[h] = top
             self.fill[s] = float(top)
         self.fill_np[s] = self.fill[s]
+        self.edge_np[s] = pmf[h - 1]
 
     def gain_slope(self, s: int) -> float:
         """Change in expected cost per unit of show probability added to shift ``s``."""
-        return (self.cu + self.ci) * self.fill[s] - self.cu
+        cu = self.cu_s[s]
+        return (cu + self.ci) * self.fill[s] - cu - self.pen_s[s] * float(self.edge_np[s])
+
+    def expected_attendance(self, s: int) -> float:
+        """Sum of the show probabilities of the workers called for ``s``."""
+        return float(sum(self.p[w] for w in self.called[s]))
 
     def assignment(self) -> list[list[int]]:
         """Called workers per shift, in the solver's priority order."""
@@ -268,8 +291,7 @@ def sweep_fill(state: PlanState, shifts: Iterable[int] | None = None) -> None:
     bounds = np.flatnonzero(np.diff(all_w)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [len(all_w)]]).tolist()
-    cu, ci = state.cu, state.ci
-    g = np.array([(cu + ci) * f - cu for f in state.fill])
+    g = np.array([state.gain_slope(s) for s in range(n)])
     room = np.array([c - len(k) for c, k in zip(state.cap, state.called, strict=True)], dtype=np.int64)
     p = state.p
     for a, b in zip(starts, ends, strict=True):
@@ -284,7 +306,7 @@ def sweep_fill(state: PlanState, shifts: Iterable[int] | None = None) -> None:
             if w in state.called_set[s] or not state.can_take(w, s):
                 continue
             state.add(w, s)
-            g[s] = (cu + ci) * state.fill[s] - cu
+            g[s] = state.gain_slope(s)
             room[s] -= 1
             if state.day_count[w].min() >= state.max_day[w] and state.problem.n_days == 1:
                 break
@@ -303,13 +325,47 @@ def construct(state: PlanState, shifts: Iterable[int] | None = None) -> None:
     if shifts is None and pr.n_workers * pr.n_shifts > SWEEP_ABOVE_PAIRS:
         sweep_fill(state, todo)
         # Only shifts that still want someone need the pair-by-pair pass.
-        threshold = state.cu / (state.cu + state.ci) if state.cu + state.ci > 0 else 0.0
         todo = [
             s
             for s in (range(pr.n_shifts) if todo is None else todo)
-            if len(state.called[s]) < state.cap[s] and state.fill[s] < threshold
+            if len(state.called[s]) < state.cap[s] and state.gain_slope(s) < 0.0
         ]
     greedy_fill(state, todo)
+
+
+def reach_min_fill(state: PlanState, shifts: Iterable[int] | None = None) -> list[str]:
+    """Call the likeliest usable workers for every shift below its ``min_fill``; return the reasons for
+    the shifts that still cannot reach it.
+
+    Runs before the marginal-gain construction, so scarce reliable workers go to the hard lower bounds
+    first. A shift whose ``cap`` likeliest eligible workers together fall short is provably infeasible;
+    otherwise a failure means the workers it needs are committed elsewhere (fixed calls or other
+    shifts' bounds), which this heuristic does not untangle, and the reason says so.
+    """
+    pr = state.problem
+    reasons: list[str] = []
+    for s in range(pr.n_shifts) if shifts is None else shifts:
+        need = state.min_fill[s]
+        if need <= 0.0 or state.expected_attendance(s) >= need:
+            continue
+        cand, _ = pr.full_candidates(s)
+        for w in cand.tolist():
+            if state.expected_attendance(s) >= need or len(state.called[s]) >= state.cap[s]:
+                break
+            if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
+                continue
+            state.add(w, s)
+        got = state.expected_attendance(s)
+        if got < need:
+            eligible = [w for w in cand.tolist() if (w, s) not in pr.excluded]
+            best = sum(sorted((state.p[w] for w in eligible), reverse=True)[: state.cap[s]])
+            why = (
+                f"at most {best:.4g} from its eligible workers within the call cap"
+                if best < need
+                else f"only {got:.4g} from workers not committed elsewhere"
+            )
+            reasons.append(f"{pr.shift_ids[s]} cannot reach its min_fill {need:g}: {why}")
+    return reasons
 
 
 def standby_lists(state: PlanState, size: int, shifts: Iterable[int] | None = None) -> dict[int, list[int]]:

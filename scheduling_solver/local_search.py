@@ -24,8 +24,10 @@ FREE_CANDIDATES = 6
 RELOCATE_TRIES = 5
 
 
-def _without_each(ps: Sequence[float], h: int, cu: float, ci: float) -> list[tuple[float, float]]:
-    """For each i: (exact expected cost, P(X >= h)) of the set without worker i.
+def _without_each(ps: Sequence[float], h: int, cu: float, ci: float, pen: float) -> list[tuple[float, float, float]]:
+    """For each i: (exact expected cost, P(X >= h), P(X = h - 1)) of the set without worker i.
+
+    ``cu`` is the shift's priority-scaled cost per empty place and ``pen`` its full_first penalty.
 
     Dividing the worker's factor (1 - p + p z) out of the full distribution takes O(n) per worker.
     The division runs upwards for p < 1/2 and downwards otherwise, which keeps it numerically stable
@@ -52,7 +54,8 @@ def _without_each(ps: Sequence[float], h: int, cu: float, ci: float) -> list[tup
         # Outside [0, n) the set without i has no mass, so P(X < h) is the sum over k < min(h, n).
         below = min(1.0, sum(q[:top]))
         mu = total - p
-        out.append((cu * shortfall + ci * (mu - h + shortfall), 1.0 - below))
+        edge = q[h - 1] if h - 1 < n else 0.0
+        out.append((cu * shortfall + ci * (mu - h + shortfall) + pen * below, 1.0 - below, edge))
     return out
 
 
@@ -61,7 +64,8 @@ def _cost(state: PlanState, s: int) -> float:
     h = len(pmf) - 1
     shortfall = float(np.dot(pmf[:h], h - np.arange(h)))
     mu = sum(state.p[w] for w in state.called[s])
-    return state.cu * shortfall + state.ci * (mu - h + shortfall)
+    below = max(0.0, 1.0 - state.fill[s]) if state.called[s] else 1.0
+    return state.cu_s[s] * shortfall + state.ci * (mu - h + shortfall) + state.pen_s[s] * below
 
 
 class _Neighbours:
@@ -132,7 +136,7 @@ def improve(state: PlanState, *, max_visits: int, deadline: float) -> int:
         return 0
     fixed = set(pr.fixed)
     nb = _Neighbours(state)
-    cu, ci = state.cu, state.ci
+    ci = state.ci
     visits = 0
     moves = 0
     dirty = list(range(pr.n_shifts))
@@ -143,7 +147,7 @@ def improve(state: PlanState, *, max_visits: int, deadline: float) -> int:
             if visits >= max_visits or time.perf_counter() >= deadline:
                 break
             visits += 1
-            changed = _visit(state, s, nb, fixed, cu, ci)
+            changed = _visit(state, s, nb, fixed, ci)
             if changed:
                 moves += 1
                 for t in changed:
@@ -153,12 +157,16 @@ def improve(state: PlanState, *, max_visits: int, deadline: float) -> int:
     return moves
 
 
-def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]], cu: float, ci: float) -> list[int]:
+def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]], ci: float) -> list[int]:
     """Apply the best improving move around shift ``s``; return the shifts it changed."""
     pr = state.problem
     called = list(state.called[s])
     base = _cost(state, s)
-    g_s = (cu + ci) * state.fill[s] - cu
+    cu, full_pen = state.cu_s[s], state.pen_s[s]
+    g_s = state.gain_slope(s)
+    # Moves that take someone out of ``s`` must keep its expected attendance at min_fill or above.
+    need = state.min_fill[s]
+    mu_s = state.expected_attendance(s) if need > 0.0 else 0.0
     best: tuple[float, str, int, int] | None = None  # (delta, kind, worker, other worker or shift)
 
     free: list[tuple[int, float]] = []
@@ -179,24 +187,29 @@ def _visit(state: PlanState, s: int, nb: _Neighbours, fixed: set[tuple[int, int]
 
     movable = [w for w in called if (w, s) not in fixed]
     if movable:
-        minus = _without_each([state.p[w] for w in called], state.headcount[s], cu, ci)
+        minus = _without_each([state.p[w] for w in called], state.headcount[s], cu, ci, full_pen)
         for i, w in enumerate(called):
             if (w, s) in fixed:
                 continue
-            cost_minus, fill_minus = minus[i]
+            cost_minus, fill_minus, edge_minus = minus[i]
             pen_w = nb.pen(w, s)
             drop = cost_minus - base - pen_w
-            if drop < -_EPS and (best is None or drop < best[0]):
+            may_leave = need <= 0.0 or mu_s - state.p[w] >= need
+            if may_leave and drop < -_EPS and (best is None or drop < best[0]):
                 best = (drop, "drop", w, -1)
-            g_minus = (cu + ci) * fill_minus - cu
+            g_minus = (cu + ci) * fill_minus - cu - full_pen * edge_minus
             for u, pen_u in free:
+                if not may_leave and mu_s - state.p[w] + state.p[u] < need:
+                    continue
                 delta = drop + state.p[u] * g_minus + pen_u
                 if delta < -_EPS and (best is None or delta < best[0]):
                     best = (delta, "replace", w, u)
             # Relocation to any shift the worker may work, valued for all targets at once.
             ts, pens = nb.by_worker(w)
-            if len(ts):
-                deltas = drop + state.p[w] * ((cu + ci) * state.fill_np[ts] - cu) + pens
+            if len(ts) and may_leave:
+                cu_t = state.cu_np[ts]
+                slope = (cu_t + ci) * state.fill_np[ts] - cu_t - state.pen_np[ts] * state.edge_np[ts]
+                deltas = drop + state.p[w] * slope + pens
                 ok = np.flatnonzero((deltas < -_EPS) & (state.room_np[ts] > 0) & (ts != s))
                 bar = best[0] if best is not None else 0.0
                 for j in ok[np.argsort(deltas[ok], kind="stable")][:RELOCATE_TRIES].tolist():

@@ -50,13 +50,17 @@ class PolishResult:
 
 
 def cost_curve(
-    ps: list[float], headcount: int, cost_unfilled: float, cost_idle: float, upto: int
+    ps: list[float], headcount: int, cost_unfilled: float, cost_idle: float, upto: int, penalty: float = 0.0
 ) -> list[tuple[float, float]]:
-    """(expected attendance, exact expected cost) after calling the first k of ``ps``, k = 0..upto."""
+    """(expected attendance, exact expected cost) after calling the first k of ``ps``, k = 0..upto.
+
+    With a full_first ``penalty`` the curve is no longer convex (the penalty falls steepest near the
+    headcount), so the chords are a surrogate only; the exact measure decides whether a plan is kept.
+    """
     pmf = np.zeros(headcount + 1)
     pmf[0] = 1.0
     weights = headcount - np.arange(headcount)
-    points = [(0.0, cost_unfilled * headcount)]
+    points = [(0.0, cost_unfilled * headcount + penalty)]
     mu = 0.0
     for p in ps[:upto]:
         top = pmf[headcount] + pmf[headcount - 1] * p
@@ -65,7 +69,8 @@ def cost_curve(
         pmf[headcount] = top
         mu += p
         shortfall = float(np.dot(pmf[:headcount], weights))
-        points.append((mu, cost_unfilled * shortfall + cost_idle * (mu - headcount + shortfall)))
+        below = max(0.0, 1.0 - float(pmf[headcount]))
+        points.append((mu, cost_unfilled * shortfall + cost_idle * (mu - headcount + shortfall) + penalty * below))
     return points
 
 
@@ -98,6 +103,7 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int, bu
     wall-clock deadline is only a safety net on a slow or busy machine.
     """
     pol = problem.instance.policy
+    terms = [problem.instance.service_terms(sh) for sh in problem.instance.shifts]
     model = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     hint: dict[tuple[int, int], int] = {}
@@ -162,15 +168,17 @@ def polish(problem: Problem, state: PlanState, *, deadline: float, seed: int, bu
         # the true marginal value there; the extras continue it. Slopes still rise: P(X >= h) only grows.
         key = lambda w: (-problem.p[w], int(problem.priority[w]))  # noqa: E731
         ordered = sorted(state.called[s], key=key) + sorted(chosen[len(state.called[s]) :], key=key)
+        cu, pen = terms[s]
         points = cost_curve(
             [float(problem.p[w]) for w in ordered],
             h,
-            pol.cost_unfilled,
+            cu,
             pol.cost_idle,
             min(cap, len(ordered)),
+            pen,
         )
         lines = _chords(points, len(state.called[s]))
-        upper = _SCALE * math.ceil(pol.cost_unfilled * h + pol.cost_idle * cap + 1)
+        upper = _SCALE * math.ceil(cu * h + pen + pol.cost_idle * cap + 1)
         cost = model.new_int_var(0, upper, f"cost_{s}")
         attendance = sum(p_int[w] * x[(w, s)] for w in chosen)
         for a, b in lines:
@@ -262,11 +270,13 @@ def solve_exactly(problem: Problem, state: PlanState, *, deadline: float, seed: 
         if len(eligible) > EXACT_MAX_CANDIDATES:
             return None
         must = {w for w, t in fixed if t == s}
+        need = problem.instance.shifts[s].min_fill
+        # min_fill is exact here: a call set below it is simply not an option.
         subsets = [
             combo
             for k in range(min(int(problem.cap[s]), len(eligible)) + 1)
             for combo in combinations(eligible, k)
-            if must <= set(combo)
+            if must <= set(combo) and (need <= 0.0 or float(sum(float(problem.p[w]) for w in combo)) >= need)
         ]
         total += len(subsets)
         if total > EXACT_MAX_SUBSETS:
@@ -285,7 +295,8 @@ def solve_exactly(problem: Problem, state: PlanState, *, deadline: float, seed: 
         for combo in subsets:
             y = model.new_bool_var(f"y_{s}_{len(ys)}")
             ys.append(y)
-            out = shift_outcome(problem.p[list(combo)], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
+            cu, pen = problem.instance.service_terms(problem.instance.shifts[s])
+            out = shift_outcome(problem.p[list(combo)], int(problem.headcount[s]), cu, pol.cost_idle, pen)
             cost = out.expected_cost + sum(problem.pair_penalty(w, km_of[w]) for w in combo)
             objective.append(round(_EXACT_SCALE * cost) * y)
             hints.append((y, int(set(combo) == current)))

@@ -77,18 +77,29 @@ class ShiftOutcome:
 
 
 def shift_outcome(
-    probabilities: Sequence[float] | np.ndarray, headcount: int, cost_unfilled: float, cost_idle: float
+    probabilities: Sequence[float] | np.ndarray,
+    headcount: int,
+    cost_unfilled: float,
+    cost_idle: float,
+    shortfall_penalty: float = 0.0,
 ) -> ShiftOutcome:
-    """Exact P(X >= headcount), E[(h - X)+], E[(X - h)+] and the expected cost for one shift."""
+    """Exact P(X >= headcount), E[(h - X)+], E[(X - h)+] and the expected cost for one shift.
+
+    The cost is ``cost_unfilled`` x E[(h - X)+] + ``cost_idle`` x E[(X - h)+] + ``shortfall_penalty`` x
+    P(X < h); callers pass the shortfall terms already scaled by the shift's priority
+    (:meth:`scheduling_solver.schemas.Instance.service_terms`).
+    """
     pmf = poisson_binomial_pmf(probabilities)
     k = np.arange(len(pmf))
     shortfall = float(np.dot(pmf, np.maximum(headcount - k, 0)))
     surplus = float(np.dot(pmf, np.maximum(k - headcount, 0)))
     fill = float(pmf[headcount:].sum()) if headcount < len(pmf) else 0.0
+    short_of_full = 1.0 - min(1.0, max(0.0, fill))
     return ShiftOutcome(
         expected_attendance=float(np.sum(probabilities)),
         fill_probability=min(1.0, max(0.0, fill)),
         expected_shortfall=shortfall,
         expected_surplus=surplus,
-        expected_cost=cost_unfilled * shortfall + cost_idle * surplus,
+        # Written so a zero penalty adds exactly 0.0: old figures stay bit-for-bit the same.
+        expected_cost=cost_unfilled * shortfall + cost_idle * surplus + shortfall_penalty * short_of_full,
     )

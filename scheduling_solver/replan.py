@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from scheduling_solver.greedy import PlanState, construct, standby_lists
+from scheduling_solver.greedy import PlanState, construct, reach_min_fill, standby_lists
 from scheduling_solver.problem import Problem, build_problem
 from scheduling_solver.schemas import Instance, Solution, Worker
 from scheduling_solver.solve import SolveContext, build_solution, gc_paused, infeasible_solution
@@ -118,6 +118,10 @@ def _replan(
                 changed.add(s)  # lost this call: the shift needs a top-up
                 continue
             state.add(w, s)
+    # A lost call may leave a shift below its min_fill: top it up first, or say it cannot be done.
+    reasons = reach_min_fill(state, sorted(changed))
+    if reasons:
+        return new_instance, infeasible_solution(reasons, t0)
     construct(state, sorted(changed))
     standby = standby_lists(state, new_instance.policy.standby_size)
     status = "feasible"

@@ -16,6 +16,9 @@ from typing import Any
 from scheduling_solver import probability
 
 STATUSES = ("optimal", "feasible", "infeasible")
+# Service-level policies of a shift: ``spread`` prices every empty place alike (the first solver's
+# behaviour); ``full_first`` also charges ``Policy.shortfall_penalty`` whenever the shift falls short.
+SERVICE_POLICIES = ("spread", "full_first")
 
 
 class SchemaError(ValueError):
@@ -47,7 +50,19 @@ class Worker:
 
 @dataclass(frozen=True, slots=True)
 class Shift:
-    """A client order: ``headcount`` people with all of ``skills`` at ``location`` from start to end."""
+    """A client order: ``headcount`` people with all of ``skills`` at ``location`` from start to end.
+
+    Service level (all optional; the defaults reproduce the first solver exactly):
+    ``priority`` (>= 0, default 1.0) multiplies the shift's shortfall cost, both the per-place
+    ``cost_unfilled`` and the ``full_first`` penalty (never the idle cost). ``policy``: ``spread``
+    (default) or ``full_first``, which adds ``Policy.shortfall_penalty`` x P(X < headcount), X the number
+    of called workers who come: the expected value of a fixed penalty charged whenever the shift is not
+    fully staffed, so "fully staffed" means X >= headcount, the event ``fill_probability`` measures, and the
+    validator recomputes it exactly from the Poisson-binomial distribution. ``min_fill`` (0 <= min_fill
+    <= headcount, default 0) is a hard lower bound on the expected attendance (the sum of the called
+    workers' show probabilities); a plan below it is invalid and a day that cannot reach it is answered
+    ``infeasible``.
+    """
 
     id: str
     start: datetime
@@ -55,6 +70,9 @@ class Shift:
     headcount: int
     skills: tuple[str, ...]
     location: tuple[float, float]
+    priority: float = 1.0
+    policy: str = "spread"
+    min_fill: float = 0.0
 
     @property
     def day(self) -> date:
@@ -74,6 +92,8 @@ class Policy:
     falling linearly to 0 at rank 100 (rank is a 0-100 rating).
     ``distance_weight``: cost per call per km. ``time_limit_s``: wall budget for ``solve``.
     ``seed``: makes the solve reproducible. ``standby_size``: length of each shift's standby list.
+    ``shortfall_penalty``: cost of a ``full_first`` shift not being fully staffed (charged as the
+    penalty times P(attendance < headcount)); ignored by ``spread`` shifts.
     """
 
     prior: tuple[float, float] = (4.0, 1.0)
@@ -87,6 +107,7 @@ class Policy:
     time_limit_s: float = 10.0
     seed: int = 0
     standby_size: int = 5
+    shortfall_penalty: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +126,12 @@ class Instance:
         """Most workers that may be called for ``shift``."""
         # The small epsilon keeps 2.5 * 4 = 10.000000000000002 from rounding up to 11.
         return math.ceil(self.policy.max_call_ratio * shift.headcount - 1e-9)
+
+    def service_terms(self, shift: Shift) -> tuple[float, float]:
+        """(cost per expected empty place, cost of not being fully staffed) of ``shift``, both scaled by
+        its priority; the second is 0 for ``spread`` shifts."""
+        penalty = self.policy.shortfall_penalty if shift.policy == "full_first" else 0.0
+        return shift.priority * self.policy.cost_unfilled, shift.priority * penalty
 
     def with_policy(self, **changes: Any) -> Instance:
         """A copy with some policy fields replaced (used by the benchmark sweep)."""
@@ -294,7 +321,7 @@ _WORKER_KEYS = {
     "fixed",
     "excluded",
 }
-_SHIFT_KEYS = {"id", "start", "end", "headcount", "skills", "location"}
+_SHIFT_KEYS = {"id", "start", "end", "headcount", "skills", "location", "priority", "policy", "min_fill"}
 _POLICY_KEYS = set(Policy.__dataclass_fields__)
 
 
@@ -325,6 +352,7 @@ def _parse_policy(errs: _Errors, obj: Any, path: str) -> Policy:
         time_limit_s=_number(errs, obj, "time_limit_s", path, default=d.time_limit_s, low=0.0, low_open=True),
         seed=_integer(errs, obj, "seed", path, default=d.seed, low=0),
         standby_size=_integer(errs, obj, "standby_size", path, default=d.standby_size, low=0),
+        shortfall_penalty=_number(errs, obj, "shortfall_penalty", path, default=d.shortfall_penalty, low=0.0),
     )
 
 
@@ -378,13 +406,21 @@ def _parse_shift(errs: _Errors, obj: Any, path: str) -> Shift | None:
     if start is not None and end is not None and end <= start:
         errs.add(f"{path}.end", "shift must end after it starts")
     placeholder = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    headcount = _integer(errs, obj, "headcount", path, low=1)
+    service = obj.get("policy", "spread")
+    if service not in SERVICE_POLICIES:
+        errs.add(f"{path}.policy", f"expected one of {', '.join(SERVICE_POLICIES)}, got {_describe(service)}")
+        service = "spread"
     return Shift(
         id=_string(errs, obj, "id", path),
         start=start or placeholder,
         end=end or placeholder,
-        headcount=_integer(errs, obj, "headcount", path, low=1),
+        headcount=headcount,
         skills=_string_list(errs, obj, "skills", path),
         location=_location(errs, obj, path),
+        priority=_number(errs, obj, "priority", path, default=1.0, low=0.0),
+        policy=str(service),
+        min_fill=_number(errs, obj, "min_fill", path, default=0.0, low=0.0, high=float(max(headcount, 1))),
     )
 
 
@@ -515,6 +551,9 @@ def instance_to_json(instance: Instance) -> dict[str, Any]:
                 "headcount": s.headcount,
                 "skills": list(s.skills),
                 "location": list(s.location),
+                "priority": s.priority,
+                "policy": s.policy,
+                "min_fill": s.min_fill,
             }
             for s in instance.shifts
         ],
@@ -530,6 +569,7 @@ def instance_to_json(instance: Instance) -> dict[str, Any]:
             "time_limit_s": p.time_limit_s,
             "seed": p.seed,
             "standby_size": p.standby_size,
+            "shortfall_penalty": p.shortfall_penalty,
         },
     }
 

@@ -1,8 +1,10 @@
 """Plan a city day.
 
 1. Eligibility by numpy over spatial grid cells (:mod:`scheduling_solver.problem`).
-2. Accepted (fixed) calls are placed first; if they break a hard rule the day is ``infeasible``.
-3. Marginal-gain construction (:mod:`scheduling_solver.greedy`).
+2. Accepted (fixed) calls are placed first; if they break a hard rule the day is ``infeasible``. Then
+   every shift's ``min_fill`` is reached with its likeliest free workers, or the day is ``infeasible``.
+3. Marginal-gain construction (:mod:`scheduling_solver.greedy`). Every phase prices a shift with its
+   priority and its ``full_first`` penalty (:meth:`scheduling_solver.schemas.Instance.service_terms`).
 4. Tiny days: CP-SAT over enumerated call sets priced exactly, so ``optimal`` is a real proof.
    Other days: CP-SAT polishing from the greedy plan as a complete hint (convex piecewise-linear cost
    in expected attendance), then an exact local search for the rest of the budget.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduling_solver.greedy import PlanState, construct, standby_lists
+from scheduling_solver.greedy import PlanState, construct, reach_min_fill, standby_lists
 from scheduling_solver.local_search import improve
 from scheduling_solver.polish import PolishResult, polish, solve_exactly
 from scheduling_solver.probability import shift_outcome
@@ -73,15 +75,17 @@ def fixed_conflicts(problem: Problem, state: PlanState) -> list[str]:
 
 def objective_of(problem: Problem, assignment: Sequence[Sequence[int]]) -> tuple[float, float]:
     """(exact expected cost, expected cost plus rank and distance terms) of an assignment."""
-    pol = problem.instance.policy
+    inst = problem.instance
+    pol = inst.policy
     cost = 0.0
     extra = 0.0
     for s, called in enumerate(assignment):
+        cu, pen = inst.service_terms(inst.shifts[s])
         if not called:
-            cost += pol.cost_unfilled * int(problem.headcount[s])
+            cost += cu * int(problem.headcount[s]) + pen
             continue
         ws = np.asarray(called, dtype=np.int64)
-        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
+        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), cu, pol.cost_idle, pen)
         cost += out.expected_cost
         extra += float(problem.rank_penalty[ws].sum()) + pol.distance_weight * float(distances(problem, s, ws).sum())
     return cost, cost + extra
@@ -106,7 +110,8 @@ def build_solution(
     problem: Problem, state: PlanState, status: str, t0: float, standby: dict[int, list[int]]
 ) -> Solution:
     """Exact per-shift figures for the plan in ``state``."""
-    pol = problem.instance.policy
+    inst = problem.instance
+    pol = inst.policy
     plans: dict[str, ShiftPlan] = {}
     total_cost = 0.0
     extra = 0.0
@@ -114,7 +119,8 @@ def build_solution(
     n_called = 0
     for s, called in enumerate(state.assignment()):
         ws = np.asarray(called, dtype=np.int64)
-        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), pol.cost_unfilled, pol.cost_idle)
+        cu, pen = inst.service_terms(inst.shifts[s])
+        out = shift_outcome(problem.p[ws], int(problem.headcount[s]), cu, pol.cost_idle, pen)
         plans[problem.shift_ids[s]] = ShiftPlan(
             called=tuple(problem.worker_ids[w] for w in called),
             standby=tuple(problem.worker_ids[w] for w in standby.get(s, [])),
@@ -176,7 +182,7 @@ def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, Solve
     pol = instance.policy
     problem = build_problem(instance)
     state = PlanState(problem)
-    reasons = fixed_conflicts(problem, state)
+    reasons = fixed_conflicts(problem, state) or reach_min_fill(state)
     if reasons:
         return infeasible_solution(reasons, t0), None
     construct(state)
@@ -205,7 +211,7 @@ def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, Solve
 
 def _adopt(problem: Problem, state: PlanState, result: PolishResult) -> tuple[PlanState, bool]:
     """Keep CP-SAT's plan if it is better by the exact measure; also say whether it is at least as good."""
-    if result.assignment is None:
+    if result.assignment is None or not meets_min_fill(problem, result.assignment):
         return state, False
     if all(set(a) == b for a, b in zip(result.assignment, state.called_set, strict=True)):
         return state, True
@@ -214,6 +220,16 @@ def _adopt(problem: Problem, state: PlanState, result: PolishResult) -> tuple[Pl
     if new < old - 1e-9:
         return _state_from(problem, result.assignment), True
     return state, new <= old + 1e-9
+
+
+def meets_min_fill(problem: Problem, assignment: Sequence[Sequence[int]]) -> bool:
+    """True when every shift's expected attendance reaches its ``min_fill`` (CP-SAT's surrogate rounds
+    show probabilities, so its plans are checked here rather than trusted)."""
+    for s, called in enumerate(assignment):
+        need = problem.instance.shifts[s].min_fill
+        if need > 0.0 and float(sum(float(problem.p[w]) for w in called)) < need:
+            return False
+    return True
 
 
 def _state_from(problem: Problem, assignment: Sequence[Sequence[int]]) -> PlanState:

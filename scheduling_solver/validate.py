@@ -83,7 +83,9 @@ def validate(instance: Instance, solution: Solution) -> ValidationReport:
                 seen.add(wid)
         # Exact figures: recomputed here, never trusted from the solver.
         ps = [probability[w] for w in dict.fromkeys(plan.called) if w in probability]
-        exact = shift_outcome(ps, shifts[sid].headcount, instance.policy.cost_unfilled, instance.policy.cost_idle)
+        # Priority and the full_first penalty enter the cost here too, from the shift's own fields.
+        cost_unfilled, penalty = instance.service_terms(shifts[sid])
+        exact = shift_outcome(ps, shifts[sid].headcount, cost_unfilled, instance.policy.cost_idle, penalty)
         exact_cost += exact.expected_cost
         exact_fill += exact.fill_probability
         for name, reported, value in (

@@ -6,6 +6,7 @@ from scheduling_solver.constraints import (
     daily_limit,
     excluded,
     fixed,
+    min_fill,
     rest,
     skills,
     travel,
@@ -13,6 +14,6 @@ from scheduling_solver.constraints import (
 from scheduling_solver.constraints.base import Assignment, Violation
 
 # Order is the order violations are reported in.
-ALL = (skills, availability, travel, excluded, fixed, rest, daily_limit, call_cap)
+ALL = (skills, availability, travel, excluded, fixed, rest, daily_limit, call_cap, min_fill)
 
 __all__ = ["ALL", "Assignment", "Violation"]

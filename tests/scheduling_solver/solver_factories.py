@@ -55,7 +55,8 @@ def plan(inst: Instance, called: dict[str, list[str]]) -> Solution:
     for s in inst.shifts:
         ids = called.get(s.id, [])
         ps = [inst.show_probability(workers[w]) for w in ids if w in workers]
-        out = shift_outcome(ps, s.headcount, inst.policy.cost_unfilled, inst.policy.cost_idle)
+        cost_unfilled, penalty = inst.service_terms(s)
+        out = shift_outcome(ps, s.headcount, cost_unfilled, inst.policy.cost_idle, penalty)
         plans[s.id] = ShiftPlan(tuple(ids), (), out.expected_attendance, out.fill_probability, out.expected_cost)
     n = max(1, len(plans))
     totals = Totals(

@@ -22,3 +22,31 @@ def test_regression_instance(name):
     want = EXPECTED[name]
     assert sol.status == want["status"]
     assert sol.totals.objective <= want["objective"] * 1.02 + 1e-6
+
+
+# Plans and figures of every pre-service-level instance as the first solver produced them: the new
+# fields' defaults (priority 1, spread, no min_fill) must reproduce them exactly, not merely as well.
+V1_FIGURES = json.loads((Path(__file__).parent / "v1_figures.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(V1_FIGURES))
+def test_old_instance_solves_to_the_first_solvers_figures(name):
+    from scheduling_solver.schemas import solution_to_json
+
+    raw = json.loads((HERE / f"{name}.json").read_text())
+    assert not any({"priority", "policy", "min_fill"} & set(s) for s in raw["shifts"])
+    inst = parse_instance(raw)
+    assert all(s.priority == 1.0 and s.policy == "spread" and s.min_fill == 0.0 for s in inst.shifts)
+    got = solution_to_json(solve(inst))
+    want = V1_FIGURES[name]
+    assert got["status"] == want["status"]
+    assert got["reasons"] == want["reasons"]
+    assert got["totals"]["called"] == want["totals"]["called"]
+    for key in ("expected_cost", "mean_fill_probability", "objective"):
+        assert got["totals"][key] == pytest.approx(want["totals"][key], rel=1e-12, abs=1e-12)
+    assert set(got["shifts"]) == set(want["shifts"])
+    for sid, plan in want["shifts"].items():
+        assert got["shifts"][sid]["called"] == plan["called"]
+        assert got["shifts"][sid]["standby"] == plan["standby"]
+        for key in ("expected_attendance", "fill_probability", "expected_cost"):
+            assert got["shifts"][sid][key] == pytest.approx(plan[key], rel=1e-12, abs=1e-12)
