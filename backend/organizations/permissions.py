@@ -19,6 +19,8 @@ class Perm(StrEnum):
     CATALOG_CHANGE = "catalog.change"
     AUDIT_VIEW = "audit.view"
     BOOKING_MANAGE = "booking.manage"
+    SCHEDULE_VIEW = "booking.schedule.view"  # every master's schedule; a master reads their own with STAFFING_SELF
+    SCHEDULE_CHANGE = "booking.schedule.change"
     STAFFING_MANAGE = "staffing.manage"
     STAFFING_SELF = "staffing.self"
     ANALYTICS_EXPORT = "analytics.export"
@@ -36,6 +38,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.CLIENT_CHANGE,
             Perm.CATALOG_VIEW,
             Perm.BOOKING_MANAGE,
+            Perm.SCHEDULE_VIEW,
             Perm.STAFFING_MANAGE,
         }
     ),

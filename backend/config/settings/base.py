@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.core",
     "backend.organizations",
     "backend.catalog",
+    "backend.booking",
     "backend.crm",
     "backend.imports",
     "backend.notifications",
