@@ -496,7 +496,8 @@ def _default_start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _parts_wanted(instance: Instance, partitions: Partitions) -> int:
+def parts_wanted(instance: Instance, partitions: Partitions) -> int:
+    """How many parts ``partitions`` asks for on ``instance`` (1: solve in one piece)."""
     if partitions == "off":
         return 1
     if partitions == "auto":
@@ -538,7 +539,7 @@ def solve_partitioned_report(
 
     t0 = time.perf_counter()
     report = PartitionReport()
-    wanted = _parts_wanted(instance, partitions)
+    wanted = parts_wanted(instance, partitions)
     if wanted == 1 or not instance.shifts or not instance.workers:
         c0 = time.process_time()
         sol = solve(instance)
