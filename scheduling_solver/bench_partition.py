@@ -202,7 +202,7 @@ def section(seed: int = 1, *, quick: bool = False) -> str:
     """The benchmark's partitioned section: 10,000 x 1,000 cut in 2 and in 4 against the unpartitioned
     plan, then the whole shared pool (100,000 x 10,000) with ``partitions="auto"`` (``quick``: a small
     day only)."""
-    runs = (
+    runs: list[tuple[int, int, Partitions, float]] = (
         [(2_000, 200, 2, 2.0)]
         if quick
         else [(10_000, 1_000, 2, 10.0), (10_000, 1_000, 4, 10.0), (100_000, 10_000, "auto", 80.0)]
