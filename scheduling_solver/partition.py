@@ -31,6 +31,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -479,7 +480,9 @@ def _run(sub: Instance) -> tuple[Solution, float, float, int]:
 
 
 # Set in the parent just before a fork pool starts; children inherit it instead of receiving a pickle.
+# The lock keeps two threads of one process from forking with each other's day.
 _FORKED: tuple[Instance, list[Part]] | None = None
+_FORK_LOCK = threading.Lock()
 
 
 def _run_forked(i: int) -> tuple[Solution, float, float, int]:
@@ -671,14 +674,15 @@ def _solve_parts(
     ctx = multiprocessing.get_context(start_method)
     futures: list[Future[tuple[Solution, float, float, int]]] = []
     if start_method == "fork":
-        _FORKED = (instance, parts)
-        try:
-            with ProcessPoolExecutor(max_workers=n_proc, mp_context=ctx) as pool:
-                # Parts are already largest first, so the pool balances itself.
-                futures = [pool.submit(_run_forked, i) for i in range(len(parts))]
-                return [f.result() for f in futures]
-        finally:
-            _FORKED = None
+        with _FORK_LOCK:
+            _FORKED = (instance, parts)
+            try:
+                with ProcessPoolExecutor(max_workers=n_proc, mp_context=ctx) as pool:
+                    # Parts are already largest first, so the pool balances itself.
+                    futures = [pool.submit(_run_forked, i) for i in range(len(parts))]
+                    return [f.result() for f in futures]
+            finally:
+                _FORKED = None
     with ProcessPoolExecutor(max_workers=n_proc, mp_context=ctx) as pool:
         futures = [pool.submit(_run, part_instance(instance, pt, n_total)) for pt in parts]
         return [f.result() for f in futures]

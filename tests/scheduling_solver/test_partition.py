@@ -114,7 +114,7 @@ def test_partitioned_is_as_good_as_unpartitioned_on_separate_cities():
 
 def test_one_process_gives_the_parallel_plan():
     # A generous limit, so the deterministic work budgets bind and never the wall-clock safety nets.
-    inst = generate_day(2500, 250, seed=7).instance.with_policy(time_limit_s=30.0, seed=1)
+    inst = generate_day(2500, 250, seed=7).instance.with_policy(time_limit_s=60.0, seed=1)
     serial = solve_partitioned(inst, partitions=3, processes=1)
     forked = solve_partitioned(inst, partitions=3, processes=2, start_method="fork")
     assert {s: p.called for s, p in serial.shifts.items()} == {s: p.called for s, p in forked.shifts.items()}
@@ -122,7 +122,7 @@ def test_one_process_gives_the_parallel_plan():
 
 
 def test_spawned_pool_gives_the_same_plan():
-    inst = cities(2, 150, 15)
+    inst = cities(2, 150, 15, time_limit_s=60.0)
     serial = solve_partitioned(inst, partitions=2, processes=1)
     spawned = solve_partitioned(inst, partitions=2, processes=2, start_method="spawn")
     assert {s: p.called for s, p in serial.shifts.items()} == {s: p.called for s, p in spawned.shifts.items()}
