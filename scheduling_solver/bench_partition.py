@@ -20,6 +20,7 @@ from scheduling_solver.generator import generate_day
 from scheduling_solver.partition import (
     PartitionReport,
     Partitions,
+    SerialisationCost,
     parts_wanted,
     plan_parts,
     serialisation_cost,
@@ -53,9 +54,7 @@ class PartitionBench:
     peak_child_mb: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
-    pickle_mb: float | None
-    pickle_s: float | None
-    unpickle_s: float | None
+    serialisation: SerialisationCost | None
     baseline_objective: float | None
     baseline_wall_s: float | None
     baseline_cpu_s: float | None
@@ -112,11 +111,9 @@ def run(
     # Peaks now, before the unpartitioned baseline adds its own.
     peak_self, peak_child = _peak_mb(resource.RUSAGE_SELF), _peak_mb(resource.RUSAGE_CHILDREN)
     valid = validate(inst, sol).ok
-    pickle_mb = pickle_s = unpickle_s = None
+    cost = None
     if measure_pickle and len(rep.parts) > 1:
-        plan = plan_parts(inst, parts_wanted(inst, partitions))
-        size, pickle_s, unpickle_s = serialisation_cost(inst, plan.parts)
-        pickle_mb = size / 1e6
+        cost = serialisation_cost(inst, plan_parts(inst, parts_wanted(inst, partitions)).parts)
     b_obj = b_wall = b_cpu = None
     b_valid = None
     if baseline:
@@ -139,9 +136,7 @@ def run(
         peak_child_mb=peak_child,
         load_before=load_before,
         load_after=os.getloadavg(),
-        pickle_mb=pickle_mb,
-        pickle_s=pickle_s,
-        unpickle_s=unpickle_s,
+        serialisation=cost,
         baseline_objective=b_obj,
         baseline_wall_s=b_wall,
         baseline_cpu_s=b_cpu,
@@ -182,10 +177,13 @@ def format_report(b: PartitionBench) -> str:
         f"peak RSS: this process {b.peak_self_mb:.0f} MB (includes the generated instance), "
         f"largest child {b.peak_child_mb:.0f} MB (forked children share the parent's pages)"
     )
-    if b.pickle_mb is not None:
+    c = b.serialisation
+    if c is not None:
         lines.append(
-            f"spawn would pickle {b.pickle_mb:.1f} MB of sub-instances: {b.pickle_s:.2f} s to pickle, "
-            f"{b.unpickle_s:.2f} s to unpickle (a fork pool sends none of it)"
+            f"serialising the parts for a spawn pool (a fork pool sends none of it): as dataclasses "
+            f"{c.plain_bytes / 1e6:.1f} MB, {c.plain_dump_s:.2f} cpu s to pickle + {c.plain_load_s:.2f} to unpickle; "
+            f"packed arrays (what spawn sends) {c.packed_bytes / 1e6:.1f} MB, {c.packed_dump_s:.2f} cpu s to pack and "
+            f"pickle + {c.packed_load_s:.2f} to unpickle and rebuild"
         )
     lines.append(f"objective {b.objective:.2f}, status {b.status}, passes validator: {b.valid}")
     if b.baseline_objective is not None:

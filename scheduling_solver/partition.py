@@ -36,6 +36,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 import numpy as np
@@ -45,7 +46,7 @@ from scipy.sparse import csgraph
 from scheduling_solver import probability
 from scheduling_solver.geo import EARTH_RADIUS_KM
 from scheduling_solver.problem import Problem, build_problem
-from scheduling_solver.schemas import Instance, ShiftPlan, Solution, Totals
+from scheduling_solver.schemas import Instance, Policy, Shift, ShiftPlan, Solution, Totals, Worker
 
 _KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 # ``partitions="auto"`` keeps a day below this many workers in one piece (a pool costs more than it saves).
@@ -491,20 +492,172 @@ def _run_forked(i: int) -> tuple[Solution, float, float, int]:
     return _run(part_instance(instance, parts[i], len(instance.shifts)))
 
 
-def serialisation_cost(instance: Instance, parts: Sequence[Part]) -> tuple[int, float, float]:
-    """(bytes, pickling seconds, unpickling seconds) of the sub-instances a ``spawn`` pool would send."""
-    size = 0
-    dump = load = 0.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PackedInstance:
+    """A sub-instance as flat arrays, for a ``spawn`` child: times as integer microseconds since the
+    epoch plus UTC offsets in seconds (exact, unlike float timestamps), ids and skills as plain lists.
+    Pickling this is several times cheaper than pickling the frozen dataclasses and their datetimes."""
+
+    worker_ids: list[str]
+    rank: np.ndarray
+    shows: np.ndarray
+    no_shows: np.ndarray
+    w_loc: np.ndarray
+    w_skills: list[tuple[str, ...]]
+    max_day: np.ndarray
+    fixed: list[tuple[str, ...]]
+    excluded: list[tuple[str, ...]]
+    n_windows: np.ndarray
+    windows_us: np.ndarray  # (n, 2) int64
+    windows_off: np.ndarray  # (n, 2) int32
+    shift_ids: list[str]
+    s_times_us: np.ndarray
+    s_times_off: np.ndarray
+    headcount: np.ndarray
+    s_skills: list[tuple[str, ...]]
+    s_loc: np.ndarray
+    priority: np.ndarray
+    s_policy: list[str]
+    min_fill: np.ndarray
+    policy: Policy
+
+
+def _us(t: datetime) -> tuple[int, int]:
+    off = t.utcoffset()
+    assert off is not None  # the schema refuses naive times
+    return (t - _EPOCH) // timedelta(microseconds=1), int(off.total_seconds())
+
+
+def pack(sub: Instance) -> PackedInstance:
+    """Flatten ``sub`` for sending to a spawned process (see :func:`unpack`)."""
+    ws, ss = sub.workers, sub.shifts
+    # A day has a few hundred distinct times; convert each once.
+    seen: dict[datetime, tuple[int, int]] = {}
+
+    def us(t: datetime) -> tuple[int, int]:
+        found = seen.get(t)
+        if found is None or found[1] != (t.utcoffset() or timedelta(0)).total_seconds():
+            found = seen[t] = _us(t)
+        return found
+
+    win = [us(t) for w in ws for a, b in w.available for t in (a, b)]
+    times = [us(t) for s in ss for t in (s.start, s.end)]
+    return PackedInstance(
+        worker_ids=[w.id for w in ws],
+        rank=np.array([w.rank for w in ws], dtype=np.float64),
+        shows=np.array([w.shows for w in ws], dtype=np.float64),
+        no_shows=np.array([w.no_shows for w in ws], dtype=np.float64),
+        w_loc=np.array([w.location for w in ws], dtype=np.float64).reshape(-1, 2),
+        w_skills=[w.skills for w in ws],
+        max_day=np.array([w.max_shifts_per_day for w in ws], dtype=np.int64),
+        fixed=[w.fixed for w in ws],
+        excluded=[w.excluded for w in ws],
+        n_windows=np.array([len(w.available) for w in ws], dtype=np.int64),
+        windows_us=np.array([u for u, _ in win], dtype=np.int64).reshape(-1, 2),
+        windows_off=np.array([o for _, o in win], dtype=np.int32).reshape(-1, 2),
+        shift_ids=[s.id for s in ss],
+        s_times_us=np.array([u for u, _ in times], dtype=np.int64).reshape(-1, 2),
+        s_times_off=np.array([o for _, o in times], dtype=np.int32).reshape(-1, 2),
+        headcount=np.array([s.headcount for s in ss], dtype=np.int64),
+        s_skills=[s.skills for s in ss],
+        s_loc=np.array([s.location for s in ss], dtype=np.float64).reshape(-1, 2),
+        priority=np.array([s.priority for s in ss], dtype=np.float64),
+        s_policy=[s.policy for s in ss],
+        min_fill=np.array([s.min_fill for s in ss], dtype=np.float64),
+        policy=sub.policy,
+    )
+
+
+def unpack(packed: PackedInstance) -> Instance:
+    """The instance :func:`pack` flattened, equal field by field."""
+    made: dict[tuple[int, int], datetime] = {}
+
+    def when(us: int, off: int) -> datetime:
+        # Equal times become one shared (immutable) object, so a day's few hundred times are built once.
+        found = made.get((us, off))
+        if found is None:
+            found = made[(us, off)] = (_EPOCH + timedelta(microseconds=us)).astimezone(timezone(timedelta(seconds=off)))
+        return found
+
+    wus, woff = packed.windows_us.tolist(), packed.windows_off.tolist()
+    workers = []
+    row = 0
+    rank, shows, no_shows = packed.rank.tolist(), packed.shows.tolist(), packed.no_shows.tolist()
+    loc, max_day = packed.w_loc.tolist(), packed.max_day.tolist()
+    for i, n in enumerate(packed.n_windows.tolist()):
+        windows = tuple((when(wus[r][0], woff[r][0]), when(wus[r][1], woff[r][1])) for r in range(row, row + n))
+        row += n
+        workers.append(
+            Worker(
+                id=packed.worker_ids[i],
+                rank=rank[i],
+                shows=shows[i],
+                no_shows=no_shows[i],
+                skills=packed.w_skills[i],
+                location=(loc[i][0], loc[i][1]),
+                available=windows,
+                max_shifts_per_day=max_day[i],
+                fixed=packed.fixed[i],
+                excluded=packed.excluded[i],
+            )
+        )
+    sus, soff = packed.s_times_us.tolist(), packed.s_times_off.tolist()
+    sloc = packed.s_loc.tolist()
+    head, prio, fill = packed.headcount.tolist(), packed.priority.tolist(), packed.min_fill.tolist()
+    shifts = [
+        Shift(
+            id=sid,
+            start=when(sus[j][0], soff[j][0]),
+            end=when(sus[j][1], soff[j][1]),
+            headcount=head[j],
+            skills=packed.s_skills[j],
+            location=(sloc[j][0], sloc[j][1]),
+            priority=prio[j],
+            policy=packed.s_policy[j],
+            min_fill=fill[j],
+        )
+        for j, sid in enumerate(packed.shift_ids)
+    ]
+    return Instance(tuple(workers), tuple(shifts), packed.policy)
+
+
+def _run_packed(packed: PackedInstance) -> tuple[Solution, float, float, int]:
+    return _run(unpack(packed))
+
+
+@dataclass(frozen=True)
+class SerialisationCost:
+    """What a ``spawn`` pool would send: the parts' sub-instances pickled as dataclasses, and packed."""
+
+    plain_bytes: int
+    plain_dump_s: float
+    plain_load_s: float
+    packed_bytes: int
+    packed_dump_s: float
+    packed_load_s: float
+
+
+def serialisation_cost(instance: Instance, parts: Sequence[Part]) -> SerialisationCost:
+    """CPU seconds and bytes of pickling the parts' sub-instances as they are and as
+    :class:`PackedInstance` (packing and unpacking included, since a spawned pool pays for both)."""
+    figures = [0.0] * 6
     for part in parts:
         sub = part_instance(instance, part, len(instance.shifts))
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         data = pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         pickle.loads(data)  # noqa: S301 - our own bytes, just made
-        load += time.perf_counter() - t1
-        dump += t1 - t0
-        size += len(data)
-    return size, dump, load
+        t2 = time.process_time()
+        packed = pickle.dumps(pack(sub), protocol=pickle.HIGHEST_PROTOCOL)
+        t3 = time.process_time()
+        unpack(pickle.loads(packed))  # noqa: S301 - our own bytes, just made
+        t4 = time.process_time()
+        for k, v in enumerate((len(data), t1 - t0, t2 - t1, len(packed), t3 - t2, t4 - t3)):
+            figures[k] += v
+    return SerialisationCost(int(figures[0]), figures[1], figures[2], int(figures[3]), figures[4], figures[5])
 
 
 def _default_start_method() -> str:
@@ -684,7 +837,8 @@ def _solve_parts(
             finally:
                 _FORKED = None
     with ProcessPoolExecutor(max_workers=n_proc, mp_context=ctx) as pool:
-        futures = [pool.submit(_run, part_instance(instance, pt, n_total)) for pt in parts]
+        # Spawned children start empty: each gets its part as flat arrays (see serialisation_cost).
+        futures = [pool.submit(_run_packed, pack(part_instance(instance, pt, n_total))) for pt in parts]
         return [f.result() for f in futures]
 
 

@@ -196,3 +196,29 @@ def test_cli_refuses_a_bad_partitions_value(tmp_path, capsys):
         main(["solve", str(tmp_path / "i.json"), "--partitions", "zero"])
     assert exc.value.code == 2
     assert "--partitions" in capsys.readouterr().err
+
+
+def test_packed_instance_round_trips_exactly():
+    from datetime import timedelta, timezone
+
+    from scheduling_solver.partition import pack, unpack
+
+    inst = generate_day(200, 20, seed=9).instance
+    # Mixed offsets, accepted and declined shifts, service levels: everything must come back equal.
+    other = timezone(timedelta(hours=-5, minutes=-30))
+    workers = list(inst.workers)
+    a, b = workers[0].available[0]
+    workers[0] = replace(
+        workers[0], available=((a.astimezone(other), b.astimezone(other)),), fixed=("s1",), excluded=("s2",)
+    )
+    shifts = list(inst.shifts)
+    shifts[3] = replace(
+        shifts[3], priority=2.5, policy="full_first", min_fill=0.5, start=shifts[3].start.astimezone(other)
+    )
+    inst = Instance(tuple(workers), tuple(shifts), replace(inst.policy, seed=7))
+    back = unpack(pack(inst))
+    assert back == inst
+    assert [s.start.utcoffset() for s in back.shifts] == [s.start.utcoffset() for s in inst.shifts]
+    assert [w.available[0][0].utcoffset() for w in back.workers] == [
+        w.available[0][0].utcoffset() for w in inst.workers
+    ]
