@@ -50,6 +50,8 @@ MAX_LEVELS = 5
 DETERMINISTIC_PER_GROUP = 0.2
 # Neighbourhoods solved per second of ``policy.time_limit_s`` given to this phase (on one core).
 GROUPS_PER_SECOND = 20
+# A group whose expected full_first penalty is below this is left alone.
+MIN_POTENTIAL = 1e-3
 _SCALE = 1000
 _EPS = 1e-9
 
@@ -118,7 +120,13 @@ def select(state: PlanState, *, max_groups: int, deadline: float, seed: int) -> 
     ``time.perf_counter()`` value) if the machine is slow.
     """
     problem = state.problem
-    groups = neighbourhoods(problem)
+    # Where the penalty is, first: a group whose full_first shifts are all sure to be full, or that has
+    # none, has nothing to select. Ties keep the neighbourhood order, so the plan is reproducible.
+    pen = state.pen_np
+    fill = state.fill_np
+    potential = [float(sum(pen[s] * (1.0 - fill[s]) for s in g)) for g in neighbourhoods(problem)]
+    ranked = sorted(range(len(potential)), key=lambda i: -potential[i])
+    groups = [neighbourhoods(problem)[i] for i in ranked if potential[i] > MIN_POTENTIAL]
     solved = improved = 0
     for group in groups:
         if solved >= max_groups or time.perf_counter() >= deadline:
