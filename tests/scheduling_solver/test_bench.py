@@ -80,3 +80,20 @@ def test_service_table_reports_every_method_phase_and_target(service):
     text = format_service_table(table)
     assert "phases (wall s / objective removed)" in text and ("[PASS]" in text or "[FAIL]" in text)
     assert set(idle_phases([table])) <= {p.name for r in table.solver_rows for p in r.phases}
+
+
+def test_benchmark_script_quick_smoke():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [sys.executable, str(root / "benchmarks" / "solver_bench.py"), "--quick", "--only", "service"]
+    out = subprocess.run([*args, "--draws", "50"], cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    for day in ("short day", "slack day"):
+        for service in ("spread", "full_first"):
+            assert f"{day}, every shift {service}:" in out
+    assert out.count("[PASS] every solver plan passes the validator") == 4
+    assert "phases that removed nothing on any day type:" in out
