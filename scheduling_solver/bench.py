@@ -1,5 +1,9 @@
 """Benchmark: the solver against flat "call ceil(r x headcount) best-ranked" rules on a generated day.
 
+Two reports: :func:`run` (the first solver's: an ordinary day, the cost sweep, a batch re-plan) and
+:func:`service_table` (issue 10: a short and a slack day under each service policy, the solver and the
+greedy-only plan beside the flat rules, each solver phase's time and objective removed, the targets).
+
 Attendance is simulated with the generator's hidden TRUE show rates, never with the estimates the
 solver planned with, so a method is only rewarded for what would really happen.
 """
