@@ -46,7 +46,7 @@ from scipy.sparse import csgraph
 from scheduling_solver import probability
 from scheduling_solver.geo import EARTH_RADIUS_KM
 from scheduling_solver.problem import Problem, build_problem
-from scheduling_solver.schemas import Instance, Policy, Shift, ShiftPlan, Solution, Totals, Worker
+from scheduling_solver.schemas import Instance, Phase, Policy, Shift, ShiftPlan, Solution, Totals, Worker
 
 _KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 # ``partitions="auto"`` keeps a day below this many workers in one piece (a pool costs more than it saves).
@@ -774,9 +774,12 @@ def solve_partitioned_report(
         small = bool(cut) and sum(len(pt.workers) for pt in cut) / len(cut) < REPAIR_BELOW_PART_WORKERS
         if plan.problem is not None and sol.status != "infeasible" and small:
             t3 = time.perf_counter()
+            phases = sol.phases
             sol, report.repair_moves = repair(instance, plan.problem, sol, deadline=t0 + instance.policy.time_limit_s)
             report.repair_s = time.perf_counter() - t3
             report.repair_gain = report.parts_objective - sol.totals.objective
+            # The repair is the exact local search over the whole day: it reports as one more such phase.
+            sol = replace(sol, phases=(*phases, Phase("local_search", report.repair_s, max(0.0, report.repair_gain))))
     report.wall_s = time.perf_counter() - t0
     # Parts solved in this process (processes=1, fallbacks) are counted in their own rows.
     in_parts = sum(p.cpu_s for p in report.parts if p.pid == os.getpid())
@@ -862,4 +865,11 @@ def merge(instance: Instance, solutions: Sequence[Solution], *, exact: bool) -> 
         objective=sum(s.totals.objective for s in solutions),
     )
     status = "optimal" if exact and all(s.status == "optimal" for s in solutions) else "feasible"
-    return Solution(status, 0.0, plans, totals)
+    # Each phase's figures summed over the parts (wall seconds add up as work, not as elapsed time).
+    phases: dict[str, tuple[float, float]] = {}
+    for s in solutions:
+        for ph in s.phases:
+            wall, removed = phases.get(ph.name, (0.0, 0.0))
+            phases[ph.name] = (wall + ph.wall_s, removed + ph.objective_removed)
+    merged = tuple(Phase(name, wall, removed) for name, (wall, removed) in phases.items())
+    return Solution(status, 0.0, plans, totals, phases=merged)

@@ -222,3 +222,12 @@ def test_packed_instance_round_trips_exactly():
     assert [w.available[0][0].utcoffset() for w in back.workers] == [
         w.available[0][0].utcoffset() for w in inst.workers
     ]
+
+
+def test_merged_plan_accounts_for_the_phases_of_its_parts():
+    inst = generate_day(2000, 200, seed=11).instance.with_policy(time_limit_s=30.0, seed=1)
+    sol, rep = solve_partitioned_report(inst, partitions=2, processes=2)
+    names = [p.name for p in sol.phases]
+    assert "greedy" in names and names[-1] == "local_search"
+    assert all(p.objective_removed >= 0.0 for p in sol.phases)
+    assert sol.phases[-1].objective_removed == pytest.approx(max(0.0, rep.repair_gain))
