@@ -7,16 +7,18 @@
    the sum of their optimal plans is an optimal plan of the day.
 2. **Districts.** One city is usually a single component (its travel radius spans it). A component
    bigger than the part size is cut by recursive bisection along its wider axis: shifts at the
-   demand-weighted quantile, workers at the quantile of expected attendance (sum of show
-   probabilities) that gives both sides the same supply-to-demand ratio. Every worker belongs to
+   demand-weighted quantile, workers per skill group at the quantile of expected attendance (sum of
+   show probabilities) that gives both sides that group's supply-to-demand ratio, after shifts with
+   scarce supply have claimed their likeliest workers (:func:`_claim`). Every worker belongs to
    exactly one part (a cross-border worker is only offered to one side), so the merged plan cannot
    double-book anyone, and every hard rule (pair rules, per-shift caps, per-worker rest and daily
    limits) holds in the merge because it holds in each part. What a cut can cost is optimality, never
    validity; if a cut part turns out ``infeasible`` (its ``min_fill`` needed a worker given to the other
-   side), the whole component is solved again in one piece.
+   side), the whole component is solved again in one piece. After a cut into small parts, an exact
+   local search over the whole day lets workers move across the borders (:func:`repair`).
 3. **Parallel.** Parts run in a process pool, largest first. On Linux the pool forks, and children read
-   their part from the parent's memory: no instance is serialised at all. With ``spawn`` each part's
-   sub-instance is pickled to its child (:func:`serialisation_cost` measures it).
+   their part from the parent's memory: no instance is serialised at all. With ``spawn`` each part
+   goes to its child as flat arrays (:class:`PackedInstance`; :func:`serialisation_cost` measures it).
 4. **Merge.** Shift plans are copied, totals summed; ``optimal`` only when every part is ``optimal``
    and no component was cut.
 
@@ -291,6 +293,14 @@ def _bisect(
     return w_lab, s_lab
 
 
+def _members(comp: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Ascending indices per label, in one sort (a day of many small towns has thousands of labels)."""
+    order = np.argsort(comp, kind="stable")
+    lo = np.searchsorted(comp[order], labels, side="left")
+    hi = np.searchsorted(comp[order], labels, side="right")
+    return {int(c): order[a:b] for c, a, b in zip(labels.tolist(), lo.tolist(), hi.tolist(), strict=True)}
+
+
 @dataclass
 class PartPlan:
     """The parts (largest first), the component count, the largest component's workers, how many
@@ -316,8 +326,8 @@ def plan_parts(instance: Instance, n_parts: int) -> PartPlan:
     target = max(1.0, float(w_count[has_shift].sum()) / max(1, n_parts))
     largest = int(w_count[labels].max(initial=0))
 
-    w_of = {int(c): np.flatnonzero(w_comp == c) for c in labels}
-    s_of = {int(c): np.flatnonzero(s_comp == c) for c in labels}
+    w_of = _members(w_comp, labels)
+    s_of = _members(s_comp, labels)
     p = probability.show_probability(
         np.array([w.shows for w in workers], dtype=np.float64),
         np.array([w.no_shows for w in workers], dtype=np.float64),

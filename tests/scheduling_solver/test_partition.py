@@ -231,3 +231,16 @@ def test_merged_plan_accounts_for_the_phases_of_its_parts():
     assert "greedy" in names and names[-1] == "local_search"
     assert all(p.objective_removed >= 0.0 for p in sol.phases)
     assert sol.phases[-1].objective_removed == pytest.approx(max(0.0, rep.repair_gain))
+
+
+def test_many_separate_towns_are_packed_into_the_parts_asked_for():
+    # 40 one-shift towns 111 km apart: 40 components, packed whole into 3 parts, no cut.
+    ws = [worker(f"w{i}", location=(50.0 + i // 2, 30.31)) for i in range(80)]
+    ss = [shift(f"s{j}", headcount=1, location=(50.0 + j, 30.31)) for j in range(40)]
+    inst = instance(ws, ss)
+    plan = plan_parts(inst, 3)
+    assert plan.components == 40 and plan.cut_components == 0
+    assert len(plan.parts) == 3 and all(pt.exact for pt in plan.parts)
+    assert sorted(j for pt in plan.parts for j in pt.shifts.tolist()) == list(range(40))
+    sol = solve_partitioned(inst, partitions=3, processes=1)
+    assert validate(inst, sol).ok
