@@ -6,6 +6,7 @@ the figures, each solver phase's time and the objective it removed, and the targ
     python benchmarks/solver_bench.py --quick           # small days only (CI smoke)
     python benchmarks/solver_bench.py --only service    # short day and slack day, spread and full_first
     python benchmarks/solver_bench.py --only v1         # 10,000 x 1,000 with the cost sweep, then 50,000 x 5,000
+    python benchmarks/solver_bench.py --partitioned     # parts in parallel (scheduling_solver.bench_partition)
 
 Timings are noisy on a shared machine: the load average is printed beside them.
 """
@@ -65,7 +66,16 @@ def first_solver_report(args: argparse.Namespace) -> None:
         print(f"(whole benchmark for this size: {time.perf_counter() - t0:.0f} s; {_load()})\n", flush=True)
 
 
-SECTIONS = {"service": service_level_tables, "v1": first_solver_report}
+def partitioned(args: argparse.Namespace) -> None:
+    """Issue 10 item 4: the day in parallel parts against the unpartitioned solve, then the whole pool."""
+    from scheduling_solver.bench_partition import section
+
+    print(section(args.seed, quick=args.quick), flush=True)
+
+
+SECTIONS = {"service": service_level_tables, "v1": first_solver_report, "partitioned": partitioned}
+# The partitioned section (several minutes, 100,000 workers) runs only when asked for.
+DEFAULT_SECTIONS = ("service", "v1")
 
 
 def main() -> None:
@@ -75,8 +85,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    parser.add_argument("--partitioned", action="store_true", help="same as --only partitioned")
     args = parser.parse_args()
-    for name in args.only or list(SECTIONS):
+    if args.partitioned:
+        args.only = [*(args.only or []), "partitioned"]
+    for name in args.only or DEFAULT_SECTIONS:
         SECTIONS[name](args)
 
 

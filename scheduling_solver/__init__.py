@@ -5,6 +5,7 @@ adapter using the JSON contract in :mod:`scheduling_solver.schemas`::
 
     instance = parse_instance(json_document)           # SchemaError names the JSON path
     solution, context = solve_with_context(instance)  # or solve(instance)
+    solution = solve_partitioned(instance, processes=2)  # a big day in parallel parts, merged
     assert validate(instance, solution).ok            # the specification, independent of the solver
     instance, solution = replan(instance, solution, declines={"s1": ["w9"]}, context=context)
     payload = solution_to_json(solution)
@@ -20,6 +21,7 @@ old instances' plans unchanged.
 Solves never belong in a web request: run them in a task worker.
 """
 
+from scheduling_solver.partition import solve_partitioned
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import (
     Instance,
@@ -56,6 +58,7 @@ __all__ = [
     "replan",
     "solution_to_json",
     "solve",
+    "solve_partitioned",
     "solve_with_context",
     "validate",
 ]
