@@ -1,0 +1,217 @@
+"""Benchmark of the event-driven re-plan: random declines, timeouts, no-shows and new workers, one by one.
+
+On a generated day the solver plans once; then ``events`` random events are applied with
+:func:`scheduling_solver.replan.replan_one`, each timed with ``time.perf_counter``. The figures printed:
+per-event wall time (p50 / p95 / max) per event type, the validator's verdict on the live plan (every
+``validate_every`` events and at the end), the live plan's cost against a fresh full solve of the same
+resulting instance, and, as the baseline in the same run, the batch :func:`scheduling_solver.replan.replan`
+of a single decline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from scheduling_solver.events import Available, Decline, Event, NoShow, Timeout, event_type
+from scheduling_solver.generator import generate_day
+from scheduling_solver.probability import fit_prior
+from scheduling_solver.replan import current_instance, current_solution, replan, replan_one
+from scheduling_solver.schemas import Instance
+from scheduling_solver.solve import SolveContext, solve, solve_with_context
+from scheduling_solver.validate import validate
+
+# Share of each event type in the random mix.
+EVENT_MIX = (("decline", 0.35), ("timeout", 0.25), ("no_show", 0.15), ("available", 0.25))
+# Targets of issue 10, item 3.
+P95_TARGET_MS = 50.0
+GAP_TARGET = 0.01
+# A new worker lives this far (km, each axis, uniform) from the existing worker it is modelled on.
+_JITTER_KM = 2.0
+
+
+@dataclass(frozen=True)
+class EventTimes:
+    """Wall times of one event type, in milliseconds."""
+
+    kind: str
+    count: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    calls: int  # calls the events of this type asked for
+
+
+@dataclass(frozen=True)
+class ReplanBenchReport:
+    """Everything :func:`format_replan_report` prints."""
+
+    workers: int
+    shifts: int
+    events: int
+    seed: int
+    solve_s: float
+    warm_up_s: float
+    batch_one_decline_s: float
+    times: list[EventTimes]
+    validations: int
+    validation_failures: int
+    live_objective: float
+    fresh_objective: float
+    live_cost: float
+    fresh_cost: float
+    live_called: int
+    fresh_called: int
+    fresh_s: float
+    validate_every: int = 100
+
+    @property
+    def overall(self) -> EventTimes:
+        """The row over all event types."""
+        return next(t for t in self.times if t.kind == "all")
+
+    @property
+    def gap(self) -> float:
+        """(live - fresh) / fresh on the objective (expected cost plus rank and distance terms)."""
+        return (self.live_objective - self.fresh_objective) / self.fresh_objective if self.fresh_objective else 0.0
+
+    @property
+    def passed(self) -> bool:
+        """p95 within target, cost within target of the fresh solve, and every validation passed."""
+        return self.overall.p95_ms <= P95_TARGET_MS and self.gap <= GAP_TARGET and self.validation_failures == 0
+
+
+def _random_event(rng: np.random.Generator, context: SolveContext, base: Instance, n: int) -> Event:
+    kinds = [k for k, _ in EVENT_MIX]
+    kind = str(rng.choice(kinds, p=[w for _, w in EVENT_MIX]))
+    live = context.live
+    assert live is not None
+    if kind != "available":
+        state, pr = live.state, live.problem
+        sizes = np.array([len(c) for c in state.called])
+        s = int(rng.choice(len(sizes), p=sizes / sizes.sum()))
+        w = state.called[s][int(rng.integers(len(state.called[s])))]
+        wid, sid = pr.worker_ids[w], pr.shift_ids[s]
+        if kind == "decline":
+            return Decline(wid, sid)
+        return Timeout(wid, sid) if kind == "timeout" else NoShow(wid, sid)
+    model = base.workers[int(rng.integers(len(base.workers)))]
+    lat, lon = model.location
+    dlat = rng.uniform(-_JITTER_KM, _JITTER_KM) / 111.2
+    dlon = rng.uniform(-_JITTER_KM, _JITTER_KM) / (111.2 * np.cos(np.radians(lat)))
+    return Available(replace(model, id=f"new{n}", location=(lat + dlat, lon + dlon), fixed=(), excluded=()))
+
+
+def _times(kind: str, ms: Sequence[float], calls: int) -> EventTimes:
+    arr = np.asarray(ms) if len(ms) else np.zeros(1)
+    return EventTimes(
+        kind,
+        len(ms),
+        float(np.percentile(arr, 50)),
+        float(np.percentile(arr, 95)),
+        float(arr.max()),
+        calls,
+    )
+
+
+def run_replan_bench(
+    workers: int = 10_000,
+    shifts: int = 1_000,
+    events: int = 1_000,
+    seed: int = 1,
+    *,
+    time_limit_s: float = 10.0,
+    validate_every: int = 100,
+) -> ReplanBenchReport:
+    """Solve a generated day, apply ``events`` random events one by one, then solve the result afresh."""
+    day = generate_day(workers, shifts, seed)
+    prior = fit_prior(((w.shows, w.no_shows) for w in day.instance.workers), day.instance.policy.prior)
+    base = day.instance.with_policy(time_limit_s=time_limit_s, seed=seed, prior=prior)
+    t0 = time.perf_counter()
+    solution, context = solve_with_context(base)
+    solve_s = time.perf_counter() - t0
+    if context is None:
+        raise RuntimeError("the generated day is infeasible")
+
+    # Baseline in the same run: the batch re-plan of one decline, reusing the solve's eligibility.
+    first = next(sid for sid, plan in solution.shifts.items() if plan.called)
+    t1 = time.perf_counter()
+    replan(base, solution, declines={first: [solution.shifts[first].called[0]]}, context=context)
+    batch_s = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    current_solution(context)  # builds the live plan (once per context)
+    warm_up_s = time.perf_counter() - t2
+
+    rng = np.random.default_rng(seed + 11)
+    by_kind: dict[str, list[float]] = {k: [] for k, _ in EVENT_MIX}
+    calls: dict[str, int] = {k: 0 for k, _ in EVENT_MIX}
+    validations = failures = 0
+    for n in range(events):
+        event = _random_event(rng, context, base, n)
+        t = time.perf_counter()
+        change = replan_one(context, event)
+        ms = 1000.0 * (time.perf_counter() - t)
+        kind = event_type(event)
+        by_kind[kind].append(ms)
+        calls[kind] += len(change.calls)
+        if (n + 1) % validate_every == 0 or n + 1 == events:
+            validations += 1
+            failures += not validate(current_instance(context), current_solution(context)).ok
+
+    live = current_solution(context)
+    t3 = time.perf_counter()
+    fresh = solve(current_instance(context))
+    fresh_s = time.perf_counter() - t3
+    all_ms = [m for ms in by_kind.values() for m in ms]
+    times = [_times(k, by_kind[k], calls[k]) for k, _ in EVENT_MIX]
+    times.append(_times("all", all_ms, sum(calls.values())))
+    return ReplanBenchReport(
+        workers=workers,
+        shifts=shifts,
+        events=events,
+        seed=seed,
+        solve_s=solve_s,
+        warm_up_s=warm_up_s,
+        batch_one_decline_s=batch_s,
+        times=times,
+        validations=validations,
+        validation_failures=failures,
+        live_objective=live.totals.objective,
+        fresh_objective=fresh.totals.objective,
+        live_cost=live.totals.expected_cost,
+        fresh_cost=fresh.totals.expected_cost,
+        live_called=live.totals.called,
+        fresh_called=fresh.totals.called,
+        fresh_s=fresh_s,
+        validate_every=validate_every,
+    )
+
+
+def format_replan_report(rep: ReplanBenchReport) -> str:
+    """Human-readable tables of :func:`run_replan_bench`."""
+    lines = [
+        f"event-driven re-plan: {rep.workers} workers x {rep.shifts} shifts, seed {rep.seed}, "
+        f"{rep.events} random events; solve {rep.solve_s:.2f} s, live plan built in {rep.warm_up_s:.2f} s",
+        f"baseline (same run): batch re-plan of one decline {1000 * rep.batch_one_decline_s:.0f} ms",
+        f"{'event':<12}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'calls':>8}",
+    ]
+    for t in rep.times:
+        lines.append(f"{t.kind:<12}{t.count:>7}{t.p50_ms:>9.2f}{t.p95_ms:>9.2f}{t.max_ms:>9.2f}{t.calls:>8}")
+    lines.append(
+        f"validator on the live plan: {rep.validations - rep.validation_failures}/{rep.validations} passed "
+        f"(every {rep.validate_every} events and at the end)"
+    )
+    lines.append(
+        f"after the events: live objective {rep.live_objective:.2f} (cost {rep.live_cost:.2f}, "
+        f"{rep.live_called} calls) vs fresh solve {rep.fresh_objective:.2f} (cost {rep.fresh_cost:.2f}, "
+        f"{rep.fresh_called} calls, {rep.fresh_s:.2f} s): gap {100 * rep.gap:+.2f}%"
+    )
+    lines.append(
+        f"targets: p95 {rep.overall.p95_ms:.2f} ms <= {P95_TARGET_MS:g} ms, gap {100 * rep.gap:+.2f}% <= "
+        f"{100 * GAP_TARGET:g}%, every validation passed: {'PASS' if rep.passed else 'FAIL'}"
+    )
+    return "\n".join(lines)
