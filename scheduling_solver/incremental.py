@@ -23,6 +23,7 @@ lists what must stay in sync with :mod:`scheduling_solver.problem` and :mod:`sch
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, replace
@@ -274,20 +275,23 @@ class LivePlan:
         pr, state = self.problem, self.state
         changed = [s for s, old in before.items() if old != state.called_set[s]]
         # Standby: the changed shifts, and every shift whose standby list holds someone just called.
-        refresh = set(changed)
         newly_called = {w for s in changed for w in state.called_set[s] - before[s]}
+        patch: set[int] = set()
         for w in newly_called:
-            refresh |= self.standby_of.get(w, set())
-        if refresh:
-            fresh = standby_lists(state, self.standby_size, sorted(refresh))
-            for s, ws in fresh.items():
-                for w in self.standby.get(s, ()):
-                    self.standby_of.get(w, set()).discard(s)
-                for w in ws:
-                    self.standby_of.setdefault(w, set()).add(s)
-                self.standby[s] = ws
-        for s in refresh:
+            # Only where the call leaves the worker unable to take that shift too.
+            patch |= {t for t in self.standby_of.get(w, ()) if not state.can_take(w, t)}
+        patch.difference_update(changed)
+        if changed:
+            self._set_standby(standby_lists(state, self.standby_size, sorted(changed)))
+        if patch:
+            self._set_standby({t: self._patched_standby(t) for t in patch})
+        refresh = patch
+        for s in changed:
             self.plans[s], self.extra[s] = self._price(s)
+        for s in refresh:
+            # Same calls, so the same figures: only the standby list is new.
+            standby = tuple(pr.worker_ids[w] for w in self.standby[s])
+            self.plans[s] = replace(self.plans[s], standby=standby)
         for s in changed:
             self._check_min_fill(s)
         ids = pr.worker_ids
@@ -309,6 +313,33 @@ class LivePlan:
             reasons=tuple(self.reasons[s] for s in sorted(self.reasons)),
             wall_s=time.perf_counter() - t0,
         )
+
+    def _set_standby(self, lists: dict[int, list[int]]) -> None:
+        for s, ws in lists.items():
+            for w in self.standby.get(s, ()):
+                self.standby_of.get(w, set()).discard(s)
+            for w in ws:
+                self.standby_of.setdefault(w, set()).add(s)
+            self.standby[s] = ws
+
+    def _patched_standby(self, s: int) -> list[int]:
+        """The standby list of ``s`` without the workers who can no longer take it, topped up with the
+        next usable candidates after its last entry (cheaper than rebuilding it from the top)."""
+        state, pr = self.state, self.problem
+        old = self.standby.get(s, [])
+        keep = [w for w in old if w not in state.called_set[s] and state.can_take(w, s)]
+        cand = pr.candidates[s]
+        pos = int(np.searchsorted(pr.priority[cand], pr.priority[old[-1]], side="right")) if old else 0
+        while len(keep) < self.standby_size and pos < len(cand):
+            chunk = cand[pos : pos + 64]
+            pos += len(chunk)
+            for w in chunk[state.may_take(chunk, s)].tolist():
+                if w in state.called_set[s] or (w, s) in pr.excluded or not state.can_take(w, s):
+                    continue
+                keep.append(w)
+                if len(keep) >= self.standby_size:
+                    break
+        return keep
 
     # ------------------------------------------------------------------------------------------------
     # Filling shifts and placing workers.
@@ -412,29 +443,36 @@ class LivePlan:
                 return
 
     def _swap_options(self, w: int, ts: np.ndarray, slope: np.ndarray, pen: np.ndarray) -> list[tuple[float, int, int]]:
-        """Per reachable shift, the pending call whose replacement by ``w`` looks best (valued with the
-        shift's current slope; :meth:`_swap` then prices the exchange exactly)."""
-        state = self.state
-        p, rank_pen, fixed = state.p, state.rank_pen, self.fixed
-        p_w = p[w]
+        """The pending calls whose replacement by ``w`` looks best, at most one per shift and OFFER_TRIES
+        in all, each valued with its shift's slope without it to first order (:meth:`_swap` then prices
+        the exchange exactly)."""
+        state, pr = self.state, self.problem
+        lists = [state.called[t] for t in ts.tolist()]
+        lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        if not lens.sum():
+            return []
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lens.sum()))
+        at = np.repeat(np.arange(len(ts)), lens)
+        cu, pe = state.cu_np[ts], state.pen_np[ts]
+        e = state.edge_np[ts]
+        # The slope without v: P(X >= h) loses p_v x P(X = h - 1); P(X = h - 1) itself is kept.
+        a = (cu + state.ci) * state.fill_np[ts] - cu - pe * e
+        b = (cu + state.ci) * e
+        pv = pr.p[flat]
+        est = (state.p[w] - pv) * (a[at] - b[at] * pv) + pen[at] - pr.rank_penalty[flat]
+        good = np.flatnonzero(est < -_EPS)
         out: list[tuple[float, int, int]] = []
-        fill, edge, cu_s, pen_s, ci = state.fill, state.edge_np, state.cu_s, state.pen_s, state.ci
-        for j, t in enumerate(ts.tolist()):
-            called = state.called[t]
-            if not called:
+        seen: set[int] = set()
+        for i in good[np.argsort(est[good], kind="stable")].tolist():
+            j = int(at[i])
+            v = int(flat[i])
+            t = int(ts[j])
+            if j in seen or (v, t) in self.fixed:
                 continue
-            # The slope without v to first order: P(X >= h) loses p_v x P(X = h - 1).
-            f, e, cu, pe = fill[t], float(edge[t]), cu_s[t], pen_s[t]
-            pen_j = float(pen[j])
-            best = 0.0
-            best_v = -1
-            for v in called:
-                g = (cu + ci) * (f - p[v] * e) - cu - pe * e
-                est = (p_w - p[v]) * g + pen_j - rank_pen[v]
-                if est < best and (v, t) not in fixed:
-                    best, best_v = est, v
-            if best_v >= 0 and best < -_EPS:
-                out.append((best, j, best_v))
+            seen.add(j)
+            out.append((float(est[i]), j, v))
+            if len(out) >= OFFER_TRIES:
+                break
         return out
 
     def _swap(self, w: int, v: int, t: int, pen_w: float, before: dict[int, set[int]]) -> bool:
@@ -643,8 +681,9 @@ class LivePlan:
             if pos == len(cand) and pr.truncated[t]:
                 self.extra_km[(w, t)] = d
                 continue
-            pr.candidates[t] = np.insert(cand, pos, w)
-            pr.candidate_km[t] = np.insert(pr.candidate_km[t], pos, d)
+            km = pr.candidate_km[t]
+            pr.candidates[t] = np.concatenate((cand[:pos], np.array([w], dtype=cand.dtype), cand[pos:]))
+            pr.candidate_km[t] = np.concatenate((km[:pos], np.array([d], dtype=km.dtype), km[pos:]))
 
     # ------------------------------------------------------------------------------------------------
     # Figures.

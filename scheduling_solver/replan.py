@@ -162,9 +162,7 @@ def replan_one(context: SolveContext, event: Event, *, withdraw: bool = True) ->
     Raises :class:`scheduling_solver.incremental.EventError` for an unknown worker or shift, or a
     worker who is not on that shift's call list; the plan is then unchanged.
     """
-    live = _live(context)
-    with gc_paused():
-        return live.apply(event, withdraw=withdraw)
+    return _live(context).apply(event, withdraw=withdraw)
 
 
 def current_solution(context: SolveContext) -> Solution:
