@@ -44,6 +44,7 @@ class EventTimes:
     p95_ms: float
     max_ms: float
     calls: int  # calls the events of this type asked for
+    withdrawn: int = 0  # pending calls the repairs took back (beyond the event's own worker)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _random_event(rng: np.random.Generator, context: SolveContext, base: Instanc
     return Available(replace(model, id=f"new{n}", location=(lat + dlat, lon + dlon), fixed=(), excluded=()))
 
 
-def _times(kind: str, ms: Sequence[float], calls: int) -> EventTimes:
+def _times(kind: str, ms: Sequence[float], calls: int, withdrawn: int) -> EventTimes:
     arr = np.asarray(ms) if len(ms) else np.zeros(1)
     return EventTimes(
         kind,
@@ -115,6 +116,7 @@ def _times(kind: str, ms: Sequence[float], calls: int) -> EventTimes:
         float(np.percentile(arr, 95)),
         float(arr.max()),
         calls,
+        withdrawn,
     )
 
 
@@ -155,6 +157,7 @@ def run_replan_bench(
     rng = np.random.default_rng(seed + 11)
     by_kind: dict[str, list[float]] = {k: [] for k, _ in EVENT_MIX}
     calls: dict[str, int] = {k: 0 for k, _ in EVENT_MIX}
+    withdrawn: dict[str, int] = {k: 0 for k, _ in EVENT_MIX}
     validations = failures = 0
     for n in range(events):
         event = _random_event(rng, context, base, n)
@@ -164,6 +167,8 @@ def run_replan_bench(
         kind = event_type(event)
         by_kind[kind].append(ms)
         calls[kind] += len(change.calls)
+        own = 0 if kind == "available" else 1
+        withdrawn[kind] += sum(len(c.removed) for c in change.changes) - own
         if (n + 1) % validate_every == 0 or n + 1 == events:
             validations += 1
             failures += not validate(current_instance(context), current_solution(context)).ok
@@ -174,8 +179,8 @@ def run_replan_bench(
     fresh = solve(current_instance(context))
     fresh_s = time.perf_counter() - t3
     all_ms = [m for ms in by_kind.values() for m in ms]
-    times = [_times(k, by_kind[k], calls[k]) for k, _ in EVENT_MIX]
-    times.append(_times("all", all_ms, sum(calls.values())))
+    times = [_times(k, by_kind[k], calls[k], withdrawn[k]) for k, _ in EVENT_MIX]
+    times.append(_times("all", all_ms, sum(calls.values()), sum(withdrawn.values())))
     return ReplanBenchReport(
         workers=workers,
         shifts=shifts,
@@ -204,10 +209,12 @@ def format_replan_report(rep: ReplanBenchReport) -> str:
         f"event-driven re-plan: {rep.workers} workers x {rep.shifts} shifts, seed {rep.seed}, "
         f"{rep.events} random events; solve {rep.solve_s:.2f} s, live plan built in {rep.warm_up_s:.2f} s",
         f"baseline (same run): batch re-plan of one decline {1000 * rep.batch_one_decline_s:.0f} ms",
-        f"{'event':<12}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'calls':>8}",
+        f"{'event':<12}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'calls':>8}{'withdrawn':>11}",
     ]
     for t in rep.times:
-        lines.append(f"{t.kind:<12}{t.count:>7}{t.p50_ms:>9.2f}{t.p95_ms:>9.2f}{t.max_ms:>9.2f}{t.calls:>8}")
+        lines.append(
+            f"{t.kind:<12}{t.count:>7}{t.p50_ms:>9.2f}{t.p95_ms:>9.2f}{t.max_ms:>9.2f}{t.calls:>8}{t.withdrawn:>11}"
+        )
     lines.append(
         f"validator on the live plan: {rep.validations - rep.validation_failures}/{rep.validations} passed "
         f"(every {rep.validate_every} events and at the end)"

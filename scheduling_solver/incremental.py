@@ -35,7 +35,7 @@ from scheduling_solver import probability
 from scheduling_solver.events import Accept, Available, Decline, Event, NoShow, Timeout, event_to_json, event_type
 from scheduling_solver.geo import EARTH_RADIUS_KM
 from scheduling_solver.greedy import LOOKAHEAD, PlanState, standby_lists
-from scheduling_solver.local_search import _Neighbours, _visit
+from scheduling_solver.local_search import _can_move, _Neighbours, _visit
 from scheduling_solver.problem import _DISTANCE_SLACK_KM, Problem
 from scheduling_solver.schemas import Instance, ShiftPlan, Solution, Totals, Worker
 from scheduling_solver.solve import distances
@@ -382,9 +382,10 @@ class LivePlan:
         if need > 0.0:
             while state.expected_attendance(s) < need and len(state.called[s]) < state.cap[s]:
                 picks = self._usable(s, 1)
-                if not picks:
+                if picks:
+                    state.add(picks[0][0], s)
+                elif not (self.withdraw and self._pull(s, before)):
                     break
-                state.add(picks[0][0], s)
         p = state.p
         while len(state.called[s]) < state.cap[s]:
             g = state.gain_slope(s)
@@ -397,6 +398,25 @@ class LivePlan:
             if delta >= -_EPS:
                 return
             state.add(w, s)
+
+    def _pull(self, s: int, before: dict[int, set[int]]) -> bool:
+        """Bring the likeliest candidate of ``s`` who holds a pending call elsewhere over to ``s``, if the
+        shift it leaves keeps its own ``min_fill``; that shift is then topped up. False if nobody can come."""
+        state, pr = self.state, self.problem
+        for w in pr.candidates[s].tolist():
+            if w in state.called_set[s] or (w, s) in pr.excluded:
+                continue
+            for t in list(state.worker_shifts[w]):
+                if (w, t) in self.fixed or state.expected_attendance(t) - state.p[w] < state.min_fill[t]:
+                    continue
+                if not _can_move(state, w, t, s):
+                    continue
+                self._touch(t, before)
+                state.remove(w, t)
+                state.add(w, s)
+                self._top_up(t, before)
+                return True
+        return False
 
     def _offer(self, w: int, before: dict[int, set[int]], depth: int = SWAP_DEPTH) -> None:
         """Place worker ``w`` where it saves the most, as often as its rules allow: as one more call, or

@@ -12,7 +12,7 @@ from scheduling_solver.greedy import PlanState
 from scheduling_solver.incremental import EventError, change_to_json
 from scheduling_solver.problem import build_problem
 from scheduling_solver.replan import current_instance, current_solution, replan, replan_one
-from scheduling_solver.schemas import SchemaError
+from scheduling_solver.schemas import Instance, SchemaError
 from scheduling_solver.solve import solve, solve_with_context
 from scheduling_solver.validate import validate
 from tests.scheduling_solver.solver_factories import HOME, at, instance, shift, worker
@@ -291,3 +291,47 @@ def test_bad_event_documents_name_the_json_path(doc, path):
     with pytest.raises(SchemaError) as err:
         parse_event(doc)
     assert path in [p for p, _ in err.value.errors]
+
+
+def test_a_shift_below_its_min_fill_brings_over_a_pending_call_from_a_shift_without_one():
+    # Two reliable loaders for two parallel shifts, one place each; only s1 has a hard minimum.
+    workers = [worker("w0", shows=30, no_shows=1), worker("w1", shows=30, no_shows=1)]
+    shifts = [shift("s1", headcount=1, min_fill=0.8), shift("s2", headcount=1)]
+    inst = instance(workers, shifts, max_call_ratio=1.0)
+    sol, ctx = _solved(inst)
+    (held,) = sol.shifts["s1"].called
+    (other,) = sol.shifts["s2"].called
+
+    change = replan_one(ctx, Decline(held, "s1"))
+
+    by_shift = {c.shift_id: c for c in change.changes}
+    assert by_shift["s1"].added == (other,) and by_shift["s2"].removed == (other,)
+    assert current_solution(ctx).status == "feasible"
+    _assert_valid(ctx)
+    # Without withdrawals nobody can be brought over: the answer says why instead.
+    _, ctx = _solved(inst)
+    kept = replan_one(ctx, Decline(held, "s1"), withdraw=False)
+    assert kept.reasons and "s1 cannot reach its min_fill" in kept.reasons[0]
+    assert current_solution(ctx).status == "infeasible"
+    _assert_valid(ctx)
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_plans_with_priorities_policies_and_min_fill_stay_valid_after_every_event(seed):
+    day = generate_day(300, 30, seed=seed).instance
+    rng = np.random.default_rng(seed)
+    shifts = tuple(
+        replace(
+            s,
+            priority=float(rng.choice([0.5, 1.0, 3.0])),
+            policy=str(rng.choice(["spread", "full_first"])),
+            min_fill=float(rng.choice([0.0, 0.0, 0.5 * s.headcount])),
+        )
+        for s in day.shifts
+    )
+    base = Instance(day.workers, shifts, day.policy).with_policy(time_limit_s=0.5, seed=seed)
+    _, ctx = _solved(base)
+    current_solution(ctx)
+    for n in range(60):
+        replan_one(ctx, _random_event(rng, ctx, base, n))
+        _assert_valid(ctx)
