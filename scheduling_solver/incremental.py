@@ -47,8 +47,10 @@ OFFER_TRIES = 8
 # it visits.
 REPAIR_VISITS = 24
 REPAIR_MAX_CALLED = 60
-# Shifts visited per event in a round over the whole day, beyond those the event touched.
-SWEEP_VISITS = 0
+# Least saving (in expected-cost units; an empty place costs ``cost_unfilled``, 6 by default) for which
+# a repair withdraws a pending call. Measured on the 10,000-worker day: 0 withdrew 732 calls over 1,000
+# events, 0.2 withdrew 165 at a cost gap 0.3 points higher (docs/decisions/0015).
+WITHDRAW_MIN_GAIN = 0.2
 # Busy candidates of a short shift whose shifts the repair visits (so it can bring one over).
 HOLDER_CANDIDATES = 6
 # How far a swap chain runs: the worker swapped out is offered on, this many times at most.
@@ -165,9 +167,10 @@ class LivePlan:
         # The exact local search's per-worker reachable shifts (built once; kept current for new
         # workers and exclusions).
         self.nb = _Neighbours(state)
-        self._sweep_at = 0
-        # Whether a repair may withdraw pending (not accepted) calls; set per event by apply().
+        # Whether a repair may withdraw pending (not accepted) calls, and the least saving for which it
+        # does; set per event by apply().
         self.withdraw = True
+        self.min_gain = WITHDRAW_MIN_GAIN
 
     # ------------------------------------------------------------------------------------------------
     # Reading the plan.
@@ -205,14 +208,16 @@ class LivePlan:
     # ------------------------------------------------------------------------------------------------
     # Events.
 
-    def apply(self, event: Event, *, withdraw: bool = True) -> PlanChange:
+    def apply(self, event: Event, *, withdraw: bool = True, withdraw_min_gain: float | None = None) -> PlanChange:
         """Apply one event and return what changed; raises :class:`EventError` for events that do not fit.
 
-        With ``withdraw`` a repair may take back pending (not accepted) calls when a freed or new worker
-        is a better call for that place (reported as ``removed``); without it calls are only added.
+        With ``withdraw`` a repair may take back pending (not accepted) calls when that saves at least
+        ``withdraw_min_gain`` (default WITHDRAW_MIN_GAIN), reported as ``removed``; without it calls are
+        only added. A shift below its ``min_fill`` may always bring a pending call over when withdrawing.
         """
         t0 = time.perf_counter()
         self.withdraw = withdraw
+        self.min_gain = WITHDRAW_MIN_GAIN if withdraw_min_gain is None else max(0.0, withdraw_min_gain)
         before: dict[int, set[int]] = {}
         if isinstance(event, Decline | Timeout | NoShow):
             w, s = self._called_pair(event.worker_id, event.shift_id, event_type(event))
@@ -280,12 +285,10 @@ class LivePlan:
         for w in newly_called:
             # Only where the call leaves the worker unable to take that shift too.
             patch |= {t for t in self.standby_of.get(w, ()) if not state.can_take(w, t)}
-        patch.difference_update(changed)
-        if changed:
-            self._set_standby(standby_lists(state, self.standby_size, sorted(changed)))
+        refresh = patch.difference(changed)
+        patch.update(changed)
         if patch:
             self._set_standby({t: self._patched_standby(t) for t in patch})
-        refresh = patch
         for s in changed:
             self.plans[s], self.extra[s] = self._price(s)
         for s in refresh:
@@ -327,7 +330,7 @@ class LivePlan:
         next usable candidates after its last entry (cheaper than rebuilding it from the top)."""
         state, pr = self.state, self.problem
         old = self.standby.get(s, [])
-        keep = [w for w in old if w not in state.called_set[s] and state.can_take(w, s)]
+        keep = [w for w in old if w not in state.called_set[s] and (w, s) not in pr.excluded and state.can_take(w, s)]
         cand = pr.candidates[s]
         pos = int(np.searchsorted(pr.priority[cand], pr.priority[old[-1]], side="right")) if old else 0
         while len(keep) < self.standby_size and pos < len(cand):
@@ -522,7 +525,7 @@ class LivePlan:
         if km_v is None:
             km_v = float(distances(self.problem, t, np.array([v], dtype=np.int64))[0])
         delta = (state.p[w] - state.p[v]) * g + pen_w - (state.rank_pen[v] + self.dw * km_v)
-        if delta >= -_EPS:
+        if delta >= -max(_EPS, self.min_gain):
             return False
         self._touch(t, before)
         state.remove(v, t)
@@ -544,32 +547,54 @@ class LivePlan:
             if len(state.called[s]) > REPAIR_MAX_CALLED:
                 continue  # the exact move values cost O(n^2) per visit: too slow for the big crews
             visits += 1
-            snap = set(state.called_set[s])
-            moved = _visit(state, s, self.nb, self.fixed, state.ci)
-            if not moved:
-                continue
-            before.setdefault(s, snap)
-            for t in moved:
-                if t != s:
-                    # A relocation: ``t`` gained exactly the worker ``s`` lost.
-                    before.setdefault(t, state.called_set[t] - (snap - state.called_set[s]))
+            for t in self._visit(s, before):
                 if t not in queue:
                     queue.append(t)
-        # A few more visits round the whole day per event: over many events the plan keeps converging
-        # to a local optimum of the exact moves instead of drifting from it event by event.
-        n = self.problem.n_shifts
-        for _ in range(min(SWEEP_VISITS, n)):
-            s = self._sweep_at % n
-            self._sweep_at += 1
-            if len(state.called[s]) > REPAIR_MAX_CALLED:
-                continue
-            snap = set(state.called_set[s])
-            moved = _visit(state, s, self.nb, self.fixed, state.ci)
-            if moved:
-                before.setdefault(s, snap)
-                for t in moved:
-                    if t != s:
-                        before.setdefault(t, state.called_set[t] - (snap - state.called_set[s]))
+
+    def _visit(self, s: int, before: dict[int, set[int]]) -> list[int]:
+        """One local-search visit of ``s``; a move that withdraws a pending call is undone unless it
+        saves at least ``self.min_gain`` (a withdrawn offer costs the worker's goodwill, which the
+        expected cost does not price). Returns the shifts changed."""
+        state = self.state
+        snap = set(state.called_set[s])
+        moved = _visit(state, s, self.nb, self.fixed, state.ci)
+        if not moved:
+            return []
+        left = snap - state.called_set[s]
+        other = next((t for t in moved if t != s), None)
+        # A relocation: ``other`` gained exactly the worker ``s`` lost.
+        other_before = state.called_set[other] - left if other is not None else set()
+        if left and self.min_gain > 0.0:
+            gain = self._set_objective(s, snap) - self._set_objective(s, state.called_set[s])
+            if other is not None:
+                gain += self._set_objective(other, other_before) - self._set_objective(other, state.called_set[other])
+            if gain < self.min_gain:
+                if other is not None:
+                    for w in state.called_set[other] - other_before:
+                        state.remove(w, other)
+                for w in state.called_set[s] - snap:
+                    state.remove(w, s)
+                for w in left:
+                    state.add(w, s)
+                return []
+        before.setdefault(s, snap)
+        if other is not None:
+            before.setdefault(other, other_before)
+        return moved
+
+    def _set_objective(self, s: int, ws: set[int]) -> float:
+        """Exact expected cost plus rank and distance terms of calling ``ws`` for shift ``s``."""
+        pr, state = self.problem, self.state
+        arr = np.fromiter(ws, dtype=np.int64, count=len(ws))
+        out = probability.shift_outcome(pr.p[arr], int(pr.headcount[s]), state.cu_s[s], state.ci, state.pen_s[s])
+        if not len(arr):
+            return out.expected_cost
+        km = distances(pr, s, arr)
+        for i, v in enumerate(arr.tolist()):
+            found = self.extra_km.get((v, s))
+            if found is not None:
+                km[i] = found
+        return out.expected_cost + float(pr.rank_penalty[arr].sum()) + self.dw * float(km.sum())
 
     def _holders(self, s: int) -> list[int]:
         """Shifts holding pending calls of the likeliest candidates of ``s`` who are busy elsewhere, when

@@ -149,20 +149,23 @@ def _live(context: SolveContext) -> LivePlan:
     return context.live
 
 
-def replan_one(context: SolveContext, event: Event, *, withdraw: bool = True) -> PlanChange:
+def replan_one(
+    context: SolveContext, event: Event, *, withdraw: bool = True, withdraw_min_gain: float | None = None
+) -> PlanChange:
     """Apply one decline, timeout, no-show, accept or new availability to the live plan in ``context``
     and return the changed call lists (``change.calls``: who to call now).
 
     With ``withdraw`` (the default) the bounded repair may take back pending, not yet accepted, calls
-    (a swap or a move to another shift), reported in the changes' ``removed``; with ``withdraw=False``
-    an event only ever adds calls besides removing its own worker.
+    (a swap or a move to another shift) that save at least ``withdraw_min_gain`` in expected-cost units
+    (default :data:`scheduling_solver.incremental.WITHDRAW_MIN_GAIN`), reported in the changes'
+    ``removed``; with ``withdraw=False`` an event only ever adds calls besides removing its own worker.
 
     The first call builds the live plan from the solve's state (a one-off cost of a few hundred
     milliseconds on a 10,000-worker day); every later event costs only the shifts it touches.
     Raises :class:`scheduling_solver.incremental.EventError` for an unknown worker or shift, or a
     worker who is not on that shift's call list; the plan is then unchanged.
     """
-    return _live(context).apply(event, withdraw=withdraw)
+    return _live(context).apply(event, withdraw=withdraw, withdraw_min_gain=withdraw_min_gain)
 
 
 def current_solution(context: SolveContext) -> Solution:

@@ -121,6 +121,10 @@ def test_a_better_new_worker_takes_a_pending_place_only_when_withdrawals_are_all
     kept = replan_one(ctx, Available(strong), withdraw=False)
     assert kept.changes == ()
 
+    # The exchange saves about 0.57 x cost_unfilled (6): not enough when a withdrawal must save 10.
+    _, ctx = _solved(inst)
+    assert replan_one(ctx, Available(strong), withdraw_min_gain=10.0).changes == ()
+
     _, ctx = _solved(inst)
     swapped = replan_one(ctx, Available(strong))
     (only,) = swapped.changes
