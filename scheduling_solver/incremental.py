@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,10 +48,13 @@ OFFER_TRIES = 8
 # it visits.
 REPAIR_VISITS = 24
 REPAIR_MAX_CALLED = 60
+# Idle workers (freed or new, left without a call) offered again per event.
+REOFFERS_PER_EVENT = 2
 # Least saving (in expected-cost units; an empty place costs ``cost_unfilled``, 6 by default) for which
-# a repair withdraws a pending call. Measured on the 10,000-worker day: 0 withdrew 732 calls over 1,000
-# events, 0.2 withdrew 165 at a cost gap 0.3 points higher (docs/decisions/0015).
-WITHDRAW_MIN_GAIN = 0.2
+# a repair withdraws a pending call: it drops the flood of withdrawals that save next to nothing.
+# Measured on the 10,000-worker day, 1,000 events (docs/decisions/0015): 0 withdrew about 730 calls,
+# 0.05 about 480, 0.2 about 170 at a cost gap 0.3-0.4 points higher.
+WITHDRAW_MIN_GAIN = 0.05
 # Busy candidates of a short shift whose shifts the repair visits (so it can bring one over).
 HOLDER_CANDIDATES = 6
 # How far a swap chain runs: the worker swapped out is offered on, this many times at most.
@@ -89,6 +93,37 @@ class PlanChange:
     def changed_shifts(self) -> tuple[str, ...]:
         """Ids of the shifts whose call list changed."""
         return tuple(c.shift_id for c in self.changes)
+
+
+# Dividing one worker out of a shift's truncated distribution multiplies rounding errors by p / (1 - p)
+# per place; below these bounds that stays under 1e-9, above them the distribution is rebuilt.
+_DIVIDE_MAX_HEADCOUNT = 6
+_DIVIDE_MAX_P = 0.9
+
+
+def _without(state: PlanState, t: int, v: int) -> tuple[float, float]:
+    """(P(X >= h), P(X = h - 1)) of shift ``t``'s call set without worker ``v``."""
+    h = state.headcount[t]
+    q = state.p[v]
+    if h <= _DIVIDE_MAX_HEADCOUNT and q <= _DIVIDE_MAX_P:
+        full = state.pmf[t]
+        prev = 0.0
+        below = 0.0
+        for k in range(h):
+            prev = max(0.0, (float(full[k]) - q * prev) / (1.0 - q))
+            below += prev
+        return max(0.0, 1.0 - below), prev
+    pmf = np.zeros(h + 1)
+    pmf[0] = 1.0
+    for u in state.called[t]:
+        if u == v:
+            continue
+        p = state.p[u]
+        top = pmf[h] + pmf[h - 1] * p
+        pmf[1:h] = pmf[1:h] * (1.0 - p) + pmf[0 : h - 1] * p
+        pmf[0] *= 1.0 - p
+        pmf[h] = top
+    return float(pmf[h]), float(pmf[h - 1])
 
 
 def change_to_json(change: PlanChange) -> dict[str, Any]:
@@ -167,6 +202,9 @@ class LivePlan:
         # The exact local search's per-worker reachable shifts (built once; kept current for new
         # workers and exclusions).
         self.nb = _Neighbours(state)
+        # Workers freed or added by events who ended up with no call, oldest first.
+        self._idle: deque[int] = deque()
+        self._idle_set: set[int] = set()
         # Whether a repair may withdraw pending (not accepted) calls, and the least saving for which it
         # does; set per event by apply().
         self.withdraw = True
@@ -242,9 +280,28 @@ class LivePlan:
         else:  # pragma: no cover - the type union is closed
             raise EventError(f"unknown event {event!r}")
         self.events += 1
+        self._reoffer(before)
         if self.withdraw:
             self._repair(before)
+        # Workers this event left without any call wait for a better moment (a later event's re-offer).
+        for old in list(before.values()):
+            for v in old:
+                if not self.state.worker_shifts[v] and v not in self._idle_set:
+                    self._idle.append(v)
+                    self._idle_set.add(v)
+        if isinstance(event, Available) and not self.state.worker_shifts[w] and w not in self._idle_set:
+            self._idle.append(w)
+            self._idle_set.add(w)
         return self._finish(event, before, t0)
+
+    def _reoffer(self, before: dict[int, set[int]]) -> None:
+        """Offer again a few workers earlier events left idle, oldest first: a place that did not exist
+        when they were freed may have opened since (a fresh solve would use them too)."""
+        for _ in range(min(REOFFERS_PER_EVENT, len(self._idle))):
+            v = self._idle.popleft()
+            self._idle_set.discard(v)
+            if not self.state.worker_shifts[v]:
+                self._offer(v, before)
 
     def _exclude(self, w: int, s: int) -> None:
         self.problem.excluded.add((w, s))
@@ -508,19 +565,9 @@ class LivePlan:
         need = state.min_fill[t]
         if need > 0.0 and state.expected_attendance(t) - state.p[v] + state.p[w] < need:
             return False
-        h = state.headcount[t]
-        pmf = np.zeros(h + 1)
-        pmf[0] = 1.0
-        for u in state.called[t]:
-            if u == v:
-                continue
-            q = state.p[u]
-            top = pmf[h] + pmf[h - 1] * q
-            pmf[1:h] = pmf[1:h] * (1.0 - q) + pmf[0 : h - 1] * q
-            pmf[0] *= 1.0 - q
-            pmf[h] = top
+        fill, edge = _without(state, t, v)
         cu = state.cu_s[t]
-        g = (cu + state.ci) * float(pmf[h]) - cu - state.pen_s[t] * float(pmf[h - 1])
+        g = (cu + state.ci) * fill - cu - state.pen_s[t] * edge
         km_v = self.extra_km.get((v, t))
         if km_v is None:
             km_v = float(distances(self.problem, t, np.array([v], dtype=np.int64))[0])

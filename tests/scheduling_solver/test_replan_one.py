@@ -339,3 +339,28 @@ def test_plans_with_priorities_policies_and_min_fill_stay_valid_after_every_even
     for n in range(60):
         replan_one(ctx, _random_event(rng, ctx, base, n))
         _assert_valid(ctx)
+
+
+def test_dividing_a_worker_out_matches_rebuilding_without_them():
+    from scheduling_solver import incremental
+
+    base = generate_day(200, 20, seed=8).instance.with_policy(time_limit_s=0.3)
+    _, ctx = _solved(base)
+    state = ctx.state
+    checked = 0
+    for t, called in enumerate(state.called):
+        for v in called:
+            got = incremental._without(state, t, v)
+            h = state.headcount[t]
+            pmf = np.zeros(h + 1)
+            pmf[0] = 1.0
+            for u in called:
+                if u != v:
+                    q = state.p[u]
+                    top = pmf[h] + pmf[h - 1] * q
+                    pmf[1:h] = pmf[1:h] * (1.0 - q) + pmf[0 : h - 1] * q
+                    pmf[0] *= 1.0 - q
+                    pmf[h] = top
+            assert got == pytest.approx((pmf[h], pmf[h - 1]), abs=1e-9)
+            checked += h <= incremental._DIVIDE_MAX_HEADCOUNT and state.p[v] <= incremental._DIVIDE_MAX_P
+    assert checked > 50
