@@ -568,11 +568,15 @@ class LivePlan:
         fill, edge = _without(state, t, v)
         cu = state.cu_s[t]
         g = (cu + state.ci) * fill - cu - state.pen_s[t] * edge
+        bar = -max(_EPS, self.min_gain)
+        delta = (state.p[w] - state.p[v]) * g + pen_w - state.rank_pen[v]
+        if delta - self.dw * self._index.max_km >= bar:
+            return False  # not even v's longest possible trip would make the exchange pay
         km_v = self.extra_km.get((v, t))
         if km_v is None:
             km_v = float(distances(self.problem, t, np.array([v], dtype=np.int64))[0])
-        delta = (state.p[w] - state.p[v]) * g + pen_w - (state.rank_pen[v] + self.dw * km_v)
-        if delta >= -max(_EPS, self.min_gain):
+        delta -= self.dw * km_v
+        if delta >= bar:
             return False
         self._touch(t, before)
         state.remove(v, t)
