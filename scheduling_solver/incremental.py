@@ -11,14 +11,18 @@ Per event:
 
 * decline / timeout / no-show: un-call the worker, exclude the pair, top the shift up again (its
   ``min_fill`` first, then the best marginal call among usable candidates while one pays, the same
-  identity the greedy uses), then offer the freed worker to the shifts where one more call saves most.
+  identity the greedy uses), then offer the freed worker where it saves most: as one more call, or in
+  place of a weaker pending call (a swap chain, two links deep).
 * available: grow the per-worker arrays (a new worker gets its place in the priority order), insert
   the worker into the candidate lists of every shift it can reach, and offer it likewise.
-* accept: the call becomes fixed.
+* accept: the call becomes fixed; nothing moves it again.
+* then: re-offer two workers earlier events left idle, and run the exact local search's moves on the
+  touched shifts and their neighbourhood only (a bounded repair).
 
-Calls already out are never withdrawn: only the event's own worker leaves a call list, so every
-change is "call these now" plus the one removal the event itself reports. ``docs/decisions/0015``
-lists what must stay in sync with :mod:`scheduling_solver.problem` and :mod:`scheduling_solver.greedy`.
+Accepted calls are never withdrawn. Pending ones may be, by a swap or a repair move that saves at least
+``withdraw_min_gain``, and every withdrawal is reported in the change's ``removed``; with
+``withdraw=False`` an event only adds calls. ``docs/decisions/0015`` lists what must stay in sync with
+:mod:`scheduling_solver.problem`, :mod:`scheduling_solver.greedy` and :mod:`scheduling_solver.local_search`.
 """
 
 from __future__ import annotations
@@ -408,7 +412,7 @@ class LivePlan:
         if s not in before:
             before[s] = set(self.state.called_set[s])
 
-    def _usable(self, s: int, want: int, *, likeliest: bool = False) -> list[tuple[int, float]]:
+    def _usable(self, s: int, want: int) -> list[tuple[int, float]]:
         """Up to ``want`` (worker, rank and distance cost) that may be called for ``s`` now, in priority
         order; the candidate list grows when the loaded part runs dry."""
         pr, state = self.problem, self.state
@@ -516,7 +520,7 @@ class LivePlan:
                         self._offer(v, before, depth - 1)
                 else:
                     continue
-                    self.extra_km[(w, t)] = float(kms[j])
+                self.extra_km[(w, t)] = float(kms[j])
                 placed = True
                 break
             if not placed:

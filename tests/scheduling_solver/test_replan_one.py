@@ -13,7 +13,7 @@ from scheduling_solver.incremental import EventError, change_to_json
 from scheduling_solver.problem import build_problem
 from scheduling_solver.replan import current_instance, current_solution, replan, replan_one
 from scheduling_solver.schemas import Instance, SchemaError
-from scheduling_solver.solve import solve, solve_with_context
+from scheduling_solver.solve import objective_of, solve, solve_with_context
 from scheduling_solver.validate import validate
 from tests.scheduling_solver.solver_factories import HOME, at, instance, shift, worker
 
@@ -204,6 +204,14 @@ def test_every_plan_after_random_events_passes_the_validator(seed):
         # Every change names its shift's whole new call list, consistent with the added and removed.
         for c in change.changes:
             assert set(c.added) <= set(c.plan.called) and not set(c.removed) & set(c.plan.called)
+    # The objective the live plan reports (rank and distance terms included) is the one a fresh build of
+    # the resulting day computes for the same calls.
+    inst = current_instance(ctx)
+    fresh = build_problem(inst, truncate=False)
+    w_index = {w.id: i for i, w in enumerate(inst.workers)}
+    live = current_solution(ctx)
+    assignment = [[w_index[w] for w in live.shifts[s.id].called] for s in inst.shifts]
+    assert live.totals.objective == pytest.approx(objective_of(fresh, assignment)[1], rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
