@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from scheduling_solver.__main__ import main
 from scheduling_solver.bench_replan import format_replan_report, run_replan_bench
 from scheduling_solver.schemas import instance_to_json
@@ -51,5 +53,6 @@ def test_small_replan_bench_reports_every_event_type_and_a_valid_plan():
     assert rep.overall.count == 60 == sum(t.count for t in rep.times[:-1])
     assert rep.validations == 3 and rep.validation_failures == 0
     assert rep.fresh_objective > 0 and rep.live_objective > 0
+    assert rep.live_objective == pytest.approx(rep.live_objective_recomputed, rel=1e-9)
     text = format_replan_report(rep)
     assert "gap" in text and "p95" in text and "baseline" in text
