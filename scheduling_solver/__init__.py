@@ -14,12 +14,16 @@ Each shift may carry a ``priority`` (scales its shortfall cost), a ``policy`` (`
 ``min_fill`` on expected attendance; see :class:`scheduling_solver.schemas.Shift`. The defaults keep
 old instances' plans unchanged.
 
+``solution.phases`` says what each solver phase (greedy, local search, the CP-SAT selection of
+``full_first`` shifts, the exact model of tiny days) took and how much of the objective it removed.
+
 Solves never belong in a web request: run them in a task worker.
 """
 
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import (
     Instance,
+    Phase,
     Policy,
     SchemaError,
     Shift,
@@ -37,6 +41,7 @@ from scheduling_solver.validate import ValidationReport, validate
 
 __all__ = [
     "Instance",
+    "Phase",
     "Policy",
     "SchemaError",
     "Shift",
