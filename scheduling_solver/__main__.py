@@ -104,7 +104,7 @@ def _bench_replan(args: argparse.Namespace) -> int:
 
     from scheduling_solver.bench_replan import format_replan_report, run_replan_bench
 
-    rep = run_replan_bench(args.workers, args.shifts, args.events, args.seed, time_limit_s=args.time_limit)
+    rep = run_replan_bench(args.workers, args.shifts, args.events, args.seed, time_limit_s=args.replan_time_limit)
     print(json.dumps(asdict(rep), indent=2) if args.json else format_replan_report(rep))
     return 0
 
@@ -180,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--replan", action="store_true", help="bench replan_one on random events instead")
     p.add_argument("--events", type=int, default=1000, help="events for --replan")
+    p.add_argument("--replan-time-limit", type=float, default=20.0, help="solve time limit for --replan")
     p.set_defaults(func=_cmd_bench)
     p = sub.add_parser("replan", help="solve, apply a JSON list of events one by one, print each change")
     p.add_argument("instance")
