@@ -155,10 +155,11 @@ def run_replan_bench(
     """Solve a generated day, apply ``events`` random events one by one, then solve the result afresh.
 
     The fresh solve gets ``fresh_time_limit_s`` (default ``time_limit_s``, the same solver as the first
-    solve). The default limit is twice the first solver's 10 s: on a busy shared machine the 10,000-worker
-    solve needs most of 10 s of wall time to converge, and both solves must converge for a fair gap. Its search is bounded by deterministic budgets that grow with the limit, with the wall clock
-    only as a safety net; the report flags a solve that ran into that net (a machine too busy for the
-    comparison to mean much: a cut-short fresh solve flatters the live plan).
+    solve). The default limit is twice the first solver bench's 10 s: on a busy shared machine the
+    10,000-worker solve needs most of 10 s of wall time to converge, and both solves must converge for a
+    fair gap. Their search is bounded by deterministic budgets that grow with the limit, with the wall
+    clock only as a safety net; the report flags a solve that ran into that net (a machine too busy for
+    the comparison to mean much: a cut-short fresh solve flatters the live plan).
     """
     day = generate_day(workers, shifts, seed)
     prior = fit_prior(((w.shows, w.no_shows) for w in day.instance.workers), day.instance.policy.prior)
