@@ -7,8 +7,9 @@ The staffing app sends these to :func:`scheduling_solver.replan.replan_one` as o
 * :class:`NoShow`: the worker accepted (or was called) but did not come.
 * :class:`Accept`: the worker accepted; the call becomes fixed and no repair may take it back.
 * :class:`Available`: a worker declares availability for the day: either a worker the day does not know
-  yet (the full record), or a known worker with more availability windows (the known record with the
-  new windows; every other field must match).
+  yet (the full record, with no accepted shifts), or a known worker with more availability windows (the
+  known record with the new windows: rank, history, skills, location and daily limit must match; its
+  ``fixed`` and ``excluded`` are the plan's own state and are taken from the plan, not the event).
 
 Decline, timeout and no-show all take the worker off that shift's call list and exclude them from it
 for the rest of the day, exactly as the batch :func:`scheduling_solver.replan.replan` treats declines and
