@@ -7,6 +7,7 @@ the figures, each solver phase's time and the objective it removed, and the targ
     python benchmarks/solver_bench.py --only service    # short day and slack day, spread and full_first
     python benchmarks/solver_bench.py --only v1         # 10,000 x 1,000 with the cost sweep, then 50,000 x 5,000
     python benchmarks/solver_bench.py --partitioned     # parts in parallel (scheduling_solver.bench_partition)
+    python benchmarks/solver_bench.py --replan          # replan_one: 1,000 random events on 10,000 x 1,000
 
 Timings are noisy on a shared machine: the load average is printed beside them.
 """
@@ -73,9 +74,24 @@ def partitioned(args: argparse.Namespace) -> None:
     print(section(args.seed, quick=args.quick), flush=True)
 
 
-SECTIONS = {"service": service_level_tables, "v1": first_solver_report, "partitioned": partitioned}
+def replan_report(args: argparse.Namespace) -> None:
+    """Issue 10 item 3: replan_one over random events, per-event times and the gap to a fresh solve."""
+    from scheduling_solver.bench_replan import format_replan_report, run_replan_bench
+
+    workers, shifts, events = (2_000, 200, 300) if args.quick else (10_000, 1_000, 1_000)
+    t0 = time.perf_counter()
+    print(format_replan_report(run_replan_bench(workers, shifts, events, args.seed)))
+    print(f"(re-plan benchmark: {time.perf_counter() - t0:.0f} s; {_load()})\n", flush=True)
+
+
+SECTIONS = {
+    "service": service_level_tables,
+    "v1": first_solver_report,
+    "replan": replan_report,
+    "partitioned": partitioned,
+}
 # The partitioned section (several minutes, 100,000 workers) runs only when asked for.
-DEFAULT_SECTIONS = ("service", "v1")
+DEFAULT_SECTIONS = ("service", "v1", "replan")
 
 
 def main() -> None:
@@ -86,9 +102,11 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     parser.add_argument("--partitioned", action="store_true", help="same as --only partitioned")
+    parser.add_argument("--replan", action="store_true", help="same as --only replan")
     args = parser.parse_args()
-    if args.partitioned:
-        args.only = [*(args.only or []), "partitioned"]
+    extra = [name for name in ("partitioned", "replan") if getattr(args, name)]
+    if extra:
+        args.only = [*(args.only or []), *extra]
     for name in args.only or DEFAULT_SECTIONS:
         SECTIONS[name](args)
 

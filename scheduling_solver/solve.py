@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from scheduling_solver.probability import shift_outcome
 from scheduling_solver.problem import Problem, build_problem
 from scheduling_solver.schemas import Instance, Phase, ShiftPlan, Solution, Totals
 from scheduling_solver.select import GROUPS_PER_SECOND, select, wants_selection
+
+if TYPE_CHECKING:
+    from scheduling_solver.incremental import LivePlan
 
 # Wall time kept back from the CP-SAT budget for standby lists and exact figures afterwards.
 _RESERVE_S = 0.3
@@ -52,6 +56,8 @@ class SolveContext:
 
     problem: Problem
     state: PlanState
+    # The event-by-event plan of :func:`scheduling_solver.replan.replan_one`, made on its first event.
+    live: LivePlan | None = None
 
 
 def fixed_conflicts(problem: Problem, state: PlanState) -> list[str]:
