@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.organizations",
     "backend.catalog",
     "backend.booking",
+    "backend.staffing",
     "backend.crm",
     "backend.imports",
     "backend.notifications",
@@ -248,6 +249,14 @@ BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_ACCOUNT_R
 BRIGADA_ADMIN_LOGIN_IP_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_IP_RATE", "20/15m")
 BRIGADA_ADMIN_LOCKOUT_SECONDS = int(os.environ.get("BRIGADA_ADMIN_LOCKOUT_SECONDS", 15 * 60))
 # Only this many reverse proxies are trusted for X-Forwarded-For (0 = use REMOTE_ADDR).
+# Staffing: how long an offer waits for an answer, when the day-before confirmation is asked and closes (hours
+# before the shift starts), and the solver's time budget per dispatch.
+STAFFING_OFFER_TTL_MINUTES = int(os.environ.get("STAFFING_OFFER_TTL_MINUTES", 30))
+STAFFING_CONFIRM_ASK_HOURS = int(os.environ.get("STAFFING_CONFIRM_ASK_HOURS", 24))
+STAFFING_CONFIRM_CUTOFF_HOURS = int(os.environ.get("STAFFING_CONFIRM_CUTOFF_HOURS", 12))
+STAFFING_SOLVER_TIME_LIMIT_S = float(os.environ.get("STAFFING_SOLVER_TIME_LIMIT_S", 5))
+STAFFING_MAX_ORDER_DAYS = int(os.environ.get("STAFFING_MAX_ORDER_DAYS", 92))
+
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
