@@ -110,6 +110,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/crm", crm_router)
     api.add_router("/crm/imports", imports_router)
     api.add_router("/catalog", catalog_router)
+    api.add_router("/staffing", "mobile_api.staffing.attendance.router")
     return api
 
 
