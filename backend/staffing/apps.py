@@ -5,3 +5,8 @@ class StaffingConfig(AppConfig):
     name = "backend.staffing"
     label = "staffing"
     verbose_name = "Staffing"
+
+    def ready(self) -> None:
+        from .visibility import register  # models are loaded only now
+
+        register()

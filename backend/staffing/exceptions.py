@@ -37,3 +37,4 @@ class StaffingErrorCode(StrEnum):
     OFFER_NOT_ACCEPTED = "offer_not_accepted"
     CONFIRMATION_CLOSED = "confirmation_closed"
     SHIFT_STARTED = "shift_started"
+    OVERLAPPING_SHIFT = "overlapping_shift"

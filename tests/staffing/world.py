@@ -147,3 +147,55 @@ def staffing_world(n_workers: int = 5) -> World:
     )
     world.workers = [pool_worker(hq, km_north=1.0 + i) for i in range(n_workers)]
     return world
+
+
+def declare_free(worker: Worker, start: dt.datetime, end: dt.datetime) -> None:
+    """The worker declares a window through the service (as the phone would)."""
+    from backend.staffing.services.pool import availability_declare
+
+    availability_declare(user=worker.user, windows=[(start, end)])
+
+
+def dispatch_world(*, n_workers: int = 12, headcount: int = 3, days_ahead: int = 3) -> World:
+    """A franchise order (client, site, draft order through the services) and ``n_workers`` pool workers free all
+    that day. ``world.extra`` holds ``order`` and ``shift``."""
+    from backend.staffing.services.orders import client_create, order_create, site_create
+
+    world = staffing_world(n_workers)
+    day = (timezone.now() + dt.timedelta(days=days_ahead)).date()
+    client = client_create(
+        user=world.dispatcher,
+        organization_id=world.franchise.pk,
+        name="Stroy LLC",
+        inn="7707083893",
+        kpp="773601001",
+        ogrn="1027700132195",
+    )
+    where = site_create(
+        user=world.dispatcher,
+        client_id=client.pk,
+        name="Yard",
+        address="Tverskaya 1",
+        latitude=SITE_POINT[0],
+        longitude=SITE_POINT[1],
+        conditions=SiteCondition.OUTDOOR,
+        time_zone="UTC",
+    )
+    order = order_create(
+        user=world.dispatcher,
+        site_id=where.pk,
+        title="Loaders",
+        start_date=day,
+        end_date=day,
+        shift_start=dt.time(8),
+        shift_end=dt.time(20),
+        headcount=headcount,
+        pay_rate=Decimal("400"),
+        bill_rate=Decimal("650"),
+        skills=["loader"],
+    )
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    for w in world.workers:
+        declare_free(w, start, start + dt.timedelta(hours=24))
+    world.extra.update(order=order, shift=order.shifts.get(), client=client, site=where)
+    return world

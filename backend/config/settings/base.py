@@ -235,6 +235,7 @@ BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTER
 # Registered here so that backend.core, which runs them, imports no app.
 BRIGADA_SWEEPS = [
     "backend.notifications.dispatch.outbox_sweep",
+    "backend.staffing.services.confirmations.confirmations_due_run",
 ]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
