@@ -30,3 +30,17 @@ def offers_expire_task(shift_id: int) -> int:
 def confirmations_due_task() -> dict[str, int]:
     """The confirmation ladder's periodic step: ask the day before, release and replace after the cut-off."""
     return confirmations_due_run()
+
+
+# --- st-ops: reliability ----------------------------------------------------------------------------------------
+
+
+@task()
+def reliability_recompute_task(as_of: str) -> dict[str, int]:
+    """The nightly recomputation of every worker's reliability and rank as of ``as_of`` (ISO). Idempotent: a second
+    run for the same night writes nothing (see ``services.reliability.reliability_recompute_all``)."""
+    from datetime import datetime
+
+    from .services.reliability import reliability_recompute_all
+
+    return reliability_recompute_all(as_of=datetime.fromisoformat(as_of))

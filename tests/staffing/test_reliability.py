@@ -130,3 +130,43 @@ def test_the_night_is_three_in_the_morning_local_time(settings) -> None:
     after = dt.datetime(2026, 12, 2, 0, 30, tzinfo=dt.UTC)  # 03:30
     assert timezone.localtime(reliability_night(before)).date() == dt.date(2026, 12, 1)
     assert reliability_night(after) == dt.datetime(2026, 12, 2, 0, 0, tzinfo=dt.UTC)
+
+
+def test_the_decay_is_the_solvers_one_definition() -> None:
+    import numpy as np
+
+    from backend.staffing.services import reliability
+    from scheduling_solver import probability
+
+    ages = np.array([0.0, 1.0, 90.0, 180.0, 365.0, 1000.0, -3.0])
+    assert np.allclose(reliability.decay_weights(ages, 180.0), probability.decay_weights(ages, 180.0), rtol=0, atol=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_sweep_queues_one_recomputation_a_night_and_the_worker_runs_it() -> None:
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from backend.staffing.services.reliability import reliability_nightly_kick
+    from backend.staffing.tasks import reliability_recompute_task
+
+    world = consistent_world(1)
+    old = shift_starting(world, timezone.now() - dt.timedelta(days=400))
+    _history(world.workers[0], old, came=False)
+    before = Worker.objects.get(pk=world.workers[0].pk)
+
+    first, second = reliability_nightly_kick(), reliability_nightly_kick()
+    call_command("db_worker", "--batch", "--queue-name", "default", "--no-startup-delay", "--worker-id", "night")
+    after_run = reliability_nightly_kick()
+
+    assert (first, second, after_run) == (
+        {"reliability_recompute_queued": 1},
+        {"reliability_recompute_queued": 0},
+        {"reliability_recompute_queued": 0},
+    )
+    [result] = DBTaskResult.objects.filter(task_path=reliability_recompute_task.module_path)
+    assert result.status == "SUCCESSFUL" and result.return_value == {"pools": 1, "workers": 1, "changed": 1}
+    after = Worker.objects.get(pk=world.workers[0].pk)
+    # A no-show 400 days ago weighs about a fifth of one today: reliability is below a newcomer's, not far below.
+    assert after.no_shows_count == 1 and 0 < after.decayed_no_shows < 0.25
+    assert before.reliability > after.reliability > 0.75

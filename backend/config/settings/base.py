@@ -236,6 +236,7 @@ BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTER
 BRIGADA_SWEEPS = [
     "backend.notifications.dispatch.outbox_sweep",
     "backend.staffing.services.confirmations.confirmations_due_run",
+    "backend.staffing.services.reliability.reliability_nightly_kick",
 ]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.

@@ -16,7 +16,6 @@ site's ``check_in_radius_m`` of it; check-out within the same radius. Counters c
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -32,6 +31,7 @@ from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for, tenant_row_for_change
+from backend.staffing import solver_adapter as adapter
 from backend.staffing.exceptions import StaffingErrorCode
 from backend.staffing.models import (
     Attendance,
@@ -49,7 +49,6 @@ from .money import attendance_amounts_set, worked_hours
 from .reliability import worker_reliability_update
 
 DEFAULT_CHECK_IN_EARLY_MINUTES = 60
-EARTH_RADIUS_M = 6_371_000.0
 ON_THE_DAY = (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED)
 ATTENDANCE_FIELDS = (
     "checked_in_at",
@@ -93,11 +92,8 @@ def check_in_early() -> dt.timedelta:
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two points in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in metres between two points in degrees (the solver's definition of distance)."""
+    return adapter.distance_km((lat1, lon1), (lat2, lon2)) * 1000.0
 
 
 def _worker_of(user: Any) -> Worker:

@@ -1,9 +1,10 @@
 """Reliability and rank: how likely a worker is to come, and how the agency ranks them.
 
-**Reliability** is :func:`scheduling_solver.probability.show_probability`, the one definition the solver plans
-with: the posterior mean of a Beta prior updated with the worker's shows and no-shows, each call weighted by
-:func:`~scheduling_solver.probability.decay_weights` of its age (``STAFFING_RELIABILITY_HALF_LIFE_DAYS``, 180 by
-default: a no-show half a year ago weighs half of one today). The prior is
+**Reliability** is :func:`scheduling_solver.probability.show_probability` (reached through the solver adapter),
+the one definition the solver plans with: the posterior mean of a Beta prior updated with the worker's shows and
+no-shows, each call weighted by :func:`~scheduling_solver.probability.decay_weights` of its age
+(``STAFFING_RELIABILITY_HALF_LIFE_DAYS``, 180 by default: a no-show half a year ago weighs half of one today). The
+prior is
 :func:`~scheduling_solver.probability.fit_prior` over the decayed histories of the worker's pool, so a newcomer
 starts at the pool's rate and a long record outweighs it. A show is an attendance with a check-in; a no-show is
 one the foreman marked; an excused absence counts neither way.
@@ -39,11 +40,10 @@ from django.utils.translation import gettext as _
 
 from backend.core.events import event_record, snapshot
 from backend.core.models import EventAction
+from backend.staffing import solver_adapter as adapter
 from backend.staffing.models import Attendance, Offer, ReliabilityChange, ReliabilityReason, Shift, Worker
-from scheduling_solver.probability import decay_weights, fit_prior, show_probability
 
 DEFAULT_HALF_LIFE_DAYS = 180.0
-DEFAULT_PRIOR = (4.0, 1.0)  # the solver's Policy.prior, used until a pool has enough history to fit its own
 RANK_RELIABILITY_WEIGHT = 0.7
 RANK_QUALITY_WEIGHT = 0.3
 QUALITY_PRIOR_MEAN = 7.0
@@ -133,6 +133,15 @@ def _histories(worker_ids: Iterable[int]) -> tuple[dict[int, list[HistoryItem]],
     return history, excused
 
 
+def decay_weights(ages_days: np.ndarray, half_life_days: float) -> np.ndarray:
+    """Weight of each past call by its age in days: 1 today, 1/2 after a half-life (a future date counts as today).
+
+    The same definition as ``scheduling_solver.probability.decay_weights`` (a test holds them equal); it is restated
+    here only until the solver adapter, the one module that imports the solver, re-exports it.
+    """
+    return np.asarray(np.exp2(-np.maximum(ages_days, 0.0) / half_life_days))
+
+
 def _decayed(items: list[HistoryItem], *, now: dt.datetime, half_life: float) -> tuple[float, float, np.ndarray]:
     ages = np.array([(now - item.at).total_seconds() / 86400.0 for item in items], dtype=float)
     weights = decay_weights(ages, half_life)
@@ -145,7 +154,7 @@ def figures_for(
 ) -> Figures:
     """Reliability and rank of one history as of ``now`` under ``prior`` (see the module doc for the formulas)."""
     shows, no_shows, weights = _decayed(items, now=now, half_life=half_life)
-    reliability = float(show_probability(shows, no_shows, prior))
+    reliability = adapter.probability_of_show(shows, no_shows, prior)
     scored = [(w, item.quality) for w, item in zip(weights, items, strict=True) if item.quality is not None]
     weighted = sum(float(w) * q for w, q in scored)
     weight = sum(float(w) for w, _q in scored)
@@ -168,7 +177,7 @@ def pool_prior(*, pool_id: int) -> tuple[float, float]:
     """The Beta prior fitted to the decayed histories of the pool's workers (as last stored on them); the default
     while the pool is too small to fit one. What the dispatch gives the solver, so both use the same prior."""
     counts = Worker.objects.filter(organization_id=pool_id).values_list("decayed_shows", "decayed_no_shows")
-    return fit_prior(list(counts), DEFAULT_PRIOR)
+    return adapter.prior_fit(list(counts))
 
 
 def newcomer_figures(*, pool_id: int) -> Figures:
@@ -268,7 +277,7 @@ def reliability_recompute_pool(*, pool_id: int, as_of: dt.datetime) -> dict[str,
     worker_ids = list(Worker.objects.filter(organization_id=pool_id).order_by("pk").values_list("pk", flat=True))
     history, excused = _histories(worker_ids)
     counts = [_decayed(history.get(pk, []), now=as_of, half_life=half_life)[:2] for pk in worker_ids if pk in history]
-    prior = fit_prior(counts, DEFAULT_PRIOR)
+    prior = adapter.prior_fit(counts)
     changed = 0
     for pk in worker_ids:
         figures = figures_for(
@@ -308,3 +317,21 @@ def reliability_night(now: dt.datetime | None = None) -> dt.datetime:
     if local < due:
         due -= dt.timedelta(days=1)
     return due
+
+
+def reliability_nightly_kick(now: dt.datetime | None = None) -> dict[str, int]:
+    """A periodic sweep (``BRIGADA_SWEEPS``): queue tonight's recomputation once ``reliability_night`` has come, unless
+    a run for this night is already queued or done. Two workers racing here may both queue it; the task is
+    idempotent, so the second run changes nothing."""
+    from django_tasks_db.models import DBTaskResult
+
+    from backend.staffing.tasks import reliability_recompute_task
+
+    night = reliability_night(now)
+    queued = DBTaskResult.objects.filter(
+        task_path=reliability_recompute_task.module_path, enqueued_at__gte=night
+    ).exists()
+    if queued:
+        return {"reliability_recompute_queued": 0}
+    reliability_recompute_task.enqueue(as_of=night.isoformat())
+    return {"reliability_recompute_queued": 1}
