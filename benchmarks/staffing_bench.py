@@ -85,8 +85,12 @@ class FakeBotApi:
             if len(self.window) >= LIMIT_PER_S or busy_chat:
                 self.refused += 1
                 retry = 1
-                return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry}",
-                             "parameters": {"retry_after": retry}}
+                return 429, {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {retry}",
+                    "parameters": {"retry_after": retry},
+                }
             self.window.append(now)
             self.last_by_chat[chat_id] = now
             self.accepted.append(now)
@@ -111,9 +115,13 @@ def setup_django() -> tuple[Any, Any]:
     os.environ.setdefault("BRIGADA_VAR_DIR", tmp.name)
     os.environ.setdefault("BRIGADA_TEST_DB_NAME", "brigada_staffing_bench")
     os.environ["LOG_LEVEL"] = "WARNING"
+    import logging
+
     import django
 
     django.setup()
+    for name in ("django_tasks", "django_tasks_db"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
@@ -132,7 +140,7 @@ def build_world(headcount: int, pool: int) -> tuple[Any, Any]:
 
     from backend.accounts.models import User
     from backend.organizations.models import Membership, Organization, Role
-    from backend.staffing.models import CorporateClient, Site, SiteCondition, Worker, WorkerStatus
+    from backend.staffing.models import CorporateClient, Site, SiteCondition, Worker, WorkerAvailability, WorkerStatus
     from backend.staffing.services.orders import order_create
 
     rnd = random.Random(7)
@@ -146,30 +154,53 @@ def build_world(headcount: int, pool: int) -> tuple[Any, Any]:
         organization=agency, name="Stroy", inn="7707083893", kpp="773601001", ogrn="1027700132195"
     )
     site = Site.objects.create(
-        organization=agency, client=client, name="Construction site", address="Tverskaya 1",
-        latitude=site_point[0], longitude=site_point[1], conditions=SiteCondition.CONSTRUCTION,
+        organization=agency,
+        client=client,
+        name="Construction site",
+        address="Tverskaya 1",
+        latitude=site_point[0],
+        longitude=site_point[1],
+        conditions=SiteCondition.CONSTRUCTION,
     )
-    users = User.objects.bulk_create(
-        [User(phone=f"+7901{i:07d}", telegram_user_id=5_000_000 + i) for i in range(pool)]
-    )
+    users = User.objects.bulk_create([User(phone=f"+7901{i:07d}", telegram_user_id=5_000_000 + i) for i in range(pool)])
     Membership.objects.bulk_create([Membership(user=u, organization=agency, role=Role.WORKER) for u in users])
     Worker.objects.bulk_create(
         [
             Worker(
-                organization=agency, user=u, status=WorkerStatus.ACTIVE, skills=["loader"],
+                organization=agency,
+                user=u,
+                status=WorkerStatus.ACTIVE,
+                skills=["loader"],
                 home_latitude=site_point[0] + Decimal(str(round(rnd.uniform(-0.1, 0.1), 6))),
                 home_longitude=site_point[1] + Decimal(str(round(rnd.uniform(-0.15, 0.15), 6))),
-                decayed_shows=round(rnd.uniform(2, 20), 2), decayed_no_shows=round(rnd.uniform(0, 5), 2),
+                decayed_shows=round(rnd.uniform(2, 20), 2),
+                decayed_no_shows=round(rnd.uniform(0, 5), 2),
                 rank=round(rnd.uniform(30, 95), 1),
             )
             for u in users
         ]
     )
     day = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date()
+    # Everyone declared the whole day free (as the phone would, through availability_declare).
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    WorkerAvailability.objects.bulk_create(
+        [
+            WorkerAvailability(worker=w, starts_at=midnight, ends_at=midnight + dt.timedelta(hours=23))
+            for w in Worker.objects.filter(organization=agency)
+        ]
+    )
     order = order_create(
-        user=dispatcher, organization_id=agency.pk, site_id=site.pk, title="Construction loaders",
-        start_date=day, end_date=day, shift_start=dt.time(8), shift_end=dt.time(20), headcount=headcount,
-        skills=["loader"], pay_rate=Decimal("450.00"), bill_rate=Decimal("700.00"),
+        user=dispatcher,
+        site_id=site.pk,
+        title="Construction loaders",
+        start_date=day,
+        end_date=day,
+        shift_start=dt.time(8),
+        shift_end=dt.time(20),
+        headcount=headcount,
+        skills=["loader"],
+        pay_rate=Decimal("450.00"),
+        bill_rate=Decimal("700.00"),
     )
     return dispatcher, order
 
@@ -177,6 +208,7 @@ def build_world(headcount: int, pool: int) -> tuple[Any, Any]:
 def run_dispatch(dispatcher: Any, order: Any) -> tuple[float, int]:
     from django.core.management import call_command
     from django.db.models import Max
+    from django_tasks_db.models import DBTaskResult
 
     from backend.notifications.models import OutboxMessage
     from backend.staffing.models import Offer, SolverRun
@@ -193,9 +225,14 @@ def run_dispatch(dispatcher: Any, order: Any) -> tuple[float, int]:
     run = SolverRun.objects.filter(order=order).latest("id")
     to_last = (last["created_at__max"] - t0).total_seconds() if last["created_at__max"] else float("nan")
     print(f"dispatch: {order.headcount}-worker order, solver run {run.status}, {offered} offers handed to the outbox")
-    print(f"  confirmation -> last offer in the outbox      {to_last:7.2f} s   (whole batch incl. worker start {wall:.2f} s)")
-    print(f"  baseline: solver instance build {run.build_s or 0:.2f} s, solve {run.solve_s or 0:.2f} s "
-          f"(figures: {json.dumps({k: run.figures.get(k) for k in sorted(run.figures)[:6]})})")
+    print(f"  confirmation -> last offer in the outbox {to_last:7.2f} s (the worker's whole batch {wall:.2f} s)")
+    task = DBTaskResult.objects.filter(task_path__endswith="dispatch_run_task").latest("enqueued_at")
+    task_s = (task.finished_at - task.started_at).total_seconds() if task.finished_at and task.started_at else 0.0
+    queued_s = (task.started_at - t0).total_seconds() if task.started_at else 0.0
+    print(
+        f"  of which: waiting in the queue (worker start-up) {queued_s:.2f} s, the solver task itself {task_s:.2f} s"
+        f" (instance build {run.build_s or 0:.2f} s, solve {run.solve_s or 0:.2f} s as stored on the run)"
+    )
     return to_last, offered
 
 
@@ -207,8 +244,12 @@ def extra_messages(n: int) -> None:
 
     with transaction.atomic():
         for i in range(n):
-            message_enqueue(channel=Channel.TELEGRAM, recipient=str(7_000_000 + i), body=f"Work offer {i}",
-                            dedupe_key=f"bench.extra:{i}")
+            message_enqueue(
+                channel=Channel.TELEGRAM,
+                recipient=str(7_000_000 + i),
+                body=f"Work offer {i}",
+                dedupe_key=f"bench.extra:{i}",
+            )
 
 
 def deliver_all(workers: int, timeout: float) -> float:
@@ -306,13 +347,17 @@ def main() -> None:
         sent = OutboxMessage.objects.filter(status=OutboxStatus.SENT).count()
         rate = fake.rate()
         print(f"fan-out: {sent}/{total} call-ups delivered by {args.workers} delivery loops in {seconds:.2f} s")
-        print(f"  rate at the Bot API {rate:6.1f} msg/s = {rate / LIMIT_PER_S:.2f} of the {LIMIT_PER_S}/s limit "
-              f"(target >= 0.90); 429 answers: {fake.refused}")
+        print(
+            f"  rate at the Bot API {rate:6.1f} msg/s = {rate / LIMIT_PER_S:.2f} of the {LIMIT_PER_S}/s limit "
+            f"(target >= 0.90); 429 answers: {fake.refused}"
+        )
         chats = list(OutboxMessage.objects.filter(channel="telegram").values_list("recipient", flat=True))
         fake.reset()
         naive_seconds = naive_blast(fake, chats, max(args.workers, 4))
-        print(f"  baseline without the shared limiter ({max(args.workers, 4)} threads): {len(chats)} posts in "
-              f"{naive_seconds:.2f} s, 429 answers: {fake.refused} ({fake.refused / max(1, len(chats)):.0%})")
+        print(
+            f"  baseline without the shared limiter ({max(args.workers, 4)} threads): {len(chats)} posts in "
+            f"{naive_seconds:.2f} s, 429 answers: {fake.refused} ({fake.refused / max(1, len(chats)):.0%})"
+        )
         print(f"(load after the run {os.getloadavg()[0]:.2f}; offers {offered})")
     finally:
         fake.server.shutdown()
