@@ -166,3 +166,19 @@ def test_the_snapshot_service_is_scoped_and_publishing_outside_a_transaction_is_
     rows = board_snapshot(user=world.dispatcher, organization_id=world.franchise.pk)
     assert later.pk not in {r["shift_id"] for r in rows}
     publish_board([shift.pk, later.pk])  # autocommit: sent at once, no listener, no error
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_worker_hears_of_a_no_show_and_its_reason_at_once(channel_layer: str) -> None:
+    world, _shift, offers = await sync_to_async(_scene)()
+    token = await sync_to_async(lambda: _token(world.workers[1].user))()
+    phone = WebsocketCommunicator(application, f"/ws/v1/events/?token={token}")
+    assert (await phone.connect())[0]
+    assert (await phone.receive_json_from(timeout=5))["type"] == "hello"
+
+    await sync_to_async(_mark)(world.dispatcher, offers[1].pk, commit=True)
+
+    event = await phone.receive_json_from(timeout=5)
+    assert event["type"] == "staffing.rating" and event["reason"] == "no_show"
+    assert event["rank"] < event["rank_before"] and "after accepting it" in event["reason_text"]
+    await phone.disconnect()

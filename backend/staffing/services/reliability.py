@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from backend.core.events import event_record, snapshot
 from backend.core.models import EventAction
+from backend.realtime.services import realtime_publish
 from backend.staffing import solver_adapter as adapter
 from backend.staffing.models import Attendance, Offer, ReliabilityChange, ReliabilityReason, Shift, Worker
 
@@ -227,6 +228,18 @@ def _apply(
     event_record(
         entity=worker, action=EventAction.UPDATE, actor=actor, before=before, after=after, note=f"reliability: {reason}"
     )
+    if reason != ReliabilityReason.RECOMPUTE:  # the nightly re-ageing is not news; a no-show or a score is
+        realtime_publish(
+            user_id=worker.user_id,
+            event={
+                "type": "staffing.rating",
+                "reason": reason,
+                "reason_text": change.reason_text,
+                "reliability": figures.reliability,
+                "rank": figures.rank,
+                "rank_before": change.rank_before,
+            },
+        )
     return change
 
 
