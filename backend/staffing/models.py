@@ -315,7 +315,8 @@ class OfferStatus(models.TextChoices):
     EXCUSED = "excused", _("excused absence")
 
 
-#: An offer in one of these holds a place on the shift (counted in ``Shift.accepted_count``).
+#: An offer in one of these holds a place on the shift (counted in ``Shift.accepted_count``). A later no-show or
+#: excused absence keeps its place in the count: the place was held until the shift (``no_show_count`` says more).
 OFFER_HOLDS_PLACE = (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED, OfferStatus.CHECKED_IN, OfferStatus.COMPLETED)
 
 

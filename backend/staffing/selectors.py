@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.exceptions import NotFound
@@ -20,6 +21,7 @@ from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for
 
 from .models import (
+    OFFER_HOLDS_PLACE,
     CorporateClient,
     Offer,
     OfferStatus,
@@ -185,3 +187,15 @@ def offer_of_worker(*, user: Any, offer_id: int, perm: Perm = Perm.STAFFING_SELF
 def reliability_changes_of(worker: Worker) -> QuerySet[ReliabilityChange]:
     """A worker's reliability history with reasons, newest first."""
     return ReliabilityChange.objects.filter(worker=worker).order_by("-occurred_at", "-id")
+
+
+def shifts_of_worker(*, user: Any, past_days: int = 30) -> QuerySet[Offer]:
+    """The caller's shifts: their offers that hold (or held) a place, soonest first, those that ended more than
+    ``past_days`` ago left out."""
+    worker = worker_of(user)
+    if worker is None:
+        return Offer.objects.none()
+    held = (*OFFER_HOLDS_PLACE, OfferStatus.NO_SHOW, OfferStatus.EXCUSED)
+    since = timezone.now() - dt.timedelta(days=past_days)
+    qs = Offer.objects.filter(worker=worker, status__in=held, shift__ends_at__gt=since)
+    return qs.select_related("shift__order__site").order_by("shift__starts_at", "id")
