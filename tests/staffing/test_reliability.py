@@ -170,3 +170,19 @@ def test_the_nightly_sweep_queues_one_recomputation_a_night_and_the_worker_runs_
     # A no-show 400 days ago weighs about a fifth of one today: reliability is below a newcomer's, not far below.
     assert after.no_shows_count == 1 and 0 < after.decayed_no_shows < 0.25
     assert before.reliability > after.reliability > 0.75
+
+
+def test_the_half_life_is_a_setting(settings) -> None:
+    world = consistent_world(1)
+    old = shift_starting(world, NOW - dt.timedelta(days=90))
+    _history(world.workers[0], old, came=False)
+
+    settings.STAFFING_RELIABILITY_HALF_LIFE_DAYS = 30
+    short = worker_reliability_update(worker_id=world.workers[0].pk, reason=ReliabilityReason.MANUAL, now=NOW)
+    settings.STAFFING_RELIABILITY_HALF_LIFE_DAYS = 365
+    long = worker_reliability_update(worker_id=world.workers[0].pk, reason=ReliabilityReason.MANUAL, now=NOW)
+
+    assert short is not None and long is not None
+    # 90 days is three half-lives of 30 (weight 1/8) but a quarter of 365 (weight ~0.84): the no-show weighs more.
+    assert Worker.objects.get(pk=world.workers[0].pk).decayed_no_shows == round(2 ** (-90 / 365), 4)
+    assert long.reliability_after < short.reliability_after

@@ -269,6 +269,12 @@ SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.log"))
 SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
 SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 TELEGRAM_BACKEND = os.environ.get("TELEGRAM_BACKEND", "api")  # "api" (Bot API over HTTP) or "memory"
+
+# Staffing, the shift itself: the half-life of a past call's weight in the reliability score (days), and how early
+# before a shift its workers may check in (minutes). The check-in radius is per site (Site.check_in_radius_m).
+STAFFING_RELIABILITY_HALF_LIFE_DAYS = float(os.environ.get("STAFFING_RELIABILITY_HALF_LIFE_DAYS", 180))
+STAFFING_CHECK_IN_EARLY_MINUTES = int(os.environ.get("STAFFING_CHECK_IN_EARLY_MINUTES", 60))
+
 # Outbox and task workers (seconds): a SENDING row older than the time-out is flagged for reconciliation;
 # a worker silent for TASKS_STALE_AFTER is dead and its RUNNING tasks are re-queued.
 OUTBOX_SENDING_TIMEOUT = float(os.environ.get("OUTBOX_SENDING_TIMEOUT", 300))
