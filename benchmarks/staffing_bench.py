@@ -229,9 +229,14 @@ def run_dispatch(dispatcher: Any, order: Any) -> tuple[float, int]:
     task = DBTaskResult.objects.filter(task_path__endswith="dispatch_run_task").latest("enqueued_at")
     task_s = (task.finished_at - task.started_at).total_seconds() if task.finished_at and task.started_at else 0.0
     queued_s = (task.started_at - t0).total_seconds() if task.started_at else 0.0
+    stored = (
+        f"instance build {run.build_s:.2f} s, solve {run.solve_s:.2f} s"
+        if run.build_s is not None and run.solve_s is not None
+        else "the run does not store its build/solve split"
+    )
     print(
         f"  of which: waiting in the queue (worker start-up) {queued_s:.2f} s, the solver task itself {task_s:.2f} s"
-        f" (instance build {run.build_s or 0:.2f} s, solve {run.solve_s or 0:.2f} s as stored on the run)"
+        f" ({stored})"
     )
     return to_last, offered
 
