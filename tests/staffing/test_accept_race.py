@@ -140,6 +140,7 @@ def _check_round(shift: Shift, answers: Counter[tuple[int, str]]) -> None:
     assert Offer.objects.filter(shift=shift, status=OfferStatus.STANDBY).count() == OFFERS - PLACES
 
 
+@pytest.mark.timeout(1800)  # 4,000 contended transactions: minutes on a loaded 2-core machine
 def test_200_concurrent_accepts_through_the_service_give_exactly_15_places_20_rounds() -> None:
     shift, people = _world()
 
@@ -158,6 +159,7 @@ def test_200_concurrent_accepts_through_the_service_give_exactly_15_places_20_ro
         _check_round(shift, _storm([call(u, o) for u, o in people]))
 
 
+@pytest.mark.timeout(1800)
 def test_200_concurrent_accepts_over_http_give_exactly_15_places_and_409_shift_full_20_rounds() -> None:
     shift, people = _world()
     tokens = {u.pk: token_pair_issue(user=u).access_token for u, _ in people}

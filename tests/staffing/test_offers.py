@@ -169,3 +169,15 @@ def test_the_websocket_event_goes_out_only_after_commit(django_capture_on_commit
         callback()  # ... and the commit sends it
     received = async_to_sync(layer.receive)(channel)
     assert received["event"]["type"] == "staffing.offer" and received["event"]["offer_id"] == offer.pk
+
+
+def test_sending_queues_the_expiry_sweep_for_the_answer_deadline(settings: Any) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    settings.STAFFING_OFFER_TTL_MINUTES = 45
+    before = timezone.now()
+    shift, offers = _offered_shift(places=1, offered=1)
+    offer = Offer.objects.get(pk=offers[0].pk)
+    assert dt.timedelta(minutes=44) < offer.expires_at - before <= dt.timedelta(minutes=46)
+    task = DBTaskResult.objects.get(task_path__endswith="offers_expire_task")
+    assert task.args_kwargs["kwargs"] == {"shift_id": shift.pk} and task.run_after == offer.expires_at

@@ -130,3 +130,15 @@ def test_a_worker_cannot_use_the_dispatcher_routes() -> None:
         == 403
     )
     assert not CorporateClient.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_client_is_changed_and_a_bad_kpp_leaves_it_as_it_was() -> None:
+    world = staffing_world(0)
+    api = ApiClient(world.dispatcher)
+    created = api.post(f"{P}/clients", {"name": "Stroy", "inn": "7707083893", "kpp": "773601001"}).json()
+    renamed = api.patch(f"{P}/clients/{created['id']}", {"name": "Stroy Group", "contact_phone": "+77015550009"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Stroy Group"
+    bad = api.patch(f"{P}/clients/{created['id']}", {"name": "Other", "kpp": "77360100"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_kpp"
+    assert CorporateClient.objects.get(pk=created["id"]).name == "Stroy Group"

@@ -106,3 +106,12 @@ def test_availability_windows_merge_replace_and_refuse_bad_ones_whole() -> None:
     assert error.status == 404 and WorkerAvailability.objects.count() == 1
     availability_remove(user=me.user, availability_id=rows[0].pk)
     assert not WorkerAvailability.objects.exists()
+
+
+def test_a_recruit_by_a_local_spelling_of_a_known_phone_finds_the_account() -> None:
+    world = staffing_world(0)
+    known = member(world.hq, Role.MANAGER, phone="+77015550003")
+    worker = worker_recruit(user=world.hq_dispatcher, organization_id=world.hq.pk, phone="0077015550003")
+    assert worker.user_id == known.pk
+    error = _refused(lambda: worker_recruit(user=world.hq_dispatcher, organization_id=world.hq.pk, phone="12"))
+    assert error.code == "invalid_phone" and Worker.objects.count() == 1

@@ -149,15 +149,39 @@ def client_create(
 
 
 @transaction.atomic
-def client_update(*, user: Any, client_id: int, **changes: Any) -> CorporateClient:
-    """Change a client's fields (any of ``CLIENT_FIELDS``); the legal details are checked again as a whole."""
+def client_update(
+    *,
+    user: Any,
+    client_id: int,
+    name: str | None = None,
+    legal_name: str | None = None,
+    inn: str | None = None,
+    kpp: str | None = None,
+    ogrn: str | None = None,
+    legal_address: str | None = None,
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    contact_email: str | None = None,
+    is_active: bool | None = None,
+) -> CorporateClient:
+    """Change the fields given (``None`` leaves one as it is); the legal details are checked again as a whole."""
     client = tenant_row_for_change(CorporateClient, client_id, user=user, perm=Perm.STAFFING_MANAGE)
-    unknown = set(changes) - set(CLIENT_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown client fields: {sorted(unknown)}")
     before = snapshot(client, CLIENT_FIELDS)
-    for name, value in changes.items():
-        setattr(client, name, value)
+    given = {
+        "name": name,
+        "legal_name": legal_name,
+        "inn": inn,
+        "kpp": kpp,
+        "ogrn": ogrn,
+        "legal_address": legal_address,
+        "contact_name": contact_name,
+        "contact_phone": contact_phone,
+        "contact_email": contact_email,
+        "is_active": is_active,
+    }
+    for field, value in given.items():
+        if value is not None:
+            setattr(client, field, value)
     _legal_check(client.inn, client.kpp, client.ogrn)
     try:
         with transaction.atomic():

@@ -21,6 +21,7 @@ from backend.accounts.models import User
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
+from backend.core.phones import phone_normalize
 from backend.organizations.models import Membership, Role
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, tenant_row_for_change
@@ -87,6 +88,7 @@ def worker_recruit(
     owner_id = pool_owner_id(organization_id)
     organization_access_check(user, owner_id, Perm.STAFFING_MANAGE)
     _point_check(home_latitude, home_longitude)
+    phone = phone_normalize(phone)
     account = User.objects.filter(phone=phone).first()
     if account is None:
         account = User.objects.create_user(phone=phone, first_name=first_name, last_name=last_name)
