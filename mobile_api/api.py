@@ -25,6 +25,7 @@ from .errors import (
 from .idempotency import EXEMPT_PREFIXES, HEADER
 from .imports.router import router as imports_router
 from .security import bearer
+from .staffing.router import router as staffing_router
 from .system.router import router as system_router
 
 DESCRIPTION = """
@@ -110,6 +111,8 @@ def build_api() -> NinjaAPI:
     api.add_router("/crm", crm_router)
     api.add_router("/crm/imports", imports_router)
     api.add_router("/catalog", catalog_router)
+    api.add_router("/staffing", staffing_router)
+    api.add_router("/staffing", "mobile_api.staffing.attendance.router")
     return api
 
 

@@ -1,7 +1,10 @@
 from django.urls import path
 
+from backend.staffing.consumers import BoardConsumer
+
 from .consumers import EventsConsumer
 
 websocket_urlpatterns = [
     path("ws/v1/events/", EventsConsumer.as_asgi()),
+    path("ws/v1/staffing/board/", BoardConsumer.as_asgi()),
 ]

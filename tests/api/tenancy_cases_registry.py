@@ -242,3 +242,4 @@ register(
         needs=(Perm.CATALOG_VIEW,),
     ),
 )
+from tests.api import tenancy_cases_staffing  # noqa: E402,F401  (registers the staffing routes)
