@@ -5,6 +5,7 @@ adapter using the JSON contract in :mod:`scheduling_solver.schemas`::
 
     instance = parse_instance(json_document)           # SchemaError names the JSON path
     solution, context = solve_with_context(instance)  # or solve(instance)
+    solution = solve_partitioned(instance, processes=2)  # a big day in parallel parts, merged
     assert validate(instance, solution).ok            # the specification, independent of the solver
     instance, solution = replan(instance, solution, declines={"s1": ["w9"]}, context=context)
     payload = solution_to_json(solution)
@@ -14,12 +15,17 @@ Each shift may carry a ``priority`` (scales its shortfall cost), a ``policy`` (`
 ``min_fill`` on expected attendance; see :class:`scheduling_solver.schemas.Shift`. The defaults keep
 old instances' plans unchanged.
 
+``solution.phases`` says what each solver phase (greedy, local search, the CP-SAT selection of
+``full_first`` shifts, the exact model of tiny days) took and how much of the objective it removed.
+
 Solves never belong in a web request: run them in a task worker.
 """
 
+from scheduling_solver.partition import solve_partitioned
 from scheduling_solver.replan import replan
 from scheduling_solver.schemas import (
     Instance,
+    Phase,
     Policy,
     SchemaError,
     Shift,
@@ -37,6 +43,7 @@ from scheduling_solver.validate import ValidationReport, validate
 
 __all__ = [
     "Instance",
+    "Phase",
     "Policy",
     "SchemaError",
     "Shift",
@@ -51,6 +58,7 @@ __all__ = [
     "replan",
     "solution_to_json",
     "solve",
+    "solve_partitioned",
     "solve_with_context",
     "validate",
 ]

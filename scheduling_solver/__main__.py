@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduling_solver.schemas import (
     Instance,
@@ -22,6 +22,9 @@ from scheduling_solver.schemas import (
     parse_solution,
     solution_to_json,
 )
+
+if TYPE_CHECKING:
+    from scheduling_solver.partition import Partitions
 
 
 class _InputError(Exception):
@@ -53,13 +56,29 @@ def _load_solution(path: str) -> Solution:
         raise _InputError(f"{path}: invalid solution: {exc}") from None
 
 
+def _partitions(value: str) -> Partitions:
+    if value == "auto":
+        return "auto"
+    if value == "off":
+        return "off"
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a positive number of parts, got {value!r}")
+    return n
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from scheduling_solver.solve import solve
+    from scheduling_solver.partition import solve_partitioned
 
     instance = _load_instance(args.instance)
     if args.time_limit is not None:
         instance = instance.with_policy(time_limit_s=args.time_limit)
-    solution = solve(instance)
+    # Without --partitions or --processes the plain single-process solve, as before.
+    partitions: Partitions = args.partitions or ("auto" if args.processes else "off")
+    solution = solve_partitioned(instance, partitions=partitions, processes=args.processes)
     print(json.dumps(solution_to_json(solution), indent=None if args.compact else 2))
     return 0 if solution.status != "infeasible" else 1
 
@@ -112,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("instance")
     p.add_argument("--time-limit", type=float, default=None, help="override policy.time_limit_s")
     p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.add_argument(
+        "--partitions",
+        type=_partitions,
+        default=None,
+        help="auto (split big days), off, or a number of parts (default: off, or auto with --processes)",
+    )
+    p.add_argument("--processes", type=int, default=None, help="solve the parts in this many processes")
     p.set_defaults(func=_cmd_solve)
     p = sub.add_parser("validate", help="check a solution against an instance")
     p.add_argument("instance")
