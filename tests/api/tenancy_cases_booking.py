@@ -11,6 +11,7 @@ from __future__ import annotations
 # --- end of appointments ---------------------------------------------------------------------------------------------
 
 # --- availability and journal (owner: b-avail) -----------------------------------------------------------------------
+__import__("tests.api.tenancy_cases_booking_avail")  # its own module: no import lines to merge with the others
 
 # --- end of availability and journal ---------------------------------------------------------------------------------
 
