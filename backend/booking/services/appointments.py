@@ -10,9 +10,10 @@ Rules, in the order a booking checks them:
 3. The master: a master of that branch (a membership narrowed to another branch does not count) qualified for every
    service (``catalog.StaffService``) and, for customers, bookable online: 422 ``staff_unavailable`` otherwise. No
    master named means "any": the availability search picks one fairly.
-4. The time: whole minutes, not in the past (422 ``in_past``); for customers after the lead time (``too_soon``) and
-   within the horizon (``too_far``); every service with its buffers inside the master's working time (422
-   ``outside_schedule``); free (409 ``slot_taken`` with the next free slots).
+4. The time: whole minutes, not in the past (422 ``in_past``); for customers on the branch's slot grid (422
+   ``invalid_time``), after the lead time (``too_soon``) and within the horizon (``too_far``); every service with
+   its buffers inside the master's working time (422 ``outside_schedule``); free (409 ``slot_taken`` with the next
+   free slots).
 5. The database has the last word: inserting the occupancy rows (decision 0009) fails for a slot someone took a moment
    ago (SQLSTATE 23P01 on PostgreSQL, the trigger's message on SQLite): 409 ``slot_taken``. A deadlock (40P01) or a
    serialization failure (40001) is retried a few times, then answered 409 too; never a 500.
@@ -227,8 +228,16 @@ def _start_check(start: dt.datetime, context: BookingContext, now: dt.datetime, 
             _("Enter a date between %(min)d and %(max)d.") % {"min": MIN_YEAR, "max": MAX_YEAR},
             BookingErrorCode.INVALID_DATES,
         )
-    if start.second or start.microsecond:
+    if start.astimezone(dt.UTC).second or start.microsecond:  # in UTC: an offset may carry seconds
         raise _invalid(field, _("A visit starts on a whole minute."), BookingErrorCode.INVALID_TIME)
+    local = start.astimezone(context.zone)
+    if context.public and (local.hour * 60 + local.minute) % context.step_minutes:
+        # Customers book the times the slot search offers (the branch's grid); staff may fit a walk-in anywhere.
+        raise _invalid(
+            field,
+            _("Choose one of the offered times (every %(n)d minutes).") % {"n": context.step_minutes},
+            BookingErrorCode.INVALID_TIME,
+        )
     if start < now:
         raise _invalid(field, _("This time is in the past."), BookingErrorCode.IN_PAST)
     not_before, not_after = context.bounds(now)
