@@ -302,9 +302,10 @@ def _works(branch: Branch, specs: Sequence[ServiceSpec], staff_id: int | None, s
 # --- clients ----------------------------------------------------------------------------------------------------------
 
 
-def _customer_client(*, organization_id: int, user: Any, source_id: int | None) -> Client:
+def customer_client_for(*, organization_id: int, user: Any, source_id: int | None = None) -> Client:
     """The client record of the customer ``user`` in the organization, by the user's phone: found, restored when it
-    was deleted (the same person came back), or created (with its event) when the organization never saw them."""
+    was deleted (the same person came back), or created (with its event) when the organization never saw them.
+    Call inside the caller's transaction (a booking, a waiting-list entry)."""
     client = Client.objects.filter(organization_id=organization_id, phone=user.phone).first()
     if client is None:
         client = Client(
@@ -652,7 +653,7 @@ def appointment_create_for_customer(
         service_ids=service_ids,
         staff_id=staff_id,
         start=start,
-        client_for=lambda: _customer_client(organization_id=organization_id, user=user, source_id=source_id),
+        client_for=lambda: customer_client_for(organization_id=organization_id, user=user, source_id=source_id),
         channel=BookingChannel.CUSTOMER,
         status=AppointmentStatus.BOOKED,
         source_id=source_id,
@@ -1057,5 +1058,6 @@ __all__ = [
     "appointment_reschedule",
     "appointment_snapshot",
     "appointment_status_set",
+    "customer_client_for",
     "slot_taken_error",
 ]
