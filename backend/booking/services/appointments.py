@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -112,6 +113,7 @@ APPOINTMENT_EVENT_FIELDS = (
 )
 
 T = TypeVar("T")
+logger = logging.getLogger("brigada.booking")
 
 
 # --- errors -----------------------------------------------------------------------------------------------------------
@@ -179,6 +181,7 @@ def _attempts(write: Callable[[], T], *, on_taken: Callable[[], Conflict]) -> T:
         except OperationalError as exc:
             if not _is_transient(exc):
                 raise
+            logger.info("booking write retried after SQLSTATE %s (attempt %d)", _sqlstate(exc), attempt + 1)
             # A short random pause, so the transactions that just deadlocked do not meet again at once.
             time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
     raise on_taken()
