@@ -962,7 +962,9 @@ def appointment_reschedule(
         "previous_ends_at": appointment.ends_at,
         "previous_staff_id": appointment.staff_id,
     }
-    staff = staff_id if staff_id is not None else appointment.staff_id
+    # The same master unless another is named; a visit whose steps had different masters ("any") keeps "any".
+    masters = set(appointment.lines.values_list("staff_id", flat=True))
+    staff = staff_id if staff_id is not None else (appointment.staff_id if len(masters) == 1 else None)
     _reschedule_write(appointment, context=context, start=start, staff_id=staff, now=now)
     event_record(
         entity=appointment,
