@@ -22,6 +22,7 @@ from backend.organizations.selectors import organization_access_check, organizat
 from .exceptions import BookingErrorCode
 from .models import (
     ACTIVE_STATUSES,
+    MAX_VISIT_LINES,
     AppointmentLine,
     ExceptionKind,
     GroupSession,
@@ -33,7 +34,6 @@ from .models import (
 )
 from .services.availability import (
     MAX_SEARCH_DAYS,
-    MAX_VISIT_SERVICES,
     Board,
     ServiceSpec,
     Session,
@@ -283,10 +283,10 @@ def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[Ser
     """The steps of a visit, in order, with each qualified master's duration: 404 for a service the caller cannot
     book at the branch (unknown, another organization's, archived, not offered or not online), 422 for a group
     service in a visit of several services or a visit of too many."""
-    if not 1 <= len(service_ids) <= MAX_VISIT_SERVICES:
+    if not 1 <= len(service_ids) <= MAX_VISIT_LINES:
         raise ValidationFailed(
-            _("A visit has between 1 and %(n)d services.") % {"n": MAX_VISIT_SERVICES},
-            fields={"service_ids": [_("Choose between 1 and %(n)d services.") % {"n": MAX_VISIT_SERVICES}]},
+            _("A visit has between 1 and %(n)d services.") % {"n": MAX_VISIT_LINES},
+            fields={"service_ids": [_("Choose between 1 and %(n)d services.") % {"n": MAX_VISIT_LINES}]},
         )
     services = {s.pk: s for s in bookable_services(context).filter(pk__in=set(service_ids))}
     if len(services) != len(set(service_ids)):

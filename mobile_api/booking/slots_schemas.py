@@ -9,6 +9,8 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import Field
 
+from backend.booking.models import MAX_VISIT_LINES
+
 MAX_ID = 2**63 - 1
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 MIN_DATE = dt.date(1900, 1, 1)
@@ -21,7 +23,7 @@ class SlotQuery(Schema):
     service_id: int | None = Field(None, ge=1, le=MAX_ID, description="One service (the visit's first).")
     service_ids: list[ObjectId] = Field(
         default_factory=list,
-        max_length=5,
+        max_length=MAX_VISIT_LINES,
         description="Several services in sequence (after `service_id` when both are given).",
     )
     date: BoundedDate = Field(..., description="The first local day (YYYY-MM-DD, the branch's zone).")

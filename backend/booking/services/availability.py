@@ -32,8 +32,6 @@ Interval = tuple[dt.datetime, dt.datetime]
 
 #: A slot search spans at most this many local days (the API bounds ``date_to`` to it).
 MAX_SEARCH_DAYS = 31
-#: A visit has at most this many services.
-MAX_VISIT_SERVICES = 5
 #: The name of the fairness rule, shown with every choice of "any master".
 FAIRNESS_RULE = "least_booked_minutes_then_longest_wait"
 
