@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BookingConfig(AppConfig):
     name = "backend.booking"
     label = "booking"
+
+    def ready(self) -> None:
+        from .visibility import register  # models are loaded only now
+
+        register()
