@@ -351,12 +351,17 @@ def _close_connection_after(app: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def serve() -> tuple[Any, int]:
+    import logging
+
     from django.core.wsgi import get_wsgi_application
 
+    application = get_wsgi_application()
+    # After the application's setup (which configures logging again): 409s are expected, do not log each one.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
     server = make_server(
         "127.0.0.1",
         0,
-        _close_connection_after(get_wsgi_application()),
+        _close_connection_after(application),
         server_class=_ThreadingServer,
         handler_class=_QuietHandler,
     )
@@ -538,9 +543,6 @@ def main() -> None:
     import django
 
     django.setup()
-    import logging
-
-    logging.getLogger("django.request").setLevel(logging.ERROR)  # 409s are expected; do not log each one
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
