@@ -22,6 +22,7 @@ from backend.organizations.selectors import organization_access_check, organizat
 from .exceptions import BookingErrorCode
 from .models import (
     ACTIVE_STATUSES,
+    MAX_VISIT_LINES,
     AppointmentLine,
     ExceptionKind,
     GroupSession,
@@ -33,7 +34,6 @@ from .models import (
 )
 from .services.availability import (
     MAX_SEARCH_DAYS,
-    MAX_VISIT_SERVICES,
     Board,
     ServiceSpec,
     Session,
@@ -228,14 +228,15 @@ def _public_branches() -> QuerySet[Branch]:
 def booking_context(*, user: Any, branch_id: int) -> BookingContext:
     """The branch for booking reads: staff need the catalog right in its organization (404 outside their tenancy);
     a customer reaches only a branch that accepts online booking (any other is a 404)."""
-    if is_customer(user):
+    member_of = organization_ids_for(user)
+    if not member_of and getattr(user, "is_authenticated", False):
         branch = _public_branches().select_related("organization").filter(pk=branch_id).first()
         if branch is None:
             raise NotFound(_("Branch not found."))
         return BookingContext(branch=branch, public=True)
     branch = (
         Branch.objects.select_related("organization")
-        .filter(pk=branch_id, is_active=True, organization_id__in=organization_ids_for(user))
+        .filter(pk=branch_id, is_active=True, organization_id__in=member_of)
         .first()
     )
     if branch is None:
@@ -283,13 +284,22 @@ def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[Ser
     """The steps of a visit, in order, with each qualified master's duration: 404 for a service the caller cannot
     book at the branch (unknown, another organization's, archived, not offered or not online), 422 for a group
     service in a visit of several services or a visit of too many."""
-    if not 1 <= len(service_ids) <= MAX_VISIT_SERVICES:
+    if not 1 <= len(service_ids) <= MAX_VISIT_LINES:
         raise ValidationFailed(
-            _("A visit has between 1 and %(n)d services.") % {"n": MAX_VISIT_SERVICES},
-            fields={"service_ids": [_("Choose between 1 and %(n)d services.") % {"n": MAX_VISIT_SERVICES}]},
+            _("A visit has between 1 and %(n)d services.") % {"n": MAX_VISIT_LINES},
+            fields={"service_ids": [_("Choose between 1 and %(n)d services.") % {"n": MAX_VISIT_LINES}]},
         )
-    services = {s.pk: s for s in bookable_services(context).filter(pk__in=set(service_ids))}
-    if len(services) != len(set(service_ids)):
+    wanted = set(service_ids)
+    # One query for the services and who performs them; a service nobody performs is looked up on its own.
+    links = list(
+        bookable_staff_services(context, wanted)
+        .filter(service__in=bookable_services(context))
+        .select_related("service")
+    )
+    services = {link.service_id: link.service for link in links}
+    if len(services) != len(wanted):
+        services.update({s.pk: s for s in bookable_services(context).filter(pk__in=wanted - set(services))})
+    if len(services) != len(wanted):
         raise NotFound(_("Service not found."))
     if len(service_ids) > 1 and any(s.is_group for s in services.values()):
         raise ValidationFailed(
@@ -297,7 +307,7 @@ def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[Ser
             fields={"service_ids": [_("A group service is booked on its own.")]},
         )
     durations: dict[int, dict[int, dt.timedelta]] = {pk: {} for pk in services}
-    for link in bookable_staff_services(context, services):
+    for link in links:
         minutes = link.duration_minutes or services[link.service_id].duration_minutes
         durations[link.service_id][link.staff_id] = dt.timedelta(minutes=minutes)
     return [
@@ -329,26 +339,10 @@ def booking_board(
     last_day = (window[1] - dt.timedelta(microseconds=1)).astimezone(zone).date()
     board = Board(zone=zone)
     board.working = branch_working_intervals(branch=branch, staff_ids=masters, first_day=first_day, last_day=last_day)
-    lo, hi = window[0] - _MARGIN - dt.timedelta(days=1), window[1] + _MARGIN
-    busy: dict[int, list[Interval]] = {m: [] for m in masters}
-    booked: dict[int, list[Interval]] = {m: [] for m in masters}
-    rows = Occupancy.objects.filter(is_active=True, staff_id__in=masters, starts_at__lt=hi, ends_at__gt=lo).values_list(
-        "staff_id",
-        "starts_at",
-        "ends_at",
-        "line__starts_at",
-        "line__ends_at",
-        "group_session__starts_at",
-        "group_session__ends_at",
-    )
-    for staff_id, start, end, line_start, line_end, session_start, session_end in rows:
-        busy[staff_id].append((start, end))
-        service_range = (line_start, line_end) if line_start is not None else (session_start, session_end)
-        if service_range[0] is not None:
-            booked[staff_id].append(service_range)
-    board.staff_busy = {m: intervals_merge(ranges) for m, ranges in busy.items()}
-    board.booked = booked
+    # From the local midnight of the first day: the fairness rule counts the whole day's booked minutes.
+    lo, hi = local_day_bounds(zone, first_day)[0] - _MARGIN, window[1] + _MARGIN
     kinds = {kind for spec in specs for kind in spec.resource_kinds}
+    resource_ids: list[int] = []
     if kinds:
         for rid, kind in (
             Resource.objects.filter(branch_id=branch.pk, is_active=True, kind__in=kinds)
@@ -356,13 +350,34 @@ def booking_board(
             .values_list("id", "kind")
         ):
             board.resources.setdefault(kind, []).append(rid)
-        resource_ids = [rid for ids in board.resources.values() for rid in ids]
-        held: dict[int, list[Interval]] = {rid: [] for rid in resource_ids}
-        for rid, start, end in Occupancy.objects.filter(
-            is_active=True, resource_id__in=resource_ids, starts_at__lt=hi, ends_at__gt=lo
-        ).values_list("resource_id", "starts_at", "ends_at"):
+            resource_ids.append(rid)
+    busy: dict[int, list[Interval]] = {m: [] for m in masters}
+    booked: dict[int, list[Interval]] = {m: [] for m in masters}
+    held: dict[int, list[Interval]] = {rid: [] for rid in resource_ids}
+    # One query for the masters' and the resources' held time.
+    holders = Q(staff_id__in=masters) | Q(resource_id__in=resource_ids) if resource_ids else Q(staff_id__in=masters)
+    rows = Occupancy.objects.filter(holders, is_active=True, starts_at__lt=hi, ends_at__gt=lo).values_list(
+        "staff_id",
+        "resource_id",
+        "starts_at",
+        "ends_at",
+        "line__starts_at",
+        "line__ends_at",
+        "group_session__starts_at",
+        "group_session__ends_at",
+    )
+    for staff_id, rid, start, end, line_start, line_end, session_start, session_end in rows:
+        if rid in held:
             held[rid].append((start, end))
-        board.resource_busy = {rid: intervals_merge(ranges) for rid, ranges in held.items()}
+        if staff_id not in busy:
+            continue
+        busy[staff_id].append((start, end))
+        service_range = (line_start, line_end) if line_start is not None else (session_start, session_end)
+        if service_range[0] is not None:
+            booked[staff_id].append(service_range)
+    board.staff_busy = {m: intervals_merge(ranges) for m, ranges in busy.items()}
+    board.booked = booked
+    board.resource_busy = {rid: intervals_merge(ranges) for rid, ranges in held.items()}
     group_ids = [spec.service_id for spec in specs if spec.capacity > 1]
     if group_ids:
         for session in GroupSession.objects.filter(
@@ -467,18 +482,27 @@ def next_free_slots(
     if staff_id is not None and any(staff_id not in spec.durations for spec in specs):
         return []
     not_before, not_after = context.bounds(now or timezone.now())
-    window = (max(after, not_before), max(after, not_before) + dt.timedelta(days=NEXT_FREE_DAYS))
-    board = booking_board(branch=branch, specs=specs, window=window, staff_ids=None if staff_id is None else [staff_id])
-    return visit_slots(
-        board=board,
-        specs=specs,
-        staff_id=staff_id,
-        window=window,
-        step_minutes=context.step_minutes,
-        not_before=not_before,
-        not_after=not_after,
-        limit=limit,
-    )
+    start = max(after, not_before)
+    found: list[Slot] = []
+    # Near first: most refused starts have a free one the same day, and a board of one day is cheap to load.
+    for days_from, days_to in ((0, 1), (1, 4), (4, NEXT_FREE_DAYS)):
+        window = (start + dt.timedelta(days=days_from), start + dt.timedelta(days=days_to))
+        board = booking_board(
+            branch=branch, specs=specs, window=window, staff_ids=None if staff_id is None else [staff_id]
+        )
+        found += visit_slots(
+            board=board,
+            specs=specs,
+            staff_id=staff_id,
+            window=window,
+            step_minutes=context.step_minutes,
+            not_before=not_before,
+            not_after=not_after,
+            limit=limit - len(found),
+        )
+        if len(found) >= limit:
+            break
+    return found
 
 
 def visit_plan(

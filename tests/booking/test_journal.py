@@ -19,11 +19,13 @@ from django.db import connections, transaction
 
 from backend.accounts.tokens import token_pair_issue
 from backend.booking.models import Appointment, AppointmentStatus
+from backend.booking.services.appointments import appointment_create_for_customer
 from backend.booking.services.journal import publish_appointment_change
 from backend.config.asgi import application
 from backend.organizations.models import Role
 from tests.booking.booking_world import book, branch_of, master_at, public_org, service_at, session
 from tests.conftest import ApiClient, member
+from tests.factories import UserFactory
 
 URL = "/api/v1/booking/journal"
 WS = "/ws/v1/booking/journal/"
@@ -242,3 +244,25 @@ async def test_a_strangers_branch_a_role_without_the_right_and_junk_are_refused(
     anonymous = WebsocketCommunicator(application, f"{WS}?branch_id={branch.pk}")
     assert await anonymous.connect() == (False, 4401)
     await anonymous.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_close_thread_connections")
+async def test_a_customers_booking_reaches_the_journal_after_it_commits(channel_layer: str) -> None:
+    w = await sync_to_async(_world)()
+    branch = w["branch"]
+    dispatcher = await sync_to_async(member)(branch.organization, Role.DISPATCHER)
+    customer = await sync_to_async(UserFactory)()
+    communicator, connected, _ = await _connect(dispatcher, branch.pk)
+    assert connected
+    await communicator.receive_json_from(timeout=5)  # hello
+    await communicator.receive_json_from(timeout=5)  # subscribed
+    # when a customer books through the booking service
+    appointment = await sync_to_async(appointment_create_for_customer)(
+        user=customer, branch_id=branch.pk, service_ids=[w["cut"].pk], start=at(DAY, 11), staff_id=w["boris"].pk
+    )
+    # then the branch's journal hears of it, as it was committed
+    event = await communicator.receive_json_from(timeout=5)
+    assert (event["change"], event["appointment"]["id"]) == ("created", appointment.pk)
+    assert event["appointment"]["staff_id"] == w["boris"].pk and event["appointment"]["status"] == "booked"
+    await communicator.disconnect()

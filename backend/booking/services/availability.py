@@ -32,8 +32,8 @@ Interval = tuple[dt.datetime, dt.datetime]
 
 #: A slot search spans at most this many local days (the API bounds ``date_to`` to it).
 MAX_SEARCH_DAYS = 31
-#: A visit has at most this many services.
-MAX_VISIT_SERVICES = 5
+# The latest instant: pairs (start, _LATEST) sort after every interval that starts at ``start``.
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 #: The name of the fairness rule, shown with every choice of "any master".
 FAIRNESS_RULE = "least_booked_minutes_then_longest_wait"
 
@@ -134,7 +134,7 @@ def intervals_merge(intervals: Sequence[Interval]) -> list[Interval]:
 
 def _covered(intervals: Sequence[Interval], start: dt.datetime, end: dt.datetime) -> bool:
     """Whether one interval of the sorted, merged ``intervals`` holds ``[start, end)``."""
-    i = bisect.bisect_right(intervals, (start, dt.datetime.max.replace(tzinfo=dt.UTC))) - 1
+    i = bisect.bisect_right(intervals, (start, _LATEST)) - 1
     return i >= 0 and intervals[i][0] <= start and end <= intervals[i][1]
 
 
@@ -193,7 +193,7 @@ class _Ledger:
             waited = ends[i]
         else:
             working = self.board.working.get(staff_id, [])
-            j = bisect.bisect_right(working, (start, dt.datetime.max.replace(tzinfo=dt.UTC))) - 1
+            j = bisect.bisect_right(working, (start, _LATEST)) - 1
             waited = max(working[j][0], day_start) if j >= 0 else day_start
         return Choice(
             staff_id=staff_id,
