@@ -20,6 +20,7 @@ from django.utils import timezone
 from backend.booking.models import Appointment, AppointmentStatus, Occupancy
 from backend.booking.services.appointments import appointment_cancel, appointment_create_for_customer
 from backend.core.exceptions import ApplicationError
+from backend.crm.models import Client
 from tests.booking.appointments_world import NOW, ZONE, World, local, world_build
 from tests.conftest import ApiClient
 from tests.factories import UserFactory
@@ -136,3 +137,28 @@ def test_a_group_class_takes_exactly_its_capacity_under_concurrency(w: World) ->
         session_appointments = Appointment.objects.filter(starts_at=start, group_session__isnull=False)
         assert session_appointments.values("group_session").distinct().count() == 1
         assert session_appointments.count() == 3
+
+
+def test_one_new_customer_booking_twice_at_once_gets_one_client_card(w: World) -> None:
+    # given a customer the organization has never seen, booking two different times at the same moment
+    customer = UserFactory()
+
+    def booking(hour: int) -> Callable[[], str]:
+        def call() -> str:
+            appointment_create_for_customer(
+                user=customer,
+                branch_id=w.branch.pk,
+                service_ids=[w.haircut.pk],
+                staff_id=w.master.pk,
+                start=local(2, hour),
+                now=NOW,
+            )
+            return "booked"
+
+        return call
+
+    outcomes = _storm([booking(10), booking(15)])
+    # then both are booked, on one card found by the phone
+    assert outcomes == Counter({"booked": 2}), outcomes
+    assert Client.objects.filter(organization=w.org, phone=customer.phone).count() == 1
+    assert Appointment.objects.values("client").distinct().count() == 1
