@@ -1,0 +1,19 @@
+"""Tenancy cases of the booking routes (issue 8), imported by ``tenancy_cases_registry``.
+
+Three parts of the booking work share this module: each adds its cases only inside its own block below, so their
+changes never touch the same lines.
+"""
+
+from __future__ import annotations
+
+# --- appointments: book, cancel, reschedule, status, my day (owner: b-core) -----------------------------------------
+
+# --- end of appointments ---------------------------------------------------------------------------------------------
+
+# --- availability and journal (owner: b-avail) -----------------------------------------------------------------------
+
+# --- end of availability and journal ---------------------------------------------------------------------------------
+
+# --- waiting list, reminders, reviews, mailing (owner: b-comms) ------------------------------------------------------
+
+# --- end of waiting list, reminders, reviews, mailing ----------------------------------------------------------------
