@@ -43,7 +43,9 @@ class CommsSettings(TimeStampedModel):
         "organizations.Organization", on_delete=models.PROTECT, related_name="comms_settings"
     )
     confirmation_requests = models.BooleanField(
-        _("ask to confirm"), default=True, help_text=_("the first reminder of a booked visit asks the client to confirm")
+        _("ask to confirm"),
+        default=True,
+        help_text=_("the first reminder of a booked visit asks the client to confirm"),
     )
     review_requests = models.BooleanField(_("ask for a rating after the visit"), default=True)
     review_request_delay_minutes = models.PositiveIntegerField(
@@ -61,7 +63,10 @@ class CommsSettings(TimeStampedModel):
         _("birthday greetings, days ahead"), default=0, validators=[MaxValueValidator(MAX_BIRTHDAY_DAYS_AHEAD)]
     )
     birthday_text = models.CharField(
-        _("birthday greeting"), max_length=MAX_GREETING_LENGTH, blank=True, default="",
+        _("birthday greeting"),
+        max_length=MAX_GREETING_LENGTH,
+        blank=True,
+        default="",
         help_text=_("empty: the standard greeting"),
     )
 
@@ -153,12 +158,20 @@ class WaitlistEntry(TimeStampedModel):
     branch = models.ForeignKey("organizations.Branch", on_delete=models.PROTECT, related_name="waitlist_entries")
     client = models.ForeignKey("crm.Client", on_delete=models.PROTECT, related_name="waitlist_entries")
     customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="waitlist_entries",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
         help_text=_("the customer account that joined, when the client joined themselves"),
     )
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="waitlist_entries")
     staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("empty: any master who performs the service"),
     )
     windows = models.JSONField(_("time windows"), default=list)
@@ -252,7 +265,11 @@ class Review(TimeStampedModel):
     )
     comment = models.TextField(_("comment"), max_length=MAX_REVIEW_COMMENT_LENGTH, blank=True, default="")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("who submitted it: the customer, or staff recording the client's answer"),
     )
 
@@ -289,3 +306,17 @@ class Mailing(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"mailing #{self.pk} ({self.recipients})"
+
+
+__all__ = [
+    "AppointmentMessage",
+    "AppointmentMessageKind",
+    "AppointmentMessageStatus",
+    "CommsSettings",
+    "Mailing",
+    "Review",
+    "WaitlistEntry",
+    "WaitlistOffer",
+    "WaitlistOfferStatus",
+    "WaitlistStatus",
+]

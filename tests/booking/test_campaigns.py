@@ -59,8 +59,13 @@ def salon() -> dict[str, Any]:
     deleted.groups.add(vip)
     from_insta = _client(org, gender="female", source=insta)
     return {
-        "org": org, "vip": vip, "insta": insta, "women_vip": women_vip, "man_vip": man_vip,
-        "from_insta": from_insta, "manager": member(org, Role.MANAGER),
+        "org": org,
+        "vip": vip,
+        "insta": insta,
+        "women_vip": women_vip,
+        "man_vip": man_vip,
+        "from_insta": from_insta,
+        "manager": member(org, Role.MANAGER),
     }
 
 
@@ -68,8 +73,10 @@ def test_preview_counts_the_segment_and_who_consented(salon: dict[str, Any]) -> 
     # given a VIP group of 3 consenting women, a consenting man, one without marketing and one without messages
     # consent (and a deleted client who never counts)
     preview = mailing_preview(
-        user=salon["manager"], organization_id=salon["org"].pk,
-        segment=Segment(group_ids=(salon["vip"].pk,), gender="female"), text="Скидка 20% в пятницу!",
+        user=salon["manager"],
+        organization_id=salon["org"].pk,
+        segment=Segment(group_ids=(salon["vip"].pk,), gender="female"),
+        text="Скидка 20% в пятницу!",
     )
     # then the women of the group are 5, of whom 3 may get marketing; the Cyrillic text is one UCS-2 segment
     assert (preview.in_segment, preview.recipients, preview.without_consent) == (5, 3, 2)
@@ -94,14 +101,14 @@ def test_send_reaches_exactly_the_consenting_clients_once(salon: dict[str, Any])
     text = "Новая коллекция весны: запишитесь на окрашивание со скидкой 15% до конца месяца. Ждём вас в салоне!"
     # when the manager sends to the VIP women
     mailing = mailing_send(
-        user=salon["manager"], organization_id=salon["org"].pk,
-        segment=Segment(group_ids=(salon["vip"].pk,), gender="female"), text=text,
+        user=salon["manager"],
+        organization_id=salon["org"].pk,
+        segment=Segment(group_ids=(salon["vip"].pk,), gender="female"),
+        text=text,
     )
     # then one outbox message per consenting woman, Telegram for the linked one, SMS for the others
     messages = OutboxMessage.objects.filter(dedupe_key__startswith=f"mailing:{mailing.pk}:")
-    assert sorted(m.recipient for m in messages) == sorted(
-        ["555001"] + [c.phone for c in salon["women_vip"][1:]]
-    )
+    assert sorted(m.recipient for m in messages) == sorted(["555001"] + [c.phone for c in salon["women_vip"][1:]])
     assert {m.channel for m in messages if m.recipient == "555001"} == {Channel.TELEGRAM}
     assert all(m.body == text and m.organization_id == salon["org"].pk for m in messages)
     # the mailing records its counts (the text is 99 Cyrillic characters: two UCS-2 segments) and an event

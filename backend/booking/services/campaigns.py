@@ -81,8 +81,10 @@ def marketing_consent_q() -> Q:
 def _segment_check(*, organization_id: int, segment: Segment) -> None:
     errors: dict[str, list[str]] = {}
     code: str | None = None
-    for name, ids, model in (("group_ids", segment.group_ids, ClientGroup), ("source_ids", segment.source_ids,
-                                                                             ClientSource)):
+    for name, ids, model in (
+        ("group_ids", segment.group_ids, ClientGroup),
+        ("source_ids", segment.source_ids, ClientSource),
+    ):
         if len(ids) > MAX_SEGMENT_IDS:
             errors[name] = [_("At most %(n)d.") % {"n": MAX_SEGMENT_IDS}]
             code = code or BookingCommsErrorCode.INVALID_SEGMENT
@@ -101,8 +103,9 @@ def _segment_check(*, organization_id: int, segment: Segment) -> None:
 def _text_check(text: str) -> str:
     text = text.strip()
     if not text:
-        raise ValidationFailed(_("Write the text."), code=BookingCommsErrorCode.EMPTY_TEXT, fields={"text": [
-            _("This field is required.")]})
+        raise ValidationFailed(
+            _("Write the text."), code=BookingCommsErrorCode.EMPTY_TEXT, fields={"text": [_("This field is required.")]}
+        )
     if len(text) > MAX_MAILING_TEXT_LENGTH:
         raise ValidationFailed(
             _("At most %(n)d characters.") % {"n": MAX_MAILING_TEXT_LENGTH},
@@ -116,8 +119,9 @@ def segment_clients(*, organization_id: int, segment: Segment) -> QuerySet[Clien
     """The organization's living clients in ``segment``, consent not yet applied (the caller checks access)."""
     qs = Client.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
     if segment.group_ids:
-        qs = qs.filter(pk__in=Client.groups.through.objects.filter(clientgroup_id__in=segment.group_ids).values(
-            "client_id"))
+        qs = qs.filter(
+            pk__in=Client.groups.through.objects.filter(clientgroup_id__in=segment.group_ids).values("client_id")
+        )
     if segment.source_ids:
         qs = qs.filter(source_id__in=segment.source_ids)
     if segment.gender:
@@ -163,14 +167,22 @@ def mailing_send(*, user: Any, organization_id: int, segment: Segment, text: str
     )
     count = sms_count(text)
     mailing = Mailing.objects.create(
-        organization_id=organization_id, created_by=user, text=text, filters=segment.as_json(),
-        recipients=len(recipients), sms_segments=count.segments,
+        organization_id=organization_id,
+        created_by=user,
+        text=text,
+        filters=segment.as_json(),
+        recipients=len(recipients),
+        sms_segments=count.segments,
     )
     routes = routes_for(recipients)
     rows = [
         OutboxMessage(
-            organization_id=organization_id, channel=routes[c.pk].channel, recipient=routes[c.pk].recipient,
-            user=routes[c.pk].user, body=text, dedupe_key=f"mailing:{mailing.pk}:client:{c.pk}",
+            organization_id=organization_id,
+            channel=routes[c.pk].channel,
+            recipient=routes[c.pk].recipient,
+            user=routes[c.pk].user,
+            body=text,
+            dedupe_key=f"mailing:{mailing.pk}:client:{c.pk}",
         )
         for c in recipients
     ]
@@ -209,10 +221,13 @@ def _greeting(settings_row: CommsSettings, organization: Organization, client: C
     with organization_language(organization):
         if settings_row.birthday_days_ahead:
             return _("%(name)s, your birthday is on %(date)s: %(organization)s wishes you a happy one!") % {
-                "name": name, "date": day.strftime("%d.%m"), "organization": organization.name,
+                "name": name,
+                "date": day.strftime("%d.%m"),
+                "organization": organization.name,
             }
         return _("Happy birthday, %(name)s! Best wishes from %(organization)s.") % {
-            "name": name, "organization": organization.name,
+            "name": name,
+            "organization": organization.name,
         }
 
 

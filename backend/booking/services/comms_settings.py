@@ -27,8 +27,13 @@ from backend.organizations.selectors import organization_access_check
 MAX_REMINDERS = 5
 MIN_OFFSET_MINUTES, MAX_OFFSET_MINUTES = 5, 30 * 24 * 60
 SETTINGS_FIELDS = (
-    "confirmation_requests", "review_requests", "review_request_delay_minutes", "waitlist_hold_minutes",
-    "birthday_greetings", "birthday_days_ahead", "birthday_text",
+    "confirmation_requests",
+    "review_requests",
+    "review_request_delay_minutes",
+    "waitlist_hold_minutes",
+    "birthday_greetings",
+    "birthday_days_ahead",
+    "birthday_text",
 )
 _BOUNDS = {
     "review_request_delay_minutes": (0, MAX_REVIEW_DELAY_MINUTES),
@@ -63,8 +68,9 @@ def _check(changes: dict[str, Any], offsets: list[int] | None) -> None:
                 % {"low": MIN_OFFSET_MINUTES, "days": MAX_OFFSET_MINUTES // (24 * 60)}
             ]
     if errors:
-        raise ValidationFailed(_("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SETTINGS,
-                               fields=errors)
+        raise ValidationFailed(
+            _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SETTINGS, fields=errors
+        )
 
 
 @transaction.atomic
@@ -78,8 +84,11 @@ def comms_settings_update(
     organization_access_check(user, organization_id, Perm.COMMS_SETTINGS)
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
-        raise ValidationFailed(_("Unknown settings."), code=BookingCommsErrorCode.INVALID_SETTINGS,
-                               fields={name: [_("Unknown field.")] for name in sorted(unknown)})
+        raise ValidationFailed(
+            _("Unknown settings."),
+            code=BookingCommsErrorCode.INVALID_SETTINGS,
+            fields={name: [_("Unknown field.")] for name in sorted(unknown)},
+        )
     changes = {k: v for k, v in changes.items() if v is not None}
     _check(changes, reminder_offsets_minutes)
     organization = Organization.objects.select_for_update().get(pk=organization_id)
@@ -94,6 +103,11 @@ def comms_settings_update(
         old = {"booking_reminder_offsets_minutes": organization.booking_reminder_offsets_minutes}
         organization.booking_reminder_offsets_minutes = offsets
         organization.save(update_fields=["booking_reminder_offsets_minutes", "updated_at"])
-        event_record(entity=organization, action=EventAction.UPDATE, actor=user, before=old,
-                     after={"booking_reminder_offsets_minutes": offsets})
+        event_record(
+            entity=organization,
+            action=EventAction.UPDATE,
+            actor=user,
+            before=old,
+            after={"booking_reminder_offsets_minutes": offsets},
+        )
     return row, sorted(organization.booking_reminder_offsets_minutes or [], reverse=True)

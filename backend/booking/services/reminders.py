@@ -99,13 +99,21 @@ def appointment_changed(
 
     if change == AppointmentChange.CANCELLED and appointment.group_session_id is None:
         waitlist_slot_freed(
-            branch_id=appointment.branch_id, staff_id=appointment.staff_id,
-            starts_at=appointment.starts_at, ends_at=appointment.ends_at, actor=actor,
+            branch_id=appointment.branch_id,
+            staff_id=appointment.staff_id,
+            starts_at=appointment.starts_at,
+            ends_at=appointment.ends_at,
+            actor=actor,
+            exclude_client_id=appointment.client_id,
         )
     if change == AppointmentChange.RESCHEDULED and previous_starts_at is not None and previous_ends_at is not None:
         waitlist_slot_freed(
-            branch_id=appointment.branch_id, staff_id=previous_staff_id or appointment.staff_id,
-            starts_at=previous_starts_at, ends_at=previous_ends_at, actor=actor,
+            branch_id=appointment.branch_id,
+            staff_id=previous_staff_id or appointment.staff_id,
+            starts_at=previous_starts_at,
+            ends_at=previous_ends_at,
+            actor=actor,
+            exclude_client_id=appointment.client_id,
         )
 
 
@@ -146,8 +154,12 @@ def reminders_schedule(*, appointment: Appointment, now: dt.datetime | None = No
         row = existing.get(offset)
         if row is None:
             row = AppointmentMessage.objects.create(
-                organization_id=appointment.organization_id, appointment=appointment,
-                kind=AppointmentMessageKind.REMINDER, offset_minutes=offset, due_at=due, status=status,
+                organization_id=appointment.organization_id,
+                appointment=appointment,
+                kind=AppointmentMessageKind.REMINDER,
+                offset_minutes=offset,
+                due_at=due,
+                status=status,
             )
         elif row.due_at == due and row.status in (AppointmentMessageStatus.SCHEDULED, AppointmentMessageStatus.SENT):
             continue  # already scheduled (or sent) for this very moment
@@ -180,7 +192,9 @@ def review_request_schedule(*, appointment: Appointment, now: dt.datetime | None
     now = now or timezone.now()
     due = max(appointment.ends_at, now) + dt.timedelta(minutes=options.review_request_delay_minutes)
     row, created = AppointmentMessage.objects.get_or_create(
-        appointment=appointment, kind=AppointmentMessageKind.REVIEW_REQUEST, offset_minutes=0,
+        appointment=appointment,
+        kind=AppointmentMessageKind.REVIEW_REQUEST,
+        offset_minutes=0,
         defaults={"organization_id": appointment.organization_id, "due_at": due},
     )
     if not created:
@@ -231,7 +245,8 @@ def _review_body(appointment: Appointment) -> str:
 
 def _is_first_reminder(message: AppointmentMessage) -> bool:
     earlier = AppointmentMessage.objects.filter(
-        appointment_id=message.appointment_id, kind=AppointmentMessageKind.REMINDER,
+        appointment_id=message.appointment_id,
+        kind=AppointmentMessageKind.REMINDER,
         offset_minutes__gt=message.offset_minutes,
         status__in=(AppointmentMessageStatus.SCHEDULED, AppointmentMessageStatus.SENT),
     )
@@ -280,17 +295,29 @@ def appointment_message_send(*, message_id: int, version: int, now: dt.datetime 
                 )
                 body = _reminder_body(message, appointment, ask_to_confirm=ask)
                 if ask:
-                    payload = {"reply_markup": {"inline_keyboard": [[
-                        {"text": _("Confirm"), "callback_data": f"appt:confirm:{appointment.pk}"},
-                        {"text": _("Cancel"), "callback_data": f"appt:cancel:{appointment.pk}"},
-                    ]]}}
+                    payload = {
+                        "reply_markup": {
+                            "inline_keyboard": [
+                                [
+                                    {"text": _("Confirm"), "callback_data": f"appt:confirm:{appointment.pk}"},
+                                    {"text": _("Cancel"), "callback_data": f"appt:cancel:{appointment.pk}"},
+                                ]
+                            ]
+                        }
+                    }
             else:
                 body = _review_body(appointment)
-                payload = {"reply_markup": {"inline_keyboard": [[
-                    {"text": str(n), "callback_data": f"appt:rate:{appointment.pk}:{n}"} for n in range(1, 11)
-                ]]}}
+                payload = {
+                    "reply_markup": {
+                        "inline_keyboard": [
+                            [{"text": str(n), "callback_data": f"appt:rate:{appointment.pk}:{n}"} for n in range(1, 11)]
+                        ]
+                    }
+                }
         outbox, _created = client_message_enqueue(
-            client=appointment.client, body=body, payload=payload,
+            client=appointment.client,
+            body=body,
+            payload=payload,
             dedupe_key=f"booking:apptmsg:{message.pk}:v{message.version}",
             expires_at=appointment.starts_at if message.kind == AppointmentMessageKind.REMINDER else None,
         )

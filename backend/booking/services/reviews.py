@@ -60,7 +60,9 @@ def appointment_for_client_action(*, user: Any, appointment_id: int, staff_perm:
 @transaction.atomic
 def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = "") -> Review:
     """Record the client's score (1-10) and comment for a done visit; 409 if it is not done or already reviewed."""
-    appointment = appointment_for_client_action(user=user, appointment_id=appointment_id, staff_perm=Perm.BOOKING_MANAGE)
+    appointment = appointment_for_client_action(
+        user=user, appointment_id=appointment_id, staff_perm=Perm.BOOKING_MANAGE
+    )
     errors: dict[str, list[str]] = {}
     if not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
         errors["score"] = [_("Give a score from %(min)d to %(max)d.") % {"min": MIN_SCORE, "max": MAX_SCORE}]
@@ -76,9 +78,14 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
     try:
         with transaction.atomic():
             review = Review.objects.create(
-                organization_id=appointment.organization_id, branch_id=appointment.branch_id,
-                appointment=appointment, client_id=appointment.client_id, staff_id=appointment.staff_id,
-                score=score, comment=comment, author=user,
+                organization_id=appointment.organization_id,
+                branch_id=appointment.branch_id,
+                appointment=appointment,
+                client_id=appointment.client_id,
+                staff_id=appointment.staff_id,
+                score=score,
+                comment=comment,
+                author=user,
             )
     except IntegrityError as exc:  # a concurrent submit won (the appointment lock makes this rare)
         raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED) from exc

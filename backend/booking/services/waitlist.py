@@ -90,8 +90,9 @@ def _windows_check(windows: Sequence[Window], now: dt.datetime) -> list[Window]:
         elif end - now > dt.timedelta(days=MAX_WINDOW_DAYS):
             problems.append(_("A window ends more than a year from now."))
     if problems:
-        raise ValidationFailed(_("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_WINDOWS,
-                               fields={"windows": problems})
+        raise ValidationFailed(
+            _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_WINDOWS, fields={"windows": problems}
+        )
     return sorted((start.astimezone(dt.UTC), end.astimezone(dt.UTC)) for start, end in windows)
 
 
@@ -106,9 +107,12 @@ def _references_check(*, branch: Branch, service_id: int, staff_id: int | None) 
     fields: dict[str, list[str]] = {}
     if service is None:
         fields["service_id"] = [_("Unknown in this organization.")]
-    if staff_id is not None and not StaffService.objects.filter(
-        staff_id=staff_id, service_id=service_id, is_active=True, service__organization_id=branch.organization_id
-    ).exists():
+    if (
+        staff_id is not None
+        and not StaffService.objects.filter(
+            staff_id=staff_id, service_id=service_id, is_active=True, service__organization_id=branch.organization_id
+        ).exists()
+    ):
         fields["staff_id"] = [_("This master does not perform the service here.")]
     if fields or service is None:
         raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_REFERENCE, fields=fields)
@@ -138,30 +142,48 @@ def waitlist_join(
     staff_side = branch.organization_id in organization_ids_for(user)
     if staff_side:
         organization_access_check(user, branch.organization_id, Perm.BOOKING_MANAGE)
-        client = Client.objects.filter(
-            pk=client_id, organization_id=branch.organization_id, deleted_at__isnull=True
-        ).first() if client_id is not None else None
+        client = (
+            Client.objects.filter(pk=client_id, organization_id=branch.organization_id, deleted_at__isnull=True).first()
+            if client_id is not None
+            else None
+        )
         if client is None:
-            raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_REFERENCE,
-                                   fields={"client_id": [_("Unknown in this organization.")]})
+            raise ValidationFailed(
+                _("Some fields are invalid."),
+                code=BookingErrorCode.INVALID_REFERENCE,
+                fields={"client_id": [_("Unknown in this organization.")]},
+            )
         customer = None
     else:
         if not (branch.organization.is_active and branch.is_active and _online(branch)):
             raise NotFound(_("Not found."))
         if client_id is not None:
-            raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_REFERENCE,
-                                   fields={"client_id": [_("A customer joins as themselves.")]})
+            raise ValidationFailed(
+                _("Some fields are invalid."),
+                code=BookingErrorCode.INVALID_REFERENCE,
+                fields={"client_id": [_("A customer joins as themselves.")]},
+            )
         client = _customer_client(user=user, organization_id=branch.organization_id)
         customer = user
     service = _references_check(branch=branch, service_id=service_id, staff_id=staff_id)
     if not staff_side and not getattr(service, "online_booking", True):
-        raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_REFERENCE,
-                               fields={"service_id": [_("Not bookable online.")]})
+        raise ValidationFailed(
+            _("Some fields are invalid."),
+            code=BookingErrorCode.INVALID_REFERENCE,
+            fields={"service_id": [_("Not bookable online.")]},
+        )
     spans = _windows_check(windows, now)
     entry = WaitlistEntry.objects.create(
-        organization_id=branch.organization_id, branch=branch, client=client, customer=customer, service=service,
-        staff_id=staff_id, windows=[[s.isoformat(), e.isoformat()] for s, e in spans],
-        earliest=spans[0][0], latest=max(e for _s, e in spans), created_by=user,
+        organization_id=branch.organization_id,
+        branch=branch,
+        client=client,
+        customer=customer,
+        service=service,
+        staff_id=staff_id,
+        windows=[[s.isoformat(), e.isoformat()] for s, e in spans],
+        earliest=spans[0][0],
+        latest=max(e for _s, e in spans),
+        created_by=user,
     )
     event_record(entity=entry, action=EventAction.CREATE, actor=user, after=snapshot(entry, ENTRY_FIELDS))
     return entry
@@ -174,14 +196,20 @@ def _online(branch: Branch) -> bool:
 def _customer_client(*, user: Any, organization_id: int) -> Client:
     """The customer's client record in the organization, found or created by their phone (not a deleted one)."""
     client, created = Client.objects.get_or_create(
-        organization_id=organization_id, phone=user.phone,
+        organization_id=organization_id,
+        phone=user.phone,
         defaults={"first_name": user.first_name or "", "last_name": user.last_name or ""},
     )
     if client.deleted_at is not None:
         raise NotFound(_("Not found."))
     if created:
-        event_record(entity=client, action=EventAction.CREATE, actor=user,
-                     after=snapshot(client, ("phone", "first_name", "last_name")), note="waiting list: customer")
+        event_record(
+            entity=client,
+            action=EventAction.CREATE,
+            actor=user,
+            after=snapshot(client, ("phone", "first_name", "last_name")),
+            note="waiting list: customer",
+        )
     return client
 
 
@@ -207,7 +235,9 @@ def waitlist_leave(*, user: Any, entry_id: int) -> WaitlistEntry:
     offer = WaitlistOffer.objects.select_for_update().filter(entry=entry, status=WaitlistOfferStatus.OFFERED).first()
     entry.status = WaitlistStatus.CANCELLED
     entry.save(update_fields=["status", "updated_at"])
-    event_record(entity=entry, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(entry, ENTRY_FIELDS))
+    event_record(
+        entity=entry, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(entry, ENTRY_FIELDS)
+    )
     if offer is not None:
         _offer_close(offer, status=WaitlistOfferStatus.WITHDRAWN, actor=user)
     return entry
@@ -225,8 +255,11 @@ def _staff_free(staff_id: int, start: dt.datetime, end: dt.datetime) -> bool:
 def _fit(entry: WaitlistEntry, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime) -> dt.datetime | None:
     """The end of the visit ``entry`` would have from ``starts_at`` with master ``staff_id``, if it fits the freed time
     and one of the entry's windows; else ``None``."""
-    link = StaffService.objects.filter(staff_id=staff_id, service_id=entry.service_id, is_active=True).select_related(
-        "service").first()
+    link = (
+        StaffService.objects.filter(staff_id=staff_id, service_id=entry.service_id, is_active=True)
+        .select_related("service")
+        .first()
+    )
     if link is None:
         return None
     end = starts_at + dt.timedelta(minutes=link.effective_duration_minutes)
@@ -274,33 +307,42 @@ def waitlist_slot_freed(
             continue
         try:
             with transaction.atomic():
-                return _offer_make(entry=entry, staff_id=staff_id, starts_at=starts_at, ends_at=end, now=now,
-                                   actor=actor)
+                return _offer_make(
+                    entry=entry, staff_id=staff_id, starts_at=starts_at, ends_at=end, now=now, actor=actor
+                )
         except IntegrityError:
             # The slot went on offer to someone else in a concurrent transaction, or this entry got another offer.
-            if WaitlistOffer.objects.filter(staff_id=staff_id, starts_at=starts_at,
-                                            status=WaitlistOfferStatus.OFFERED).exists():
+            if WaitlistOffer.objects.filter(
+                staff_id=staff_id, starts_at=starts_at, status=WaitlistOfferStatus.OFFERED
+            ).exists():
                 return None
             continue
         except Conflict:
-            continue  # the hold could not be booked (a resource is missing, the slot is gone): try nobody else
+            return None  # the guard refused the hold: the time is taken after all, nobody can have it
     return None
 
 
-def waitlist_time_gained(*, branch_id: int, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime,
-                         actor: Any = None) -> WaitlistOffer | None:
+def waitlist_time_gained(
+    *, branch_id: int, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime, actor: Any = None
+) -> WaitlistOffer | None:
     """A schedule gained working time (an extra day, longer hours): offer it like freed time."""
-    return waitlist_slot_freed(branch_id=branch_id, staff_id=staff_id, starts_at=starts_at, ends_at=ends_at,
-                               actor=actor)
+    return waitlist_slot_freed(
+        branch_id=branch_id, staff_id=staff_id, starts_at=starts_at, ends_at=ends_at, actor=actor
+    )
 
 
-def _offer_make(*, entry: WaitlistEntry, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime,
-                now: dt.datetime, actor: Any) -> WaitlistOffer:
+def _offer_make(
+    *, entry: WaitlistEntry, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime, now: dt.datetime, actor: Any
+) -> WaitlistOffer:
     from backend.booking.tasks import waitlist_offer_expire_task
 
     hold_minutes = comms_settings_for(entry.organization_id).waitlist_hold_minutes
     offer = WaitlistOffer.objects.create(
-        organization_id=entry.organization_id, entry=entry, staff_id=staff_id, starts_at=starts_at, ends_at=ends_at,
+        organization_id=entry.organization_id,
+        entry=entry,
+        staff_id=staff_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
         hold_until=now + dt.timedelta(minutes=hold_minutes),
     )
     offer.appointment = _hold_book(entry=entry, offer=offer)
@@ -308,7 +350,9 @@ def _offer_make(*, entry: WaitlistEntry, staff_id: int, starts_at: dt.datetime, 
     before = snapshot(entry, ENTRY_FIELDS)
     entry.status = WaitlistStatus.OFFERED
     entry.save(update_fields=["status", "updated_at"])
-    event_record(entity=entry, action=EventAction.UPDATE, actor=actor, before=before, after=snapshot(entry, ENTRY_FIELDS))
+    event_record(
+        entity=entry, action=EventAction.UPDATE, actor=actor, before=before, after=snapshot(entry, ENTRY_FIELDS)
+    )
     event_record(entity=offer, action=EventAction.CREATE, actor=actor, after=snapshot(offer, OFFER_FIELDS))
     branch = entry.branch
     local = starts_at.astimezone(_zone(branch.effective_time_zone))
@@ -318,15 +362,29 @@ def _offer_make(*, entry: WaitlistEntry, staff_id: int, starts_at: dt.datetime, 
             "A place for %(service)s at %(organization)s is free on %(date)s at %(time)s. It is held for you until "
             "%(hold)s: take it in the app, or it goes to the next in line."
         ) % {
-            "service": entry.service.name, "organization": branch.organization.name,
-            "date": local.strftime("%d.%m"), "time": local.strftime("%H:%M"), "hold": hold_local.strftime("%H:%M"),
+            "service": entry.service.name,
+            "organization": branch.organization.name,
+            "date": local.strftime("%d.%m"),
+            "time": local.strftime("%H:%M"),
+            "hold": hold_local.strftime("%H:%M"),
         }
-        payload = {"reply_markup": {"inline_keyboard": [[
-            {"text": _("Take it"), "callback_data": f"wl:take:{offer.pk}"},
-            {"text": _("No, thanks"), "callback_data": f"wl:decline:{offer.pk}"},
-        ]]}}
-    client_message_enqueue(client=entry.client, body=body, payload=payload, dedupe_key=f"waitlist:offer:{offer.pk}",
-                           expires_at=offer.hold_until)
+        payload = {
+            "reply_markup": {
+                "inline_keyboard": [
+                    [
+                        {"text": _("Take it"), "callback_data": f"wl:take:{offer.pk}"},
+                        {"text": _("No, thanks"), "callback_data": f"wl:decline:{offer.pk}"},
+                    ]
+                ]
+            }
+        }
+    client_message_enqueue(
+        client=entry.client,
+        body=body,
+        payload=payload,
+        dedupe_key=f"waitlist:offer:{offer.pk}",
+        expires_at=offer.hold_until,
+    )
     waitlist_offer_expire_task.using(run_after=offer.hold_until).enqueue(offer_id=offer.pk)
     return offer
 
@@ -345,20 +403,32 @@ def _offer_close(offer: WaitlistOffer, *, status: str, actor: Any, pass_on: bool
     before = snapshot(offer, OFFER_FIELDS)
     offer.status, offer.answered_at = status, timezone.now()
     offer.save(update_fields=["status", "answered_at", "updated_at"])
-    event_record(entity=offer, action=EventAction.UPDATE, actor=actor, before=before, after=snapshot(offer, OFFER_FIELDS))
+    event_record(
+        entity=offer, action=EventAction.UPDATE, actor=actor, before=before, after=snapshot(offer, OFFER_FIELDS)
+    )
     entry = WaitlistEntry.objects.select_for_update().get(pk=offer.entry_id)
     if entry.status == WaitlistStatus.OFFERED:
         entry_before = snapshot(entry, ENTRY_FIELDS)
         entry.status = WaitlistStatus.WAITING if entry.latest > timezone.now() else WaitlistStatus.EXPIRED
         entry.save(update_fields=["status", "updated_at"])
-        event_record(entity=entry, action=EventAction.UPDATE, actor=actor, before=entry_before,
-                     after=snapshot(entry, ENTRY_FIELDS))
+        event_record(
+            entity=entry,
+            action=EventAction.UPDATE,
+            actor=actor,
+            before=entry_before,
+            after=snapshot(entry, ENTRY_FIELDS),
+        )
     if offer.appointment_id is not None:
         # Cancelling the held appointment frees the slot, and the appointment service's hook offers it onward.
         hold_appointment_release(offer=offer, actor=actor)
     elif pass_on:
-        waitlist_slot_freed(branch_id=entry.branch_id, staff_id=offer.staff_id, starts_at=offer.starts_at,
-                            ends_at=offer.ends_at, actor=actor)
+        waitlist_slot_freed(
+            branch_id=entry.branch_id,
+            staff_id=offer.staff_id,
+            starts_at=offer.starts_at,
+            ends_at=offer.ends_at,
+            actor=actor,
+        )
 
 
 def _offer_for_action(*, user: Any, offer_id: int) -> WaitlistOffer:
@@ -391,9 +461,16 @@ def waitlist_offer_take(*, user: Any, offer_id: int) -> Appointment:
     entry.save(update_fields=["status", "appointment", "updated_at"])
     offer.appointment = appointment
     offer.save(update_fields=["appointment", "updated_at"])
-    event_record(entity=offer, action=EventAction.UPDATE, actor=user, before={"status": WaitlistOfferStatus.OFFERED},
-                 after={"status": WaitlistOfferStatus.TAKEN, "appointment": appointment.pk})
-    event_record(entity=entry, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(entry, ENTRY_FIELDS))
+    event_record(
+        entity=offer,
+        action=EventAction.UPDATE,
+        actor=user,
+        before={"status": WaitlistOfferStatus.OFFERED},
+        after={"status": WaitlistOfferStatus.TAKEN, "appointment": appointment.pk},
+    )
+    event_record(
+        entity=entry, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(entry, ENTRY_FIELDS)
+    )
     return appointment
 
 
@@ -428,9 +505,9 @@ def waitlist_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Safety net for lost tasks: expire holds past their end, and entries whose every window has passed."""
     now = now or timezone.now()
     holds = 0
-    for offer_id in WaitlistOffer.objects.filter(
-        status=WaitlistOfferStatus.OFFERED, hold_until__lte=now
-    ).values_list("pk", flat=True)[:200]:
+    for offer_id in WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OFFERED, hold_until__lte=now).values_list(
+        "pk", flat=True
+    )[:200]:
         holds += int(waitlist_offer_expire(offer_id=offer_id, now=now) == "expired")
     entries = WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, latest__lte=now).update(
         status=WaitlistStatus.EXPIRED, updated_at=now
