@@ -4,6 +4,7 @@ new time, by the real worker), dropped on cancel; the confirmation request and t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from django.db import transaction
@@ -27,6 +28,14 @@ from tests.booking.comms_world import (
 from tests.factories import UserFactory
 
 H = dt.timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def _memory_outbox_cleared() -> Iterator[None]:
+    """The memory SMS/Telegram backends collect sends per process: each test reads only its own."""
+    outbox_memory.clear()
+    yield
+    outbox_memory.clear()
 
 
 def _reminder_tasks() -> list[DBTaskResult]:
