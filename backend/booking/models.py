@@ -106,10 +106,11 @@ class ScheduleException(TimeStampedModel):
 MAX_NOTES_LENGTH = 1000
 MAX_CANCEL_REASON_LENGTH = 300
 #: A visit holds at most this many services in sequence.
-MAX_VISIT_LINES = 10
+MAX_VISIT_LINES = 5
 
 
 class AppointmentStatus(models.TextChoices):
+    HELD = "held", _("held for the waiting list")
     BOOKED = "booked", _("booked")
     CONFIRMED = "confirmed", _("confirmed")
     ARRIVED = "arrived", _("arrived")
@@ -119,13 +120,22 @@ class AppointmentStatus(models.TextChoices):
 
 
 #: Statuses whose appointment holds its master's and resource's time. A cancelled visit frees it; so does a no-show
-#: (marked when the client did not come, the master may take a walk-in in the rest of the slot).
+#: (marked when the client did not come, the master may take a walk-in in the rest of the slot). A hold (a freed slot
+#: offered to the waiting list for a few minutes) holds the time too, so nobody else takes it meanwhile.
 ACTIVE_STATUSES = frozenset(
-    {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED, AppointmentStatus.DONE}
+    {
+        AppointmentStatus.HELD,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.DONE,
+    }
 )
 
-#: The status flow: booked -> confirmed -> arrived -> done, and cancelled / no-show from the open statuses.
+#: The status flow: booked -> confirmed -> arrived -> done, and cancelled / no-show from the open statuses; a hold
+#: becomes a booking when the client takes it, or is cancelled when it expires.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    AppointmentStatus.HELD: frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CANCELLED}),
     AppointmentStatus.BOOKED: frozenset(
         {AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW}
     ),
@@ -238,6 +248,9 @@ class Appointment(TimeStampedModel):
         _("status"), max_length=16, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
     )
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    hold_expires_at = models.DateTimeField(
+        _("hold expires at"), null=True, blank=True, help_text=_("a waiting-list hold lapses then")
+    )
     channel = models.CharField(_("booked via"), max_length=16, choices=BookingChannel.choices)
     source = models.ForeignKey(
         "crm.ClientSource",
