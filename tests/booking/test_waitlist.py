@@ -101,7 +101,8 @@ def test_a_freed_slot_is_offered_to_the_first_in_line_and_held(busy_slot: dict[s
     assert expiry.run_after == offer.hold_until
     # and the hold is an appointment of the waiting client that the database guard covers
     hold = offer.appointment
-    assert (hold.client_id, hold.channel, hold.status) == (first.pk, BookingChannel.WAITLIST, AppointmentStatus.BOOKED)
+    assert (hold.client_id, hold.channel, hold.status) == (first.pk, BookingChannel.WAITLIST, AppointmentStatus.HELD)
+    assert hold.hold_expires_at == offer.hold_until
     with pytest.raises(IntegrityError), transaction.atomic():
         appointment_row(salon, salon.client(first_name="Walk-in"), start)
     assert not AppointmentMessage.objects.filter(appointment=hold).exists()  # no reminders until taken

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0002_appointments_and_occupancy'),
+        ('booking', '0003_appointment_hold'),
         ('catalog', '0005_booking_catalog'),
         ('crm', '0004_name_key_unique'),
         ('notifications', '0003_outbox_sealed_secret'),

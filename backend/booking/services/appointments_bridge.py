@@ -1,14 +1,17 @@
 """Where the client-messaging rules write appointments: the waiting list's held slot, and the client's confirmation.
 
-A waiting-list offer holds its slot as an appointment of the waiting client (``channel=waitlist``) whose occupancy is
-active, so the database's no-double-booking guard (decision 0009: exclusion constraints on PostgreSQL, triggers on
-SQLite) keeps everyone else off the slot during the hold. Creating it can therefore fail like any booking: the guard's
-``IntegrityError`` is answered as ``Conflict(slot_taken)``, and the waiting list moves on.
+A waiting-list offer holds its slot as an appointment of the waiting client in status ``held`` (``channel=waitlist``,
+``hold_expires_at`` = the end of the hold). ``held`` is one of the active statuses, so its occupancy counts and the
+database's no-double-booking guard (decision 0009: exclusion constraints on PostgreSQL, triggers on SQLite) keeps
+everyone else off the slot during the hold. Creating it can fail like any booking: the guard's ``IntegrityError`` is
+answered as ``Conflict(slot_taken)``, and the waiting list moves on. The transitions are the model's
+(``held -> booked | cancelled``); "my appointments" and the reminders leave held ones out.
 
 * ``hold_appointment_create``: the held appointment (one line, the master's price and duration snapshot);
-* ``hold_appointment_keep``: the offer was taken — the appointment stays, reminders are scheduled now;
-* ``hold_appointment_release``: the offer ended without being taken — the appointment is cancelled, its occupancy
-  freed, and ``appointment_changed(CANCELLED)`` offers the slot to the next entry;
+* ``hold_appointment_keep``: the offer was taken — held -> booked, and ``appointment_changed(CREATED)`` schedules its
+  reminders;
+* ``hold_appointment_release``: the offer ended without being taken — held -> cancelled, its occupancy freed, and
+  ``appointment_changed(CANCELLED)`` offers the slot to the next entry;
 * ``appointment_confirm_by_client``: the client's answer to the confirmation request (booked -> confirmed).
 """
 
@@ -60,7 +63,8 @@ def hold_appointment_create(*, entry: WaitlistEntry, offer: WaitlistOffer) -> Ap
                 staff_id=offer.staff_id,
                 starts_at=offer.starts_at,
                 ends_at=offer.ends_at,
-                status=AppointmentStatus.BOOKED,
+                status=AppointmentStatus.HELD,
+                hold_expires_at=offer.hold_until,
                 channel=BookingChannel.WAITLIST,
                 price=price,
                 currency=entry.organization.currency,
@@ -99,21 +103,25 @@ def hold_appointment_create(*, entry: WaitlistEntry, offer: WaitlistOffer) -> Ap
 
 
 def hold_appointment_keep(*, offer: WaitlistOffer, actor: Any) -> Appointment:
-    """The client took the offer: their held appointment is now an ordinary booking with its reminders."""
-    from .reminders import reminders_schedule
+    """The client took the offer: their held appointment becomes a booking (held -> booked) with its reminders."""
+    from .reminders import AppointmentChange, appointment_changed
 
     appointment = Appointment.objects.select_for_update().filter(pk=offer.appointment_id or 0).first()
-    if appointment is None or appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
+    if appointment is None or appointment.status != AppointmentStatus.HELD:
         raise Conflict(_("This offer is no longer open."), code=BookingCommsErrorCode.OFFER_GONE)
+    before = snapshot(appointment, APPOINTMENT_FIELDS)
+    appointment.status, appointment.status_changed_at = AppointmentStatus.BOOKED, timezone.now()
+    appointment.hold_expires_at = None
+    appointment.save(update_fields=["status", "status_changed_at", "hold_expires_at", "updated_at"])
     event_record(
         entity=appointment,
-        action=EventAction.UPDATE,
+        action=EventAction.STATUS,
         actor=actor,
-        before={"channel": "waitlist hold"},
-        after={"channel": "waitlist"},
+        before=before,
+        after=snapshot(appointment, APPOINTMENT_FIELDS),
         note="waiting list: offer taken",
     )
-    reminders_schedule(appointment=appointment)
+    appointment_changed(appointment=appointment, change=AppointmentChange.CREATED, actor=actor)
     return appointment
 
 
@@ -122,13 +130,15 @@ def hold_appointment_release(*, offer: WaitlistOffer, actor: Any) -> None:
     from .reminders import AppointmentChange, appointment_changed
 
     appointment = Appointment.objects.select_for_update().filter(pk=offer.appointment_id or 0).first()
-    if appointment is None or appointment.status == AppointmentStatus.CANCELLED:
+    if appointment is None or appointment.status != AppointmentStatus.HELD:
         return
     before = snapshot(appointment, APPOINTMENT_FIELDS)
     now = timezone.now()
     appointment.status, appointment.status_changed_at, appointment.cancelled_at = AppointmentStatus.CANCELLED, now, now
-    appointment.cancel_reason = "waiting list: offer not taken"
-    appointment.save(update_fields=["status", "status_changed_at", "cancelled_at", "cancel_reason", "updated_at"])
+    appointment.cancel_reason, appointment.hold_expires_at = "waiting list: offer not taken", None
+    appointment.save(
+        update_fields=["status", "status_changed_at", "cancelled_at", "cancel_reason", "hold_expires_at", "updated_at"]
+    )
     Occupancy.objects.filter(line__appointment=appointment).update(is_active=False)
     event_record(
         entity=appointment,
@@ -138,7 +148,9 @@ def hold_appointment_release(*, offer: WaitlistOffer, actor: Any) -> None:
         after=snapshot(appointment, APPOINTMENT_FIELDS),
         note="waiting list: hold released",
     )
-    appointment_changed(appointment=appointment, change=AppointmentChange.CANCELLED, actor=actor)
+    appointment_changed(
+        appointment=appointment, change=AppointmentChange.CANCELLED, actor=actor, previous_status=AppointmentStatus.HELD
+    )
 
 
 @transaction.atomic
