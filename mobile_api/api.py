@@ -110,6 +110,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/crm", crm_router)
     api.add_router("/crm/imports", imports_router)
     api.add_router("/catalog", catalog_router)
+    api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
     return api
 
 

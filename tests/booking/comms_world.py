@@ -43,7 +43,12 @@ class Salon:
 
 
 def salon_make(*, zone: str = "Asia/Almaty") -> Salon:
-    org = OrganizationFactory(name="Salon Lotus", time_zone=zone, language="en", online_booking=True)
+    """A new organization that takes online bookings, with its salon."""
+    return salon_in(OrganizationFactory(name="Salon Lotus", time_zone=zone, language="en", online_booking=True))
+
+
+def salon_in(org: Organization, *, zone: str = "Asia/Almaty") -> Salon:
+    """A salon (branch, service, two masters performing it, a manager) in ``org``."""
     branch = BranchFactory(organization=org, name="Centre", time_zone=zone)
     service = Service.objects.create(organization=org, name="Haircut", duration_minutes=60, price=Decimal("5000"))
     BranchService.objects.create(organization=org, branch=branch, service=service)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,18 +94,3 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
     ).update(status=AppointmentMessageStatus.CANCELLED, updated_at=timezone.now())
     event_record(entity=review, action=EventAction.CREATE, actor=user, after=snapshot(review, REVIEW_FIELDS))
     return review
-
-
-def reviews_for(*, user: Any, organization_id: int, staff_id: int | None = None) -> QuerySet[Review]:
-    """The organization's reviews, newest first (staff who may view clients), optionally of one master."""
-    organization_access_check(user, organization_id, Perm.CLIENT_VIEW)
-    qs = Review.objects.filter(organization_id=organization_id).select_related("client", "staff")
-    if staff_id is not None:
-        qs = qs.filter(staff_id=staff_id)
-    return qs
-
-
-def review_summary(reviews: QuerySet[Review]) -> dict[str, Any]:
-    """Count and average score of ``reviews`` (``None`` average when there are none)."""
-    row = reviews.aggregate(count=Count("id"), average=Avg("score"))
-    return {"count": row["count"], "average": round(row["average"], 2) if row["average"] is not None else None}
