@@ -6,6 +6,8 @@ class BookingConfig(AppConfig):
     label = "booking"
 
     def ready(self) -> None:
-        from .visibility_comms import register as register_comms  # models are loaded only now
+        from .visibility import register  # models are loaded only now
+        from .visibility_comms import register as register_comms
 
+        register()
         register_comms()

@@ -1,7 +1,10 @@
 from django.urls import path
 
+from backend.booking.consumers import JournalConsumer
+
 from .consumers import EventsConsumer
 
 websocket_urlpatterns = [
     path("ws/v1/events/", EventsConsumer.as_asgi()),
+    path("ws/v1/booking/journal/", JournalConsumer.as_asgi()),
 ]

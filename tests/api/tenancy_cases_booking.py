@@ -8,9 +8,12 @@ from __future__ import annotations
 
 # --- appointments: book, cancel, reschedule, status, my day (owner: b-core) -----------------------------------------
 
+__import__("tests.api.tenancy_cases_booking_core")  # its own module: no import lines to merge with the others
+
 # --- end of appointments ---------------------------------------------------------------------------------------------
 
 # --- availability and journal (owner: b-avail) -----------------------------------------------------------------------
+__import__("tests.api.tenancy_cases_booking_avail")  # its own module: no import lines to merge with the others
 
 # --- end of availability and journal ---------------------------------------------------------------------------------
 
