@@ -13,7 +13,16 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from backend.booking.models import Appointment, AppointmentLine, AppointmentStatus, BookingChannel, Occupancy
+from backend.booking.models import (
+    Appointment,
+    AppointmentLine,
+    AppointmentStatus,
+    BookingChannel,
+    Occupancy,
+    PatternKind,
+    WorkPattern,
+)
+from backend.booking.services import appointments
 from backend.catalog.models import BranchService, Service, StaffService
 from backend.crm.models import Client
 from backend.organizations.models import Branch, Organization, Role
@@ -53,8 +62,21 @@ def salon_in(org: Organization, *, zone: str = "Asia/Almaty") -> Salon:
     service = Service.objects.create(organization=org, name="Haircut", duration_minutes=60, price=Decimal("5000"))
     BranchService.objects.create(organization=org, branch=branch, service=service)
     master, other = member(org, Role.MASTER), member(org, Role.MASTER)
+    today = timezone.now().date()
     for staff in (master, other):
         StaffService.objects.create(organization=org, staff=staff, service=service)
+        # Every day 08:00-22:00 at the branch, from yesterday for two months.
+        WorkPattern.objects.create(
+            organization=org,
+            branch=branch,
+            staff=staff,
+            kind=PatternKind.WEEKLY,
+            weekdays=list(range(7)),
+            anchor_date=today - dt.timedelta(days=1),
+            end_date=today + dt.timedelta(days=59),
+            day_start=dt.time(8),
+            day_end=dt.time(22),
+        )
     return Salon(
         org=org, branch=branch, manager=member(org, Role.MANAGER), master=master, other_master=other, service=service
     )
@@ -111,6 +133,35 @@ def appointment_row(
         is_active=status not in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW),
     )
     return appointment
+
+
+def book(salon: Salon, client: Client, start: dt.datetime, *, staff: Any = None) -> Appointment:
+    """Book through the appointment service, as staff for a client (its hook schedules the reminders)."""
+    staff = staff or salon.master
+    return appointments.appointment_create_for_client(
+        user=salon.manager,
+        branch_id=salon.branch.pk,
+        client_id=client.pk,
+        service_ids=[salon.service.pk],
+        start=start,
+        staff_id=staff.pk,
+    )
+
+
+def cancel(salon: Salon, appointment: Appointment) -> Appointment:
+    """Cancel through the appointment service (staff: no cutoff)."""
+    return appointments.appointment_cancel(user=salon.manager, appointment_id=appointment.pk)
+
+
+def reschedule(salon: Salon, appointment: Appointment, start: dt.datetime) -> Appointment:
+    """Move through the appointment service."""
+    return appointments.appointment_reschedule(user=salon.manager, appointment_id=appointment.pk, start=start)
+
+
+def finish(salon: Salon, appointment: Appointment) -> Appointment:
+    """The visit happened: arrived, then done, through the appointment service."""
+    appointments.appointment_status_set(user=salon.manager, appointment_id=appointment.pk, status="arrived")
+    return appointments.appointment_status_set(user=salon.manager, appointment_id=appointment.pk, status="done")
 
 
 def queue_clock_reaches(moment: dt.datetime) -> int:

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from backend.booking.models import AppointmentStatus, Occupancy
 from backend.booking.models_comms import CommsSettings, Review, WaitlistEntry, WaitlistOffer
-from backend.booking.services.reminders import AppointmentChange, appointment_changed
+from backend.booking.services import appointments
 from backend.crm.models import ClientGroup
 from backend.organizations.models import Role
-from tests.booking.comms_world import appointment_row, future, salon_make
+from tests.booking.comms_world import book, cancel, finish, future, salon_make
 from tests.conftest import ApiClient, member
 from tests.factories import UserFactory
 
@@ -30,7 +29,7 @@ def _window(start: dt.datetime, hours: int = 4) -> list[dict[str, str]]:
 def test_customer_joins_gets_an_offer_and_takes_it() -> None:
     salon = salon_make()
     start = future(days=2)
-    booked = appointment_row(salon, salon.client(), start)
+    booked = book(salon, salon.client(), start)
     customer = UserFactory(phone="+77057770001")
     api = ApiClient(customer)
     body = {"branch_id": salon.branch.pk, "service_id": salon.service.pk, "windows": _window(start)}
@@ -41,10 +40,7 @@ def test_customer_joins_gets_an_offer_and_takes_it() -> None:
     assert again.status_code == 201 and again.json() == first.json()
     assert WaitlistEntry.objects.count() == 1
     # when the booked visit is cancelled, the customer sees the offer held for them
-    booked.status = AppointmentStatus.CANCELLED
-    booked.save()
-    Occupancy.objects.filter(line__appointment=booked).update(is_active=False)
-    appointment_changed(appointment=booked, change=AppointmentChange.CANCELLED)
+    cancel(salon, booked)
     mine = api.get(f"{BASE}/waitlist/mine").json()["items"]
     assert [e["status"] for e in mine] == ["offered"]
     offer_id = mine[0]["offer"]["id"]
@@ -87,7 +83,16 @@ def test_reviews_over_http() -> None:
     salon = salon_make()
     client = salon.client()
     customer = UserFactory(phone=client.phone)
-    done = appointment_row(salon, client, timezone.now() - 3 * H, status=AppointmentStatus.DONE, customer=customer)
+    done = finish(
+        salon,
+        appointments.appointment_create_for_customer(
+            user=customer,
+            branch_id=salon.branch.pk,
+            service_ids=[salon.service.pk],
+            start=future(days=1),
+            staff_id=salon.master.pk,
+        ),
+    )
     api = ApiClient(customer)
     too_high = api.post(f"{BASE}/reviews", {"appointment_id": done.pk, "score": 11})
     long_comment = api.post(f"{BASE}/reviews", {"appointment_id": done.pk, "score": 7, "comment": "x" * 2001})

@@ -3,45 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from backend.booking.models import AppointmentStatus
+from backend.booking.models import Appointment
 from backend.booking.models_comms import AppointmentMessage, CommsSettings, Review
-from backend.booking.services.reminders import AppointmentChange, appointment_changed
+from backend.booking.services import appointments
 from backend.booking.services.reviews import review_submit
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import Event
 from backend.notifications.models import OutboxMessage
-from tests.booking.comms_world import Salon, appointment_row, queue_clock_reaches, salon_make, worker_run
+from tests.booking.comms_world import Salon, book, finish, future, queue_clock_reaches, salon_make, worker_run
 from tests.factories import UserFactory
 
 H = dt.timedelta(hours=1)
 
 
-def _done_visit(salon: Salon, *, customer: bool = True):  # type: ignore[no-untyped-def]
+def _done_visit(salon: Salon, *, customer: bool = True) -> tuple[Appointment, Any]:
+    """A visit booked for tomorrow (by the customer, or by staff), then marked arrived and done."""
     client = salon.client()
-    user = UserFactory(phone=client.phone) if customer else None
-    start = timezone.now().replace(microsecond=0) - 3 * H
-    with transaction.atomic():
-        appointment = appointment_row(salon, client, start, customer=user)
-        appointment.status = AppointmentStatus.DONE
-        appointment.save()
-        appointment_changed(
-            appointment=appointment, change=AppointmentChange.STATUS, previous_status=AppointmentStatus.ARRIVED
+    start = future(days=1)
+    if customer:
+        user = UserFactory(phone=client.phone)
+        appointment = appointments.appointment_create_for_customer(
+            user=user, branch_id=salon.branch.pk, service_ids=[salon.service.pk], start=start, staff_id=salon.master.pk
         )
-    return appointment, user
+    else:
+        user, appointment = None, book(salon, client, start)
+    return finish(salon, appointment), user
 
 
 @pytest.mark.django_db(transaction=True)
 def test_done_visit_gets_a_rating_request_and_the_answer_becomes_a_review() -> None:
     salon = salon_make()
     appointment, customer = _done_visit(salon)
-    # the request is due an hour after the visit ends (the visit ended two hours ago: an hour from now)
+    # the request is due an hour after the visit ends
     request = AppointmentMessage.objects.get(appointment=appointment, kind="review_request")
-    assert timezone.now() + 59 * dt.timedelta(minutes=1) < request.due_at <= timezone.now() + H
+    assert request.due_at == appointment.ends_at + H
     queue_clock_reaches(request.due_at)
     worker_run()
     [message] = OutboxMessage.objects.all()
@@ -103,7 +103,13 @@ def test_only_a_done_visit_by_its_client_can_be_rated() -> None:
     salon = salon_make()
     client = salon.client()
     customer = UserFactory(phone=client.phone)
-    upcoming = appointment_row(salon, client, timezone.now() + 24 * H, customer=customer)
+    upcoming = appointments.appointment_create_for_customer(
+        user=customer,
+        branch_id=salon.branch.pk,
+        service_ids=[salon.service.pk],
+        start=future(days=2),
+        staff_id=salon.master.pk,
+    )
     with pytest.raises(Conflict) as caught:
         review_submit(user=customer, appointment_id=upcoming.pk, score=8)
     assert caught.value.code == "not_reviewable"

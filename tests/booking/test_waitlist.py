@@ -22,7 +22,6 @@ from backend.booking.models_comms import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
-from backend.booking.services.reminders import AppointmentChange, appointment_changed
 from backend.booking.services.waitlist import (
     waitlist_join,
     waitlist_leave,
@@ -36,19 +35,19 @@ from backend.core.exceptions import ApplicationError, Conflict, NotFound, Valida
 from backend.core.models import Event
 from backend.crm.models import Client
 from backend.notifications.models import OutboxMessage
-from tests.booking.comms_world import Salon, appointment_row, future, queue_clock_reaches, salon_make, worker_run
+from tests.booking.comms_world import (
+    Salon,
+    appointment_row,
+    book,
+    cancel,
+    future,
+    queue_clock_reaches,
+    salon_make,
+    worker_run,
+)
 from tests.factories import BranchFactory, OrganizationFactory, UserFactory
 
 H = dt.timedelta(hours=1)
-
-
-def _cancel(appointment: Appointment) -> None:
-    """Cancel as the appointment service does: status, freed occupancy, then the hook, in one transaction."""
-    with transaction.atomic():
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.save()
-        Occupancy.objects.filter(line__appointment=appointment).update(is_active=False)
-        appointment_changed(appointment=appointment, change=AppointmentChange.CANCELLED)
 
 
 def _join(salon: Salon, client: Client, start: dt.datetime, *, hours: int = 4, staff: Any = None) -> WaitlistEntry:
@@ -72,7 +71,7 @@ def _hold_passes(offer: WaitlistOffer) -> None:
 def busy_slot(db: Any) -> dict[str, Any]:
     salon = salon_make()
     start = future(days=2)
-    booked = appointment_row(salon, salon.client(first_name="Booker"), start)
+    booked = book(salon, salon.client(first_name="Booker"), start)
     return {"salon": salon, "start": start, "booked": booked}
 
 
@@ -82,7 +81,7 @@ def test_a_freed_slot_is_offered_to_the_first_in_line_and_held(busy_slot: dict[s
     first, second = salon.client(first_name="First"), salon.client(first_name="Second")
     entry_1, entry_2 = _join(salon, first, start), _join(salon, second, start)
     # when the booked visit is cancelled
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     # then the first entry is offered it, held 15 minutes, told through the outbox, with the expiry queued
     [offer] = WaitlistOffer.objects.all()
     assert (offer.entry_id, offer.staff_id, offer.starts_at, offer.status) == (
@@ -104,7 +103,10 @@ def test_a_freed_slot_is_offered_to_the_first_in_line_and_held(busy_slot: dict[s
     assert (hold.client_id, hold.channel, hold.status) == (first.pk, BookingChannel.WAITLIST, AppointmentStatus.HELD)
     assert hold.hold_expires_at == offer.hold_until
     with pytest.raises(IntegrityError), transaction.atomic():
-        appointment_row(salon, salon.client(first_name="Walk-in"), start)
+        appointment_row(salon, salon.client(first_name="Walk-in"), start)  # a raw row: the database refuses it
+    with pytest.raises(Conflict) as taken:
+        book(salon, salon.client(first_name="Caller"), start)  # the booking service answers 409 slot_taken
+    assert taken.value.code == "slot_taken"
     assert not AppointmentMessage.objects.filter(appointment=hold).exists()  # no reminders until taken
 
 
@@ -113,7 +115,7 @@ def test_declining_passes_the_slot_to_the_next(busy_slot: dict[str, Any]) -> Non
     salon, start = busy_slot["salon"], busy_slot["start"]
     first, second = salon.client(), salon.client()
     entry_1, entry_2 = _join(salon, first, start), _join(salon, second, start)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     offer_1 = WaitlistOffer.objects.get(entry=entry_1)
     # when the first declines
     waitlist_offer_decline(user=salon.manager, offer_id=offer_1.pk)
@@ -134,7 +136,7 @@ def test_declining_passes_the_slot_to_the_next(busy_slot: dict[str, Any]) -> Non
 def test_an_expired_hold_goes_to_the_next_by_the_worker(busy_slot: dict[str, Any]) -> None:
     salon, start = busy_slot["salon"], busy_slot["start"]
     entry_1, entry_2 = _join(salon, salon.client(), start), _join(salon, salon.client(), start)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     offer_1 = WaitlistOffer.objects.get(entry=entry_1)
     # when the hold's time passes and the worker runs the expiry task
     _hold_passes(offer_1)
@@ -159,7 +161,7 @@ def test_taking_the_offer_books_it_with_reminders(busy_slot: dict[str, Any]) -> 
     client = salon.client()
     customer = UserFactory(phone=client.phone)
     entry = _join(salon, client, start)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     offer = WaitlistOffer.objects.get(entry=entry)
     # when the client (signed in with their phone) takes it
     appointment = waitlist_offer_take(user=customer, offer_id=offer.pk)
@@ -189,7 +191,7 @@ def test_offers_follow_the_master_and_the_windows(busy_slot: dict[str, Any]) -> 
     )
     _join(salon, busy_slot["booked"].client, start)
     fits = _join(salon, salon.client(), start, staff=salon.master)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     assert list(WaitlistOffer.objects.values_list("entry_id", flat=True)) == [fits.pk]
 
 
@@ -197,7 +199,7 @@ def test_offers_follow_the_master_and_the_windows(busy_slot: dict[str, Any]) -> 
 def test_leaving_withdraws_the_offer_and_passes_it_on(busy_slot: dict[str, Any]) -> None:
     salon, start = busy_slot["salon"], busy_slot["start"]
     entry_1, entry_2 = _join(salon, salon.client(), start), _join(salon, salon.client(), start)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     waitlist_leave(user=salon.manager, entry_id=entry_1.pk)
     entry_1.refresh_from_db()
     assert entry_1.status == WaitlistStatus.CANCELLED
@@ -212,7 +214,7 @@ def test_hold_minutes_are_configurable(busy_slot: dict[str, Any]) -> None:
     salon, start = busy_slot["salon"], busy_slot["start"]
     CommsSettings.objects.create(organization=salon.org, waitlist_hold_minutes=45)
     _join(salon, salon.client(), start)
-    _cancel(busy_slot["booked"])
+    cancel(busy_slot["salon"], busy_slot["booked"])
     offer = WaitlistOffer.objects.get()
     assert dt.timedelta(minutes=44) < offer.hold_until - timezone.now() <= dt.timedelta(minutes=45)
 
@@ -321,10 +323,10 @@ def test_two_frees_at_once_offer_each_entry_one_slot(round_: int) -> None:
     # given two booked visits of two masters at the same time, and two entries for "any master"
     salon = salon_make()
     start = future(days=2)
-    visits = [appointment_row(salon, salon.client(), start, staff=s) for s in (salon.master, salon.other_master)]
+    visits = [book(salon, salon.client(), start, staff=s) for s in (salon.master, salon.other_master)]
     entries = [_join(salon, salon.client(), start) for _ in range(2)]
     # when both visits are cancelled at the same moment
-    results = _parallel([lambda v=v: _cancel(v) for v in visits])
+    results = _parallel([lambda v=v: cancel(salon, v) for v in visits])
     assert results == [None, None]
     # then each entry holds exactly one offer (the first in line is not offered both), on different masters
     offers = list(WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OFFERED))
@@ -339,12 +341,12 @@ def test_two_frees_at_once_offer_each_entry_one_slot(round_: int) -> None:
 def test_an_offer_expiring_while_being_taken_ends_one_way(round_: int) -> None:
     salon = salon_make()
     start = future(days=2)
-    booked = appointment_row(salon, salon.client(), start)
+    booked = book(salon, salon.client(), start)
     client = salon.client()
     customer = UserFactory(phone=client.phone)
     entry = _join(salon, client, start)
     _join(salon, salon.client(), start)  # the next in line
-    _cancel(booked)
+    cancel(salon, booked)
     offer = WaitlistOffer.objects.get(entry=entry)
     # the hold ends within a few milliseconds: the take and the expiry land on either side of it (or together)
     edge = timezone.now() + dt.timedelta(milliseconds=5 * (round_ % 4))

@@ -194,23 +194,10 @@ def _online(branch: Branch) -> bool:
 
 
 def _customer_client(*, user: Any, organization_id: int) -> Client:
-    """The customer's client record in the organization, found or created by their phone (not a deleted one)."""
-    client, created = Client.objects.get_or_create(
-        organization_id=organization_id,
-        phone=user.phone,
-        defaults={"first_name": user.first_name or "", "last_name": user.last_name or ""},
-    )
-    if client.deleted_at is not None:
-        raise NotFound(_("Not found."))
-    if created:
-        event_record(
-            entity=client,
-            action=EventAction.CREATE,
-            actor=user,
-            after=snapshot(client, ("phone", "first_name", "last_name")),
-            note="waiting list: customer",
-        )
-    return client
+    """The customer's client record in the organization, by their phone: the same rule as a customer booking."""
+    from .appointments import _customer_client as customer_client  # one rule for finding a customer's card
+
+    return customer_client(organization_id=organization_id, user=user, source_id=None)
 
 
 def _entry_for_action(*, user: Any, entry_id: int) -> WaitlistEntry:
@@ -345,8 +332,11 @@ def _offer_make(
         ends_at=ends_at,
         hold_until=now + dt.timedelta(minutes=hold_minutes),
     )
-    offer.appointment = _hold_book(entry=entry, offer=offer)
-    offer.save(update_fields=["appointment", "updated_at"])
+    hold = _hold_book(entry=entry, offer=offer, hold_minutes=hold_minutes, now=now)
+    if hold is None:
+        raise Conflict(_("This time is already taken."), code=BookingCommsErrorCode.SLOT_TAKEN)
+    offer.appointment, offer.ends_at = hold, hold.ends_at
+    offer.save(update_fields=["appointment", "ends_at", "updated_at"])
     before = snapshot(entry, ENTRY_FIELDS)
     entry.status = WaitlistStatus.OFFERED
     entry.save(update_fields=["status", "updated_at"])
@@ -389,11 +379,13 @@ def _offer_make(
     return offer
 
 
-def _hold_book(*, entry: WaitlistEntry, offer: WaitlistOffer) -> Appointment | None:
+def _hold_book(
+    *, entry: WaitlistEntry, offer: WaitlistOffer, hold_minutes: int, now: dt.datetime
+) -> Appointment | None:
     """Hold the offered slot for the entry's client: a held appointment that the no-double-booking guard covers."""
     from .appointments_bridge import hold_appointment_create
 
-    return hold_appointment_create(entry=entry, offer=offer)
+    return hold_appointment_create(entry=entry, offer=offer, hold_minutes=hold_minutes, now=now)
 
 
 def _offer_close(offer: WaitlistOffer, *, status: str, actor: Any, pass_on: bool = True) -> None:
