@@ -480,7 +480,13 @@ def waitlist_offer_decline(*, user: Any, offer_id: int) -> WaitlistOffer:
 def waitlist_offer_expire(*, offer_id: int, now: dt.datetime | None = None) -> str:
     """End an offer's hold (the task at ``hold_until``): ``expired`` and passed on, ``not_due`` or ``closed``."""
     now = now or timezone.now()
+    entry_id = WaitlistOffer.objects.filter(pk=offer_id).values_list("entry_id", flat=True).first()
+    if entry_id is None:
+        return "closed"
     with transaction.atomic():
+        # Lock order entry -> offer -> held appointment, as taking, declining and leaving do: a take and an expiry
+        # of one offer then queue behind each other instead of deadlocking.
+        WaitlistEntry.objects.select_for_update().filter(pk=entry_id).first()
         expired = WaitlistOffer.objects.filter(
             pk=offer_id, status=WaitlistOfferStatus.OFFERED, hold_until__lte=now
         ).update(status=WaitlistOfferStatus.EXPIRED, answered_at=now, updated_at=now)
