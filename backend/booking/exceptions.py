@@ -28,3 +28,5 @@ class BookingErrorCode(StrEnum):
     ALREADY_BOOKED = "already_booked"
     GROUP_RESCHEDULE = "group_reschedule"
     INVALID_NOTES = "invalid_notes"
+    INVALID_CATALOG = "invalid_catalog"
+    INVALID_POLICY = "invalid_policy"

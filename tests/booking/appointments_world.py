@@ -1,6 +1,7 @@
-"""A small bookable world for the appointment tests: an organization that accepts online booking, a branch in
-Asia/Almaty (UTC+5 all year), two masters working every day 09:00-18:00 with a 13:00-14:00 break, services
-(individual, with buffers and an own price, a group class, one needing a chair), a customer and a manager."""
+"""A small bookable world for the appointment tests: an organization that accepts online booking (slots every 5
+minutes), a branch in Asia/Almaty (UTC+5 all year), two masters working every day 09:00-18:00 with a 13:00-14:00
+break, services (individual, with buffers and an own price, a group class, one needing a chair), a customer and a
+manager."""
 
 from __future__ import annotations
 
@@ -67,7 +68,9 @@ def _offer(org: Organization, branch: Branch, service: Service, *masters: User, 
 
 def world_build(name: str = "Salon A") -> World:
     """Build the world (in the current transaction)."""
-    org = OrganizationFactory(name=name, online_booking=True, booking_cancel_cutoff_minutes=120)
+    org = OrganizationFactory(
+        name=name, online_booking=True, booking_cancel_cutoff_minutes=120, booking_slot_step_minutes=5
+    )
     branch = BranchFactory(organization=org, time_zone="Asia/Almaty")
     other_branch = BranchFactory(organization=org, time_zone="Asia/Almaty")
     master = UserFactory(first_name="Aigerim")

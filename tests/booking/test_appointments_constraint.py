@@ -187,3 +187,70 @@ def test_postgres_has_the_exclusion_constraints() -> None:
         )
         names = {row[0] for row in cursor.fetchall()}
     assert names == {"booking_occupancy_staff_no_overlap", "booking_occupancy_resource_no_overlap"}
+
+
+@pytest.mark.skipif(settings.IS_POSTGRES, reason="SQLite's guarantee under concurrent writers")
+def test_sqlite_triggers_let_exactly_one_of_fifty_concurrent_writers_through(tmp_path: Any) -> None:
+    """Fifty threads, each with its own connection to one WAL database file, insert overlapping active occupancies
+    of one master at once, with no check of their own: the triggers let exactly one through, in each of 20 rounds.
+    Half the writers open their transaction as Brigada does (BEGIN IMMEDIATE); the other half read first in a
+    deferred transaction, the case where a stale snapshot could fool a check in Python."""
+    import sqlite3
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'booking_occupancy' AND type IN ('table', 'trigger')"
+            " ORDER BY type = 'trigger'"
+        )
+        ddl = [row[0] for row in cursor.fetchall()]
+    path = str(tmp_path / "race.sqlite3")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    for statement in ddl:
+        setup.execute(statement)
+    setup.close()
+    line_ids = iter(range(1, 10**6))
+    lock = threading.Lock()
+
+    def write(start: str, end: str, immediate: bool) -> str:
+        with lock:
+            line_id = next(line_ids)
+        db = sqlite3.connect(path, timeout=20, isolation_level=None, check_same_thread=False)
+        try:
+            barrier.wait()
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if not immediate:
+                db.execute("SELECT count(*) FROM booking_occupancy WHERE staff_id = 1").fetchone()
+            db.execute(
+                "INSERT INTO booking_occupancy (organization_id, branch_id, staff_id, resource_id, starts_at, ends_at,"
+                " is_active, line_id, group_session_id) VALUES (1, 1, 1, NULL, ?, ?, 1, ?, NULL)",
+                (start, end, line_id),
+            )
+            db.execute("COMMIT")
+            return "inserted"
+        except sqlite3.IntegrityError as exc:
+            assert "booking_occupancy_overlap" in str(exc)
+            return "overlap"
+        except sqlite3.OperationalError as exc:  # a deferred writer whose snapshot went stale cannot write
+            assert "locked" in str(exc) or "busy" in str(exc), exc
+            return "stale"
+        finally:
+            db.close()
+
+    for round_no in range(20):
+        barrier = threading.Barrier(50)
+        day = f"2027-04-{round_no + 1:02d}"
+        calls = [
+            (f"{day} 10:{minute:02d}:00", f"{day} 11:{minute:02d}:00", i % 2 == 0)
+            for i, minute in enumerate(range(0, 50))
+        ]
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            outcomes = Counter(pool.map(lambda args: write(*args), calls))
+        assert outcomes["inserted"] == 1, (round_no, outcomes)
+        assert outcomes["overlap"] + outcomes["stale"] == 49, (round_no, outcomes)
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM booking_occupancy").fetchone()[0] == 20
+    check.close()

@@ -10,9 +10,10 @@ Rules, in the order a booking checks them:
 3. The master: a master of that branch (a membership narrowed to another branch does not count) qualified for every
    service (``catalog.StaffService``) and, for customers, bookable online: 422 ``staff_unavailable`` otherwise. No
    master named means "any": the availability search picks one fairly.
-4. The time: whole minutes, not in the past (422 ``in_past``); for customers after the lead time (``too_soon``) and
-   within the horizon (``too_far``); every service with its buffers inside the master's working time (422
-   ``outside_schedule``); free (409 ``slot_taken`` with the next free slots).
+4. The time: whole minutes, not in the past (422 ``in_past``); for customers on the branch's slot grid (422
+   ``invalid_time``), after the lead time (``too_soon``) and within the horizon (``too_far``); every service with
+   its buffers inside the master's working time (422 ``outside_schedule``); free (409 ``slot_taken`` with the next
+   free slots).
 5. The database has the last word: inserting the occupancy rows (decision 0009) fails for a slot someone took a moment
    ago (SQLSTATE 23P01 on PostgreSQL, the trigger's message on SQLite): 409 ``slot_taken``. A deadlock (40P01) or a
    serialization failure (40001) is retried a few times, then answered 409 too; never a 500.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -111,6 +113,7 @@ APPOINTMENT_EVENT_FIELDS = (
 )
 
 T = TypeVar("T")
+logger = logging.getLogger("brigada.booking")
 
 
 # --- errors -----------------------------------------------------------------------------------------------------------
@@ -178,6 +181,7 @@ def _attempts(write: Callable[[], T], *, on_taken: Callable[[], Conflict]) -> T:
         except OperationalError as exc:
             if not _is_transient(exc):
                 raise
+            logger.info("booking write retried after SQLSTATE %s (attempt %d)", _sqlstate(exc), attempt + 1)
             # A short random pause, so the transactions that just deadlocked do not meet again at once.
             time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
     raise on_taken()
@@ -227,8 +231,16 @@ def _start_check(start: dt.datetime, context: BookingContext, now: dt.datetime, 
             _("Enter a date between %(min)d and %(max)d.") % {"min": MIN_YEAR, "max": MAX_YEAR},
             BookingErrorCode.INVALID_DATES,
         )
-    if start.second or start.microsecond:
+    if start.astimezone(dt.UTC).second or start.microsecond:  # in UTC: an offset may carry seconds
         raise _invalid(field, _("A visit starts on a whole minute."), BookingErrorCode.INVALID_TIME)
+    local = start.astimezone(context.zone)
+    if context.public and (local.hour * 60 + local.minute) % context.step_minutes:
+        # Customers book the times the slot search offers (the branch's grid); staff may fit a walk-in anywhere.
+        raise _invalid(
+            field,
+            _("Choose one of the offered times (every %(n)d minutes).") % {"n": context.step_minutes},
+            BookingErrorCode.INVALID_TIME,
+        )
     if start < now:
         raise _invalid(field, _("This time is in the past."), BookingErrorCode.IN_PAST)
     not_before, not_after = context.bounds(now)
@@ -293,9 +305,10 @@ def _works(branch: Branch, specs: Sequence[ServiceSpec], staff_id: int | None, s
 # --- clients ----------------------------------------------------------------------------------------------------------
 
 
-def _customer_client(*, organization_id: int, user: Any, source_id: int | None) -> Client:
+def customer_client_for(*, organization_id: int, user: Any, source_id: int | None = None) -> Client:
     """The client record of the customer ``user`` in the organization, by the user's phone: found, restored when it
-    was deleted (the same person came back), or created (with its event) when the organization never saw them."""
+    was deleted (the same person came back), or created (with its event) when the organization never saw them.
+    Call inside the caller's transaction (a booking, a waiting-list entry)."""
     client = Client.objects.filter(organization_id=organization_id, phone=user.phone).first()
     if client is None:
         client = Client(
@@ -643,7 +656,7 @@ def appointment_create_for_customer(
         service_ids=service_ids,
         staff_id=staff_id,
         start=start,
-        client_for=lambda: _customer_client(organization_id=organization_id, user=user, source_id=source_id),
+        client_for=lambda: customer_client_for(organization_id=organization_id, user=user, source_id=source_id),
         channel=BookingChannel.CUSTOMER,
         status=AppointmentStatus.BOOKED,
         source_id=source_id,
@@ -1048,5 +1061,6 @@ __all__ = [
     "appointment_reschedule",
     "appointment_snapshot",
     "appointment_status_set",
+    "customer_client_for",
     "slot_taken_error",
 ]
