@@ -195,9 +195,9 @@ def _online(branch: Branch) -> bool:
 
 def _customer_client(*, user: Any, organization_id: int) -> Client:
     """The customer's client record in the organization, by their phone: the same rule as a customer booking."""
-    from .appointments import _customer_client as customer_client  # one rule for finding a customer's card
+    from .appointments import customer_client_for  # one rule for finding a customer's card
 
-    return customer_client(organization_id=organization_id, user=user, source_id=None)
+    return customer_client_for(organization_id=organization_id, user=user, source_id=None)
 
 
 def _entry_for_action(*, user: Any, entry_id: int) -> WaitlistEntry:
