@@ -186,6 +186,13 @@ class WaitlistEntry(TimeStampedModel):
     appointment = models.ForeignKey(
         "booking.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    matched_at = models.DateTimeField(
+        _("last searched for a free slot"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("the periodic search finds time a schedule gained, or free time no cancellation announced"),
+    )
 
     class Meta:
         verbose_name = _("waiting list entry")

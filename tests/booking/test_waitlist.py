@@ -7,13 +7,14 @@ import datetime as dt
 import threading
 from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from backend.booking.models import Appointment, AppointmentStatus, BookingChannel, Occupancy
+from backend.booking.models import Appointment, AppointmentStatus, BookingChannel, Occupancy, PatternKind
 from backend.booking.models_comms import (
     AppointmentMessage,
     CommsSettings,
@@ -22,6 +23,7 @@ from backend.booking.models_comms import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
+from backend.booking.services.schedules import work_pattern_create
 from backend.booking.services.waitlist import (
     waitlist_join,
     waitlist_leave,
@@ -31,10 +33,12 @@ from backend.booking.services.waitlist import (
     waitlist_sweep,
 )
 from backend.booking.tasks import waitlist_offer_expire_task
+from backend.catalog.models import StaffService
 from backend.core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
 from backend.core.models import Event
 from backend.crm.models import Client
 from backend.notifications.models import OutboxMessage
+from backend.organizations.models import Role
 from tests.booking.comms_world import (
     Salon,
     appointment_row,
@@ -45,6 +49,7 @@ from tests.booking.comms_world import (
     salon_make,
     worker_run,
 )
+from tests.conftest import member
 from tests.factories import BranchFactory, OrganizationFactory, UserFactory
 
 H = dt.timedelta(hours=1)
@@ -135,7 +140,18 @@ def test_declining_passes_the_slot_to_the_next(busy_slot: dict[str, Any]) -> Non
 @pytest.mark.django_db(transaction=True)
 def test_an_expired_hold_goes_to_the_next_by_the_worker(busy_slot: dict[str, Any]) -> None:
     salon, start = busy_slot["salon"], busy_slot["start"]
-    entry_1, entry_2 = _join(salon, salon.client(), start), _join(salon, salon.client(), start)
+    # two entries for exactly this hour with this master (so the worker's periodic search finds nothing else)
+    entry_1, entry_2 = (
+        waitlist_join(
+            user=salon.manager,
+            branch_id=salon.branch.pk,
+            service_id=salon.service.pk,
+            client_id=salon.client().pk,
+            staff_id=salon.master.pk,
+            windows=[(start, start + H)],
+        )
+        for _ in range(2)
+    )
     cancel(busy_slot["salon"], busy_slot["booked"])
     offer_1 = WaitlistOffer.objects.get(entry=entry_1)
     # when the hold's time passes and the worker runs the expiry task
@@ -283,11 +299,47 @@ def test_bad_joins_are_refused_and_change_nothing() -> None:
 
 
 @pytest.mark.django_db
+def test_time_a_schedule_gains_is_found_by_the_periodic_search() -> None:
+    # given a master who performs the service but has no schedule yet, and an entry waiting for them
+    salon = salon_make()
+    newcomer = member(salon.org, Role.MASTER)
+    StaffService.objects.create(organization=salon.org, staff=newcomer, service=salon.service)
+    start = future(days=3)
+    entry = _join(salon, salon.client(), start, staff=newcomer)
+    now = timezone.now()
+    assert waitlist_sweep(now=now)["waitlist_offers_found"] == 0
+    # when the master's schedule gains the day (through the schedule service) and the search runs again
+    day = start.astimezone(ZoneInfo(salon.branch.effective_time_zone)).date()
+    work_pattern_create(
+        user=salon.manager,
+        organization_id=salon.org.pk,
+        branch_id=salon.branch.pk,
+        staff_id=newcomer.pk,
+        kind=PatternKind.WEEKLY,
+        weekdays=list(range(7)),
+        anchor_date=day,
+        end_date=day,
+        day_start=dt.time(9),
+        day_end=dt.time(21),
+    )
+    assert waitlist_sweep(now=now + dt.timedelta(minutes=1))["waitlist_offers_found"] == 0  # looked at recently
+    assert waitlist_sweep(now=now + dt.timedelta(minutes=6))["waitlist_offers_found"] == 1
+    # then the entry is offered the first free visit of its window with that master, held like any offer
+    offer = WaitlistOffer.objects.get(entry=entry)
+    assert (offer.staff_id, offer.starts_at, offer.status) == (newcomer.pk, start - H, WaitlistOfferStatus.OFFERED)
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+
+
+@pytest.mark.django_db
 def test_the_sweep_expires_entries_whose_windows_passed() -> None:
     salon = salon_make()
     start = future(days=1)
     entry = _join(salon, salon.client(), start)
-    assert waitlist_sweep(now=start + 10 * H) == {"waitlist_holds_expired": 0, "waitlist_entries_expired": 1}
+    assert waitlist_sweep(now=start + 10 * H) == {
+        "waitlist_holds_expired": 0,
+        "waitlist_entries_expired": 1,
+        "waitlist_offers_found": 0,
+    }
     entry.refresh_from_db()
     assert entry.status == WaitlistStatus.EXPIRED
 

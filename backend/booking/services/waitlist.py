@@ -309,6 +309,59 @@ def waitlist_slot_freed(
     return None
 
 
+def waitlist_match(*, entry_id: int, now: dt.datetime | None = None) -> WaitlistOffer | None:
+    """Search free time for one waiting entry (the slot search, in its windows) and offer the first visit that fits.
+
+    This is how time that no cancellation announced reaches the waiting list: a schedule that gained hours or an
+    extra day, a master newly performing the service. Same guards as a freed slot (the entry locked and re-read as
+    waiting, the partial unique indexes, the hold through the appointment service).
+    """
+    from backend.booking.selectors import next_free_slots
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_for_update().filter(pk=entry_id, status=WaitlistStatus.WAITING).first()
+        if entry is None:
+            return None
+        entry.matched_at = now
+        entry.save(update_fields=["matched_at", "updated_at"])
+        for w_start, w_end in _entry_windows(entry):
+            if w_end <= now:
+                continue
+            slots = next_free_slots(
+                branch_id=entry.branch_id,
+                service_ids=[entry.service_id],
+                after=max(w_start, now),
+                staff_id=entry.staff_id,
+                public=entry.customer_id is not None,
+                limit=10,
+                now=now,
+            )
+            for slot in slots:
+                if not (w_start <= slot.start and slot.end <= w_end):
+                    continue
+                if WaitlistOffer.objects.filter(entry=entry, staff_id=slot.staff_id, starts_at=slot.start).exists():
+                    continue
+                try:
+                    with transaction.atomic():
+                        return _offer_make(
+                            entry=entry,
+                            staff_id=slot.staff_id,
+                            starts_at=slot.start,
+                            ends_at=slot.end,
+                            now=now,
+                            actor=None,
+                        )
+                except (IntegrityError, Conflict):
+                    continue  # offered to someone else meanwhile, or taken: the next slot
+    return None
+
+
+#: The periodic search looks again at an entry at most this often.
+MATCH_EVERY = dt.timedelta(minutes=5)
+MATCH_PER_SWEEP = 20
+
+
 def waitlist_time_gained(
     *, branch_id: int, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime, actor: Any = None
 ) -> WaitlistOffer | None:
@@ -510,7 +563,14 @@ def waitlist_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     entries = WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, latest__lte=now).update(
         status=WaitlistStatus.EXPIRED, updated_at=now
     )
-    return {"waitlist_holds_expired": holds, "waitlist_entries_expired": entries}
+    due = (
+        WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, latest__gt=now)
+        .filter(Q(matched_at__isnull=True) | Q(matched_at__lte=now - MATCH_EVERY))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:MATCH_PER_SWEEP]
+    )
+    offered = sum(1 for entry_id in list(due) if waitlist_match(entry_id=entry_id, now=now) is not None)
+    return {"waitlist_holds_expired": holds, "waitlist_entries_expired": entries, "waitlist_offers_found": offered}
 
 
 def appointment_from_waitlist_hold(appointment: Appointment) -> bool:
@@ -522,6 +582,7 @@ __all__ = [
     "AppointmentStatus",
     "waitlist_join",
     "waitlist_leave",
+    "waitlist_match",
     "waitlist_offer_decline",
     "waitlist_offer_expire",
     "waitlist_offer_take",
