@@ -33,3 +33,6 @@ class ScheduleExceptionAdmin(ScheduleAdmin):
     list_display = ("staff", "branch", "kind", "start_date", "end_date", "day_start", "day_end")
     list_filter = ("organization", "branch", "kind")
     list_select_related = ("staff", "branch")
+
+
+from . import admin_comms  # noqa: E402, F401  (the client messages' back office, registered on import)

@@ -213,3 +213,17 @@ def test_the_sweep_keeps_one_hourly_run_queued_and_a_worker_runs_it() -> None:
     # and within the hour the sweep does not queue another
     comms_sweep()
     assert DBTaskResult.objects.filter(task_path=birthday_greetings_task.module_path).count() == 1
+
+
+def test_the_back_office_lists_mailings_with_their_sms_segments(salon: dict[str, Any]) -> None:
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+
+    from backend.accounts.models import User
+
+    mailing_send(user=salon["manager"], organization_id=salon["org"].pk, segment=Segment(), text="Привет! " * 10)
+    browser = HttpClient()
+    browser.force_login(User.objects.create_superuser("+77019990077", "pw"))
+    page = browser.get(reverse("admin:booking_mailing_changelist"))
+    assert page.status_code == 200
+    assert "2 × UCS-2" in page.content.decode()
