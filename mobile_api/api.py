@@ -114,6 +114,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/catalog", catalog_router)
     api.add_router("/booking", booking_slots_router)
     api.add_router("/booking", booking_router)
+    api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
     return api
 
 

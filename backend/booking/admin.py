@@ -83,3 +83,6 @@ class GroupSessionAdmin(ReadOnlyBookingAdmin):
     list_display = ("starts_at", "service", "staff", "branch", "seats_taken", "capacity", "status")
     list_filter = ("organization", "branch", "status")
     list_select_related = ("service", "staff", "branch")
+
+
+from . import admin_comms  # noqa: E402, F401  (the client messages' back office, registered on import)

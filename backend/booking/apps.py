@@ -7,5 +7,7 @@ class BookingConfig(AppConfig):
 
     def ready(self) -> None:
         from .visibility import register  # models are loaded only now
+        from .visibility_comms import register as register_comms
 
         register()
+        register_comms()

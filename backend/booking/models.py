@@ -417,3 +417,7 @@ class Occupancy(models.Model):
             (model, [c for c in constraints if not isinstance(c, ExclusionConstraint)])
             for model, constraints in super().get_constraints()
         ]
+
+
+# --- client messaging: reminders, waiting list, reviews, mailings (backend/booking/models_comms.py) -----------------
+from .models_comms import *  # noqa: E402, F403

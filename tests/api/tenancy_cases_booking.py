@@ -18,5 +18,6 @@ __import__("tests.api.tenancy_cases_booking_avail")  # its own module: no import
 # --- end of availability and journal ---------------------------------------------------------------------------------
 
 # --- waiting list, reminders, reviews, mailing (owner: b-comms) ------------------------------------------------------
+__import__("tests.api.tenancy_cases_booking_comms")  # its own module: no import lines to merge with the others
 
 # --- end of waiting list, reminders, reviews, mailing ----------------------------------------------------------------

@@ -234,6 +234,7 @@ BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTER
 # Registered here so that backend.core, which runs them, imports no app.
 BRIGADA_SWEEPS = [
     "backend.notifications.dispatch.outbox_sweep",
+    "backend.booking.tasks.comms_sweep",  # hourly birthday run; waiting-list holds and entries past their end
 ]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
