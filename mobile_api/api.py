@@ -12,6 +12,8 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from .auth.router import router as auth_router
+from .booking.router import router as booking_router
+from .booking.slots import router as booking_slots_router
 from .catalog.router import router as catalog_router
 from .crm.router import router as crm_router
 from .docs import ASSET_URL_NAME, LocalSwagger, docs_asset
@@ -113,6 +115,9 @@ def build_api() -> NinjaAPI:
     api.add_router("/catalog", catalog_router)
     api.add_router("/staffing", staffing_router)
     api.add_router("/staffing", "mobile_api.staffing.attendance.router")
+    api.add_router("/booking", booking_slots_router)
+    api.add_router("/booking", booking_router)
+    api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
     return api
 
 

@@ -1,6 +1,10 @@
 """The service catalog: what a business sells, who performs it and where.
 
-Kept deliberately small; the booking issue extends it (slots, resource requirements).
+For booking: a service is offered at the branches that list it (``BranchService``), may need a resource of one kind
+there (a cabinet, a bay, a chair), may be a group service with a capacity, and holds the master's (and resource's)
+time for ``buffer_before_minutes`` before and ``buffer_after_minutes`` after itself. Online booking by customers is
+allowed only when every switch on the way says so: organization, branch, service, the branch's offer and the master's
+``StaffService``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from backend.core.names import NameKeyField
 
 MAX_PRICE = Decimal("9999999999.99")
 MAX_DURATION_MINUTES = 24 * 60
+MAX_BUFFER_MINUTES = 240
+MAX_GROUP_CAPACITY = 1000
 
 
 class ServiceGroup(TimeStampedModel):
@@ -44,6 +50,14 @@ class ServiceGroup(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ResourceKind(models.TextChoices):
+    CABINET = "cabinet", _("cabinet")
+    BAY = "bay", _("bay")
+    CHAIR = "chair", _("chair")
+    ROOM = "room", _("room")
+    EQUIPMENT = "equipment", _("equipment")
 
 
 class Service(SoftDeleteModel):
@@ -74,6 +88,32 @@ class Service(SoftDeleteModel):
     )
     description = models.TextField(_("description"), max_length=2000, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    online_booking = models.BooleanField(
+        _("bookable online"), default=True, help_text=_("customers may book it themselves")
+    )
+    is_group = models.BooleanField(
+        _("group service"), default=False, help_text=_("a class or section: several clients share one session")
+    )
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_GROUP_CAPACITY)],
+        help_text=_("places in one session of a group service"),
+    )
+    buffer_before_minutes = models.PositiveSmallIntegerField(
+        _("buffer before, minutes"), default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+    )
+    buffer_after_minutes = models.PositiveSmallIntegerField(
+        _("buffer after, minutes"), default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+    )
+    resource_kind = models.CharField(
+        _("needs a resource"),
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("", _("no resource")), *ResourceKind.choices],
+        help_text=_("any active resource of this kind at the branch"),
+    )
 
     class Meta:
         verbose_name = _("service")
@@ -89,6 +129,15 @@ class Service(SoftDeleteModel):
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_service_price_gte_0"),
             models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="catalog_service_duration_gte_1"),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1, capacity__lte=MAX_GROUP_CAPACITY), name="catalog_service_capacity_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    buffer_before_minutes__lte=MAX_BUFFER_MINUTES, buffer_after_minutes__lte=MAX_BUFFER_MINUTES
+                ),
+                name="catalog_service_buffers_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,14 +146,6 @@ class Service(SoftDeleteModel):
     @property
     def currency(self) -> str:
         return self.organization.currency
-
-
-class ResourceKind(models.TextChoices):
-    CABINET = "cabinet", _("cabinet")
-    BAY = "bay", _("bay")
-    CHAIR = "chair", _("chair")
-    ROOM = "room", _("room")
-    EQUIPMENT = "equipment", _("equipment")
 
 
 class Resource(TimeStampedModel):
@@ -152,6 +193,9 @@ class StaffService(TimeStampedModel):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINUTES)],
     )
     is_active = models.BooleanField(_("active"), default=True)
+    online_booking = models.BooleanField(
+        _("bookable online"), default=True, help_text=_("customers may book this master for this service")
+    )
 
     class Meta:
         verbose_name = _("staff service")
@@ -168,3 +212,26 @@ class StaffService(TimeStampedModel):
     @property
     def effective_duration_minutes(self) -> int:
         return self.duration_minutes if self.duration_minutes is not None else self.service.duration_minutes
+
+
+class BranchService(TimeStampedModel):
+    """A service offered at a branch. A service without a row here is not booked at that branch at all."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="branch_services"
+    )
+    branch = models.ForeignKey("organizations.Branch", on_delete=models.PROTECT, related_name="branch_services")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="branch_services")
+    is_active = models.BooleanField(_("offered"), default=True)
+    online_booking = models.BooleanField(
+        _("bookable online"), default=True, help_text=_("customers may book it at this branch themselves")
+    )
+
+    class Meta:
+        verbose_name = _("branch service")
+        verbose_name_plural = _("branch services")
+        ordering = ("branch_id", "service_id")
+        constraints = [models.UniqueConstraint(fields=["branch", "service"], name="catalog_branchservice_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.branch} — {self.service}"

@@ -15,6 +15,7 @@ from backend.organizations.permissions import Perm
 
 from .models import Channel, DeliveryRateSlot, OutboxMessage
 from .services import message_cancel, message_mark_sent, message_resend
+from .sms import sms_count
 
 
 @admin.register(OutboxMessage)
@@ -27,8 +28,8 @@ class OutboxMessageAdmin(TenantScopedAdmin):
 
     view_perm = Perm.AUDIT_VIEW
     change_perm = Perm.CLIENT_CHANGE
-    list_display = ("id", "channel", "recipient_display", "status", "attempts", "next_attempt_at", "sent_at",
-                    "dedupe_key")
+    list_display = ("id", "channel", "recipient_display", "sms_segments_display", "status", "attempts",
+                    "next_attempt_at", "sent_at", "dedupe_key")
     list_filter = ("status", "channel", "sensitive")
     search_fields = ("recipient", "dedupe_key")
     date_hierarchy = "created_at"
@@ -36,7 +37,8 @@ class OutboxMessageAdmin(TenantScopedAdmin):
     actions = ("resend", "mark_sent", "cancel")
     readonly_fields = (
         "organization", "user", "channel", "recipient", "subject", "body_display", "payload_display", "dedupe_key",
-        "sensitive", "status", "attempts", "max_attempts", "next_attempt_at", "expires_at", "last_error",
+        "sms_segments_display", "sensitive", "status", "attempts", "max_attempts", "next_attempt_at", "expires_at",
+        "last_error",
         "provider_message_id", "claimed_by", "created_at", "sending_started_at", "sent_at",
     )
     exclude = ("body", "payload", "sealed_secret")
@@ -50,6 +52,14 @@ class OutboxMessageAdmin(TenantScopedAdmin):
     @admin.display(description=_("recipient"), ordering="recipient")
     def recipient_display(self, obj: OutboxMessage) -> str:
         return phone_mask(obj.recipient) if obj.channel == Channel.SMS else obj.recipient
+
+    @admin.display(description=_("SMS segments"))
+    def sms_segments_display(self, obj: OutboxMessage) -> str:
+        """What the SMS is billed as, e.g. "2 × UCS-2 (71 units)"; a dash for other channels."""
+        if obj.channel != Channel.SMS:
+            return "-"
+        count = sms_count(obj.body)
+        return f"{count.segments} × {'GSM-7' if count.encoding == 'gsm7' else 'UCS-2'} ({count.units})"
 
     @admin.display(description=_("body"))
     def body_display(self, obj: OutboxMessage) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,22 @@ class Role(models.TextChoices):
     ANALYST = "analyst", _("analyst")
 
 
+#: Booking policy defaults (an organization may change each; a branch may override the availability ones).
+DEFAULT_SLOT_STEP_MINUTES = 15
+DEFAULT_LEAD_TIME_MINUTES = 60
+DEFAULT_HORIZON_DAYS = 60
+DEFAULT_CANCEL_CUTOFF_MINUTES = 120
+MAX_LEAD_TIME_MINUTES = 30 * 24 * 60
+MAX_HORIZON_DAYS = 366
+MAX_CANCEL_CUTOFF_MINUTES = 30 * 24 * 60
+SLOT_STEP_CHOICES = (5, 10, 15, 20, 30, 60)
+
+
+def default_reminder_offsets() -> list[int]:
+    """Reminders go out 24 hours and 2 hours before an appointment (minutes before its start)."""
+    return [24 * 60, 2 * 60]
+
+
 class Organization(TimeStampedModel):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=32, choices=OrganizationKind.choices)
@@ -46,6 +63,48 @@ class Organization(TimeStampedModel):
     currency = models.CharField(_("currency"), max_length=3, default="RUB")
     language = models.CharField(_("language"), max_length=2, default="ru")
     is_active = models.BooleanField(_("active"), default=True)
+    # --- booking policy (decision 0009): customers book only organizations that opt in. Not editable in the admin
+    # forms: the booking catalog service sets them (backend.booking.services.catalog), with its checks and event.
+    online_booking = models.BooleanField(
+        _("accepts online booking"),
+        editable=False,
+        default=False,
+        help_text=_("customers may find it and book themselves"),
+    )
+    booking_slot_step_minutes = models.PositiveSmallIntegerField(
+        _("slot step, minutes"),
+        editable=False,
+        default=DEFAULT_SLOT_STEP_MINUTES,
+        choices=[(n, str(n)) for n in SLOT_STEP_CHOICES],
+    )
+    booking_lead_time_minutes = models.PositiveIntegerField(
+        _("lead time, minutes"),
+        editable=False,
+        default=DEFAULT_LEAD_TIME_MINUTES,
+        validators=[MaxValueValidator(MAX_LEAD_TIME_MINUTES)],
+        help_text=_("a customer books at least this long before the start"),
+    )
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        _("booking horizon, days"),
+        editable=False,
+        default=DEFAULT_HORIZON_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_HORIZON_DAYS)],
+        help_text=_("a customer books at most this many days ahead"),
+    )
+    booking_cancel_cutoff_minutes = models.PositiveIntegerField(
+        _("cancel / reschedule cutoff, minutes"),
+        editable=False,
+        default=DEFAULT_CANCEL_CUTOFF_MINUTES,
+        validators=[MaxValueValidator(MAX_CANCEL_CUTOFF_MINUTES)],
+        help_text=_("a customer cancels or moves an appointment at least this long before it starts"),
+    )
+    booking_reminder_offsets_minutes = models.JSONField(
+        _("reminders, minutes before"),
+        editable=False,
+        default=default_reminder_offsets,
+        blank=True,
+        help_text=_("[1440, 120] sends reminders 24 h and 2 h before"),
+    )
 
     class Meta:
         verbose_name = _("organization")
@@ -70,6 +129,25 @@ class Branch(TimeStampedModel):
         _("opening hours"), default=dict, blank=True, help_text=_('{"mon": ["09:00", "21:00"], ...}')
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # --- booking: the switch and overrides of the organization's availability policy (empty: the organization's)
+    online_booking = models.BooleanField(_("accepts online booking"), editable=False, default=True)
+    booking_slot_step_minutes = models.PositiveSmallIntegerField(
+        _("slot step, minutes"), editable=False, null=True, blank=True, choices=[(n, str(n)) for n in SLOT_STEP_CHOICES]
+    )
+    booking_lead_time_minutes = models.PositiveIntegerField(
+        _("lead time, minutes"),
+        editable=False,
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_LEAD_TIME_MINUTES)],
+    )
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        _("booking horizon, days"),
+        editable=False,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_HORIZON_DAYS)],
+    )
 
     class Meta:
         verbose_name = _("branch")
@@ -89,9 +167,7 @@ class Membership(TimeStampedModel):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    branch = models.ForeignKey(
-        Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
-    )
+    branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -99,9 +175,7 @@ class Membership(TimeStampedModel):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "organization", "role"], name="membership_user_org_role_uniq"
-            )
+            models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_user_org_role_uniq")
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,8 @@ class Perm(StrEnum):
     STAFFING_MANAGE = "staffing.manage"
     STAFFING_SELF = "staffing.self"
     ANALYTICS_EXPORT = "analytics.export"
+    MAILING_SEND = "crm.mailing.send"  # marketing mailings to a client segment (and their preview)
+    COMMS_SETTINGS = "booking.comms.settings"  # reminders, rating requests, waiting-list hold, birthday greetings
 
 
 _ALL = frozenset(Perm)

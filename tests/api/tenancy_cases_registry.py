@@ -242,4 +242,6 @@ register(
         needs=(Perm.CATALOG_VIEW,),
     ),
 )
+# --- Booking (issue 8): its own module ---------------------------------------------------------------------
+import tests.api.tenancy_cases_booking  # noqa: E402, F401
 from tests.api import tenancy_cases_staffing  # noqa: E402,F401  (registers the staffing routes)

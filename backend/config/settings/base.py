@@ -237,6 +237,7 @@ BRIGADA_SWEEPS = [
     "backend.notifications.dispatch.outbox_sweep",
     "backend.staffing.services.confirmations.confirmations_due_run",
     "backend.staffing.services.reliability.reliability_nightly_kick",
+    "backend.booking.tasks.comms_sweep",  # hourly birthday run; waiting-list holds and entries past their end
 ]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
