@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -302,8 +303,9 @@ class BookingContext:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.branch.effective_time_zone)
 
-    @property
+    @cached_property
     def policy(self) -> BookingPolicy:
+        # Read once per context (a request): the branch and its organization are loaded with it.
         return booking_policy(self.branch)
 
     @property
