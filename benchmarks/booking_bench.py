@@ -418,6 +418,17 @@ def run_clients(
     return time.perf_counter() - started, results
 
 
+def _queries(path: str, token: str) -> int:
+    """How many queries one request makes (in process, through Django's test client)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        Client().get(path, headers={"Authorization": f"Bearer {token}"})
+    return len(captured.captured_queries)
+
+
 def _slots_path(branch_id: int, q: dict[str, Any]) -> str:
     path = f"/api/v1/booking/slots?branch_id={branch_id}&service_id={q['service_id']}&date={q['date'].isoformat()}"
     return path + (f"&staff_id={q['staff_id']}" if q["staff_id"] else "")
@@ -454,6 +465,8 @@ def bench_http(world: dict[str, Any], port: int, token: str, count: int, threads
         f"   GET /api/v1/booking/slots: {slots_rps:7.1f} req/s, "
         f"p95 {pct([s for _, s, _ in slots], 0.95) * 1000:6.1f} ms"
     )
+    counts = [_queries(p, token) for p in ("/api/v1/me", paths[0])]
+    say(f"   database queries per request: /me {counts[0]}, /booking/slots {counts[1]}")
     passed = ratio >= 0.5 and not bad
     say(
         f"   slots / trivial = {ratio:.2f}x (target >= 0.5x): {'PASS' if passed else 'FAIL'}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,7 +71,7 @@ def day_segments(day_start: dt.time, day_end: dt.time, breaks: Sequence[LocalRan
     return segments
 
 
-def pattern_works_on(pattern: WorkPattern, day: dt.date) -> bool:
+def pattern_works_on(pattern: WorkPattern | Any, day: dt.date) -> bool:
     """Whether ``day`` is a working day of the pattern (inside anchor..end, on the cycle or the weekdays)."""
     if not pattern.anchor_date <= day <= pattern.end_date:
         return False
@@ -106,6 +110,50 @@ def _range_check(first_day: dt.date, last_day: dt.date) -> None:
         raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_DATES, fields=fields)
 
 
+# --- plain reads on the request path ------------------------------------------------------------------------------
+# The slot search runs on every tap of a booking screen. Its reads are written as plain SQL (portable between SQLite
+# and PostgreSQL) returning tuples: building an ORM query cost more than running it (decision 0010).
+
+
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
+
+
+def _time(value: Any) -> Any:
+    return dt.time.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _moment(value: Any) -> Any:
+    """A stored instant as an aware UTC datetime (SQLite hands back text, PostgreSQL an aware value)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _at(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def working_intervals(
     *, user: Any, branch_id: int, staff_id: int, first_day: dt.date, last_day: dt.date
 ) -> list[Interval]:
@@ -141,22 +189,79 @@ def branch_working_intervals(
     callers check the branch first). Every asked master has an entry, empty when they do not work then."""
     zone = ZoneInfo(branch.effective_time_zone)
     wanted = list(staff_ids)
-    scope = Q(organization_id=branch.organization_id, branch_id=branch.pk, staff_id__in=wanted)
-    patterns: dict[int, list[WorkPattern]] = {staff_id: [] for staff_id in wanted}
-    exceptions: dict[int, list[ScheduleException]] = {staff_id: [] for staff_id in wanted}
-    for pattern in WorkPattern.objects.filter(scope, anchor_date__lte=last_day, end_date__gte=first_day):
-        patterns[pattern.staff_id].append(pattern)
-    for exception in ScheduleException.objects.filter(scope, start_date__lte=last_day, end_date__gte=first_day):
-        exceptions[exception.staff_id].append(exception)
+    patterns: dict[int, list[_PatternRow]] = {staff_id: [] for staff_id in wanted}
+    exceptions: dict[int, list[_ExceptionRow]] = {staff_id: [] for staff_id in wanted}
+    if wanted:
+        day_lo, day_hi = connection.ops.adapt_datefield_value(first_day), connection.ops.adapt_datefield_value(last_day)
+        scope = f"organization_id = %s AND branch_id = %s AND staff_id IN ({_marks(wanted)})"
+        params = [branch.organization_id, branch.pk, *wanted]
+        # Only table names and placeholders are formatted into these statements, never a value.
+        sql = (
+            "SELECT 0, staff_id, kind, anchor_date, end_date, cycle_on, cycle_off, weekdays, day_start, day_end, "  # noqa: S608
+            "breaks "
+            f"FROM {_table(WorkPattern)} WHERE {scope} AND anchor_date <= %s AND end_date >= %s "
+            "UNION ALL "
+            "SELECT 1, staff_id, kind, start_date, end_date, NULL, NULL, NULL, day_start, day_end, breaks "
+            f"FROM {_table(ScheduleException)} WHERE {scope} AND start_date <= %s AND end_date >= %s"
+        )
+        for source, staff, kind, lo, hi, on, off, weekdays, start, end, breaks in _rows(
+            sql, [*params, day_hi, day_lo, *params, day_hi, day_lo]
+        ):
+            if source == 0:
+                patterns[staff].append(
+                    _PatternRow(
+                        staff,
+                        kind,
+                        _date(lo),
+                        _date(hi),
+                        on,
+                        off,
+                        _json(weekdays),
+                        _time(start),
+                        _time(end),
+                        _json(breaks),
+                    )
+                )
+            else:
+                exceptions[staff].append(
+                    _ExceptionRow(staff, kind, _date(lo), _date(hi), _time(start), _time(end), _json(breaks))
+                )
     return {
         staff_id: _staff_intervals(patterns[staff_id], exceptions[staff_id], zone, first_day, last_day)
         for staff_id in wanted
     }
 
 
+class _PatternRow(NamedTuple):
+    """The fields of a work pattern the day-by-day computation reads (plain values, not a model instance)."""
+
+    staff_id: int
+    kind: str
+    anchor_date: dt.date
+    end_date: dt.date
+    cycle_on: int | None
+    cycle_off: int | None
+    weekdays: list[int]
+    day_start: dt.time
+    day_end: dt.time
+    breaks: list[list[str]]
+
+
+class _ExceptionRow(NamedTuple):
+    """The fields of a schedule exception the day-by-day computation reads."""
+
+    staff_id: int
+    kind: str
+    start_date: dt.date
+    end_date: dt.date
+    day_start: dt.time | None
+    day_end: dt.time | None
+    breaks: list[list[str]]
+
+
 def _staff_intervals(
-    patterns: Sequence[WorkPattern],
-    exceptions: Sequence[ScheduleException],
+    patterns: Sequence[_PatternRow],
+    exceptions: Sequence[_ExceptionRow],
     zone: ZoneInfo,
     first_day: dt.date,
     last_day: dt.date,
@@ -198,8 +303,9 @@ class BookingContext:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.branch.effective_time_zone)
 
-    @property
+    @cached_property
     def policy(self) -> BookingPolicy:
+        # Read once per context (a request): the branch and its organization are loaded with it.
         return booking_policy(self.branch)
 
     @property
@@ -230,15 +336,14 @@ def booking_context(*, user: Any, branch_id: int) -> BookingContext:
     a customer reaches only a branch that accepts online booking (any other is a 404)."""
     member_of = organization_ids_for(user)
     if not member_of and getattr(user, "is_authenticated", False):
-        branch = _public_branches().select_related("organization").filter(pk=branch_id).first()
+        branch = next(iter(_public_branches().select_related("organization").filter(pk=branch_id).order_by()), None)
         if branch is None:
             raise NotFound(_("Branch not found."))
         return BookingContext(branch=branch, public=True)
-    branch = (
-        Branch.objects.select_related("organization")
-        .filter(pk=branch_id, is_active=True, organization_id__in=member_of)
-        .first()
+    found = Branch.objects.select_related("organization").filter(
+        pk=branch_id, is_active=True, organization_id__in=member_of
     )
+    branch = next(iter(found.order_by()), None)
     if branch is None:
         raise NotFound(_("Branch not found."))
     organization_access_check(user, branch.organization_id, Perm.CATALOG_VIEW)
@@ -280,6 +385,22 @@ def bookable_staff_services(context: BookingContext, service_ids: Iterable[int])
     return links
 
 
+class _ServiceRow(NamedTuple):
+    """What a visit's step needs of its service (read as plain values, not a model instance)."""
+
+    id: int
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    resource_kind: str
+    capacity: int
+    is_group: bool
+
+
+_SERVICE_FIELDS = _ServiceRow._fields
+_SERVICE_SELECT = ", ".join(f"s.{name}" for name in _SERVICE_FIELDS)
+
+
 def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[ServiceSpec]:
     """The steps of a visit, in order, with each qualified master's duration: 404 for a service the caller cannot
     book at the branch (unknown, another organization's, archived, not offered or not online), 422 for a group
@@ -290,15 +411,35 @@ def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[Ser
             fields={"service_ids": [_("Choose between 1 and %(n)d services.") % {"n": MAX_VISIT_LINES}]},
         )
     wanted = set(service_ids)
-    # One query for the services and who performs them; a service nobody performs is looked up on its own.
-    links = list(
-        bookable_staff_services(context, wanted)
-        .filter(service__in=bookable_services(context))
-        .select_related("service")
+    # One plain query: each qualified master's link (the rules of ``bookable_staff_services``) joined with its
+    # service and the branch's offer (those of ``bookable_services``). A service nobody performs is looked up on its
+    # own: it still answers, with no slots.
+    asked = sorted(wanted)
+    org_id, branch_id = context.branch.organization_id, context.branch.pk
+    online = (
+        " AND ss.online_booking = %s AND s.online_booking = %s AND bs.online_booking = %s" if context.public else ""
     )
-    services = {link.service_id: link.service for link in links}
+    sql = (
+        f"SELECT ss.staff_id, ss.duration_minutes, {_SERVICE_SELECT}"  # noqa: S608 (names and placeholders only)
+        f" FROM {_table(StaffService)} ss JOIN {_table(Service)} s ON s.id = ss.service_id"
+        f" JOIN {_table(BranchService)} bs ON bs.service_id = s.id AND bs.branch_id = %s"
+        f" WHERE ss.organization_id = %s AND ss.service_id IN ({_marks(asked)}) AND ss.is_active = %s"
+        " AND s.organization_id = %s AND s.is_active = %s AND s.deleted_at IS NULL AND bs.is_active = %s"
+        f"{online} AND ss.staff_id IN (SELECT m.user_id FROM {_table(Membership)} m"
+        f" JOIN {_table(get_user_model())} u ON u.id = m.user_id WHERE m.organization_id = %s AND m.role = %s"
+        " AND m.is_active = %s AND u.is_active = %s AND (m.branch_id IS NULL OR m.branch_id = %s))"
+    )
+    params: list[Any] = [branch_id, org_id, *asked, True, org_id, True, True]
+    params += [True, True, True] if context.public else []
+    params += [org_id, Role.MASTER.value, True, True, branch_id]
+    services: dict[int, _ServiceRow] = {}
+    durations: dict[int, dict[int, dt.timedelta]] = {}
+    for staff_id, own_minutes, *row in _rows(sql, params):
+        service = services.get(row[0]) or services.setdefault(row[0], _ServiceRow._make([*row[:-1], bool(row[-1])]))
+        durations.setdefault(service.id, {})[staff_id] = dt.timedelta(minutes=own_minutes or service.duration_minutes)
     if len(services) != len(wanted):
-        services.update({s.pk: s for s in bookable_services(context).filter(pk__in=wanted - set(services))})
+        missing = bookable_services(context).filter(pk__in=wanted - set(services)).order_by()
+        services.update({row[0]: _ServiceRow(*row) for row in missing.values_list(*_SERVICE_FIELDS)})
     if len(services) != len(wanted):
         raise NotFound(_("Service not found."))
     if len(service_ids) > 1 and any(s.is_group for s in services.values()):
@@ -306,14 +447,10 @@ def visit_specs(context: BookingContext, service_ids: Sequence[int]) -> list[Ser
             _("A group service is booked on its own."),
             fields={"service_ids": [_("A group service is booked on its own.")]},
         )
-    durations: dict[int, dict[int, dt.timedelta]] = {pk: {} for pk in services}
-    for link in links:
-        minutes = link.duration_minutes or services[link.service_id].duration_minutes
-        durations[link.service_id][link.staff_id] = dt.timedelta(minutes=minutes)
     return [
         ServiceSpec(
             service_id=pk,
-            durations=durations[pk],
+            durations=durations.get(pk, {}),
             buffer_before=dt.timedelta(minutes=services[pk].buffer_before_minutes),
             buffer_after=dt.timedelta(minutes=services[pk].buffer_after_minutes),
             resource_kinds=(services[pk].resource_kind,) if services[pk].resource_kind else (),
@@ -344,29 +481,34 @@ def booking_board(
     kinds = {kind for spec in specs for kind in spec.resource_kinds}
     resource_ids: list[int] = []
     if kinds:
-        for rid, kind in (
-            Resource.objects.filter(branch_id=branch.pk, is_active=True, kind__in=kinds)
-            .order_by("id")
-            .values_list("id", "kind")
+        wanted_kinds = sorted(kinds)
+        for rid, kind in _rows(
+            f"SELECT id, kind FROM {_table(Resource)} WHERE branch_id = %s AND is_active = %s "  # noqa: S608
+            f"AND kind IN ({_marks(wanted_kinds)}) ORDER BY id",
+            [branch.pk, True, *wanted_kinds],
         ):
             board.resources.setdefault(kind, []).append(rid)
             resource_ids.append(rid)
     busy: dict[int, list[Interval]] = {m: [] for m in masters}
     booked: dict[int, list[Interval]] = {m: [] for m in masters}
     held: dict[int, list[Interval]] = {rid: [] for rid in resource_ids}
-    # One query for the masters' and the resources' held time.
-    holders = Q(staff_id__in=masters) | Q(resource_id__in=resource_ids) if resource_ids else Q(staff_id__in=masters)
-    rows = Occupancy.objects.filter(holders, is_active=True, starts_at__lt=hi, ends_at__gt=lo).values_list(
-        "staff_id",
-        "resource_id",
-        "starts_at",
-        "ends_at",
-        "line__starts_at",
-        "line__ends_at",
-        "group_session__starts_at",
-        "group_session__ends_at",
+    # One query for the masters' and the resources' held time, with the service range each holding belongs to.
+    holders = [f"o.staff_id IN ({_marks(list(masters))})"] if masters else []
+    if resource_ids:
+        holders.append(f"o.resource_id IN ({_marks(resource_ids)})")
+    rows = (
+        _rows(
+            "SELECT o.staff_id, o.resource_id, o.starts_at, o.ends_at, l.starts_at, l.ends_at, g.starts_at, g.ends_at "  # noqa: S608
+            f"FROM {_table(Occupancy)} o LEFT JOIN {_table(AppointmentLine)} l ON l.id = o.line_id "
+            f"LEFT JOIN {_table(GroupSession)} g ON g.id = o.group_session_id "
+            f"WHERE ({' OR '.join(holders)}) AND o.is_active = %s AND o.starts_at < %s AND o.ends_at > %s",
+            [*masters, *resource_ids, True, _at(hi), _at(lo)],
+        )
+        if holders
+        else []
     )
-    for staff_id, rid, start, end, line_start, line_end, session_start, session_end in rows:
+    for staff_id, rid, *moments in rows:
+        start, end, line_start, line_end, session_start, session_end = map(_moment, moments)
         if rid in held:
             held[rid].append((start, end))
         if staff_id not in busy:

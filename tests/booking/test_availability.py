@@ -344,3 +344,42 @@ def test_visit_plan_lays_out_the_visit_the_search_offers(customer: Any) -> None:
         visit_plan(branch_id=branch.pk, service_ids=[cut.pk], start=at(day, 9, 5), staff_id=first.pk, now=EARLY) is None
     )
     assert Occupancy.objects.count() == 1  # a plan books nothing
+
+
+def test_only_active_masters_of_the_branch_with_an_active_link_qualify(customer: Any) -> None:
+    # The slot search reads who qualifies in one plain query: each rule it repeats is pinned here.
+    from backend.organizations.models import Membership
+
+    branch = branch_of(public_org())
+    elsewhere = branch_of(branch.organization, name="Elsewhere")
+    cut = service_at(branch, 60)
+    kept = master_at(branch, [cut], durations={cut.pk: 45})
+    narrowed, left, gone, unlinked = (master_at(branch, [cut]) for _ in range(4))
+    Membership.objects.filter(user=narrowed).update(branch=elsewhere)
+    Membership.objects.filter(user=left).update(is_active=False)
+    type(gone).objects.filter(pk=gone.pk).update(is_active=False)
+    StaffService.objects.filter(staff=unlinked).update(is_active=False)
+    slots = search(customer, branch, [cut], D(2027, 2, 1))
+    assert {s.staff_id for s in slots} == {kept.pk}
+    assert {s.end - s.start for s in slots} == {dt.timedelta(minutes=45)}  # the master's own duration
+    for other in (narrowed, left, gone, unlinked):
+        with pytest.raises(NotFound):
+            search(customer, branch, [cut], D(2027, 2, 1), staff_id=other.pk)
+
+
+def test_an_archived_or_withdrawn_service_is_not_found(customer: Any) -> None:
+    from django.utils import timezone
+
+    from backend.catalog.models import BranchService
+
+    branch = branch_of(public_org())
+    archived, withdrawn, elsewhere = (service_at(branch, 60, name=f"Service {i}") for i in range(3))
+    master_at(branch, [archived, withdrawn, elsewhere])
+    type(archived).objects.filter(pk=archived.pk).update(deleted_at=timezone.now())
+    BranchService.objects.filter(service=withdrawn).update(is_active=False)
+    BranchService.objects.filter(service=elsewhere).update(branch=branch_of(branch.organization, name="Other"))
+    manager = member(branch.organization)
+    for service in (archived, withdrawn, elsewhere):
+        for user in (customer, manager):
+            with pytest.raises(NotFound):
+                search(user, branch, [service], D(2027, 2, 1))
