@@ -27,6 +27,7 @@ from .errors import (
 from .idempotency import EXEMPT_PREFIXES, HEADER
 from .imports.router import router as imports_router
 from .security import bearer
+from .staffing.router import router as staffing_router
 from .system.router import router as system_router
 
 DESCRIPTION = """
@@ -115,6 +116,8 @@ def build_api() -> NinjaAPI:
     api.add_router("/booking", booking_slots_router)
     api.add_router("/booking", booking_router)
     api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
+    api.add_router("/staffing", staffing_router)
+    api.add_router("/staffing", "mobile_api.staffing.attendance.router")
     return api
 
 

@@ -1,5 +1,9 @@
 """Benchmark: the solver against flat "call ceil(r x headcount) best-ranked" rules on a generated day.
 
+Two reports: :func:`run` (the first solver's: an ordinary day, the cost sweep, a batch re-plan) and
+:func:`service_table` (issue 10: a short and a slack day under each service policy, the solver and the
+greedy-only plan beside the flat rules, each solver phase's time and objective removed, the targets).
+
 Attendance is simulated with the generator's hidden TRUE show rates, never with the estimates the
 solver planned with, so a method is only rewarded for what would really happen.
 """
@@ -15,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import sparse
 
-from scheduling_solver.generator import GeneratedDay, generate_day
+from scheduling_solver.generator import GeneratedDay, generate_day, short_day, with_service_policy
 from scheduling_solver.greedy import PlanState
 from scheduling_solver.probability import fit_prior
 from scheduling_solver.problem import build_problem
@@ -37,7 +41,7 @@ class MethodResult:
     slots_filled: float  # share of requested places filled
     wasted_per_100: float  # people who came but were not needed, per 100 requested
     calls_per_requested: float
-    expected_cost: float  # mean cost per shift under the true rates
+    expected_cost: float  # mean cost per shift under the true rates (priority and full_first penalty included)
     wall_s: float
 
 
@@ -89,6 +93,9 @@ def simulate(
     p = true_rates[np.array(cols, dtype=np.int64)] if cols else np.zeros(0)
     onehot = sparse.csr_matrix((np.ones(len(cols)), (np.arange(len(cols)), rows)), shape=(len(cols), len(head)))
     pol = instance.policy
+    # Per-shift priority-scaled shortfall cost and full_first penalty, as the solver prices them.
+    terms = np.array([instance.service_terms(s) for s in instance.shifts], dtype=np.float64).reshape(-1, 2)
+    cu, pen = terms[:, 0], terms[:, 1]
     full = filled = wasted = cost = 0.0
     done = 0
     while done < draws:
@@ -99,7 +106,7 @@ def simulate(
         filled += float(np.minimum(x, head).sum())
         surplus = np.maximum(x - head, 0.0)
         wasted += float(surplus.sum())
-        cost += float((pol.cost_unfilled * np.maximum(head - x, 0.0) + pol.cost_idle * surplus).sum())
+        cost += float((cu * np.maximum(head - x, 0.0) + pol.cost_idle * surplus + pen * (x < head)).sum())
         done += n
     requested = head.sum()
     return MethodResult(
@@ -308,3 +315,208 @@ def report_json(rep: BenchReport) -> dict[str, object]:
     data = asdict(rep)
     data["sweep"] = [{"ratio": r, **asdict(m)} for r, m in rep.sweep]
     return data
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Service-level tables (issue 10): a short day and a slack day, each with every shift ``spread`` and
+# with every shift ``full_first``, the solver and the greedy-only plan beside the flat rules.
+
+
+@dataclass(frozen=True)
+class DayType:
+    """A kind of day the tables are printed for."""
+
+    name: str
+    workers: int
+    shifts: int
+    short: bool  # scarce supply (generator.short_day) rather than the ordinary slack day
+    time_limit_s: float
+
+
+DAY_TYPES = (
+    DayType("short day", 2_000, 220, True, 5.0),
+    DayType("slack day", 10_000, 1_000, False, 10.0),
+)
+QUICK_DAY_TYPES = (
+    DayType("short day", 400, 44, True, 1.0),
+    DayType("slack day", 1_000, 100, False, 1.0),
+)
+# The call cap of the short-day solver rows that face the target: with the default cap (2.5) the
+# solver calls every worker it can use, a few more call-ups than the flat 1.5x rule manages to place.
+SHORT_DAY_CALL_RATIO = 1.2
+
+
+@dataclass(frozen=True)
+class PhaseFigures:
+    """One solver phase of one plan: wall time and objective removed (summed if the phase ran twice)."""
+
+    name: str
+    wall_s: float
+    objective_removed: float
+
+
+@dataclass(frozen=True)
+class SolverRow:
+    """A solver plan's simulated figures plus its phases and exact objective."""
+
+    result: MethodResult
+    phases: list[PhaseFigures]
+    objective: float
+    valid: bool
+
+
+@dataclass(frozen=True)
+class ServiceTable:
+    """Everything printed for one day type and one service policy."""
+
+    day: DayType
+    service: str
+    seed: int
+    places: int
+    supply: float  # workers per requested place
+    solver_rows: list[SolverRow]
+    flat_rows: list[MethodResult]
+    targets: list[tuple[str, bool]]
+
+
+def _phase_figures(solution: Solution) -> list[PhaseFigures]:
+    order: list[str] = []
+    wall: dict[str, float] = {}
+    removed: dict[str, float] = {}
+    for ph in solution.phases:
+        if ph.name not in wall:
+            order.append(ph.name)
+        wall[ph.name] = wall.get(ph.name, 0.0) + ph.wall_s
+        removed[ph.name] = removed.get(ph.name, 0.0) + ph.objective_removed
+    return [PhaseFigures(n, wall[n], removed[n]) for n in order]
+
+
+def _solver_row(
+    inst: Instance,
+    day: GeneratedDay,
+    *,
+    method: str,
+    draws: int,
+    seed: int,
+    polish: bool = True,
+    selection: bool = True,
+) -> SolverRow:
+    t0 = time.perf_counter()
+    solution, _ = solve_with_context(inst, polish_enabled=polish, selection_enabled=selection)
+    wall = time.perf_counter() - t0
+    res = simulate(
+        inst, assignment_of(inst, solution), day.true_rates, draws=draws, seed=seed, method=method, wall_s=wall
+    )
+    return SolverRow(res, _phase_figures(solution), solution.totals.objective, validate(inst, solution).ok)
+
+
+def service_table(day_type: DayType, service: str, seed: int, *, draws: int = 2000) -> ServiceTable:
+    """Plan one day type under one service policy with the solver, the greedy alone and the flat rules."""
+    gen = (
+        short_day(day_type.workers, day_type.shifts, seed)
+        if day_type.short
+        else generate_day(day_type.workers, day_type.shifts, seed)
+    )
+    prior = fit_prior(((w.shows, w.no_shows) for w in gen.instance.workers), gen.instance.policy.prior)
+    base = with_service_policy(gen.instance, service).with_policy(
+        time_limit_s=day_type.time_limit_s, seed=seed, prior=prior
+    )
+    sim_seed = seed + 1
+    variants: list[tuple[str, Instance]] = [("", base)]
+    if day_type.short:
+        variants.append((f" cap {SHORT_DAY_CALL_RATIO:g}x", base.with_policy(max_call_ratio=SHORT_DAY_CALL_RATIO)))
+    rows: list[SolverRow] = []
+    for suffix, inst in variants:
+        rows.append(_solver_row(inst, gen, method=f"solver{suffix}", draws=draws, seed=sim_seed))
+        if service == "full_first":
+            rows.append(
+                _solver_row(inst, gen, method=f"no selection{suffix}", draws=draws, seed=sim_seed, selection=False)
+            )
+        rows.append(_solver_row(inst, gen, method=f"greedy only{suffix}", draws=draws, seed=sim_seed, polish=False))
+    flats = []
+    for r in FLAT_RATIOS:
+        plan, wall = flat_plan(base, r)
+        flats.append(
+            simulate(base, plan, gen.true_rates, draws=draws, seed=sim_seed, method=f"flat {r:g}x", wall_s=wall)
+        )
+    places = sum(s.headcount for s in base.shifts)
+    return ServiceTable(
+        day_type,
+        service,
+        seed,
+        places,
+        day_type.workers / places,
+        rows,
+        flats,
+        _targets(day_type, service, rows, flats),
+    )
+
+
+def _targets(day: DayType, service: str, rows: list[SolverRow], flats: list[MethodResult]) -> list[tuple[str, bool]]:
+    flat15 = next(m for m in flats if m.method == "flat 1.5x")
+    out = [("every solver plan passes the validator", all(r.valid for r in rows))]
+    solver = [r.result for r in rows if r.result.method.startswith("solver")]
+    out.append(
+        (
+            "solver's cost under the true rates is below every flat rule's",
+            all(s.expected_cost <= min(f.expected_cost for f in flats) for s in solver),
+        )
+    )
+    if day.short and service == "full_first":
+        for s in solver:
+            out.append(
+                (
+                    f"{s.method}: call-ups {s.calls_per_requested:.3f} <= flat 1.5x's {flat15.calls_per_requested:.3f} "
+                    f"and fully staffed {100 * s.fully_staffed:.1f}% >= its {100 * flat15.fully_staffed:.1f}%",
+                    s.calls_per_requested <= flat15.calls_per_requested + 1e-12
+                    and s.fully_staffed >= flat15.fully_staffed - 1e-12,
+                )
+            )
+    return out
+
+
+_HEADER = (
+    f"{'method':<24}{'fill rate':>10}{'fully staffed':>14}{'wasted/100':>11}{'calls/place':>12}"
+    f"{'cost/shift':>11}{'wall s':>8}"
+)
+
+
+def _service_row(m: MethodResult) -> str:
+    return (
+        f"{m.method:<24}{100 * m.slots_filled:>9.1f}%{100 * m.fully_staffed:>13.1f}%{m.wasted_per_100:>11.1f}"
+        f"{m.calls_per_requested:>12.3f}{m.expected_cost:>11.2f}{m.wall_s:>8.2f}"
+    )
+
+
+def format_service_table(table: ServiceTable) -> str:
+    """The table, the phases of each solver plan and the target checks, as printed by the benchmark."""
+    d = table.day
+    lines = [
+        f"{d.name}, every shift {table.service}: {d.workers} workers x {d.shifts} shifts, {table.places} places "
+        f"({table.supply:.2f} workers per place), seed {table.seed}, time limit {d.time_limit_s:g} s",
+        _HEADER,
+    ]
+    lines += [_service_row(r.result) for r in table.solver_rows]
+    lines += [_service_row(m) for m in table.flat_rows]
+    lines.append("phases (wall s / objective removed):")
+    for r in table.solver_rows:
+        parts = [f"{p.name} {p.wall_s:.2f} s / {p.objective_removed:.1f}" for p in r.phases]
+        lines.append(f"  {r.result.method:<22}objective {r.objective:.1f}: " + "; ".join(parts))
+    for text, ok in table.targets:
+        lines.append(f"  [{'PASS' if ok else 'FAIL'}] {text}")
+    return "\n".join(lines)
+
+
+def idle_phases(tables: Sequence[ServiceTable]) -> list[str]:
+    """Phases that ran in some table's solver plans and removed nothing on any of them."""
+    removed: dict[str, float] = {}
+    for t in tables:
+        for r in t.solver_rows:
+            for p in r.phases:
+                removed[p.name] = max(removed.get(p.name, 0.0), p.objective_removed)
+    return [name for name, value in removed.items() if value <= 1e-9]
+
+
+def service_tables(day_types: Sequence[DayType], seed: int, *, draws: int = 2000) -> list[ServiceTable]:
+    """Every day type under both service policies."""
+    return [service_table(d, service, seed, draws=draws) for d in day_types for service in ("spread", "full_first")]

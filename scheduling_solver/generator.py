@@ -9,7 +9,7 @@ only loosely follows reliability, which is exactly why "call the best-ranked" ov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -111,3 +111,23 @@ def generate_day(
             )
         )
     return GeneratedDay(Instance(tuple(workers), tuple(shifts), policy or Policy()), true)
+
+
+# Workers per requested place on a short day: the city's scarce weekday (about 1.2 people per place,
+# so with a third not coming the pool cannot cover every order).
+SHORT_DAY_SUPPLY = 1.2
+
+
+def short_day(n_workers: int, n_shifts: int, seed: int = 0, *, supply: float = SHORT_DAY_SUPPLY) -> GeneratedDay:
+    """A short day: total headcount about ``n_workers / supply`` (default 1.2 workers per place).
+
+    Same districts, skills, windows and hidden show rates as :func:`generate_day` for the seed; only
+    the order sizes are scaled up to the scarce demand.
+    """
+    return generate_day(n_workers, n_shifts, seed, demand_ratio=1.0 / supply)
+
+
+def with_service_policy(instance: Instance, service: str) -> Instance:
+    """A copy of ``instance`` with every shift on the service policy ``service`` (spread or full_first)."""
+    shifts = tuple(replace(s, policy=service) for s in instance.shifts)
+    return Instance(instance.workers, shifts, instance.policy)

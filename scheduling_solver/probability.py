@@ -103,3 +103,27 @@ def shift_outcome(
         # Written so a zero penalty adds exactly 0.0: old figures stay bit-for-bit the same.
         expected_cost=cost_unfilled * shortfall + cost_idle * surplus + shortfall_penalty * short_of_full,
     )
+
+
+def decay_weights(ages_days: Sequence[float] | np.ndarray, half_life_days: float) -> np.ndarray:
+    """Weight of each past call by its age: 1 today, 1/2 after ``half_life_days``, 1/4 after two half-lives.
+
+    The one definition of time decay: what :func:`show_probability` expects its ``shows`` and ``no_shows``
+    to have been decayed with. A negative age (a call dated after ``now``) counts as today.
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be positive")
+    ages = np.maximum(np.asarray(ages_days, dtype=float), 0.0)
+    return np.asarray(np.exp2(-ages / half_life_days))
+
+
+def decayed_counts(
+    ages_days: Sequence[float] | np.ndarray, showed: Sequence[bool] | np.ndarray, half_life_days: float
+) -> tuple[float, float]:
+    """Time-decayed ``(shows, no_shows)`` of one worker's past calls, ready for :func:`show_probability`
+    and :func:`fit_prior`; ``ages_days[i]`` is how long ago call ``i`` was, ``showed[i]`` whether they came."""
+    weights = decay_weights(ages_days, half_life_days)
+    came = np.asarray(showed, dtype=bool)
+    if weights.shape != came.shape:
+        raise ValueError("ages_days and showed must have the same length")
+    return float(weights[came].sum()), float(weights[~came].sum())

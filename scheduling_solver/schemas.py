@@ -159,15 +159,37 @@ class Totals:
     objective: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What one solver phase did: its wall time and how much of the objective it removed.
+
+    ``name`` is one of ``greedy`` (marginal-gain construction from the fixed and ``min_fill`` calls),
+    ``exact`` (the subset model of tiny days), ``selection`` (CP-SAT choice of the ``full_first`` shifts
+    to staff fully), ``polish`` (CP-SAT from the plan as a hint) and ``local_search``.
+    ``objective_removed`` is the drop in ``Totals.objective`` across the phase (never negative: a phase
+    whose plan is worse is not adopted), so the phases' figures add up to the plan's objective below
+    the starting plan's. Informational only: the validator does not check it, and old solutions without
+    phases stay valid.
+    """
+
+    name: str
+    wall_s: float
+    objective_removed: float
+
+
 @dataclass(frozen=True)
 class Solution:
-    """A plan for every shift, or ``infeasible`` with ``reasons`` naming the contradiction."""
+    """A plan for every shift, or ``infeasible`` with ``reasons`` naming the contradiction.
+
+    ``phases`` (optional, default empty) accounts for the solver's phases in the order they ran.
+    """
 
     status: str
     wall_s: float
     shifts: dict[str, ShiftPlan]
     totals: Totals
     reasons: tuple[str, ...] = ()
+    phases: tuple[Phase, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -490,7 +512,7 @@ def parse_solution(data: Any) -> Solution:
     errs = _Errors()
     if not isinstance(data, dict):
         raise SchemaError([("$", f"expected a solution object, got {_describe(data)}")])
-    _unknown_keys(errs, data, {"status", "wall_s", "shifts", "totals", "reasons"}, "$")
+    _unknown_keys(errs, data, {"status", "wall_s", "shifts", "totals", "reasons", "phases"}, "$")
     status = data.get("status")
     if status not in STATUSES:
         errs.add("$.status", f"expected one of {', '.join(STATUSES)}, got {_describe(status)}")
@@ -515,9 +537,31 @@ def parse_solution(data: Any) -> Solution:
         objective=_number(errs, totals_raw, "objective", "$.totals", default=0.0),
     )
     reasons = _string_list(errs, data, "reasons", "$")
+    phases = _parse_phases(errs, data.get("phases", []), "$.phases")
     if errs.items:
         raise SchemaError(errs.items)
-    return Solution(status=str(status), wall_s=wall, shifts=plans, totals=totals, reasons=reasons)
+    return Solution(status=str(status), wall_s=wall, shifts=plans, totals=totals, reasons=reasons, phases=phases)
+
+
+def _parse_phases(errs: _Errors, value: Any, path: str) -> tuple[Phase, ...]:
+    if not isinstance(value, list):
+        errs.add(path, f"expected a list of phases, got {_describe(value)}")
+        return ()
+    out: list[Phase] = []
+    for i, obj in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(obj, dict):
+            errs.add(p, f"expected an object, got {_describe(obj)}")
+            continue
+        _unknown_keys(errs, obj, {"name", "wall_s", "objective_removed"}, p)
+        out.append(
+            Phase(
+                name=_string(errs, obj, "name", p),
+                wall_s=_number(errs, obj, "wall_s", p, low=0.0),
+                objective_removed=_number(errs, obj, "objective_removed", p, low=0.0),
+            )
+        )
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -596,4 +640,7 @@ def solution_to_json(solution: Solution) -> dict[str, Any]:
             "objective": solution.totals.objective,
         },
         "reasons": list(solution.reasons),
+        "phases": [
+            {"name": ph.name, "wall_s": ph.wall_s, "objective_removed": ph.objective_removed} for ph in solution.phases
+        ],
     }

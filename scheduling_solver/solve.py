@@ -6,9 +6,11 @@
 3. Marginal-gain construction (:mod:`scheduling_solver.greedy`). Every phase prices a shift with its
    priority and its ``full_first`` penalty (:meth:`scheduling_solver.schemas.Instance.service_terms`).
 4. Tiny days: CP-SAT over enumerated call sets priced exactly, so ``optimal`` is a real proof.
-   Other days: CP-SAT polishing from the greedy plan as a complete hint (convex piecewise-linear cost
-   in expected attendance), then an exact local search for the rest of the budget.
+   Other days: an exact local search; then, when some shift is ``full_first``, the CP-SAT selection of
+   the shifts to staff fully (:mod:`scheduling_solver.select`) and the local search again.
 5. Standby lists and exact figures (Poisson-binomial) for every shift.
+
+Each phase is timed and priced: ``Solution.phases`` says how much of the objective it removed.
 
 Everything after step 3 is bounded by deterministic budgets derived from ``policy.time_limit_s`` (so a
 seed reproduces the plan) with the wall clock as a safety net.
@@ -20,23 +22,29 @@ import gc
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scheduling_solver.greedy import PlanState, construct, reach_min_fill, standby_lists
 from scheduling_solver.local_search import improve
-from scheduling_solver.polish import PolishResult, polish, solve_exactly
+from scheduling_solver.polish import PolishResult, solve_exactly
 from scheduling_solver.probability import shift_outcome
 from scheduling_solver.problem import Problem, build_problem
-from scheduling_solver.schemas import Instance, ShiftPlan, Solution, Totals
+from scheduling_solver.schemas import Instance, Phase, ShiftPlan, Solution, Totals
+from scheduling_solver.select import GROUPS_PER_SECOND, select, wants_selection
+
+if TYPE_CHECKING:
+    from scheduling_solver.incremental import LivePlan
 
 # Wall time kept back from the CP-SAT budget for standby lists and exact figures afterwards.
 _RESERVE_S = 0.3
 _RESERVE_PER_SHIFT_S = 0.0008
-# Share of the remaining budget for CP-SAT; the exact local search gets the rest (it is where the
-# measured gains are: CP-SAT from the greedy's hint rarely finds a better plan by the exact measure).
-CP_SAT_SHARE = 0.2
+# Share of the budget counted out to the exact local search (in visits); the CP-SAT selection of
+# full_first shifts, when there are any, gets the rest (in neighbourhoods). The local search runs
+# first and usually converges long before its share; the wall deadline only cuts in on a busy machine.
+LOCAL_SEARCH_SHARE = 0.8
 # Local-search work is counted in shift visits, not seconds, so a seed reproduces the same plan; this
 # rate is what one core manages, and the wall deadline only cuts in on an overloaded machine.
 VISITS_PER_SECOND = 2000
@@ -48,6 +56,8 @@ class SolveContext:
 
     problem: Problem
     state: PlanState
+    # The event-by-event plan of :func:`scheduling_solver.replan.replan_one`, made on its first event.
+    live: LivePlan | None = None
 
 
 def fixed_conflicts(problem: Problem, state: PlanState) -> list[str]:
@@ -171,13 +181,73 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def solve_with_context(instance: Instance, *, polish_enabled: bool = True) -> tuple[Solution, SolveContext | None]:
-    """Solve and also return the context a later :func:`scheduling_solver.replan.replan` can reuse."""
+def solve_with_context(
+    instance: Instance, *, polish_enabled: bool = True, selection_enabled: bool = True
+) -> tuple[Solution, SolveContext | None]:
+    """Solve and also return the context a later :func:`scheduling_solver.replan.replan` can reuse.
+
+    ``polish_enabled=False`` stops after the greedy (the benchmark's greedy-only plan: no exact model,
+    local search or selection);
+    ``selection_enabled=False`` skips the CP-SAT selection of full_first shifts (to measure it).
+    """
     with gc_paused():
-        return _solve(instance, polish_enabled=polish_enabled)
+        return _solve(instance, polish_enabled=polish_enabled, selection_enabled=selection_enabled)
 
 
-def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, SolveContext | None]:
+class _PhaseLog:
+    """Times each phase and prices the plan at its end, so every phase accounts for what it removed.
+
+    Shift values are cached by call set, so a boundary re-prices only the shifts the phase changed
+    (a local search touches a few of ten thousand); the sum is taken in shift order every time.
+    """
+
+    def __init__(self, problem: Problem, state: PlanState) -> None:
+        self.problem = problem
+        self.phases: list[Phase] = []
+        self.keys: list[frozenset[int] | None] = [None] * problem.n_shifts
+        self.values = [0.0] * problem.n_shifts
+        self.value = self._price(state)
+        self.t = time.perf_counter()
+
+    def _price(self, state: PlanState) -> float:
+        problem = self.problem
+        for s in range(problem.n_shifts):
+            key = frozenset(state.called_set[s])
+            if key != self.keys[s]:
+                self.keys[s] = key
+                self.values[s] = shift_value(problem, s, sorted(key, key=lambda w: int(problem.priority[w])))
+        return float(sum(self.values))
+
+    def start(self) -> None:
+        """Start timing the next phase (time spent between phases belongs to none of them)."""
+        self.t = time.perf_counter()
+
+    def done(self, name: str, state: PlanState) -> None:
+        """Close phase ``name`` with the plan it leaves in ``state``."""
+        wall = time.perf_counter() - self.t
+        value = self._price(state)
+        # Phases only adopt better plans; the clamp absorbs float summation order.
+        self.phases.append(Phase(name, wall, max(0.0, self.value - value)))
+        self.value = value
+        self.t = time.perf_counter()
+
+
+def shift_value(problem: Problem, s: int, called: Sequence[int]) -> float:
+    """Exact expected cost of one shift's calls plus their rank and distance terms."""
+    inst = problem.instance
+    pol = inst.policy
+    cu, pen = inst.service_terms(inst.shifts[s])
+    if not called:
+        return cu * int(problem.headcount[s]) + pen
+    ws = np.asarray(called, dtype=np.int64)
+    out = shift_outcome(problem.p[ws], int(problem.headcount[s]), cu, pol.cost_idle, pen)
+    pairs = float(problem.rank_penalty[ws].sum()) + pol.distance_weight * float(distances(problem, s, ws).sum())
+    return out.expected_cost + pairs
+
+
+def _solve(
+    instance: Instance, *, polish_enabled: bool, selection_enabled: bool
+) -> tuple[Solution, SolveContext | None]:
     t0 = time.perf_counter()
     pol = instance.policy
     problem = build_problem(instance)
@@ -185,7 +255,9 @@ def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, Solve
     reasons = fixed_conflicts(problem, state) or reach_min_fill(state)
     if reasons:
         return infeasible_solution(reasons, t0), None
+    log = _PhaseLog(problem, state)
     construct(state)
+    log.done("greedy", state)
     status = "feasible"
     deadline = t0 + pol.time_limit_s - _RESERVE_S - _RESERVE_PER_SHIFT_S * problem.n_shifts
     if polish_enabled and deadline - time.perf_counter() > 0.05 and problem.n_shifts:
@@ -195,18 +267,26 @@ def _solve(instance: Instance, *, polish_enabled: bool) -> tuple[Solution, Solve
             if exact.proven_optimal and at_least_as_good:
                 # The subset model prices every call set exactly, so its optimum is the true optimum.
                 status = "optimal"
+            log.done("exact", state)
         else:
-            # CP-SAT gets part of what is left; the exact local search the rest.
-            cp_deadline = time.perf_counter() + (deadline - time.perf_counter()) * CP_SAT_SHARE
-            result = polish(
-                problem, state, deadline=cp_deadline, seed=pol.seed, budget_s=pol.time_limit_s * CP_SAT_SHARE
-            )
-            state, _ = _adopt(problem, state, result)
             # The visit budget follows from the policy alone, so a seed reproduces the plan.
-            visits = int(VISITS_PER_SECOND * pol.time_limit_s * (1 - CP_SAT_SHARE)) + problem.n_shifts
+            visits = int(VISITS_PER_SECOND * pol.time_limit_s * LOCAL_SEARCH_SHARE) + problem.n_shifts
+            log.start()
             improve(state, max_visits=visits, deadline=deadline)
+            log.done("local_search", state)
+            if selection_enabled and wants_selection(problem):
+                # full_first shifts: CP-SAT re-chooses which to staff fully, neighbourhood by
+                # neighbourhood (moves of several workers at once); the local search then settles the
+                # margins around what changed.
+                groups = max(1, int(GROUPS_PER_SECOND * pol.time_limit_s * (1 - LOCAL_SEARCH_SHARE)))
+                stats = select(state, max_groups=groups, deadline=deadline, seed=pol.seed)
+                log.done("selection", state)
+                if stats.improved:
+                    improve(state, max_visits=visits, deadline=deadline)
+                    log.done("local_search", state)
     standby = standby_lists(state, pol.standby_size)
-    return build_solution(problem, state, status, t0, standby), SolveContext(problem, state)
+    solution = build_solution(problem, state, status, t0, standby)
+    return replace(solution, phases=tuple(log.phases)), SolveContext(problem, state)
 
 
 def _adopt(problem: Problem, state: PlanState, result: PolishResult) -> tuple[PlanState, bool]:

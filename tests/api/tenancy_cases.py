@@ -87,6 +87,9 @@ class TenancyCase:
     # The answer to a role of the organization without the right: a 403, unless the right also decides whether the
     # object may be known to exist (a deleted client), where a 403 would confirm it and the answer is a 404.
     without_right: Expect = field(default_factory=lambda: Expect(403, "forbidden"))
+    # For routes on the caller's own objects (a worker's offer): the roles check builds its call for the member it
+    # checks, ``build_for(organization, user)``; the stranger and mixed checks still use ``build``.
+    build_for: Callable[[Organization, Any], Call] | None = None
 
 
 CASES: dict[tuple[str, str], TenancyCase] = {}
@@ -353,8 +356,9 @@ def check_role(method: str, path: str, case: TenancyCase, role: str) -> str | No
 
     def run() -> str | None:
         mine = OrganizationFactory()
-        call = case.build(mine)
-        client = ApiClient(member(mine, role))
+        caller = member(mine, role)
+        call = case.build_for(mine, caller) if case.build_for is not None else case.build(mine)
+        client = ApiClient(caller)
         if not role_holds(role, case):
             return _refused(client, method, path, call, case.without_right, mine)
         response = send(client, method, path, call)

@@ -94,7 +94,7 @@ def test_every_plan_passes_the_validator(inst):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_heuristic_path_plans_pass_the_validator(inst):
     # Small days normally go to the exact subset model; switch it off to exercise the greedy, the
-    # CP-SAT polish and the local search on the same inventions.
+    # local search and the CP-SAT selection on the same inventions.
     # The worker sweep (normally only for huge days) is switched on too.
     with mock.patch.object(polish, "EXACT_MAX_CANDIDATES", 0), mock.patch.object(greedy, "SWEEP_ABOVE_PAIRS", 0):
         sol = solve(inst)

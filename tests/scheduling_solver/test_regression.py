@@ -50,3 +50,20 @@ def test_old_instance_solves_to_the_first_solvers_figures(name):
         assert got["shifts"][sid]["standby"] == plan["standby"]
         for key in ("expected_attendance", "fill_probability", "expected_cost"):
             assert got["shifts"][sid][key] == pytest.approx(plan[key], rel=1e-12, abs=1e-12)
+
+
+SHORT_DAYS = sorted(name for name in EXPECTED if name.startswith("short_day"))
+
+
+@pytest.mark.parametrize("name", SHORT_DAYS)
+def test_short_day_instances_are_scarce_and_beat_the_greedy(name):
+    from scheduling_solver.solve import solve_with_context
+
+    inst = parse_instance(json.loads((HERE / f"{name}.json").read_text()))
+    assert any(s.policy == "full_first" for s in inst.shifts)
+    # Short: the pool's expected attendance covers fewer places than asked for.
+    assert sum(inst.show_probability(w) for w in inst.workers) < sum(s.headcount for s in inst.shifts)
+    sol = solve(inst)
+    greedy_only, _ = solve_with_context(inst, polish_enabled=False)
+    assert validate(inst, sol).ok and validate(inst, greedy_only).ok
+    assert sol.totals.objective < greedy_only.totals.objective

@@ -162,7 +162,7 @@ def test_spread_and_full_first_give_different_each_optimal_plans():
 
 
 def test_heuristic_phases_also_prefer_full_first(monkeypatch):
-    # Greedy, CP-SAT polish and local search alone (no subset model) reach the same two plans.
+    # Greedy, local search and selection alone (no subset model) reach the same two plans.
     monkeypatch.setattr(polish, "EXACT_MAX_CANDIDATES", 0)
     s_sol, f_sol = solve(_two_orders("spread")), solve(_two_orders("full_first"))
     assert (len(s_sol.shifts["a"].called), len(s_sol.shifts["b"].called)) == (2, 1)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.organizations",
     "backend.catalog",
     "backend.booking",
+    "backend.staffing",
     "backend.crm",
     "backend.imports",
     "backend.notifications",
@@ -235,6 +236,8 @@ BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTER
 BRIGADA_SWEEPS = [
     "backend.notifications.dispatch.outbox_sweep",
     "backend.booking.tasks.comms_sweep",  # hourly birthday run; waiting-list holds and entries past their end
+    "backend.staffing.services.confirmations.confirmations_due_run",
+    "backend.staffing.services.reliability.reliability_nightly_kick",
 ]
 
 # Throttle rates ("N/s", "N/m", "N/h"); bound when routes are created, so tests set them via env.
@@ -249,6 +252,14 @@ BRIGADA_ADMIN_LOGIN_ACCOUNT_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_ACCOUNT_R
 BRIGADA_ADMIN_LOGIN_IP_RATE = os.environ.get("BRIGADA_ADMIN_LOGIN_IP_RATE", "20/15m")
 BRIGADA_ADMIN_LOCKOUT_SECONDS = int(os.environ.get("BRIGADA_ADMIN_LOCKOUT_SECONDS", 15 * 60))
 # Only this many reverse proxies are trusted for X-Forwarded-For (0 = use REMOTE_ADDR).
+# Staffing: how long an offer waits for an answer, when the day-before confirmation is asked and closes (hours
+# before the shift starts), and the solver's time budget per dispatch.
+STAFFING_OFFER_TTL_MINUTES = int(os.environ.get("STAFFING_OFFER_TTL_MINUTES", 30))
+STAFFING_CONFIRM_ASK_HOURS = int(os.environ.get("STAFFING_CONFIRM_ASK_HOURS", 24))
+STAFFING_CONFIRM_CUTOFF_HOURS = int(os.environ.get("STAFFING_CONFIRM_CUTOFF_HOURS", 12))
+STAFFING_SOLVER_TIME_LIMIT_S = float(os.environ.get("STAFFING_SOLVER_TIME_LIMIT_S", 5))
+STAFFING_MAX_ORDER_DAYS = int(os.environ.get("STAFFING_MAX_ORDER_DAYS", 92))
+
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
@@ -259,6 +270,12 @@ SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.log"))
 SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
 SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 TELEGRAM_BACKEND = os.environ.get("TELEGRAM_BACKEND", "api")  # "api" (Bot API over HTTP) or "memory"
+
+# Staffing, the shift itself: the half-life of a past call's weight in the reliability score (days), and how early
+# before a shift its workers may check in (minutes). The check-in radius is per site (Site.check_in_radius_m).
+STAFFING_RELIABILITY_HALF_LIFE_DAYS = float(os.environ.get("STAFFING_RELIABILITY_HALF_LIFE_DAYS", 180))
+STAFFING_CHECK_IN_EARLY_MINUTES = int(os.environ.get("STAFFING_CHECK_IN_EARLY_MINUTES", 60))
+
 # Outbox and task workers (seconds): a SENDING row older than the time-out is flagged for reconciliation;
 # a worker silent for TASKS_STALE_AFTER is dead and its RUNNING tasks are re-queued.
 OUTBOX_SENDING_TIMEOUT = float(os.environ.get("OUTBOX_SENDING_TIMEOUT", 300))
