@@ -50,7 +50,7 @@ from tests.booking.comms_world import (
     worker_run,
 )
 from tests.conftest import member
-from tests.factories import BranchFactory, OrganizationFactory, UserFactory
+from tests.factories import BranchFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 H = dt.timedelta(hours=1)
 
@@ -424,3 +424,67 @@ def test_an_offer_expiring_while_being_taken_ends_one_way(round_: int) -> None:
         assert WaitlistOffer.objects.filter(status="offered").count() == 1  # passed to the next in line
     outcomes = Counter(o.status for o in WaitlistOffer.objects.filter(entry=entry))
     assert sum(outcomes.values()) == 1
+
+
+@pytest.mark.django_db
+def test_a_service_the_branch_does_not_offer_or_a_master_of_another_branch_is_refused() -> None:
+    """An entry no slot could ever match is refused by the booking's own rules, and nothing is written."""
+    from backend.catalog.models import Service
+
+    salon = salon_make()
+    client = salon.client()
+    start = future(days=2)
+    # The organization's own service, but not listed for this branch.
+    unlisted = Service.objects.create(organization=salon.org, name="Colouring", duration_minutes=60)
+    StaffService.objects.create(organization=salon.org, staff=salon.master, service=unlisted)
+    # A master of the organization narrowed to another branch performs the service, but not here.
+    elsewhere = BranchFactory(organization=salon.org, name="Riverside")
+    outsider = UserFactory()
+    MembershipFactory(user=outsider, organization=salon.org, role=Role.MASTER, branch=elsewhere)
+    StaffService.objects.create(organization=salon.org, staff=outsider, service=salon.service)
+    cases = [({"service_id": unlisted.pk}, "service_id"), ({"staff_id": outsider.pk}, "staff_id")]
+    for changes, field in cases:
+        kwargs: dict[str, Any] = {
+            "user": salon.manager,
+            "branch_id": salon.branch.pk,
+            "service_id": salon.service.pk,
+            "client_id": client.pk,
+            "windows": [(start, start + H)],
+            **changes,
+        }
+        with pytest.raises(ValidationFailed) as caught:
+            waitlist_join(**kwargs)
+        assert caught.value.code == "invalid_reference"
+        assert field in caught.value.fields
+    assert not WaitlistEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_customers_cancel_replays_after_the_freed_slot_is_held_for_someone_else() -> None:
+    """The hold made for the next in line is not part of the cancel's answer: a retried cancel with the same
+    Idempotency-Key replays the first answer instead of being refused for a stranger's appointment."""
+    from tests.conftest import ApiClient
+
+    salon = salon_make()
+    start = future(days=3)
+    customer = UserFactory()
+    api = ApiClient(customer)
+    booked = api.post(
+        "/api/v1/booking/appointments",
+        {
+            "branch_id": salon.branch.pk,
+            "service_id": salon.service.pk,
+            "staff_id": salon.master.pk,
+            "start": start.isoformat(),
+        },
+    )
+    assert booked.status_code == 201, booked.content
+    _join(salon, salon.client(first_name="Waiter"), start)
+    headers = {"Idempotency-Key": "cancel-1"}
+    first = api.post(f"/api/v1/booking/appointments/{booked.json()['id']}/cancel", {}, headers=headers)
+    assert first.status_code == 200, first.content
+    assert WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OFFERED).count() == 1
+    again = api.post(f"/api/v1/booking/appointments/{booked.json()['id']}/cancel", {}, headers=headers)
+    assert again.status_code == 200, again.content
+    assert again.json() == first.json()
+    assert WaitlistOffer.objects.count() == 1

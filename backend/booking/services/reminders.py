@@ -48,6 +48,7 @@ from backend.booking.models_comms import (
     CommsSettings,
     Review,
 )
+from backend.core.access_trace import access_traced
 
 from .messaging import client_message_enqueue, organization_language
 
@@ -93,8 +94,21 @@ def appointment_changed(
             reminders_drop(appointment=appointment)
         if appointment.status == AppointmentStatus.DONE:
             review_request_schedule(appointment=appointment)
-    # A freed slot goes to the waiting list (imported here: the waiting list books through the appointment services,
-    # which call this module).
+    # A freed slot goes to the waiting list. The hold offered to someone else is not part of this request's answer: its events stay out of the request's
+    # access trace, or an idempotent replay of (say) the customer's cancel would be refused for a stranger's hold.
+    with access_traced():
+        _offer_freed_time(appointment, change, actor, previous_starts_at, previous_ends_at, previous_staff_id)
+
+
+def _offer_freed_time(
+    appointment: Appointment,
+    change: AppointmentChange,
+    actor: Any,
+    previous_starts_at: dt.datetime | None,
+    previous_ends_at: dt.datetime | None,
+    previous_staff_id: int | None,
+) -> None:
+    # Imported here: the waiting list books through the appointment services, which call this module.
     from .waitlist import waitlist_slot_freed
 
     if change == AppointmentChange.CANCELLED and appointment.group_session_id is None:

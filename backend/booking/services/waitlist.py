@@ -49,6 +49,7 @@ from backend.booking.models_comms import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
+from backend.booking.selectors import BookingContext, bookable_services, bookable_staff_services
 from backend.catalog.models import Service, StaffService
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -100,19 +101,15 @@ def _entry_windows(entry: WaitlistEntry) -> list[Window]:
     return [(dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e)) for s, e in entry.windows]
 
 
-def _references_check(*, branch: Branch, service_id: int, staff_id: int | None) -> Service:
-    service = Service.objects.filter(
-        pk=service_id, organization_id=branch.organization_id, is_active=True, deleted_at__isnull=True
-    ).first()
+def _references_check(*, branch: Branch, service_id: int, staff_id: int | None, public: bool) -> Service:
+    """The service must be bookable at the branch and the master must perform it there, by the booking's own rules
+    (``bookable_services`` / ``bookable_staff_services``): an entry that no slot could ever match is refused."""
+    context = BookingContext(branch=branch, public=public)
+    service = bookable_services(context).filter(pk=service_id).first()
     fields: dict[str, list[str]] = {}
     if service is None:
         fields["service_id"] = [_("Unknown in this organization.")]
-    if (
-        staff_id is not None
-        and not StaffService.objects.filter(
-            staff_id=staff_id, service_id=service_id, is_active=True, service__organization_id=branch.organization_id
-        ).exists()
-    ):
+    elif staff_id is not None and not bookable_staff_services(context, [service_id]).filter(staff_id=staff_id).exists():
         fields["staff_id"] = [_("This master does not perform the service here.")]
     if fields or service is None:
         raise ValidationFailed(_("Some fields are invalid."), code=BookingErrorCode.INVALID_REFERENCE, fields=fields)
@@ -165,13 +162,7 @@ def waitlist_join(
             )
         client = _customer_client(user=user, organization_id=branch.organization_id)
         customer = user
-    service = _references_check(branch=branch, service_id=service_id, staff_id=staff_id)
-    if not staff_side and not getattr(service, "online_booking", True):
-        raise ValidationFailed(
-            _("Some fields are invalid."),
-            code=BookingErrorCode.INVALID_REFERENCE,
-            fields={"service_id": [_("Not bookable online.")]},
-        )
+    service = _references_check(branch=branch, service_id=service_id, staff_id=staff_id, public=not staff_side)
     spans = _windows_check(windows, now)
     entry = WaitlistEntry.objects.create(
         organization_id=branch.organization_id,
