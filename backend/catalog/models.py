@@ -222,7 +222,7 @@ class BranchService(TimeStampedModel):
     )
     branch = models.ForeignKey("organizations.Branch", on_delete=models.PROTECT, related_name="branch_services")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="branch_services")
-    is_active = models.BooleanField(_("offered"), default=True)
+    is_active = models.BooleanField(_("offered at the branch"), default=True)
     online_booking = models.BooleanField(
         _("bookable online"), default=True, help_text=_("customers may book it at this branch themselves")
     )
