@@ -135,7 +135,7 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
     unconfirmed = list(
         Offer.objects.select_for_update()
         .select_related("worker__user", "shift__order")
-        .filter(shift=shift, status=OfferStatus.ACCEPTED)
+        .filter(shift=shift, status=OfferStatus.ACCEPTED, confirm_requested_at__isnull=False)
         .order_by("id")
     )
     if not unconfirmed or shift.status != ShiftStatus.OPEN:
@@ -161,8 +161,9 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
 
 
 def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
-    """Release unconfirmed places of shifts past their cut-off, then re-plan each affected order through the
-    adapter. Returns (released offers, re-plans applied)."""
+    """Release the places of workers who were asked to confirm and did not by the cut-off, then re-plan each
+    affected order through the adapter. Nobody is released without having been asked (an accept inside the cut-off
+    window is a confirmation already, see ``offer_accept``). Returns (released offers, re-plans applied)."""
     now = now or timezone.now()
     shift_ids = list(
         Shift.objects.filter(
@@ -170,6 +171,7 @@ def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
             starts_at__gt=now,
             starts_at__lte=now + _cutoff_hours(),
             offers__status=OfferStatus.ACCEPTED,
+            offers__confirm_requested_at__isnull=False,
         )
         .values_list("id", flat=True)
         .distinct()

@@ -203,11 +203,19 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     if not took:
         raise ShiftFull(offer.pk)
     # We hold the shift row now; the offer may have moved meanwhile (withdrawn, or to standby by a winner).
+    # Inside the confirmation cut-off there is no time left to ask: accepting then is confirming (decision 0012),
+    # so the release sweep, which releases only those who were asked and stayed silent, never throws it away.
+    late = now >= shift.starts_at - dt.timedelta(hours=settings.STAFFING_CONFIRM_CUTOFF_HOURS)
     moved = Offer.objects.filter(pk=offer.pk, status__in=(OfferStatus.OFFERED, OfferStatus.STANDBY)).update(
-        status=OfferStatus.ACCEPTED, responded_at=now, updated_at=now
+        status=OfferStatus.CONFIRMED if late else OfferStatus.ACCEPTED,
+        responded_at=now,
+        confirmed_at=now if late else None,
+        updated_at=now,
     )
     if not moved:
         raise Conflict(_("This offer is no longer open."), code=StaffingErrorCode.OFFER_NOT_OPEN)
+    if late:
+        Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") + 1)
     shift.refresh_from_db()
     offer.refresh_from_db()
     event_record(entity=offer, action=EventAction.STATUS, actor=user, after={"status": offer.status})
