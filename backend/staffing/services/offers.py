@@ -1,10 +1,11 @@
 """Offers: sending call-ups, first-come acceptance capped at the planned call count, declines, expiry and the
 standby ladder.
 
-Concurrency rule: every write that changes a shift's counters or its offers takes the shift row first (the
-conditional UPDATE of ``offer_accept`` or ``select_for_update``), then offer rows. One order of locks, so a
-decline, an expiry and two hundred accepts cannot deadlock; and accepts serialise on the shift row, so the last
-winner can move the remaining open offers to standby without racing another accept.
+Concurrency rule (services/locking.py): a write acting for one worker takes the worker row first (the overlap
+check of ``offer_accept`` runs under it); every write that changes a shift's counters or its offers takes the
+shift row next (the conditional UPDATE of ``offer_accept`` or ``select_for_update``), then offer rows. One order
+of locks, so a decline, an expiry and two hundred accepts cannot deadlock; and accepts serialise on the shift row,
+so the last winner can move the remaining open offers to standby without racing another accept.
 
 Messages go through the outbox in the same transaction (Telegram when the worker linked it, SMS otherwise) and a
 WebSocket event after commit; a rolled-back change tells nobody anything.
@@ -29,8 +30,17 @@ from backend.notifications.models import Channel
 from backend.notifications.services import message_enqueue
 from backend.realtime.services import realtime_publish
 from backend.staffing.exceptions import StaffingErrorCode
-from backend.staffing.models import OFFER_HOLDS_PLACE, Offer, OfferStatus, Shift, ShiftStatus
+from backend.staffing.models import (
+    OFFER_HOLDS_PLACE,
+    Offer,
+    OfferStatus,
+    Shift,
+    ShiftStatus,
+    Worker,
+    WorkerStatus,
+)
 from backend.staffing.selectors import offer_of_worker
+from backend.staffing.services.locking import conflict_retry, worker_lock
 
 #: Least rest between two shifts a worker holds (the solver's ``min_rest_minutes`` default).
 MIN_REST = dt.timedelta(minutes=60)
@@ -174,6 +184,15 @@ def _holds_overlapping(offer: Offer, shift: Shift) -> bool:
     )
 
 
+def worker_active_check(worker: Worker) -> None:
+    """409 ``worker_not_active`` unless the worker is active (a suspended worker takes no place and answers none)."""
+    if worker.status != WorkerStatus.ACTIVE:
+        raise Conflict(
+            _("Your profile is not active, so you cannot take shifts now."), code=StaffingErrorCode.WORKER_NOT_ACTIVE
+        )
+
+
+@conflict_retry
 @transaction.atomic
 def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) -> Offer:
     """The caller accepts their offer. First come, first served, capped at the shift's planned call count by one
@@ -182,6 +201,12 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     409 ``offer_not_open`` / ``offer_expired`` / ``shift_started`` / ``overlapping_shift`` otherwise."""
     now = now or timezone.now()
     offer = offer_of_worker(user=user, offer_id=offer_id)
+    if offer.status in OFFER_HOLDS_PLACE:
+        return offer
+    # The worker's lock first (services/locking.py): two accepts of one worker's overlapping shifts serialise
+    # here, so the second one's overlap check sees the first one's committed place.
+    worker_active_check(worker_lock(offer.worker_id))
+    offer.refresh_from_db()
     if offer.status in OFFER_HOLDS_PLACE:
         return offer
     shift = offer.shift
@@ -251,6 +276,7 @@ def _give_back(offer: Offer, shift: Shift, *, now: dt.datetime) -> None:
     shift.refresh_from_db()
 
 
+@conflict_retry
 @transaction.atomic
 def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetime | None = None) -> Offer:
     """The caller declines their offer (or gives back a place they accepted, before the shift starts): the next
@@ -283,6 +309,7 @@ def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetim
     return offer
 
 
+@conflict_retry
 @transaction.atomic
 def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
     """Expire the shift's offers whose answer time is over and offer their places to standby; idempotent (the
@@ -350,4 +377,5 @@ __all__ = [
     "offers_expiry_schedule",
     "offers_send",
     "offers_top_up",
+    "worker_active_check",
 ]
