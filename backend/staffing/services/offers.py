@@ -40,6 +40,7 @@ from backend.staffing.models import (
     WorkerStatus,
 )
 from backend.staffing.selectors import offer_of_worker
+from backend.staffing.services.board import publish_board
 from backend.staffing.services.locking import conflict_retry, worker_lock
 
 #: Least rest between two shifts a worker holds (the solver's ``min_rest_minutes`` default).
@@ -136,6 +137,7 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=now)
         shift.offered_count += sent
         offers_expiry_schedule(shift_id=shift.pk, at=expires)
+        publish_board([shift.pk])
     return sent
 
 
@@ -245,6 +247,7 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     offer.refresh_from_db()
     event_record(entity=offer, action=EventAction.STATUS, actor=user, after={"status": offer.status})
     realtime_publish(user_id=user.pk, event={"type": "staffing.accepted", "offer_id": offer.pk, "shift_id": shift.pk})
+    publish_board([shift.pk])
     if shift.accepted_count >= shift.call_cap:
         _shift_filled(shift=shift, now=now)
     return offer
@@ -306,6 +309,7 @@ def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetim
         note=reason[:255],
     )
     offers_top_up(shift=shift, now=now)
+    publish_board([shift.pk])
     return offer
 
 
@@ -332,7 +336,9 @@ def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
             user_id=offer.worker.user_id,
             event={"type": "staffing.expired", "offer_id": offer.pk, "shift_id": shift.pk, "status": offer.status},
         )
-    offers_top_up(shift=shift, now=now)
+    if due:
+        offers_top_up(shift=shift, now=now)
+        publish_board([shift.pk])
     return len(due)
 
 
@@ -341,7 +347,9 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
     and whoever had been told about the offer is told it is off. Caller holds the shifts' locks."""
     now = now or timezone.now()
     count = 0
+    touched: set[int] = set()
     for offer in offers:
+        touched.add(offer.shift_id)
         before = offer.status
         if before in OFFER_HOLDS_PLACE:
             _give_back(offer, offer.shift, now=now)
@@ -364,6 +372,7 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
                 }
             offer_notify(offer=offer, kind="withdrawn", text=text)
         count += 1
+    publish_board(touched)
     return count
 
 
