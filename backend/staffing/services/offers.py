@@ -376,7 +376,37 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
     return count
 
 
+#: Offers a suspended worker loses: waiting ones and the places they hold on shifts that have not started.
+LIVE_FOR_WORKER = (OfferStatus.OFFERED, OfferStatus.STANDBY, OfferStatus.ACCEPTED, OfferStatus.CONFIRMED)
+
+
+def worker_offers_withdraw(*, worker: Worker, actor: Any, reason: str, now: dt.datetime | None = None) -> int:
+    """Withdraw every live offer of ``worker`` (locked by the caller) on shifts that have not started: places go
+    back and are offered to standby, the worker is told, the boards move. Locks the shifts (ascending id), then the
+    offers, after the worker: the one lock order. Returns how many were withdrawn."""
+    now = now or timezone.now()
+    live = Offer.objects.filter(
+        worker=worker, status__in=LIVE_FOR_WORKER, shift__status=ShiftStatus.OPEN, shift__starts_at__gt=now
+    )
+    shift_ids = sorted(set(live.values_list("shift_id", flat=True)))
+    if not shift_ids:
+        return 0
+    shifts = {s.pk: s for s in Shift.objects.select_for_update().filter(pk__in=shift_ids).order_by("pk")}
+    offers = list(
+        live.select_for_update(of=("self",))
+        .select_related("worker__user", "shift__order")
+        .filter(shift_id__in=shift_ids)
+        .order_by("shift_id", "id")
+    )
+    count = offer_withdraw_many(offers=offers, actor=actor, reason=reason, now=now)
+    for shift in shifts.values():
+        shift.refresh_from_db()
+        offers_top_up(shift=shift, now=now)
+    return count
+
+
 __all__ = [
+    "LIVE_FOR_WORKER",
     "ShiftFull",
     "offer_accept",
     "offer_decline",
@@ -387,4 +417,5 @@ __all__ = [
     "offers_send",
     "offers_top_up",
     "worker_active_check",
+    "worker_offers_withdraw",
 ]
