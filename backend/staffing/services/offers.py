@@ -254,9 +254,10 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
 
 
 def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
-    """The last place went: open offers move to standby, and their workers hear it at once."""
+    """The last place went: open offers move to standby, and their workers hear it at once, by the outbox too (an
+    SMS- or Telegram-only worker has no socket open), once per offer and wave."""
     waiting = list(
-        Offer.objects.select_related("worker__user", "shift").filter(shift=shift, status=OfferStatus.OFFERED)
+        Offer.objects.select_related("worker__user", "shift__order").filter(shift=shift, status=OfferStatus.OFFERED)
     )
     if not waiting:
         return
@@ -264,10 +265,13 @@ def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
         status=OfferStatus.STANDBY, is_standby=True, updated_at=now
     )
     for offer in waiting:
-        realtime_publish(
-            user_id=offer.worker.user_id,
-            event={"type": "staffing.shift_full", "offer_id": offer.pk, "shift_id": shift.pk, "status": "standby"},
-        )
+        offer.status, offer.is_standby = OfferStatus.STANDBY, True
+        with translation.override(offer.worker.user.language):
+            text = _(
+                "All places on %(title)s on %(day)s are taken. You are on standby: if a place frees up, we will "
+                "offer it to you first."
+            ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
+        offer_notify(offer=offer, kind="shift_full", text=text)
 
 
 def _give_back(offer: Offer, shift: Shift, *, now: dt.datetime) -> None:
