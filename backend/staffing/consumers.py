@@ -2,7 +2,8 @@
 after every committed change (see ``services/board.py``). Listen-only; authorized by membership with the staffing
 right (dispatcher, manager, owner of that organization or of its HQ). Anyone else is refused before the handshake
 completes: 4401 without credentials, 4403 for an organization the caller may not watch (a stranger's included, so
-the code does not confirm that it exists)."""
+the code does not confirm that it exists). An open board closes with 4401 when its session is revoked or its
+access token expires."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from backend.core.exceptions import ApplicationError
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import default_organization_id
+from backend.realtime.consumers import EventsConsumer
 
 from .services.board import board_access, board_group, board_snapshot
 
@@ -36,12 +37,13 @@ def _join(user: Any, requested: int | None) -> tuple[int, list[dict[str, Any]]] 
     return allowed, board_snapshot(user=user, organization_id=allowed)
 
 
-class BoardConsumer(AsyncJsonWebsocketConsumer):
-    """Sends ``board.snapshot`` on connect, then ``board.shift`` with the changed shifts' counts."""
+class BoardConsumer(EventsConsumer):
+    """Sends ``hello`` (the user's event socket), then ``board.snapshot``, then ``board.shift`` with the changed
+    shifts' counts. It is also the caller's event socket, so a revoked session (logout, refresh-token reuse, an
+    operator's "log out everywhere") or an expired access token ends it with 4401 like ``EventsConsumer``."""
 
-    CLOSE_UNAUTHORIZED = 4401
     CLOSE_FORBIDDEN = 4403
-    group: str | None = None
+    board_group_name: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -53,18 +55,15 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=self.CLOSE_FORBIDDEN)
             return
         organization_id, shifts = joined
-        self.group = board_group(organization_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept(subprotocol="bearer" if self.scope.get("auth_via_subprotocol") else None)
+        self.board_group_name = board_group(organization_id)
+        await self.channel_layer.group_add(self.board_group_name, self.channel_name)
+        await super().connect()
         await self.send_json({"type": "board.snapshot", "organization_id": organization_id, "shifts": shifts})
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+        if self.board_group_name:
+            await self.channel_layer.group_discard(self.board_group_name, self.channel_name)
+        await super().disconnect(code)
 
     async def board_shift(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "board.shift", "shifts": message["shifts"]})

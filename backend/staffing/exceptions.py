@@ -38,3 +38,5 @@ class StaffingErrorCode(StrEnum):
     CONFIRMATION_CLOSED = "confirmation_closed"
     SHIFT_STARTED = "shift_started"
     OVERLAPPING_SHIFT = "overlapping_shift"
+    # Lock conflicts the database reported twice over (see services/locking.py)
+    CONCURRENT_CHANGE = "concurrent_change"

@@ -23,6 +23,7 @@ from scheduling_solver import (
     solve,
 )
 from scheduling_solver.geo import haversine_km
+from scheduling_solver.probability import decay_weights as decay_weights  # re-exported: the one time decay
 from scheduling_solver.probability import fit_prior, show_probability
 
 #: The solver's default prior (shows, no-shows pseudo-counts) when the pool's histories are too few to fit one.

@@ -1,6 +1,6 @@
 """Staffing rows in the idempotent replay check (``backend.core.visibility``): what the staffing selectors show.
 
-A worker's own rows (their profile, availability windows and offers) stay visible to that worker; an
+A worker's own rows (their profile, availability windows, offers and attendance) stay visible to that worker; an
 organization's rows (clients, sites, orders, shifts, offers, solver runs, overrides) to whoever dispatches for it.
 """
 
@@ -16,6 +16,7 @@ from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
 
 from .models import (
+    Attendance,
     CorporateClient,
     DispatchOverride,
     Offer,
@@ -58,10 +59,19 @@ def availability_visible(user: Any, ids: Sequence[int]) -> Collection[int]:
     return set(WorkerAvailability.objects.filter(rule, id__in=ids).values_list("id", flat=True))
 
 
+def attendance_visible(user: Any, ids: Sequence[int]) -> Collection[int]:
+    """The caller's own attendance rows (their check-ins), or those of an organization they dispatch for (the
+    foreman's marks)."""
+    mine = Q(worker__user=user) if getattr(user, "is_authenticated", False) else Q(pk__in=[])
+    rule = mine | Q(organization_id__in=organization_ids_for(user, Perm.STAFFING_MANAGE))
+    return set(Attendance.objects.filter(rule, id__in=ids).values_list("id", flat=True))
+
+
 def register() -> None:
     """Called from ``StaffingConfig.ready()``."""
     visibility_register("staffing.worker", workers_visible)
     visibility_register("staffing.workeravailability", availability_visible)
     visibility_register("staffing.offer", offers_visible)
+    visibility_register("staffing.attendance", attendance_visible)
     for model in (CorporateClient, Site, Order, Shift, SolverRun, DispatchOverride):
         visibility_register(model._meta.label_lower, _org_rows(model))

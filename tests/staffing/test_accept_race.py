@@ -36,6 +36,7 @@ from backend.staffing.models import (
     WorkerStatus,
 )
 from backend.staffing.services.offers import offer_accept
+from tests.staffing.world import agency, order_with_shift, pool_worker, site
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -182,3 +183,47 @@ def test_200_concurrent_accepts_over_http_give_exactly_15_places_and_409_shift_f
     for round_no in range(ROUNDS):
         _reset(shift)
         _check_round(shift, _storm([call(u, o, round_no) for u, o in people]))
+
+
+def test_one_worker_accepting_two_overlapping_shifts_at_once_gets_one() -> None:
+    """The overlap check runs under the worker's row lock: of two simultaneous accepts of overlapping shifts by
+    one worker, exactly one wins and the other is told ``overlapping_shift``, every round."""
+    hq = agency()
+    worker = pool_worker(hq)
+    now = timezone.now()
+    yard = site(hq)
+    shifts = [order_with_shift(hq, call_cap=5, site_=yard)[1] for _ in range(2)]
+    assert shifts[0].starts_at < shifts[1].ends_at and shifts[1].starts_at < shifts[0].ends_at
+    offers = [
+        Offer.objects.create(
+            organization=hq,
+            shift=shift,
+            worker=worker,
+            status=OfferStatus.OFFERED,
+            offered_at=now,
+            expires_at=now + dt.timedelta(hours=6),
+        )
+        for shift in shifts
+    ]
+    outcomes: Counter[tuple[str, ...]] = Counter()
+    for _ in range(ROUNDS):
+        Offer.objects.filter(pk__in=[o.pk for o in offers]).update(status=OfferStatus.OFFERED)
+        Shift.objects.filter(pk__in=[s.pk for s in shifts]).update(accepted_count=0, confirmed_count=0)
+        barrier = threading.Barrier(2)
+
+        def accept(offer_id: int, barrier: threading.Barrier = barrier) -> str:
+            try:
+                barrier.wait(10)
+                offer_accept(user=worker.user, offer_id=offer_id)
+                return "ok"
+            except ApplicationError as refusal:
+                return str(refusal.code)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes[tuple(sorted(pool.map(accept, [o.pk for o in offers])))] += 1
+        held = Offer.objects.filter(worker=worker, status__in=(OfferStatus.ACCEPTED, OfferStatus.CONFIRMED))
+        assert held.count() == 1
+        assert sum(Shift.objects.filter(pk__in=[s.pk for s in shifts]).values_list("accepted_count", flat=True)) == 1
+    assert outcomes == Counter({("ok", "overlapping_shift"): ROUNDS})

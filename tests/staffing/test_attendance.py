@@ -303,3 +303,17 @@ def test_present_without_the_phone_and_the_quality_score_moves_rank(day) -> None
     assert absent.value.code == "not_present"
     reasons = list(ReliabilityChange.objects.filter(worker=worker).order_by("id").values_list("reason", flat=True))
     assert reasons == [ReliabilityReason.SHOW, ReliabilityReason.QUALITY]
+
+
+def test_attendance_rows_are_in_the_replay_visibility_check(day: tuple[World, Shift, list[Offer]]) -> None:
+    from backend.core.visibility import entities_visible, visibility_registered
+
+    world, _shift, _offers = day
+    attendance = attendance_check_in(user=world.workers[0].user, latitude=AT_SITE[0], longitude=AT_SITE[1])
+    entities = {"staffing.attendance": [str(attendance.pk)]}
+    stranger = staffing_world(0).dispatcher
+
+    assert visibility_registered("staffing.attendance")
+    assert entities_visible(world.workers[0].user, entities) and entities_visible(world.dispatcher, entities)
+    assert not entities_visible(world.workers[1].user, entities)
+    assert not entities_visible(stranger, entities)

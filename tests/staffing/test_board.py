@@ -17,13 +17,15 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections, transaction
 from django.utils import timezone
 
-from backend.accounts.tokens import token_pair_issue
+from backend.accounts.models import AuthToken
+from backend.accounts.tokens import token_pair_issue, token_revoke
 from backend.config.asgi import application
 from backend.core.exceptions import NotFound, PermissionDenied
 from backend.organizations.models import Role
-from backend.staffing.models import Offer, Shift
+from backend.staffing.models import Offer, OfferStatus, Shift
 from backend.staffing.services.attendance import attendance_mark
 from backend.staffing.services.board import board_snapshot, publish_board
+from backend.staffing.services.offers import offer_accept, offer_decline
 from tests.conftest import member
 from tests.staffing.test_attendance import accepted_offer, consistent_world, shift_starting
 from tests.staffing.world import World, staffing_world
@@ -82,6 +84,7 @@ async def test_the_board_sends_a_snapshot_then_counts_after_commit_only(channel_
     board = WebsocketCommunicator(application, f"{PATH}?organization_id={world.franchise.pk}&token={token}")
     connected, _ = await board.connect()
     assert connected
+    assert (await board.receive_json_from(timeout=5))["type"] == "hello"
     snapshot = await board.receive_json_from(timeout=5)
     assert snapshot["type"] == "board.snapshot" and snapshot["organization_id"] == world.franchise.pk
     [row] = snapshot["shifts"]
@@ -126,6 +129,7 @@ async def test_the_hq_watches_its_franchise_and_a_stranger_or_a_worker_is_refuse
     tokens = await sync_to_async(people)()
     hq = WebsocketCommunicator(application, f"{PATH}?organization_id={world.franchise.pk}&token={tokens['hq']}")
     assert (await hq.connect())[0]
+    assert (await hq.receive_json_from(timeout=5))["type"] == "hello"
     assert (await hq.receive_json_from(timeout=5))["shifts"][0]["shift_id"] == shift.pk
     await hq.disconnect()
     for who in ("stranger", "worker", "analyst"):
@@ -144,6 +148,7 @@ async def test_a_bearer_subprotocol_is_echoed_and_the_default_organization_is_th
     board = WebsocketCommunicator(application, PATH, subprotocols=["bearer", token])
     connected, subprotocol = await board.connect()
     assert connected and subprotocol == "bearer"
+    assert (await board.receive_json_from(timeout=5))["type"] == "hello"
     assert (await board.receive_json_from(timeout=5))["organization_id"] == world.franchise.pk
     await board.disconnect()
 
@@ -182,3 +187,73 @@ async def test_the_worker_hears_of_a_no_show_and_its_reason_at_once(channel_laye
     assert event["type"] == "staffing.rating" and event["reason"] == "no_show"
     assert event["rank"] < event["rank_before"] and "after accepting it" in event["reason_text"]
     await phone.disconnect()
+
+
+async def _open_board(world: World, token: str) -> WebsocketCommunicator:
+    board = WebsocketCommunicator(application, f"{PATH}?organization_id={world.franchise.pk}&token={token}")
+    assert (await board.connect())[0]
+    assert (await board.receive_json_from(timeout=5))["type"] == "hello"
+    assert (await board.receive_json_from(timeout=5))["type"] == "board.snapshot"
+    return board
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_logged_out_dispatchers_board_closes(channel_layer: str) -> None:
+    world, _shift, _ = await sync_to_async(_scene)()
+    pair = await sync_to_async(token_pair_issue)(user=world.dispatcher)
+    board = await _open_board(world, pair.access_token)
+
+    await sync_to_async(token_revoke)(raw=pair.refresh_token)
+
+    assert await board.receive_json_from(timeout=5) == {"type": "session.ended", "reason": "session_revoked"}
+    assert (await board.receive_output(timeout=5))["code"] == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_board_closes_when_its_access_token_expires(channel_layer: str) -> None:
+    world, _shift, _ = await sync_to_async(_scene)()
+    pair = await sync_to_async(token_pair_issue)(user=world.dispatcher)
+    soon = timezone.now() + dt.timedelta(seconds=0.5)
+    await sync_to_async(AuthToken.objects.filter(kind="access", user=world.dispatcher).update)(expires_at=soon)
+    board = await _open_board(world, pair.access_token)
+
+    assert await board.receive_json_from(timeout=5) == {"type": "session.ended", "reason": "token_expired"}
+    assert (await board.receive_output(timeout=5))["code"] == 4401
+
+
+def _offered_scene() -> tuple[World, Shift, list[Offer]]:
+    world = consistent_world(3)
+    shift = shift_starting(world, timezone.now() + dt.timedelta(days=2))
+    now = timezone.now()
+    offers = [
+        Offer.objects.create(
+            organization_id=shift.organization_id,
+            shift=shift,
+            worker=w,
+            wave=1,
+            status=OfferStatus.OFFERED,
+            offered_at=now,
+            expires_at=now + dt.timedelta(hours=2),
+        )
+        for w in world.workers
+    ]
+    Shift.objects.filter(pk=shift.pk).update(offered_count=len(offers))
+    return world, shift, offers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_board_moves_on_accept_and_on_decline(channel_layer: str) -> None:
+    world, shift, offers = await sync_to_async(_offered_scene)()
+    board = await _open_board(world, await sync_to_async(_token)(world.dispatcher))
+    worker = await sync_to_async(lambda: world.workers[0].user)()
+
+    await sync_to_async(offer_accept)(user=worker, offer_id=offers[0].pk)
+    [row] = (await board.receive_json_from(timeout=5))["shifts"]
+    assert (row["shift_id"], row["offered"], row["accepted"]) == (shift.pk, 3, 1)
+
+    await sync_to_async(offer_decline)(user=worker, offer_id=offers[0].pk)
+    [row] = (await board.receive_json_from(timeout=5))["shifts"]
+    assert (row["shift_id"], row["accepted"]) == (shift.pk, 0)
+    snapshot = await sync_to_async(board_snapshot)(user=world.dispatcher, organization_id=world.franchise.pk)
+    assert [(r["shift_id"], r["accepted"]) for r in snapshot] == [(shift.pk, 0)]
+    await board.disconnect()

@@ -6,15 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
 from backend.notifications.models import OutboxMessage
-from backend.staffing.models import Offer, OfferStatus, SolverRun, SolverRunKind, SolverRunStatus
+from backend.staffing.models import Offer, OfferStatus, Shift, SolverRun, SolverRunKind, SolverRunStatus
 from backend.staffing.services.confirmations import confirmations_due_run, offer_confirm
 from backend.staffing.services.dispatch import dispatch_run_execute
 from backend.staffing.services.offers import offer_accept
 from backend.staffing.services.orders import order_confirm
-from tests.staffing.world import dispatch_world
+from tests.staffing.world import agency, dispatch_world, order_with_shift, pool_worker, site
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,7 @@ def test_unconfirmed_places_are_released_at_the_cut_off_and_refilled_by_the_repl
     before = set(
         Offer.objects.filter(shift=shift).exclude(status=OfferStatus.STANDBY).values_list("worker_id", flat=True)
     )
+    confirmations_due_run(now=shift.starts_at - dt.timedelta(hours=20))  # the third is asked and stays silent
     cut_off = shift.starts_at - dt.timedelta(hours=11)
     report = confirmations_due_run(now=cut_off)
     assert (report["staffing_released"], report["staffing_replans"]) == (1, 1)
@@ -83,7 +85,43 @@ def test_unconfirmed_places_are_released_at_the_cut_off_and_refilled_by_the_repl
 
 def test_a_released_worker_cannot_confirm_any_more() -> None:
     _world, shift, called = _planned_with_accepts(1)
+    confirmations_due_run(now=shift.starts_at - dt.timedelta(hours=20))
     confirmations_due_run(now=shift.starts_at - dt.timedelta(hours=11))
     with pytest.raises(ApplicationError) as caught:
         offer_confirm(user=called[0].worker.user, offer_id=called[0].pk)
     assert caught.value.code == "confirmation_closed"
+
+
+def test_a_replacement_who_accepts_inside_the_cut_off_is_confirmed_and_never_released() -> None:
+    hq = agency()
+    worker = pool_worker(hq)
+    now = timezone.now()
+    _order, shift = order_with_shift(hq, call_cap=1, site_=site(hq))
+    Shift.objects.filter(pk=shift.pk).update(
+        starts_at=now + dt.timedelta(hours=6), ends_at=now + dt.timedelta(hours=14)
+    )
+    offer = Offer.objects.create(
+        organization=hq,
+        shift=shift,
+        worker=worker,
+        status=OfferStatus.OFFERED,
+        offered_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
+    accepted = offer_accept(user=worker.user, offer_id=offer.pk, now=now)
+    assert accepted.status == OfferStatus.CONFIRMED and accepted.confirmed_at == now
+
+    report = confirmations_due_run(now=now + dt.timedelta(minutes=5))
+
+    offer.refresh_from_db()
+    shift.refresh_from_db()
+    assert report["staffing_released"] == 0 and offer.status == OfferStatus.CONFIRMED
+    assert (shift.accepted_count, shift.confirmed_count) == (1, 1)
+
+
+def test_an_accepted_worker_who_was_never_asked_is_not_released() -> None:
+    _world, shift, called = _planned_with_accepts(1)
+    # The ask sweep never ran (the worker was down all day): nobody asked, so nobody is released.
+    report = confirmations_due_run(now=shift.starts_at - dt.timedelta(hours=11))
+    assert report["staffing_released"] == 0
+    assert Offer.objects.get(pk=called[0].pk).status == OfferStatus.ACCEPTED

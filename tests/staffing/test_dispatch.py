@@ -191,3 +191,14 @@ def test_only_the_adapter_imports_the_solver() -> None:
             if any(n == "scheduling_solver" or n.startswith("scheduling_solver.") for n in names):
                 importers.append(path.relative_to(root).as_posix())
     assert sorted(set(importers)) == ["backend/staffing/solver_adapter.py"]
+
+
+def test_a_run_keeps_its_build_and_solve_times() -> None:
+    world = dispatch_world(n_workers=8, headcount=2)
+    order = order_confirm(user=world.dispatcher, order_id=world.extra["order"].pk)
+    run = dispatch_run_execute(run_id=SolverRun.objects.get(order=order).pk)
+    assert run is not None
+    stored = SolverRun.objects.get(pk=run.pk)
+    assert stored.status == SolverRunStatus.SUCCEEDED
+    assert stored.build_s is not None and stored.build_s > 0
+    assert stored.solve_s is not None and stored.solve_s > 0

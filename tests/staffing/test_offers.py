@@ -181,3 +181,15 @@ def test_sending_queues_the_expiry_sweep_for_the_answer_deadline(settings: Any) 
     assert dt.timedelta(minutes=44) < offer.expires_at - before <= dt.timedelta(minutes=46)
     task = DBTaskResult.objects.get(task_path__endswith="offers_expire_task")
     assert task.args_kwargs["kwargs"] == {"shift_id": shift.pk} and task.run_after == offer.expires_at
+
+
+def test_workers_moved_to_standby_when_the_shift_fills_get_a_message_too() -> None:
+    _shift, offers = _offered_shift(places=1, offered=3, telegram=True)
+    offer_accept(user=offers[0].worker.user, offer_id=offers[0].pk)
+
+    told = OutboxMessage.objects.filter(payload__kind="staffing.shift_full")
+    assert sorted(m.payload["offer_id"] for m in told) == sorted(o.pk for o in offers[1:])
+    assert {m.channel for m in told} == {Channel.TELEGRAM}
+    assert all("standby" in m.body for m in told)
+    # One message per offer: the outbox's dedupe key names the offer (and its wave).
+    assert set(told.values_list("dedupe_key", flat=True)) == {f"staffing.offer:{o.pk}:shift_full:1" for o in offers[1:]}

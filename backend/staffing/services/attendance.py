@@ -45,7 +45,9 @@ from backend.staffing.models import (
 )
 
 from .board import publish_board
+from .locking import conflict_retry, worker_lock
 from .money import attendance_amounts_set, worked_hours
+from .offers import worker_active_check
 from .reliability import worker_reliability_update
 
 DEFAULT_CHECK_IN_EARLY_MINUTES = 60
@@ -150,6 +152,7 @@ def _shift_label(shift: Shift) -> str:
     return f"{shift.order.title}, {shift.date:%d.%m.%Y}"
 
 
+@conflict_retry
 @transaction.atomic
 def attendance_check_in(
     *, user: Any, latitude: Decimal, longitude: Decimal, now: dt.datetime | None = None
@@ -160,10 +163,11 @@ def attendance_check_in(
     beyond the site's radius; nothing is written then. A show counts for the worker's reliability at once.
     """
     now = now or timezone.now()
-    worker = _worker_of(user)
+    # Lock order (services/locking.py): the worker, then the shift, then the offer.
+    worker = worker_lock(_worker_of(user).pk)
+    worker_active_check(worker)
     offer = (
-        Offer.objects.select_for_update(of=("self",))
-        .select_related("shift", "shift__order", "shift__order__site")
+        Offer.objects.select_related("shift", "shift__order", "shift__order__site")
         .filter(
             worker=worker,
             status__in=ON_THE_DAY,
@@ -178,7 +182,10 @@ def attendance_check_in(
         raise Conflict(
             _("You have no accepted shift to check in to now."), code=AttendanceErrorCode.NO_SHIFT_TO_CHECK_IN
         )
+    organization_access_check(user, offer.organization_id, Perm.STAFFING_SELF)  # still a member there
     meters = _near_site(offer, latitude, longitude)
+    Shift.objects.select_for_update().get(pk=offer.shift_id)
+    Offer.objects.select_for_update().get(pk=offer.pk)
     shift = offer.shift
     attendance, created = Attendance.objects.get_or_create(
         offer=offer,
@@ -212,6 +219,7 @@ def attendance_check_in(
     return attendance
 
 
+@conflict_retry
 @transaction.atomic
 def attendance_check_out(
     *, user: Any, latitude: Decimal, longitude: Decimal, now: dt.datetime | None = None
@@ -265,6 +273,7 @@ def _offer_for_foreman(user: Any, offer_id: int) -> Offer:
     return Offer.objects.select_related("shift", "shift__order", "shift__order__site").get(pk=offer.pk)
 
 
+@conflict_retry
 @transaction.atomic
 def attendance_mark(
     *,
@@ -290,6 +299,10 @@ def attendance_mark(
         raise ValidationFailed(_("Unknown outcome."), fields={"outcome": [_("no_show, excused or present.")]}) from None
     offer = _offer_for_foreman(user, offer_id)
     shift = offer.shift
+    # Lock order (services/locking.py): the worker (their reliability moves), the shift, the offer, the attendance.
+    worker_lock(offer.worker_id)
+    Shift.objects.select_for_update().get(pk=shift.pk)
+    offer.status = Offer.objects.select_for_update().values_list("status", flat=True).get(pk=offer.pk)
     if now < shift.starts_at:
         raise Conflict(_("The shift has not started yet."), code=AttendanceErrorCode.SHIFT_NOT_STARTED)
     allowed: tuple[str, ...] = ON_THE_DAY + ((OfferStatus.NO_SHOW,) if outcome == Outcome.EXCUSED else ())
@@ -345,6 +358,7 @@ def attendance_mark(
     return attendance
 
 
+@conflict_retry
 @transaction.atomic
 def attendance_rate(*, user: Any, offer_id: int, quality_score: int, now: dt.datetime | None = None) -> Attendance:
     """The foreman's 1-10 quality score for a worker who came (checked in or completed); it moves their rank at once.
@@ -357,6 +371,7 @@ def attendance_rate(*, user: Any, offer_id: int, quality_score: int, now: dt.dat
             fields={"quality_score": [_("1 to 10.")]},
         )
     offer = _offer_for_foreman(user, offer_id)
+    worker_lock(offer.worker_id)  # lock order: the worker (their rank moves) before the attendance
     if offer.status not in (OfferStatus.CHECKED_IN, OfferStatus.COMPLETED):
         raise Conflict(_("Only a worker who came can be scored."), code=AttendanceErrorCode.NOT_PRESENT)
     attendance = Attendance.objects.select_for_update().get(offer=offer)

@@ -39,8 +39,10 @@ from backend.staffing.models import (
     SolverRunStatus,
 )
 from backend.staffing.selectors import offer_of_worker
+from backend.staffing.services.board import publish_board
 from backend.staffing.services.dispatch import ANSWERED_NO, DISPATCHABLE, dispatch_plan_apply
-from backend.staffing.services.offers import offer_notify
+from backend.staffing.services.locking import conflict_retry, worker_lock
+from backend.staffing.services.offers import offer_notify, worker_active_check
 
 
 def _ask_hours() -> dt.timedelta:
@@ -51,12 +53,14 @@ def _cutoff_hours() -> dt.timedelta:
     return dt.timedelta(hours=settings.STAFFING_CONFIRM_CUTOFF_HOURS)
 
 
+@conflict_retry
 @transaction.atomic
 def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -> Offer:
     """The caller confirms a place they accepted. Confirming twice is a no-op; 409 ``offer_not_accepted`` for an
-    offer without a place, ``confirmation_closed`` once they were released."""
+    offer without a place, ``confirmation_closed`` once they were released, ``worker_not_active`` when suspended."""
     now = now or timezone.now()
     found = offer_of_worker(user=user, offer_id=offer_id)
+    worker_active_check(worker_lock(found.worker_id))  # lock order: worker, shift, offer
     shift = Shift.objects.select_for_update().get(pk=found.shift_id)
     offer = Offer.objects.select_for_update().get(pk=found.pk)
     if offer.status in (OfferStatus.CONFIRMED, OfferStatus.CHECKED_IN, OfferStatus.COMPLETED):
@@ -74,6 +78,7 @@ def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -
     offer.confirmed_at = now
     offer.save(update_fields=["status", "confirmed_at", "updated_at"])
     Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") + 1, updated_at=now)
+    publish_board([shift.pk])
     event_record(
         entity=offer,
         action=EventAction.STATUS,
@@ -135,7 +140,7 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
     unconfirmed = list(
         Offer.objects.select_for_update()
         .select_related("worker__user", "shift__order")
-        .filter(shift=shift, status=OfferStatus.ACCEPTED)
+        .filter(shift=shift, status=OfferStatus.ACCEPTED, confirm_requested_at__isnull=False)
         .order_by("id")
     )
     if not unconfirmed or shift.status != ShiftStatus.OPEN:
@@ -157,12 +162,14 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
             ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
         offer_notify(offer=offer, kind="released", text=text)
     Shift.objects.filter(pk=shift.pk).update(accepted_count=F("accepted_count") - len(unconfirmed), updated_at=now)
+    publish_board([shift.pk])
     return [o.pk for o in unconfirmed]
 
 
 def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
-    """Release unconfirmed places of shifts past their cut-off, then re-plan each affected order through the
-    adapter. Returns (released offers, re-plans applied)."""
+    """Release the places of workers who were asked to confirm and did not by the cut-off, then re-plan each
+    affected order through the adapter. Nobody is released without having been asked (an accept inside the cut-off
+    window is a confirmation already, see ``offer_accept``). Returns (released offers, re-plans applied)."""
     now = now or timezone.now()
     shift_ids = list(
         Shift.objects.filter(
@@ -170,6 +177,7 @@ def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
             starts_at__gt=now,
             starts_at__lte=now + _cutoff_hours(),
             offers__status=OfferStatus.ACCEPTED,
+            offers__confirm_requested_at__isnull=False,
         )
         .values_list("id", flat=True)
         .distinct()

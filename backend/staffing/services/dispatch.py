@@ -53,6 +53,7 @@ from backend.staffing.models import (
     WorkerStatus,
 )
 from backend.staffing.selectors import pool_owner_id, pool_worker_get
+from backend.staffing.services.board import publish_board
 from backend.staffing.services.offers import offer_withdraw_many, offers_send
 
 #: Offers a re-plan must not call again for that shift.
@@ -335,6 +336,8 @@ def dispatch_run_execute(*, run_id: int) -> SolverRun | None:
         return _fail(run, SolverRunStatus.FAILED, f"instance refused: {exc}")
     run.input = built.document
     run.build_s, run.solve_s = round(build_s, 4), round(solve_s, 4)
+    # Stored now: dispatch_plan_apply re-reads the run under its lock and saves that row.
+    run.save(update_fields=["input", "build_s", "solve_s", "updated_at"])
     return dispatch_plan_apply(run_id=run.pk, plan=plan, figures=built.figures, instance=built.document)
 
 
@@ -459,6 +462,7 @@ def dispatch_plan_apply(
     run.figures["offers_sent"] = sent_total
     run.status = SolverRunStatus.SUCCEEDED
     run.save()
+    publish_board(shifts)  # the planned call counts moved
     if order.status == OrderStatus.CONFIRMED:
         order.status = OrderStatus.IN_PROGRESS
         order.save(update_fields=["status", "updated_at"])

@@ -1,10 +1,11 @@
 """Offers: sending call-ups, first-come acceptance capped at the planned call count, declines, expiry and the
 standby ladder.
 
-Concurrency rule: every write that changes a shift's counters or its offers takes the shift row first (the
-conditional UPDATE of ``offer_accept`` or ``select_for_update``), then offer rows. One order of locks, so a
-decline, an expiry and two hundred accepts cannot deadlock; and accepts serialise on the shift row, so the last
-winner can move the remaining open offers to standby without racing another accept.
+Concurrency rule (services/locking.py): a write acting for one worker takes the worker row first (the overlap
+check of ``offer_accept`` runs under it); every write that changes a shift's counters or its offers takes the
+shift row next (the conditional UPDATE of ``offer_accept`` or ``select_for_update``), then offer rows. One order
+of locks, so a decline, an expiry and two hundred accepts cannot deadlock; and accepts serialise on the shift row,
+so the last winner can move the remaining open offers to standby without racing another accept.
 
 Messages go through the outbox in the same transaction (Telegram when the worker linked it, SMS otherwise) and a
 WebSocket event after commit; a rolled-back change tells nobody anything.
@@ -29,8 +30,18 @@ from backend.notifications.models import Channel
 from backend.notifications.services import message_enqueue
 from backend.realtime.services import realtime_publish
 from backend.staffing.exceptions import StaffingErrorCode
-from backend.staffing.models import OFFER_HOLDS_PLACE, Offer, OfferStatus, Shift, ShiftStatus
+from backend.staffing.models import (
+    OFFER_HOLDS_PLACE,
+    Offer,
+    OfferStatus,
+    Shift,
+    ShiftStatus,
+    Worker,
+    WorkerStatus,
+)
 from backend.staffing.selectors import offer_of_worker
+from backend.staffing.services.board import publish_board
+from backend.staffing.services.locking import conflict_retry, worker_lock
 
 #: Least rest between two shifts a worker holds (the solver's ``min_rest_minutes`` default).
 MIN_REST = dt.timedelta(minutes=60)
@@ -126,6 +137,7 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=now)
         shift.offered_count += sent
         offers_expiry_schedule(shift_id=shift.pk, at=expires)
+        publish_board([shift.pk])
     return sent
 
 
@@ -174,6 +186,15 @@ def _holds_overlapping(offer: Offer, shift: Shift) -> bool:
     )
 
 
+def worker_active_check(worker: Worker) -> None:
+    """409 ``worker_not_active`` unless the worker is active (a suspended worker takes no place and answers none)."""
+    if worker.status != WorkerStatus.ACTIVE:
+        raise Conflict(
+            _("Your profile is not active, so you cannot take shifts now."), code=StaffingErrorCode.WORKER_NOT_ACTIVE
+        )
+
+
+@conflict_retry
 @transaction.atomic
 def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) -> Offer:
     """The caller accepts their offer. First come, first served, capped at the shift's planned call count by one
@@ -182,6 +203,12 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     409 ``offer_not_open`` / ``offer_expired`` / ``shift_started`` / ``overlapping_shift`` otherwise."""
     now = now or timezone.now()
     offer = offer_of_worker(user=user, offer_id=offer_id)
+    if offer.status in OFFER_HOLDS_PLACE:
+        return offer
+    # The worker's lock first (services/locking.py): two accepts of one worker's overlapping shifts serialise
+    # here, so the second one's overlap check sees the first one's committed place.
+    worker_active_check(worker_lock(offer.worker_id))
+    offer.refresh_from_db()
     if offer.status in OFFER_HOLDS_PLACE:
         return offer
     shift = offer.shift
@@ -203,24 +230,34 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     if not took:
         raise ShiftFull(offer.pk)
     # We hold the shift row now; the offer may have moved meanwhile (withdrawn, or to standby by a winner).
+    # Inside the confirmation cut-off there is no time left to ask: accepting then is confirming (decision 0012),
+    # so the release sweep, which releases only those who were asked and stayed silent, never throws it away.
+    late = now >= shift.starts_at - dt.timedelta(hours=settings.STAFFING_CONFIRM_CUTOFF_HOURS)
     moved = Offer.objects.filter(pk=offer.pk, status__in=(OfferStatus.OFFERED, OfferStatus.STANDBY)).update(
-        status=OfferStatus.ACCEPTED, responded_at=now, updated_at=now
+        status=OfferStatus.CONFIRMED if late else OfferStatus.ACCEPTED,
+        responded_at=now,
+        confirmed_at=now if late else None,
+        updated_at=now,
     )
     if not moved:
         raise Conflict(_("This offer is no longer open."), code=StaffingErrorCode.OFFER_NOT_OPEN)
+    if late:
+        Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") + 1)
     shift.refresh_from_db()
     offer.refresh_from_db()
     event_record(entity=offer, action=EventAction.STATUS, actor=user, after={"status": offer.status})
     realtime_publish(user_id=user.pk, event={"type": "staffing.accepted", "offer_id": offer.pk, "shift_id": shift.pk})
+    publish_board([shift.pk])
     if shift.accepted_count >= shift.call_cap:
         _shift_filled(shift=shift, now=now)
     return offer
 
 
 def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
-    """The last place went: open offers move to standby, and their workers hear it at once."""
+    """The last place went: open offers move to standby, and their workers hear it at once, by the outbox too (an
+    SMS- or Telegram-only worker has no socket open), once per offer and wave."""
     waiting = list(
-        Offer.objects.select_related("worker__user", "shift").filter(shift=shift, status=OfferStatus.OFFERED)
+        Offer.objects.select_related("worker__user", "shift__order").filter(shift=shift, status=OfferStatus.OFFERED)
     )
     if not waiting:
         return
@@ -228,10 +265,13 @@ def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
         status=OfferStatus.STANDBY, is_standby=True, updated_at=now
     )
     for offer in waiting:
-        realtime_publish(
-            user_id=offer.worker.user_id,
-            event={"type": "staffing.shift_full", "offer_id": offer.pk, "shift_id": shift.pk, "status": "standby"},
-        )
+        offer.status, offer.is_standby = OfferStatus.STANDBY, True
+        with translation.override(offer.worker.user.language):
+            text = _(
+                "All places on %(title)s on %(day)s are taken. You are on standby: if a place frees up, we will "
+                "offer it to you first."
+            ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
+        offer_notify(offer=offer, kind="shift_full", text=text)
 
 
 def _give_back(offer: Offer, shift: Shift, *, now: dt.datetime) -> None:
@@ -243,6 +283,7 @@ def _give_back(offer: Offer, shift: Shift, *, now: dt.datetime) -> None:
     shift.refresh_from_db()
 
 
+@conflict_retry
 @transaction.atomic
 def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetime | None = None) -> Offer:
     """The caller declines their offer (or gives back a place they accepted, before the shift starts): the next
@@ -272,9 +313,11 @@ def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetim
         note=reason[:255],
     )
     offers_top_up(shift=shift, now=now)
+    publish_board([shift.pk])
     return offer
 
 
+@conflict_retry
 @transaction.atomic
 def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
     """Expire the shift's offers whose answer time is over and offer their places to standby; idempotent (the
@@ -297,7 +340,9 @@ def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
             user_id=offer.worker.user_id,
             event={"type": "staffing.expired", "offer_id": offer.pk, "shift_id": shift.pk, "status": offer.status},
         )
-    offers_top_up(shift=shift, now=now)
+    if due:
+        offers_top_up(shift=shift, now=now)
+        publish_board([shift.pk])
     return len(due)
 
 
@@ -306,7 +351,9 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
     and whoever had been told about the offer is told it is off. Caller holds the shifts' locks."""
     now = now or timezone.now()
     count = 0
+    touched: set[int] = set()
     for offer in offers:
+        touched.add(offer.shift_id)
         before = offer.status
         if before in OFFER_HOLDS_PLACE:
             _give_back(offer, offer.shift, now=now)
@@ -329,10 +376,41 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
                 }
             offer_notify(offer=offer, kind="withdrawn", text=text)
         count += 1
+    publish_board(touched)
+    return count
+
+
+#: Offers a suspended worker loses: waiting ones and the places they hold on shifts that have not started.
+LIVE_FOR_WORKER = (OfferStatus.OFFERED, OfferStatus.STANDBY, OfferStatus.ACCEPTED, OfferStatus.CONFIRMED)
+
+
+def worker_offers_withdraw(*, worker: Worker, actor: Any, reason: str, now: dt.datetime | None = None) -> int:
+    """Withdraw every live offer of ``worker`` (locked by the caller) on shifts that have not started: places go
+    back and are offered to standby, the worker is told, the boards move. Locks the shifts (ascending id), then the
+    offers, after the worker: the one lock order. Returns how many were withdrawn."""
+    now = now or timezone.now()
+    live = Offer.objects.filter(
+        worker=worker, status__in=LIVE_FOR_WORKER, shift__status=ShiftStatus.OPEN, shift__starts_at__gt=now
+    )
+    shift_ids = sorted(set(live.values_list("shift_id", flat=True)))
+    if not shift_ids:
+        return 0
+    shifts = {s.pk: s for s in Shift.objects.select_for_update().filter(pk__in=shift_ids).order_by("pk")}
+    offers = list(
+        live.select_for_update(of=("self",))
+        .select_related("worker__user", "shift__order")
+        .filter(shift_id__in=shift_ids)
+        .order_by("shift_id", "id")
+    )
+    count = offer_withdraw_many(offers=offers, actor=actor, reason=reason, now=now)
+    for shift in shifts.values():
+        shift.refresh_from_db()
+        offers_top_up(shift=shift, now=now)
     return count
 
 
 __all__ = [
+    "LIVE_FOR_WORKER",
     "ShiftFull",
     "offer_accept",
     "offer_decline",
@@ -342,4 +420,6 @@ __all__ = [
     "offers_expiry_schedule",
     "offers_send",
     "offers_top_up",
+    "worker_active_check",
+    "worker_offers_withdraw",
 ]

@@ -28,6 +28,8 @@ from backend.organizations.selectors import organization_access_check, tenant_ro
 from backend.staffing.exceptions import StaffingErrorCode
 from backend.staffing.models import Worker, WorkerAvailability, WorkerStatus
 from backend.staffing.selectors import pool_owner_id, worker_self_get
+from backend.staffing.services.locking import conflict_retry, worker_lock
+from backend.staffing.services.offers import worker_offers_withdraw
 
 #: The status ladder: where each status may go next. Suspension is reversible (back to active).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -110,11 +112,13 @@ def worker_recruit(
     return worker
 
 
+@conflict_retry
 @transaction.atomic
 def worker_status_change(*, user: Any, worker_id: int, status: str, notes: str | None = None) -> Worker:
     """Move a worker along the ladder; an interview may add the recruiter's notes. 409 for a step the ladder
-    does not have (a candidate cannot become active without an interview)."""
-    worker = tenant_row_for_change(Worker, worker_id, user=user, perm=Perm.STAFFING_MANAGE)
+    does not have (a candidate cannot become active without an interview). Suspending withdraws the worker's
+    live offers and gives back the places they hold on shifts that have not started (offered to standby)."""
+    worker = worker_lock(tenant_row_for_change(Worker, worker_id, user=user, perm=Perm.STAFFING_MANAGE).pk)
     if status not in TRANSITIONS.get(worker.status, frozenset()):
         raise Conflict(
             _("A %(current)s worker cannot become %(new)s.") % {"current": worker.status, "new": status},
@@ -132,6 +136,9 @@ def worker_status_change(*, user: Any, worker_id: int, status: str, notes: str |
     event_record(
         entity=worker, action=EventAction.STATUS, actor=user, before=before, after=snapshot(worker, PROFILE_FIELDS)
     )
+    if status == WorkerStatus.SUSPENDED:
+        # A suspended worker keeps no offer and no place: they go back to the shifts' standby lists.
+        worker_offers_withdraw(worker=worker, actor=user, reason=_("your profile was suspended"))
     return worker
 
 

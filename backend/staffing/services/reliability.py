@@ -134,18 +134,9 @@ def _histories(worker_ids: Iterable[int]) -> tuple[dict[int, list[HistoryItem]],
     return history, excused
 
 
-def decay_weights(ages_days: np.ndarray, half_life_days: float) -> np.ndarray:
-    """Weight of each past call by its age in days: 1 today, 1/2 after a half-life (a future date counts as today).
-
-    The same definition as ``scheduling_solver.probability.decay_weights`` (a test holds them equal); it is restated
-    here only until the solver adapter, the one module that imports the solver, re-exports it.
-    """
-    return np.asarray(np.exp2(-np.maximum(ages_days, 0.0) / half_life_days))
-
-
 def _decayed(items: list[HistoryItem], *, now: dt.datetime, half_life: float) -> tuple[float, float, np.ndarray]:
     ages = np.array([(now - item.at).total_seconds() / 86400.0 for item in items], dtype=float)
-    weights = decay_weights(ages, half_life)
+    weights = adapter.decay_weights(ages, half_life)
     came = np.array([item.came for item in items], dtype=bool)
     return float(weights[came].sum()), float(weights[~came].sum()), weights
 
