@@ -68,6 +68,8 @@ _ALLOWED = {
     "scheduling_solver/probability.py": "the definition itself",
     # The generator draws synthetic histories from hidden true rates: simulation input, not an estimate.
     "scheduling_solver/generator.py": "draws histories, does not estimate from them",
+    # The study's baseline is the naive shows / calls ratio that the posterior must beat: never used to plan.
+    "scheduling_solver/reliability_study.py": "the raw-ratio baseline the posterior is compared with",
 }
 
 
