@@ -14,6 +14,7 @@ class BookingErrorCode(StrEnum):
     INVALID_REFERENCE = "invalid_reference"
     # appointments (answered 409 for a state the caller cannot change, 422 for input that can never be right)
     SLOT_TAKEN = "slot_taken"
+    CLIENT_BUSY = "client_busy"
     GROUP_FULL = "group_full"
     OUTSIDE_SCHEDULE = "outside_schedule"
     IN_PAST = "in_past"

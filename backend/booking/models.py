@@ -341,13 +341,16 @@ class AppointmentLine(TimeStampedModel):
 
 
 class Occupancy(models.Model):
-    """The time a master and/or a resource is held: ``[starts_at, ends_at)`` including the buffers.
+    """The time a master, a resource or a client is held: ``[starts_at, ends_at)``.
 
-    One row per line of an individual visit, one per group session. ``is_active`` follows the appointment's (or the
+    One row per line of an individual visit and one per group session (the master's and the resource's time,
+    including the buffers), plus one per appointment for its client (the visit's own span, no buffers: the client is
+    not there for the master's preparation), individual or a place in a group class. So a client is never in two
+    visits at once either. ``is_active`` follows the appointment's (or the
     session's) status: the services set it in the same transaction as the status. The database refuses two active
-    rows of one master or of one resource whose intervals overlap (back to back is allowed): on PostgreSQL the two
-    exclusion constraints below (btree_gist; a loser gets SQLSTATE 23P01), on SQLite the triggers of migration
-    ``0002`` (decision 0009). Availability reads busy time from here.
+    rows of one master, of one resource or of one client whose intervals overlap (back to back is allowed): on
+    PostgreSQL the three exclusion constraints below (btree_gist; a loser gets SQLSTATE 23P01), on SQLite the
+    triggers of ``backend.booking.db.SQLITE_TRIGGERS`` (decision 0009). Availability reads busy time from here.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -368,6 +371,12 @@ class Occupancy(models.Model):
     group_session = models.OneToOneField(
         GroupSession, null=True, blank=True, on_delete=models.CASCADE, related_name="occupancy"
     )
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="occupancies"
+    )
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="client_occupancy"
+    )
 
     class Meta:
         verbose_name = _("occupancy")
@@ -375,12 +384,20 @@ class Occupancy(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="booking_occupancy_end_gt_start"),
             models.CheckConstraint(
-                condition=Q(staff__isnull=False) | Q(resource__isnull=False), name="booking_occupancy_holds_something"
+                condition=Q(staff__isnull=False) | Q(resource__isnull=False) | Q(client__isnull=False),
+                name="booking_occupancy_holds_something",
+            ),
+            # A line's or a session's row holds a master and/or a resource; an appointment's row holds its client.
+            models.CheckConstraint(
+                condition=Q(line__isnull=False, group_session__isnull=True, appointment__isnull=True)
+                | Q(line__isnull=True, group_session__isnull=False, appointment__isnull=True)
+                | Q(line__isnull=True, group_session__isnull=True, appointment__isnull=False),
+                name="booking_occupancy_one_owner",
             ),
             models.CheckConstraint(
-                condition=Q(line__isnull=False, group_session__isnull=True)
-                | Q(line__isnull=True, group_session__isnull=False),
-                name="booking_occupancy_one_owner",
+                condition=Q(appointment__isnull=True, client__isnull=True)
+                | Q(appointment__isnull=False, client__isnull=False, staff__isnull=True, resource__isnull=True),
+                name="booking_occupancy_client_row",
             ),
             # PostgreSQL only (created by a vendor-specific migration operation; SQLite has triggers instead).
             ExclusionConstraint(
@@ -399,15 +416,25 @@ class Occupancy(models.Model):
                 ],
                 condition=Q(is_active=True, resource__isnull=False),
             ),
+            ExclusionConstraint(
+                name="booking_occupancy_client_no_overlap",
+                expressions=[
+                    ("client", RangeOperators.EQUAL),
+                    (TsTzRange("starts_at", "ends_at", RangeBoundary()), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(is_active=True, client__isnull=False),
+            ),
         ]
         indexes = [
             models.Index(fields=["staff", "starts_at"], name="booking_occ_staff_idx"),
             models.Index(fields=["resource", "starts_at"], name="booking_occ_resource_idx"),
             models.Index(fields=["branch", "starts_at"], name="booking_occ_branch_idx"),
+            models.Index(fields=["client", "starts_at"], name="booking_occ_client_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.staff or '-'} / {self.resource or '-'} {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M}"
+        holder = f"{self.client}" if self.client_id else f"{self.staff or '-'} / {self.resource or '-'}"
+        return f"{holder} {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M}"
 
     def get_constraints(self) -> list[tuple[type[models.Model], Sequence[models.BaseConstraint]]]:
         # What full_clean() checks: the exclusion constraints are the database's to check, under concurrency

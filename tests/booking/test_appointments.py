@@ -97,8 +97,16 @@ def test_a_customer_books_a_visit_and_gets_a_client_card_by_their_phone(w: World
     assert (client.phone, client.first_name, appointment.client_id) == (w.customer.phone, "Saule", client.pk)
     assert appointment.customer_id == w.customer.pk
     # and the master is held 10:00-11:10 (the 10-minute buffer after)
-    [occupancy] = Occupancy.objects.all()
+    [occupancy] = Occupancy.objects.filter(line__isnull=False)
     assert (occupancy.staff_id, occupancy.starts_at, occupancy.ends_at) == (w.master.pk, local(2, 10), local(2, 11, 10))
+    # and the client is held for the visit itself, 10:00-11:00 (no buffer)
+    [held] = Occupancy.objects.filter(appointment=appointment)
+    assert (held.client_id, held.staff_id, held.starts_at, held.ends_at) == (
+        client.pk,
+        None,
+        local(2, 10),
+        local(2, 11),
+    )
     # and both changes are events by the customer
     assert (
         Event.objects.filter(entity_type="booking.appointment", action=EventAction.CREATE, actor=w.customer).count()
@@ -133,8 +141,12 @@ def test_several_services_in_one_visit_run_in_sequence_with_their_buffers(w: Wor
     assert appointment.price == Decimal("14000")
     assert (appointment.starts_at, appointment.ends_at) == (local(2, 10), local(2, 12, 55))
     # and the held intervals touch without overlapping
-    held = sorted(Occupancy.objects.values_list("starts_at", "ends_at"))
+    held = sorted(Occupancy.objects.filter(line__isnull=False).values_list("starts_at", "ends_at"))
     assert held == [(local(2, 10), local(2, 11, 10)), (local(2, 11, 10), local(2, 12, 55))]
+    # and the client once, for the whole visit
+    assert list(Occupancy.objects.filter(client__isnull=False).values_list("starts_at", "ends_at")) == [
+        (local(2, 10), local(2, 12, 55))
+    ]
 
 
 def test_the_price_is_a_snapshot(w: World) -> None:
@@ -291,8 +303,10 @@ def test_a_reschedule_moves_the_held_time_and_frees_the_old_one(w: World) -> Non
     appointment = book(w, local(2, 10))
     moved = appointment_reschedule(user=w.customer, appointment_id=appointment.pk, start=local(2, 15), now=NOW)
     assert (moved.starts_at, moved.ends_at, moved.rescheduled_count) == (local(2, 15), local(2, 16), 1)
-    assert list(Occupancy.objects.values_list("starts_at", "ends_at", "is_active")) == [
-        (local(2, 15), local(2, 16, 10), True)
+    # the master's time (with the buffer) and the client's (the visit itself) moved; nothing of the old time held
+    assert sorted(Occupancy.objects.values_list("starts_at", "ends_at", "is_active")) == [
+        (local(2, 15), local(2, 16), True),
+        (local(2, 15), local(2, 16, 10), True),
     ]
     assert book(w, local(2, 10), user=UserFactory()).starts_at == local(2, 10)
     # a move onto a taken time changes nothing

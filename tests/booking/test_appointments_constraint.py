@@ -1,4 +1,4 @@
-"""The database refuses to double-book a master or a resource (decision 0009), whatever wrote the row.
+"""The database refuses to double-book a master, a resource or a client (decision 0009), whatever wrote the row.
 
 These tests write occupancy rows directly, past every service check: only the exclusion constraints (PostgreSQL)
 or the triggers (SQLite) stand between them and a double booking.
@@ -170,13 +170,73 @@ def test_a_group_session_and_an_individual_visit_of_one_master_cannot_overlap(wo
     assert Occupancy.objects.count() == 1
 
 
+def _hold_client(world: dict[str, Any], start: int, end: int, *, client: Client | None = None) -> Occupancy:
+    """An appointment's row for its client only (another master each time: nothing but the client is shared)."""
+    client = client or world["client"]
+    appointment = Appointment.objects.create(
+        organization=world["org"],
+        branch=world["branch"],
+        client=client,
+        staff=member(world["org"], Role.MASTER),
+        starts_at=_at(start),
+        ends_at=_at(end),
+        channel=BookingChannel.STAFF,
+        price=Decimal("10"),
+        currency="KZT",
+    )
+    return Occupancy.objects.create(
+        organization=world["org"],
+        branch=world["branch"],
+        client=client,
+        starts_at=_at(start),
+        ends_at=_at(end),
+        appointment=appointment,
+    )
+
+
+def test_one_client_in_two_overlapping_visits_is_refused_by_the_database(world: dict[str, Any]) -> None:
+    # given the client held 09:00-10:00 (with one master)
+    _hold_client(world, 0, 60)
+    # when a row claims 09:30-10:30 for the same client (with another master), then the database refuses it
+    with pytest.raises(IntegrityError, match="client"), transaction.atomic():
+        _hold_client(world, 30, 90)
+    # and back to back, or another client at the same time, is allowed
+    _hold_client(world, 60, 120)
+    _hold_client(world, 0, 60, client=Client.objects.create(organization=world["org"], phone="+77015550002"))
+    assert Occupancy.objects.filter(client__isnull=False, is_active=True).count() == 3
+
+
+def test_a_client_row_holds_only_the_client(world: dict[str, Any]) -> None:
+    row = _hold_client(world, 0, 60)
+    # a client row that also claims a master is refused by a check constraint (on both databases)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Occupancy.objects.filter(pk=row.pk).update(staff=world["master"])
+    # and a line's row cannot carry a client
+    line_row = _occupy(world, 120, 180)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Occupancy.objects.filter(pk=line_row.pk).update(client=world["client"])
+
+
+def test_a_freed_client_row_cannot_come_back_over_a_new_visit(world: dict[str, Any]) -> None:
+    old = _hold_client(world, 0, 60)
+    Occupancy.objects.filter(pk=old.pk).update(is_active=False)
+    _hold_client(world, 0, 60)
+    with pytest.raises(IntegrityError, match="client"), transaction.atomic():
+        Occupancy.objects.filter(pk=old.pk).update(is_active=True)
+
+
 @pytest.mark.skipif(settings.IS_POSTGRES, reason="SQLite's guarantee: the triggers")
 def test_sqlite_has_the_overlap_triggers_after_migrating() -> None:
     # A table rebuild by a later migration would drop them silently: this test notices.
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'booking_occupancy'")
         names = {row[0] for row in cursor.fetchall()}
-    assert names == {"booking_occupancy_no_overlap_insert", "booking_occupancy_no_overlap_update"}
+    assert names == {
+        "booking_occupancy_no_overlap_insert",
+        "booking_occupancy_no_overlap_update",
+        "booking_occupancy_client_no_overlap_insert",
+        "booking_occupancy_client_no_overlap_update",
+    }
 
 
 @pytest.mark.postgres
@@ -186,7 +246,11 @@ def test_postgres_has_the_exclusion_constraints() -> None:
             "SELECT conname FROM pg_constraint WHERE contype = 'x' AND conrelid = 'booking_occupancy'::regclass"
         )
         names = {row[0] for row in cursor.fetchall()}
-    assert names == {"booking_occupancy_staff_no_overlap", "booking_occupancy_resource_no_overlap"}
+    assert names == {
+        "booking_occupancy_staff_no_overlap",
+        "booking_occupancy_resource_no_overlap",
+        "booking_occupancy_client_no_overlap",
+    }
 
 
 @pytest.mark.skipif(settings.IS_POSTGRES, reason="SQLite's guarantee under concurrent writers")
@@ -253,4 +317,43 @@ def test_sqlite_triggers_let_exactly_one_of_fifty_concurrent_writers_through(tmp
         assert outcomes["overlap"] + outcomes["stale"] == 49, (round_no, outcomes)
     check = sqlite3.connect(path)
     assert check.execute("SELECT count(*) FROM booking_occupancy").fetchone()[0] == 20
+    check.close()
+
+    # The same for one client: fifty overlapping appointment rows of one client (no master, no resource) at once.
+    def write_client(start: str, end: str, immediate: bool) -> str:
+        with lock:
+            owner_id = next(line_ids)
+        db = sqlite3.connect(path, timeout=20, isolation_level=None, check_same_thread=False)
+        try:
+            barrier.wait()
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if not immediate:
+                db.execute("SELECT count(*) FROM booking_occupancy WHERE client_id = 1").fetchone()
+            db.execute(
+                "INSERT INTO booking_occupancy (organization_id, branch_id, staff_id, resource_id, starts_at, ends_at,"
+                " is_active, line_id, group_session_id, client_id, appointment_id)"
+                " VALUES (1, 1, NULL, NULL, ?, ?, 1, NULL, NULL, 1, ?)",
+                (start, end, owner_id),
+            )
+            db.execute("COMMIT")
+            return "inserted"
+        except sqlite3.IntegrityError as exc:
+            assert "booking_client_overlap" in str(exc)
+            return "overlap"
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc) or "busy" in str(exc), exc
+            return "stale"
+        finally:
+            db.close()
+
+    for round_no in range(20):
+        barrier = threading.Barrier(50)
+        day = f"2027-05-{round_no + 1:02d}"
+        calls = [(f"{day} 10:{m:02d}:00", f"{day} 11:{m:02d}:00", m % 2 == 0) for m in range(50)]
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            outcomes = Counter(pool.map(lambda args: write_client(*args), calls))
+        assert outcomes["inserted"] == 1, (round_no, outcomes)
+        assert outcomes["overlap"] + outcomes["stale"] == 49, (round_no, outcomes)
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM booking_occupancy WHERE client_id = 1").fetchone()[0] == 20
     check.close()

@@ -1,5 +1,6 @@
 """Concurrent bookings on PostgreSQL: 50 requests for one slot, 20 rounds, give exactly one 201 and 49 × 409
-``slot_taken``; back to back both win; a cancelled slot is won again by exactly one; a class takes exactly its
+``slot_taken``; one client booked with two masters at once gets one visit;
+back to back both win; a cancelled slot is won again by exactly one; a class takes exactly its
 capacity. Every request runs in its own thread with its own database connection, through the real HTTP stack (auth,
 Idempotency-Key middleware, router, service, database constraint) or the service."""
 
@@ -129,14 +130,49 @@ def test_a_cancelled_slot_is_won_again_by_exactly_one(w: World) -> None:
     assert Appointment.objects.filter(status=AppointmentStatus.BOOKED).count() == 1
 
 
+#: Requests per round of the group class race: enough to overfill a class of 3 several times over, few enough that
+#: 20 rounds stay quick.
+CLASS_REQUESTS = 12
+
+
 def test_a_group_class_takes_exactly_its_capacity_under_concurrency(w: World) -> None:
-    for round_no in range(5):
+    for round_no in range(ROUNDS):
         start = local(2 + round_no, 10)
-        outcomes = _storm([_service_booking(w, start, w.yoga) for _ in range(CLIENTS)])
-        assert outcomes == Counter({"booked": 3, "group_full": CLIENTS - 3}), (round_no, outcomes)
+        outcomes = _storm([_service_booking(w, start, w.yoga) for _ in range(CLASS_REQUESTS)])
+        assert outcomes == Counter({"booked": 3, "group_full": CLASS_REQUESTS - 3}), (round_no, outcomes)
         session_appointments = Appointment.objects.filter(starts_at=start, group_session__isnull=False)
         assert session_appointments.values("group_session").distinct().count() == 1
         assert session_appointments.count() == 3
+
+
+def test_one_client_booked_with_two_masters_at_once_gets_one_visit_twenty_rounds(w: World) -> None:
+    """The client guard under concurrency: one customer, the same time, two different masters (so neither the
+    master's nor the resource's guard is involved), ten requests at once: exactly one visit, 20 rounds."""
+    customer = UserFactory()
+
+    def booking(staff: Any, start: dt.datetime) -> Callable[[], str]:
+        def call() -> str:
+            appointment_create_for_customer(
+                user=customer,
+                branch_id=w.branch.pk,
+                service_ids=[w.haircut.pk],
+                staff_id=staff.pk,
+                start=start,
+                now=NOW,
+            )
+            return "booked"
+
+        return call
+
+    for round_no in range(ROUNDS):
+        start = local(2 + round_no // 4, (9, 11, 14, 16)[round_no % 4])
+        outcomes = _storm([booking(w.master if i % 2 else w.other_master, start) for i in range(10)])
+        # one wins; the others are told the client is busy then (or the slot is taken, for the winner's master)
+        assert outcomes["booked"] == 1, (round_no, outcomes)
+        assert outcomes["client_busy"] + outcomes["slot_taken"] == 9, (round_no, outcomes)
+        assert outcomes["client_busy"] >= 1, (round_no, outcomes)
+        assert Appointment.objects.filter(customer=customer, starts_at=start).count() == 1, round_no
+        assert Occupancy.objects.filter(client__isnull=False, starts_at=start, is_active=True).count() == 1
 
 
 def test_one_new_customer_booking_twice_at_once_gets_one_client_card(w: World) -> None:

@@ -212,6 +212,6 @@ class Migration(migrations.Migration):
         ),
         # SQLite's equivalent of the exclusion constraints (decision 0009); a no-op off SQLite.
         backend.booking.db.SqliteOnlyRunSQL(
-            sql=backend.booking.db.SQLITE_TRIGGERS, reverse_sql=backend.booking.db.SQLITE_TRIGGERS_DROP
+            sql=backend.booking.db.SQLITE_TRIGGERS_0002, reverse_sql=backend.booking.db.SQLITE_TRIGGERS_0002_DROP
         ),
     ]

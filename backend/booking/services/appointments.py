@@ -46,7 +46,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.booking.db import SQLITE_OVERLAP_MESSAGE
+from backend.booking.db import SQLITE_CLIENT_OVERLAP_MESSAGE, SQLITE_OVERLAP_MESSAGE
 from backend.booking.exceptions import BookingErrorCode
 from backend.booking.models import (
     ACTIVE_STATUSES,
@@ -140,6 +140,24 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(exc.__cause__, "sqlstate", None)
 
 
+#: The PostgreSQL exclusion constraint that keeps a client out of two visits at once.
+_CLIENT_CONSTRAINT = "booking_occupancy_client_no_overlap"
+
+
+def _is_client_overlap(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    if _sqlstate(exc) == _OVERLAP_SQLSTATE and getattr(diag, "constraint_name", None) == _CLIENT_CONSTRAINT:
+        return True
+    return SQLITE_CLIENT_OVERLAP_MESSAGE in str(exc) or _CLIENT_CONSTRAINT in str(exc)
+
+
+def client_busy_error() -> Conflict:
+    """The 409 ``client_busy`` answer: the client already has a visit that overlaps this time (no retry helps)."""
+    return Conflict(
+        _("This client already has a visit at this time."), code=BookingErrorCode.CLIENT_BUSY, fields={"start": []}
+    )
+
+
 def _is_overlap(exc: IntegrityError) -> bool:
     return _sqlstate(exc) == _OVERLAP_SQLSTATE or SQLITE_OVERLAP_MESSAGE in str(exc)
 
@@ -171,6 +189,8 @@ def _attempts(write: Callable[[], T], *, on_taken: Callable[[], Conflict]) -> T:
                 try:
                     return write()
                 except IntegrityError as exc:
+                    if _is_client_overlap(exc):
+                        raise client_busy_error() from exc
                     if _is_overlap(exc):
                         raise _Overlap from exc
                     if _is_session_race(exc):
@@ -410,6 +430,19 @@ def _occupancy(appointment: Appointment, line: AppointmentLine) -> Occupancy:
     )
 
 
+def _client_occupancy(appointment: Appointment) -> Occupancy:
+    """The appointment's hold on its client's time: the visit's own span (no buffers)."""
+    return Occupancy(
+        organization_id=appointment.organization_id,
+        branch_id=appointment.branch_id,
+        client_id=appointment.client_id,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        is_active=appointment.status in ACTIVE_STATUSES,
+        appointment=appointment,
+    )
+
+
 def _lines_of(
     plan: Slot, specs: Sequence[ServiceSpec], prices: dict[tuple[int, int], Decimal]
 ) -> list[AppointmentLine]:
@@ -463,7 +496,7 @@ def _individual_write(visit: _Visit, *, appointment: Appointment, now: dt.dateti
         line.appointment = appointment
     AppointmentLine.objects.bulk_create(lines)
     saved = list(appointment.lines.order_by("position"))
-    Occupancy.objects.bulk_create([_occupancy(appointment, line) for line in saved])
+    Occupancy.objects.bulk_create([_occupancy(appointment, line) for line in saved] + [_client_occupancy(appointment)])
     return appointment
 
 
@@ -561,6 +594,8 @@ def _group_write(visit: _Visit, *, appointment: Appointment, now: dt.datetime, a
         buffer_after_minutes=int(spec.buffer_after.total_seconds() // 60),
         price=session.price,
     )
+    # A place in a class holds the client's time as an individual visit does (the session holds the master's).
+    _client_occupancy(appointment).save()
     return appointment
 
 
@@ -762,7 +797,7 @@ def _cutoff_check(appointment: Appointment, now: dt.datetime) -> None:
 
 
 def _occupancies_of(appointment: Appointment) -> Any:
-    return Occupancy.objects.filter(line__appointment=appointment)
+    return Occupancy.objects.filter(Q(line__appointment=appointment) | Q(appointment=appointment))
 
 
 def _release_time(appointment: Appointment, *, actor: Any) -> None:
@@ -884,13 +919,16 @@ def appointment_status_set(
 def _reschedule_write(
     appointment: Appointment, *, context: BookingContext, start: dt.datetime, staff_id: int | None, now: dt.datetime
 ) -> Appointment:
-    lines = list(appointment.lines.order_by("position"))
-    service_ids = [line.service_id for line in lines]
+    service_ids = list(appointment.lines.order_by("position").values_list("service_id", flat=True))
     specs = visit_specs(context, service_ids)
     _staff_check(specs, staff_id)
     visit = _Visit(context=context, specs=specs, service_ids=service_ids, staff_id=staff_id, start=start)
+    # Read once, before any attempt: a retried attempt counts the move once, not once per attempt.
+    rescheduled_count = appointment.rescheduled_count + 1
 
     def write() -> Appointment:
+        # Fresh rows per attempt: a failed attempt's savepoint rolled the lines back, not these Python objects.
+        lines = list(appointment.lines.order_by("position"))
         # The visit's own time is free for its new place: deactivated here, in the attempt's savepoint, and active
         # again (at the old or the new time) before it ends.
         _occupancies_of(appointment).update(is_active=False)
@@ -919,8 +957,11 @@ def _reschedule_write(
             )
         appointment.staff_id = plan.lines[0].staff_id
         appointment.starts_at, appointment.ends_at = plan.start, plan.end
-        appointment.rescheduled_count += 1
+        appointment.rescheduled_count = rescheduled_count
         appointment.save(update_fields=["staff", "starts_at", "ends_at", "rescheduled_count", "updated_at"])
+        Occupancy.objects.filter(appointment=appointment).update(
+            starts_at=appointment.starts_at, ends_at=appointment.ends_at, is_active=True
+        )
         return appointment
 
     return _attempts(write, on_taken=lambda: _taken(visit, now))

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
-logger = logging.getLogger("brigada.booking")
+from backend.realtime.services import realtime_group_publish
 
 
 def journal_group(branch_id: int) -> str:
@@ -46,20 +41,12 @@ def appointment_event(appointment: Any, *, change: str) -> dict[str, Any]:
     }
 
 
-def _send(branch_id: int, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(journal_group(branch_id), {"type": "journal.event", "event": event})
-    except Exception:  # a push is best effort; the journal re-read is the source of truth
-        logger.warning("journal publish failed", extra={"branch_id": branch_id, "event_type": event.get("type")})
-
-
 def publish_appointment_change(appointment: Any, *, change: str = "changed") -> None:
     """Tell the journal sockets of the appointment's branch about it once the current transaction commits (nothing
     when it rolls back). Call it from the service that changed the appointment, inside its transaction: the message
     is built now, from the state the transaction is about to commit."""
-    event = appointment_event(appointment, change=change)
-    branch_id = appointment.branch_id
-    transaction.on_commit(lambda: _send(branch_id, event))
+    realtime_group_publish(
+        journal_group(appointment.branch_id),
+        appointment_event(appointment, change=change),
+        message_type="journal.event",
+    )
