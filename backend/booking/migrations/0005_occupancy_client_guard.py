@@ -49,7 +49,7 @@ def client_rows_backfill(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0010_waitlist_reviews'),
+        ('booking', '0004_waitlist_reviews'),
         ('catalog', '0005_booking_catalog'),
         ('crm', '0004_name_key_unique'),
         ('organizations', '0002_booking_policy'),
