@@ -94,8 +94,9 @@ def appointment_changed(
             reminders_drop(appointment=appointment)
         if appointment.status == AppointmentStatus.DONE:
             review_request_schedule(appointment=appointment)
-    # A freed slot goes to the waiting list. The hold offered to someone else is not part of this request's answer: its events stay out of the request's
-    # access trace, or an idempotent replay of (say) the customer's cancel would be refused for a stranger's hold.
+    # A freed slot goes to the waiting list. The hold offered to someone else is not part of this request's answer:
+    # its events stay out of the request's access trace, or an idempotent replay of (say) the customer's cancel would
+    # be refused for a stranger's hold.
     with access_traced():
         _offer_freed_time(appointment, change, actor, previous_starts_at, previous_ends_at, previous_staff_id)
 
