@@ -21,7 +21,7 @@ from backend.organizations.selectors import organization_for_action
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
-    BranchQuery,
+    CommsOrgQuery,
     CommsSettingsIn,
     CommsSettingsOut,
     ConfirmIn,
@@ -30,17 +30,17 @@ from .schemas import (
     MailingOut,
     MailingPreviewIn,
     MailingPreviewOut,
-    OfferOut,
-    OrgQuery,
     ReviewIn,
     ReviewListOut,
     ReviewListQuery,
     ReviewOut,
     SmsCountOut,
     TakenOut,
+    WaitlistBranchQuery,
     WaitlistEntryOut,
     WaitlistJoinIn,
     WaitlistListOut,
+    WaitlistOfferOut,
     WindowOut,
 )
 
@@ -54,8 +54,8 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-def _offer_out(offer: WaitlistOffer) -> OfferOut:
-    return OfferOut(
+def _offer_out(offer: WaitlistOffer) -> WaitlistOfferOut:
+    return WaitlistOfferOut(
         id=offer.pk,
         staff_id=offer.staff_id,
         starts_at=offer.starts_at,
@@ -131,7 +131,7 @@ def waitlist_mine(request: HttpRequest) -> WaitlistListOut:
 
 
 @router.get("/waitlist", response={200: WaitlistListOut, **READ}, summary="A branch's waiting list, in order")
-def waitlist_of_branch(request: HttpRequest, query: Query[BranchQuery]) -> WaitlistListOut:
+def waitlist_of_branch(request: HttpRequest, query: Query[WaitlistBranchQuery]) -> WaitlistListOut:
     return _entries_out(list(selectors_comms.waitlist_of_branch(user=_user(request), branch_id=query.branch_id)))
 
 
@@ -166,11 +166,11 @@ def waitlist_offer_take(request: HttpRequest, offer_id: int) -> TakenOut:
 
 @router.post(
     "/waitlist/offers/{offer_id}/decline",
-    response={200: OfferOut, **WRITE},
+    response={200: WaitlistOfferOut, **WRITE},
     summary="Decline a waiting-list offer",
     description="The entry keeps waiting; the slot goes to the next in line. 409 `offer_gone` if it is not open.",
 )
-def waitlist_offer_decline(request: HttpRequest, offer_id: int) -> OfferOut:
+def waitlist_offer_decline(request: HttpRequest, offer_id: int) -> WaitlistOfferOut:
     return _offer_out(waitlist.waitlist_offer_decline(user=_user(request), offer_id=offer_id))
 
 
@@ -283,7 +283,7 @@ def _settings_out(row: Any, offsets: list[int]) -> CommsSettingsOut:
 
 
 @router.get("/comms-settings", response={200: CommsSettingsOut, **READ}, summary="Reminder and messaging settings")
-def settings_get(request: HttpRequest, query: Query[OrgQuery]) -> CommsSettingsOut:
+def settings_get(request: HttpRequest, query: Query[CommsOrgQuery]) -> CommsSettingsOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.ORG_VIEW)
     return _settings_out(*comms_settings.comms_settings_get(user=user, organization_id=org_id))

@@ -56,7 +56,7 @@ class WindowOut(Schema):
     end: dt.datetime
 
 
-class OfferOut(Schema):
+class WaitlistOfferOut(Schema):
     id: int
     staff_id: int
     starts_at: dt.datetime
@@ -77,19 +77,19 @@ class WaitlistEntryOut(Schema):
     status: str
     appointment_id: int | None
     created_at: dt.datetime
-    offer: OfferOut | None = Field(None, description="the open offer, while one is held for this entry")
+    offer: WaitlistOfferOut | None = Field(None, description="the open offer, while one is held for this entry")
 
 
 class WaitlistListOut(Schema):
     items: list[WaitlistEntryOut]
 
 
-class BranchQuery(Schema):
+class WaitlistBranchQuery(Schema):
     branch_id: ObjectId
 
 
 class TakenOut(Schema):
-    offer: OfferOut
+    offer: WaitlistOfferOut
     appointment_id: int
     starts_at: dt.datetime
     ends_at: dt.datetime
@@ -176,7 +176,7 @@ class MailingOut(Schema):
     created_at: dt.datetime
 
 
-class OrgQuery(Schema):
+class CommsOrgQuery(Schema):
     organization_id: ObjectId | None = None
 
 

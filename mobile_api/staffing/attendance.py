@@ -22,11 +22,11 @@ from .attendance_schemas import (
     BoardOut,
     BoardQuery,
     EarningsOut,
-    ExportQuery,
     InvoiceQuery,
     MarkIn,
     MoneyTotal,
     OrderMoneyOut,
+    PayrollExportQuery,
     PeriodQuery,
     PointIn,
     QualityIn,
@@ -249,7 +249,7 @@ def order_money(request: HttpRequest, order_id: int) -> OrderMoneyOut:
     description="Recorded in the event log (who exported what, when).",
     openapi_extra={"responses": FILE},
 )
-def payroll_export(request: HttpRequest, query: Query[ExportQuery]) -> HttpResponse:
+def payroll_export(request: HttpRequest, query: Query[PayrollExportQuery]) -> HttpResponse:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
     return _file(

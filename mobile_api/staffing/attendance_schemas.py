@@ -171,12 +171,12 @@ class OrderMoneyOut(Schema):
     by_shift: list[ShiftMoneyOut]
 
 
-class ExportQuery(Schema):
+class PayrollExportQuery(Schema):
     organization_id: ObjectId | None = None
     date_from: Day
     date_to: Day
     format: Literal["csv", "xlsx"] = "csv"
 
 
-class InvoiceQuery(ExportQuery):
+class InvoiceQuery(PayrollExportQuery):
     client_id: ObjectId | None = None

@@ -25,6 +25,7 @@ from .schemas import (
     CorporateClientListOut,
     CorporateClientOut,
     CorporateClientPatchIn,
+    DispatchWhyOut,
     HandOffIn,
     OfferDeclineIn,
     OfferListOut,
@@ -48,7 +49,6 @@ from .schemas import (
     SolverRunOut,
     StaffingOrgQuery,
     WhyListOut,
-    WhyOut,
     WorkerHomeIn,
     WorkerListOut,
     WorkerListQuery,
@@ -480,7 +480,7 @@ def order_override(request: HttpRequest, order_id: int, payload: OverrideIn) -> 
 )
 def order_why(request: HttpRequest, order_id: int) -> WhyListOut:
     order = selectors.order_get(user=_user(request), order_id=order_id)
-    return WhyListOut(items=[WhyOut(**row) for row in dispatch.dispatch_why(order=order)])
+    return WhyListOut(items=[DispatchWhyOut(**row) for row in dispatch.dispatch_why(order=order)])
 
 
 @router.get("/orders/{order_id}/solver-runs", response={200: SolverRunListOut, **READ}, summary="Solver runs")

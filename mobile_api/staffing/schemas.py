@@ -339,7 +339,7 @@ class SolverRunListOut(Schema):
     items: list[SolverRunOut]
 
 
-class WhyOut(Schema):
+class DispatchWhyOut(Schema):
     offer_id: int
     shift_id: int
     worker_id: int
@@ -355,4 +355,4 @@ class WhyOut(Schema):
 
 
 class WhyListOut(Schema):
-    items: list[WhyOut]
+    items: list[DispatchWhyOut]
