@@ -12,6 +12,8 @@ class StaffingErrorCode(StrEnum):
     NOT_A_WORKER = "not_a_worker"
     WORKER_EXISTS = "worker_exists"
     INVALID_AVAILABILITY = "invalid_availability"
+    PHOTO_TOO_LARGE = "photo_too_large"
+    PHOTO_INVALID = "photo_invalid"
     # Clients, sites, orders
     INVALID_INN = "invalid_inn"
     INVALID_KPP = "invalid_kpp"

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Status
+from ninja import File, Query, Router, Status
+from ninja.files import UploadedFile
 
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_for_action
@@ -88,6 +89,7 @@ def worker_out(w: Worker) -> WorkerProfileOut:
         excused_count=w.excused_count,
         interview_notes=w.interview_notes,
         interviewed_at=w.interviewed_at,
+        photo_url=w.photo.url if w.photo else None,
     )
 
 
@@ -206,6 +208,18 @@ def me_home(request: HttpRequest, payload: WorkerHomeIn) -> WorkerProfileOut:
         user=_user(request), home_latitude=payload.home_latitude, home_longitude=payload.home_longitude
     )
     return worker_out(worker)
+
+
+@router.post(
+    "/me/photo",
+    response={200: WorkerProfileOut, **WRITE},
+    summary="Upload my profile photo",
+    description="Multipart with one file field `photo`: a JPEG, PNG or WEBP picture, checked by its content (the "
+    "filename does not matter). 422 `photo_too_large` over the size cap, `photo_invalid` for anything that is "
+    "not such a picture or has too many pixels; a refusal changes nothing. The previous photo is replaced.",
+)
+def me_photo(request: HttpRequest, photo: File[UploadedFile]) -> WorkerProfileOut:
+    return worker_out(pool.worker_photo_set(user=_user(request), file=photo))
 
 
 @router.get("/availability", response={200: AvailabilityOut, **READ}, summary="My availability windows")

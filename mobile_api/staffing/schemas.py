@@ -58,6 +58,7 @@ class WorkerOut(Schema):
 class WorkerProfileOut(WorkerOut):
     interview_notes: str
     interviewed_at: dt.datetime | None
+    photo_url: str | None = None
 
 
 class WorkerListOut(Schema):

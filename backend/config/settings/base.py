@@ -188,9 +188,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Channels ---------------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -214,6 +212,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
 
 # --- Brigada ----------------------------------------------------------------------------------------
 # Lifetimes of auth artefacts (seconds).
@@ -259,6 +258,9 @@ STAFFING_CONFIRM_ASK_HOURS = int(os.environ.get("STAFFING_CONFIRM_ASK_HOURS", 24
 STAFFING_CONFIRM_CUTOFF_HOURS = int(os.environ.get("STAFFING_CONFIRM_CUTOFF_HOURS", 12))
 STAFFING_SOLVER_TIME_LIMIT_S = float(os.environ.get("STAFFING_SOLVER_TIME_LIMIT_S", 5))
 STAFFING_MAX_ORDER_DAYS = int(os.environ.get("STAFFING_MAX_ORDER_DAYS", 92))
+# A worker's profile photo: the largest upload accepted (bytes) and the largest picture (width x height pixels).
+STAFFING_PHOTO_MAX_BYTES = int(os.environ.get("STAFFING_PHOTO_MAX_BYTES", 5 * 1024 * 1024))
+STAFFING_PHOTO_MAX_PIXELS = int(os.environ.get("STAFFING_PHOTO_MAX_PIXELS", 25_000_000))
 
 NINJA_NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 

@@ -9,13 +9,19 @@ a worker changes only their own home location and availability.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import secrets
+import warnings
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
 
 from backend.accounts.models import User
 from backend.core.events import event_record, snapshot
@@ -193,6 +199,80 @@ def worker_self_update(
         entity=worker, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(worker, PROFILE_FIELDS)
     )
     return worker
+
+
+#: Pillow's format names accepted for a profile photo, and the file extension each is stored under.
+PHOTO_FORMATS: dict[str, str] = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+def _photo_refuse(message: str) -> ValidationFailed:
+    return ValidationFailed(message, code=StaffingErrorCode.PHOTO_INVALID, fields={"photo": [message]})
+
+
+def photo_validate(data: bytes) -> str:
+    """Check uploaded bytes are a real JPEG, PNG or WEBP picture of bounded size; return the extension to store.
+
+    The content decides, never the client's filename or content type. The pixel count is read from the header
+    before any decoding, so a decompression bomb is refused without being expanded."""
+    max_pixels = settings.STAFFING_PHOTO_MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt = image.format or ""
+                width, height = image.size
+                if fmt in PHOTO_FORMATS and width * height <= max_pixels:
+                    image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _photo_refuse(_("The picture has too many pixels.")) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise _photo_refuse(_("The file is not a JPEG, PNG or WEBP picture.")) from None
+    if fmt not in PHOTO_FORMATS:
+        raise _photo_refuse(_("The file is not a JPEG, PNG or WEBP picture."))
+    if width < 1 or height < 1 or width * height > max_pixels:
+        raise _photo_refuse(_("The picture has too many pixels."))
+    return PHOTO_FORMATS[fmt]
+
+
+def worker_photo_set(*, user: Any, file: Any) -> Worker:
+    """A worker's own profile photo from the phone: validated (size, real picture, pixel count), stored under a
+    random name, the previous photo's file removed after the commit. A refusal (422) changes nothing."""
+    worker_self_get(user)  # 404 for a caller without a worker profile, before the upload is read
+    max_bytes = settings.STAFFING_PHOTO_MAX_BYTES
+    if file.size is not None and file.size > max_bytes:
+        raise _photo_too_large(max_bytes)
+    data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _photo_too_large(max_bytes)
+    ext = photo_validate(data)
+    storage = Worker._meta.get_field("photo").storage
+    new_name = ""
+    try:
+        with transaction.atomic():
+            worker = Worker.objects.select_for_update().get(pk=worker_self_get(user).pk)
+            old_name = worker.photo.name or ""
+            worker.photo.save(f"{secrets.token_hex(16)}.{ext}", ContentFile(data), save=False)
+            new_name = worker.photo.name
+            worker.save()
+            event_record(
+                entity=worker,
+                action=EventAction.UPDATE,
+                actor=user,
+                before={"photo": old_name},
+                after={"photo": new_name},
+            )
+            if old_name and old_name != new_name:
+                transaction.on_commit(lambda: storage.delete(old_name))
+    except BaseException:
+        if new_name:  # the row was rolled back: do not leave the new file behind
+            storage.delete(new_name)
+        raise
+    return worker
+
+
+def _photo_too_large(max_bytes: int) -> ValidationFailed:
+    message = _("The photo is larger than %(n)d MB.") % {"n": max(1, max_bytes // (1024 * 1024))}
+    return ValidationFailed(message, code=StaffingErrorCode.PHOTO_TOO_LARGE, fields={"photo": [message]})
 
 
 def _window_check(starts_at: dt.datetime, ends_at: dt.datetime, now: dt.datetime) -> None:
