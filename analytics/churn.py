@@ -41,14 +41,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
-from scipy import optimize, special
 
 from analytics._frames import TableLike, as_relation, bound_sql, check_ident, local_time_sql, query
+from analytics._lazy import LazyModule
 from analytics.cohorts import PURCHASE_STATUS
+
+if TYPE_CHECKING:
+    from scipy import optimize, special
+else:  # scipy loads on the first model fit, not on `import analytics` (ADR 0027)
+    optimize = LazyModule("scipy.optimize")
+    special = LazyModule("scipy.special")
 
 PERIOD_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 FloatArray = np.ndarray
