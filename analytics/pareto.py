@@ -23,6 +23,7 @@ log F(lo) + log(-expm1(log F(hi) - log F(lo))), exact down to lo = hi.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -135,9 +136,7 @@ class ParetoNBDFit:
         """P(still alive at T | x, t_x, T): the alive term's share of the likelihood."""
         return np.asarray(special.expit(-self._log_odds_dead(frequency, recency, T)))
 
-    def expected_purchases(
-        self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray
-    ) -> FloatArray:
+    def expected_purchases(self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray) -> FloatArray:
         """Expected purchases in (T, T + t] given the history (Fader & Hardie 2005 note, eq. 23)."""
         x = np.asarray(frequency, float)
         T_ = np.asarray(T, float)
@@ -145,9 +144,7 @@ class ParetoNBDFit:
         lifetime = _lomax_mean_time(self.s, self.beta + T_, t)  # E[min(τ - T, t) | alive at T]
         return np.asarray(rate * lifetime * self.p_alive(frequency, recency, T))
 
-    def prob_no_purchase(
-        self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray
-    ) -> FloatArray:
+    def prob_no_purchase(self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray) -> FloatArray:
         """P(no purchase in (T, T + t] | history): dead already, or alive and silent until death or T + t.
 
         Given alive at T the posteriors are λ ~ Γ(r + x, α + T), μ ~ Γ(s, β + T); silence has probability
@@ -161,7 +158,7 @@ class ParetoNBDFit:
         # The integral's α and β are per customer here; T is the same for many rows, so group by T.
         died = np.empty_like(survive)
         for value in np.unique(T_):
-            rows = T_ == value
+            rows = np.equal(T_, value)
             died[rows] = (
                 np.log(self.s)
                 + rho[rows] * np.log(self.alpha + value)
@@ -206,17 +203,20 @@ def _nb_pmf(x: int, r: float, alpha: float, t: FloatArray) -> FloatArray:
     return np.asarray(np.exp(log_p))
 
 
-def fit_pareto_nbd(summary: pl.DataFrame, *, penalizer: float = 0.0) -> ParetoNBDFit:
+def fit_pareto_nbd(
+    summary: pl.DataFrame, *, penalizer: float = 0.0, start: Sequence[float] | None = None
+) -> ParetoNBDFit:
     """Maximum-likelihood Pareto/NBD fit on a :func:`analytics.churn.summarize` table.
 
-    Same optimiser as BG/NBD: log-parameters, identical (x, t_x, T) rows collapsed with weights, two starts.
+    Same optimiser as BG/NBD: log-parameters, identical (x, t_x, T) rows collapsed with weights, two starts
+    (or one: ``start`` = (r, α, s, β)).
 
     >>> fit = fit_pareto_nbd(summarize(purchases(visits), "client_id", "started_at"))  # doctest: +SKIP
     >>> fit.p_alive(summary["frequency"], summary["recency"], summary["T"])  # doctest: +SKIP
     """
     from analytics.churn import _fit
 
-    (r, alpha, s, beta), ll, ok = _fit(_pareto_ll, summary, penalizer)
+    (r, alpha, s, beta), ll, ok = _fit(_pareto_ll, summary, penalizer, start)
     return ParetoNBDFit(float(r), float(alpha), float(s), float(beta), ll, summary.height, ok)
 
 
@@ -245,6 +245,4 @@ def simulate_pareto_nbd(
     t_x = np.zeros(n)
     pos = x > 0
     t_x[pos] = active[pos] * rng.beta(x[pos], 1.0)
-    return pl.DataFrame(
-        {"customer_id": np.arange(n), "frequency": x.astype(np.int64), "recency": t_x, "T": T_arr}
-    )
+    return pl.DataFrame({"customer_id": np.arange(n), "frequency": x.astype(np.int64), "recency": t_x, "T": T_arr})

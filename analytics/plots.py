@@ -36,9 +36,7 @@ def cohort_heatmap(cohorts: pl.DataFrame, *, value: str = "retention", title: st
     return fig
 
 
-def abc_pareto(
-    abc: pl.DataFrame, *, thresholds: tuple[float, float] = (0.80, 0.95), title: str = ""
-) -> Figure:
+def abc_pareto(abc: pl.DataFrame, *, thresholds: tuple[float, float] = (0.80, 0.95), title: str = "") -> Figure:
     """Pareto curve from :func:`analytics.abc.abc_analysis`: cumulative revenue share vs share of items."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = abc.height

@@ -192,9 +192,7 @@ def generate_visits(
                 "client_id": np.arange(1, clients + 1, dtype=np.int64),
                 "organization_id": np.ones(clients, dtype=np.int64),
                 "source": client_source,
-                "birthday": pl.Series((rng.integers(-15_000, 10_000, clients)).astype(np.int32)).cast(
-                    pl.Date
-                ),
+                "birthday": pl.Series((rng.integers(-15_000, 10_000, clients)).astype(np.int32)).cast(pl.Date),
                 "gender": rng.choice(np.array(["f", "m", "x"]), clients, p=[0.6, 0.37, 0.03]),
             }
         )
@@ -259,14 +257,8 @@ def generate_staffing(
             for w in pool[cursor : cursor + n_call]:
                 seg = str(worker_segment[w])
                 accept = rng.random() < (0.45 if seg == "new" else 0.55)
-                responded = (
-                    sent + dt.timedelta(minutes=int(rng.integers(1, 90))) if rng.random() < 0.85 else None
-                )
-                status = (
-                    "accepted"
-                    if (accept and responded is not None)
-                    else ("declined" if responded else "expired")
-                )
+                responded = sent + dt.timedelta(minutes=int(rng.integers(1, 90))) if rng.random() < 0.85 else None
+                status = "accepted" if (accept and responded is not None) else ("declined" if responded else "expired")
                 offer_rows.append(
                     {
                         "offer_id": offer_id,
@@ -358,9 +350,7 @@ def generate_services(services: int = 150, *, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def write_world(
-    folder: str | Path, size: WorldSize | None = None, *, seed: int = 0, years: float = 3.0
-) -> Path:
+def write_world(folder: str | Path, size: WorldSize | None = None, *, seed: int = 0, years: float = 3.0) -> Path:
     """Generate a complete small world and write it as a warehouse folder."""
     size = size or WorldSize()
     visits, clients = generate_visits(

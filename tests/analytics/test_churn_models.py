@@ -39,13 +39,9 @@ def test_mbgnbd_likelihood_hand_computed():
 
 def test_likelihood_is_finite_for_extreme_histories():
     x = np.array([0, 500, 5000])
-    ll = bgnbd_log_likelihood(
-        0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), np.array([1e4, 1e4, 1e4])
-    )
+    ll = bgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), np.array([1e4, 1e4, 1e4]))
     assert np.all(np.isfinite(ll))
-    assert np.all(
-        np.isfinite(mbgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), 1e4))
-    )
+    assert np.all(np.isfinite(mbgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), 1e4)))
 
 
 def test_p_alive_hand_computed():
