@@ -883,7 +883,7 @@ def _unusable(summary: pl.DataFrame, cal_end: dt.date, horizon_days: int, period
     """Why a back-test split cannot be used, or None."""
     if summary.height == 0:
         return f"no customer purchased before {cal_end} (the back-test's calibration end)"
-    history_days = float(summary["T"].max()) * PERIOD_DAYS[period]  # type: ignore[arg-type]
+    history_days = float(summary["T"].to_numpy().max()) * PERIOD_DAYS[period]
     if history_days < horizon_days:
         return (
             f"only {history_days:.0f} days of history before {cal_end}; a back-test needs at least one "
@@ -891,7 +891,7 @@ def _unusable(summary: pl.DataFrame, cal_end: dt.date, horizon_days: int, period
         )
     if summary.height < MIN_BACKTEST_CUSTOMERS:
         return f"{summary.height} customers in the back-test, fewer than {MIN_BACKTEST_CUSTOMERS}"
-    rate = float((summary["frequency_holdout"] == 0).mean())
+    rate = float((summary["frequency_holdout"] == 0).to_numpy().mean())
     if rate in (0.0, 1.0):
         return f"the back-test holdout after {cal_end} has churn rate {rate:.0%}: nothing to tune on"
     return None

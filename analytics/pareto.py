@@ -57,7 +57,7 @@ def _log_F(rho: FloatArray, s: float, alpha: float, beta: float, y: FloatArray) 
 
 
 def log_tail_integral(
-    rho: FloatArray, s: float, alpha: float, beta: float, lo: FloatArray, hi: FloatArray
+    rho: FloatArray, s: float, alpha: float, beta: float, lo: FloatArray | float, hi: FloatArray | float
 ) -> FloatArray:
     """log ∫_lo^hi (α + τ)^-ρ (β + τ)^-(s+1) dτ (−inf when lo = hi), stable for any ρ and α vs β."""
     rho, lo, hi = np.broadcast_arrays(np.asarray(rho, float), np.asarray(lo, float), np.asarray(hi, float))
