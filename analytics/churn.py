@@ -1,4 +1,4 @@
-"""Churn and lifetime value: BG/NBD, MBG/NBD, inactivity rules, holdout validation, Gamma-Gamma CLV.
+"""Churn and lifetime value: BG/NBD, MBG/NBD (Pareto/NBD in analytics.pareto), back-tested churn flags, CLV.
 
 Customer summary (the BG/NBD literature's x, t_x, T)
 ----------------------------------------------------
@@ -26,12 +26,21 @@ collapsed with weights first, which makes fitting on a million customers cheap.
 
 Churn flags
 -----------
-A customer is flagged *churned* by one of :data:`CHURN_METHODS` (thresholds fixed up front, not tuned on the
-test): P(alive) < 0.5 under BG/NBD or MBG/NBD; MBG/NBD probability of no purchase over the horizon > 0.5;
-no purchase for ``k = 2`` × the client's mean inter-purchase interval (the population median interval for
-one-visit clients); or no purchase for a fixed 90 days. :func:`validate_churn_methods` scores each against
-"no purchase in the holdout". :data:`DEFAULT_CHURN_METHOD` is the winner by accuracy of that test on the
-synthetic world (``tests/analytics/test_churn_validation.py`` asserts it stays the winner).
+:func:`churn_flags` answers "who makes no purchase in the next ``horizon_days`` after ``as_of``" in one
+call. Its default, ``method="auto"``, chooses the rule on the business's own history (ADR 0026): every rule
+family — an inactivity window (days), an inactivity multiple of the client's mean interval, P(alive) under
+BG/NBD, MBG/NBD or Pareto/NBD, the MBG/NBD probability of no purchase over the horizon — is back-tested on
+an earlier split with the same holdout length (the same season a year back when the history allows, else
+the split right before ``as_of``), its window or threshold tuned there, and the best back-test accuracy
+wins; the result reports the winner's accuracy, precision and recall beside the majority-class baseline.
+Too little history for a back-test falls back to the literature's 13-week window and says so. The fixed
+methods of :data:`CHURN_METHODS` remain available by name; :func:`validate_churn_methods` scores all of them
+(and "auto") against "no purchase in the holdout".
+
+CLV
+---
+:func:`clv`: expected purchases month by month under any of the three models, discounted at a yearly rate,
+times the Gamma-Gamma expected value per purchase (Fader, Hardie & Lee 2005, "RFM and CLV").
 """
 
 # ruff: noqa: S608 — SQL is assembled from identifiers checked by check_ident/check_tz and typed literals.
@@ -49,7 +58,7 @@ import polars as pl
 from analytics._frames import TableLike, as_relation, bound_sql, check_ident, local_time_sql, query
 from analytics._lazy import LazyModule
 from analytics.cohorts import PURCHASE_STATUS
-from analytics.pareto import ParetoNBDFit, fit_pareto_nbd
+from analytics.pareto import ParetoNBDFit, _nb_pmf, fit_pareto_nbd
 
 if TYPE_CHECKING:
     from scipy import optimize, special
@@ -315,6 +324,11 @@ def _fit(
     return params, log_lik, bool(best.success)
 
 
+def _off_one(a: float) -> float:
+    """a, moved off 1 by 1e-9: the expectations' (a - 1) factors cancel there (a removable singularity)."""
+    return a + 1e-9 if abs(a - 1.0) < 1e-9 else a
+
+
 @dataclass(frozen=True)
 class BGNBDFit:
     """Fitted BG/NBD parameters; methods score customers from their (frequency, recency, T)."""
@@ -343,12 +357,15 @@ class BGNBDFit:
         return np.asarray(special.expit(-self._log_odds_dead(frequency, recency, T)))
 
     def expected_purchases(self, t: float, frequency: FloatArray, recency: FloatArray, T: FloatArray) -> FloatArray:
-        """Expected purchases in (T, T + t] given the history (eq. 10); nan when a ≤ 1 (infinite mean)."""
+        """Expected purchases in (T, T + t] given the history (eq. 10).
+
+        Finite for every a > 0 (the hypergeometric factor changes sign with a - 1); a = 1 exactly is a
+        removable singularity, stepped over by 1e-9. With the CDNOW estimates of Fader, Hardie & Lee
+        (2005), a = 0.793 < 1, this gives the paper's 1.226 (tests/analytics/test_pareto.py).
+        """
         x = np.asarray(frequency, float)
         T_ = np.asarray(T, float)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        if a <= 1:
-            return np.full_like(x, np.nan)
+        r, alpha, a, b = self.r, self.alpha, _off_one(self.a), self.b
         z = t / (alpha + T_ + t)
         tail = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t)))
         num = (a + b + x - 1) / (a - 1) * (1 - tail * special.hyp2f1(r + x, b + x, a + b + x - 1, z))
@@ -362,9 +379,28 @@ class BGNBDFit:
         silent = np.exp((self.r + x) * (np.log(self.alpha + T_) - np.log(self.alpha + T_ + t)))
         return np.asarray(1 - alive + alive * silent)
 
+    def prob_purchases(self, x: int, t: FloatArray) -> FloatArray:
+        """P(X(t) = x): x repeat purchases in (0, t] for a new customer (FHL 2005, eq. 8).
+
+        Alive after x purchases with P = E[(1-p)^x] and NB(x) purchases, or dropped right after the x-th
+        (x ≥ 1) with E[p (1-p)^(x-1)] having had at least x purchase opportunities.
+        """
+        return self._prob_purchases(x, t, alive_b=self.b + x, dead=(self.a + 1, self.b + x - 1) if x > 0 else None)
+
+    def _prob_purchases(self, x: int, t: FloatArray, *, alive_b: float, dead: tuple[float, float] | None) -> FloatArray:
+        t = np.asarray(t, float)
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        nb = _nb_pmf(x, r, alpha, t)
+        out = np.exp(special.betaln(a, alive_b) - special.betaln(a, b)) * nb
+        if dead is not None:
+            # P(N(t) ≥ x) = 1 - Σ_{j<x} NB(j): the negative binomial survival function.
+            at_least = special.betainc(x, r, t / (alpha + t)) if x > 0 else np.ones_like(t)
+            out = out + np.exp(special.betaln(*dead) - special.betaln(a, b)) * at_least
+        return np.asarray(out)
+
     def expected_purchases_new(self, t: float) -> float:
         """Expected purchases of a new customer in (0, t] (eq. 9)."""
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        r, alpha, a, b = self.r, self.alpha, _off_one(self.a), self.b
         z = t / (alpha + t)
         return float((a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, z)))
 
@@ -384,17 +420,20 @@ class MBGNBDFit(BGNBDFit):
         """Expected purchases in (T, T + t]: BG/NBD's formula with the posterior Beta(a, b + x + 1)."""
         x = np.asarray(frequency, float)
         T_ = np.asarray(T, float)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        if a <= 1:
-            return np.full_like(x, np.nan)
+        r, alpha, a, b = self.r, self.alpha, _off_one(self.a), self.b
         z = t / (alpha + T_ + t)
         tail = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t)))
         num = (a + b + x) / (a - 1) * (1 - tail * special.hyp2f1(r + x, b + x + 1, a + b + x, z))
         return np.asarray(num * self.p_alive(frequency, recency, T))
 
+    def prob_purchases(self, x: int, t: FloatArray) -> FloatArray:
+        """P(X(t) = x) for a new customer: alive through x + 1 coins (one at time 0), or dropped after the
+        x-th purchase (the 0-th: at time 0) having had at least x purchase opportunities."""
+        return self._prob_purchases(x, t, alive_b=self.b + x + 1, dead=(self.a + 1, self.b + x))
+
     def expected_purchases_new(self, t: float) -> float:
         """Expected purchases of a new customer in (0, t]."""
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        r, alpha, a, b = self.r, self.alpha, _off_one(self.a), self.b
         z = t / (alpha + t)
         return float(b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b + 1, a + b, z)))
 
@@ -1106,20 +1145,41 @@ def fit_gamma_gamma(summary: pl.DataFrame) -> GammaGammaFit:
 
 def clv(
     summary: pl.DataFrame,
-    fit: BGNBDFit,
+    fit: BGNBDFit | ParetoNBDFit,
     *,
-    horizon: float,
+    horizon_months: int = 12,
+    discount_rate: float = 0.10,
+    period: str = "W",
     spend: GammaGammaFit | Literal["client_mean"] | None = None,
 ) -> pl.DataFrame:
-    """CLV over ``horizon`` period units = expected purchases × expected value per purchase (undiscounted).
+    """Discounted CLV over ``horizon_months``: Σ_m E[purchases in month m] / (1 + d)^(m/12) × value.
 
-    ``spend``: a Gamma-Gamma fit (default: fitted on ``summary`` when it is well defined) or
-    ``"client_mean"`` (the client's own mean repeat spend, falling back to the population mean for clients
-    without repeats). ``summary`` needs ``monetary_value`` (``summarize(..., monetary_col="amount")``).
+    ``fit``: BG/NBD, MBG/NBD or Pareto/NBD on the same ``summary`` (which needs ``monetary_value``:
+    ``summarize(..., monetary_col="amount")``; ``period`` must be the summary's). ``discount_rate`` is
+    yearly (0.10 = 10 %); month m's purchases are discounted at its end, the usual monthly convention,
+    and ``discount_rate=0`` gives the undiscounted expected purchases × value. ``spend``: a Gamma-Gamma fit
+    (default: fitted on ``summary`` when it is well defined) or ``"client_mean"`` (the client's own mean
+    repeat spend, falling back to the population mean for clients without repeats).
+
+    Columns added: ``p_alive``, ``expected_purchases`` (undiscounted, over the horizon), ``discounted_purchases``,
+    ``expected_value`` (per purchase) and ``clv``.
+
+    >>> summary = summarize(purchases(visits), "client_id", "started_at", monetary_col="amount")  # doctest: +SKIP
+    >>> clv(summary, fit_pareto_nbd(summary), horizon_months=24, discount_rate=0.12)  # doctest: +SKIP
     """
+    if horizon_months < 1:
+        raise ValueError("horizon_months must be at least 1")
+    if discount_rate <= -1:
+        raise ValueError("discount_rate must be above -100 %")
     x, t_x, T = _cols(summary)
     m = summary["monetary_value"].to_numpy().astype(float)
-    purchases_ = fit.expected_purchases(horizon, x, t_x, T)
+    month = PERIOD_DAYS["M"] / PERIOD_DAYS[period]
+    previous = np.zeros_like(x)
+    discounted = np.zeros_like(x)
+    for k in range(1, horizon_months + 1):
+        cumulative = fit.expected_purchases(k * month, x, t_x, T)
+        discounted += (cumulative - previous) / (1.0 + discount_rate) ** (k / 12.0)
+        previous = cumulative
     if spend is None:
         try:
             spend = fit_gamma_gamma(summary)
@@ -1133,7 +1193,8 @@ def clv(
         value = np.where(x > 0, m, pop)
     return summary.with_columns(
         pl.Series("p_alive", fit.p_alive(x, t_x, T)),
-        pl.Series("expected_purchases", purchases_),
+        pl.Series("expected_purchases", previous),
+        pl.Series("discounted_purchases", discounted),
         pl.Series("expected_value", value),
-        pl.Series("clv", purchases_ * value),
+        pl.Series("clv", discounted * value),
     )

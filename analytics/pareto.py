@@ -193,6 +193,11 @@ class ParetoNBDFit:
 def _nb_pmf(x: int, r: float, alpha: float, t: FloatArray) -> FloatArray:
     """P(N(t) = x) when N is Poisson(λt), λ ~ Γ(r, α): NB with success probability α / (α + t)."""
     t = np.asarray(t, float)
+    with np.errstate(divide="ignore"):  # t = 0 (first purchase on the last day): P(N = x > 0) = 0 exactly
+        return _nb_pmf_log(x, r, alpha, t)
+
+
+def _nb_pmf_log(x: int, r: float, alpha: float, t: FloatArray) -> FloatArray:
     log_p = (
         special.gammaln(r + x)
         - special.gammaln(r)
