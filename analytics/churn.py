@@ -638,9 +638,14 @@ def inactivity_flags(
     return np.asarray(_interval_ratio(summary, period) > k)
 
 
+# Models inside churn_flags / the back-test are fitted on at most this many customers (a seeded sample);
+# every customer is still scored. Four parameters need far fewer, and it bounds the cost at network scale.
+MAX_FIT_CUSTOMERS = 100_000
+
+
 @dataclass
 class _Fits:
-    """Models fitted on one summary, each only when a rule needs it."""
+    """Models fitted on one summary, each only when a rule needs it (on a sample above MAX_FIT_CUSTOMERS)."""
 
     summary: pl.DataFrame
     bgnbd: BGNBDFit | None = None
@@ -648,21 +653,28 @@ class _Fits:
     pareto: ParetoNBDFit | None = None
     warm: _Fits | None = None  # fits of a neighbouring window: their parameters start the optimiser
 
+    @property
+    def sample(self) -> pl.DataFrame:
+        if self.summary.height <= MAX_FIT_CUSTOMERS:
+            return self.summary
+        # Sorted first: the summary's row order is arbitrary, the sample must not be.
+        return self.summary.sort("frequency", "recency", "T").sample(MAX_FIT_CUSTOMERS, seed=0)
+
     def get(self, family: RuleFamily) -> BGNBDFit | ParetoNBDFit:
         w = self.warm
         if family == "bgnbd_p_alive":
             if self.bgnbd is None:
                 start = _params(w.bgnbd) if w and w.bgnbd else None
-                self.bgnbd = fit_bgnbd(self.summary, start=start)
+                self.bgnbd = fit_bgnbd(self.sample, start=start)
             return self.bgnbd
         if family in ("mbgnbd_p_alive", "mbgnbd_no_purchase"):
             if self.mbgnbd is None:
                 start = _params(w.mbgnbd) if w and w.mbgnbd else None
-                self.mbgnbd = fit_mbgnbd(self.summary, start=start)
+                self.mbgnbd = fit_mbgnbd(self.sample, start=start)
             return self.mbgnbd
         if self.pareto is None:
             start = _params(w.pareto) if w and w.pareto else None
-            self.pareto = fit_pareto_nbd(self.summary, start=start)
+            self.pareto = fit_pareto_nbd(self.sample, start=start)
         return self.pareto
 
 
