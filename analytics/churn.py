@@ -780,8 +780,9 @@ def _rule_from_cut(family: RuleFamily, cut: float) -> ChurnRule:
 class ChurnChoice:
     """What the back-test chose and how every candidate scored on it.
 
-    ``table``: one row per rule family (its tuned parameter and back-test accuracy, precision, recall, F1)
-    and a ``majority_class`` row; ``split`` the back-test's (calibration end, holdout end); ``fallback`` the
+    ``table``: one row per rule family (``tuned``: its tuned parameter and back-test accuracy, precision,
+    recall, F1), one per fixed method of :data:`CHURN_METHODS` at its textbook parameter, and a
+    ``majority_class`` row; ``split`` the back-test's (calibration end, holdout end); ``fallback`` the
     reason when no back-test was possible (then ``rule`` is :data:`FALLBACK_CHURN_METHOD`'s and the scores
     are nan); ``note`` why a preferred (season-matched) split was skipped.
     """
@@ -802,6 +803,7 @@ class ChurnChoice:
 def _table_schema() -> dict[str, type[pl.DataType] | pl.DataType]:
     return {
         "method": pl.String,
+        "tuned": pl.Boolean,
         "param": pl.Float64,
         "rule": pl.String,
         "accuracy": pl.Float64,
@@ -897,19 +899,27 @@ def _choose(
     fits = _Fits(summary)
     rows: list[dict[str, object]] = []
     best: tuple[float, ChurnRule, dict[str, float]] | None = None
+    scores: dict[RuleFamily, FloatArray] = {}
     for family in families:
         try:
             score = _rule_score(family, fits, horizon=horizon, period=period)
         except (ValueError, FloatingPointError):  # a model that cannot be fitted here is not a candidate
             continue
+        scores[family] = score
         cut, _acc = best_cut(score, actual)
         rule = _rule_from_cut(family, cut)
         metrics = classification_scores(score > cut, actual)
-        rows.append({"method": family, "param": rule.param, "rule": rule.describe(), **metrics})
+        rows.append({"method": family, "tuned": True, "param": rule.param, "rule": rule.describe(), **metrics})
         if best is None or metrics["accuracy"] > best[0] + 1e-12:
             best = (metrics["accuracy"], rule, metrics)
+    # The fixed methods with their textbook parameters, for comparison (a tuned family can only do better
+    # on the back-test itself, so they never win it; the table shows by how much tuning helped).
+    for method, rule in FIXED_RULES.items():
+        if rule.family in scores:
+            metrics = classification_scores(scores[rule.family] > rule.cut, actual)
+            rows.append({"method": method, "tuned": False, "param": rule.param, "rule": rule.describe(), **metrics})
     base = classification_scores(np.full(actual.shape, rate >= 0.5), actual)
-    rows.append({"method": "majority_class", "param": nan, "rule": "flag the majority class", **base})
+    rows.append({"method": "majority_class", "tuned": False, "param": nan, "rule": "flag the majority class", **base})
     table = pl.DataFrame(rows, schema=_table_schema()).sort("accuracy", descending=True, maintain_order=True)
     assert best is not None  # the inactivity families need no model
     acc, rule, metrics = best

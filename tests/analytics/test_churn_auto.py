@@ -117,6 +117,13 @@ def reference_visits() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def small_visits() -> pl.DataFrame:
+    """A smaller reference world for the mechanics (splits, leakage, fallback)."""
+    visits, _ = generate_visits(clients=1_000, visits=10_000, seed=11)
+    return purchases(visits)  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
 def reference_result(reference_visits):
     return churn_flags(reference_visits, as_of=CALIBRATION_END)
 
@@ -129,7 +136,12 @@ def test_result_says_which_method_won_with_its_back_test_scores(reference_result
     for value in (choice.accuracy, choice.precision, choice.recall, choice.baseline_accuracy):
         assert 0.0 < value <= 1.0
     assert choice.accuracy > choice.baseline_accuracy
-    assert set(choice.table["method"]) == {*RULE_FAMILIES, "majority_class"}
+    assert set(choice.table["method"]) == {*RULE_FAMILIES, *CHURN_METHODS, "majority_class"}
+    tuned = choice.table.filter(pl.col("tuned"))
+    assert set(tuned["method"]) == set(RULE_FAMILIES)
+    # On the back-test itself a tuned family is never behind its fixed textbook version.
+    fixed_13w = choice.table.filter(pl.col("method") == "window_13w")["accuracy"][0]
+    assert tuned.filter(pl.col("method") == "inactivity_window")["accuracy"][0] >= fixed_13w
     assert choice.table["accuracy"][0] == pytest.approx(choice.accuracy)  # the winner heads the table
     # Three years of history: the split is the question shifted back 4 × 13 weeks (the same season).
     assert choice.split == (CALIBRATION_END - dt.timedelta(days=364), CALIBRATION_END - dt.timedelta(days=273))
@@ -141,29 +153,30 @@ def test_result_says_which_method_won_with_its_back_test_scores(reference_result
     assert result.flags.sum() == frame["churned"].sum()
 
 
-def test_auto_reads_nothing_after_as_of(reference_visits):
-    cut = reference_visits.filter(pl.col("started_at").dt.date() <= CALIBRATION_END)
-    full = churn_flags(reference_visits, as_of=CALIBRATION_END, seasonal=False)
+def test_auto_reads_nothing_after_as_of(small_visits):
+    cut = small_visits.filter(pl.col("started_at").dt.date() <= CALIBRATION_END)
+    full = churn_flags(small_visits, as_of=CALIBRATION_END, seasonal=False)
     only_past = churn_flags(cut, as_of=CALIBRATION_END, seasonal=False)
     assert full.rule == only_past.rule
     assert full.frame.equals(only_past.frame)  # sorted by customer
 
 
-def test_without_a_year_of_history_the_split_is_shifted_back_by_one_holdout(reference_visits):
-    start = reference_visits["started_at"].min().date()  # type: ignore[union-attr]
+def test_without_a_year_of_history_the_split_is_shifted_back_by_one_holdout(small_visits):
+    start = small_visits["started_at"].min().date()  # type: ignore[union-attr]
     as_of = start + dt.timedelta(days=300)  # 300 days: the split a year back has no history before it
-    choice = choose_churn_rule(reference_visits, "client_id", "started_at", as_of=as_of)
+    choice = choose_churn_rule(small_visits, "client_id", "started_at", as_of=as_of)
     assert choice.fallback is None
     assert choice.split == (as_of - dt.timedelta(days=91), as_of)
     assert choice.note is not None and "split" in choice.note  # why the season-matched split was skipped
-    assert choose_churn_rule(
-        reference_visits, "client_id", "started_at", as_of=CALIBRATION_END, seasonal=False
-    ).split == (CALIBRATION_END - dt.timedelta(days=91), CALIBRATION_END)
+    assert choose_churn_rule(small_visits, "client_id", "started_at", as_of=CALIBRATION_END, seasonal=False).split == (
+        CALIBRATION_END - dt.timedelta(days=91),
+        CALIBRATION_END,
+    )
 
 
-def test_short_history_falls_back_to_the_documented_default_and_says_so(reference_visits):
-    start = reference_visits["started_at"].min().date()  # type: ignore[union-attr]
-    result = churn_flags(reference_visits, as_of=start + dt.timedelta(days=120))
+def test_short_history_falls_back_to_the_documented_default_and_says_so(small_visits):
+    start = small_visits["started_at"].min().date()  # type: ignore[union-attr]
+    result = churn_flags(small_visits, as_of=start + dt.timedelta(days=120))
     assert result.fallback is not None and "history" in result.fallback
     assert result.rule.describe().startswith("inactivity_window: 91")
     assert FALLBACK_CHURN_METHOD == "window_13w"
@@ -171,13 +184,13 @@ def test_short_history_falls_back_to_the_documented_default_and_says_so(referenc
     assert result.frame.height > 0
 
 
-def test_fixed_method_is_applied_without_a_back_test(reference_visits):
-    result = churn_flags(reference_visits, "window_13w", as_of=CALIBRATION_END)
+def test_fixed_method_is_applied_without_a_back_test(small_visits):
+    result = churn_flags(small_visits, "window_13w", as_of=CALIBRATION_END)
     assert result.choice is None
     silent_days = (result.frame["T"] - result.frame["recency"]) * 7
     assert (result.flags == (silent_days > 91).to_numpy()).all()
     with pytest.raises(ValueError, match="unknown churn method"):
-        churn_flags(reference_visits, "nonsense", as_of=CALIBRATION_END)  # type: ignore[arg-type]
+        churn_flags(small_visits, "nonsense", as_of=CALIBRATION_END)  # type: ignore[arg-type]
 
 
 def test_best_cut_hand_computed():
