@@ -1095,7 +1095,11 @@ def validate_churn_methods(
             choice, warm = _choose(rel, customer_col, time_col, cal, horizon_days, period, tz, RULE_FAMILIES, seasonal)
             rule = choice.rule
             fits.warm = fits.warm or warm
-            label = rule.describe() + (f" (fallback: {choice.fallback})" if choice.fallback else "")
+            label = rule.describe() + (
+                f" (fallback: {choice.fallback})"
+                if choice.fallback or choice.split is None
+                else f" [back-test {choice.split[0]}..{choice.split[1]}]"
+            )
         elif m in FIXED_RULES:
             rule, label = FIXED_RULES[m], FIXED_RULES[m].describe()
         else:

@@ -6,7 +6,9 @@ at 2025-09-30 with a 13-week holdout; "auto" sees nothing after 2025-09-30 and i
 beside every fixed method, which is scored there too (so the best fixed method is picked with hindsight).
 
 The results table (world, winner, auto accuracy, best fixed accuracy, baseline) is printed by
-``pytest tests/analytics/test_churn_auto.py -s -k table``.
+``pytest tests/analytics/test_churn_auto.py -s -k table``. Known limit (ADR 0026): a *seasonal* business
+with less than a year of history has no season-matched split, and there auto trailed the best fixed rule
+by 2.3 points in our exploration; that world is not in the table.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from analytics.synthetic import WorldShape, generate_visits
 CALIBRATION_END = dt.date(2025, 9, 30)
 OBSERVATION_END = dt.date(2025, 12, 30)
 
-WORLDS: dict[str, tuple[dict[str, int], WorldShape | None]] = {
+YOUNG = {"start": dt.datetime(2024, 10, 1, tzinfo=dt.UTC), "years": 1.25}  # no season-matched split possible
+
+WORLDS: dict[str, tuple[dict[str, object], WorldShape | None]] = {
     "reference": ({"clients": 2_500, "visits": 25_000, "seed": 1}, None),
     "sparse_high_dropout": (
         {"clients": 3_000, "visits": 12_000, "seed": 2},
@@ -49,12 +53,14 @@ WORLDS: dict[str, tuple[dict[str, int], WorldShape | None]] = {
         {"clients": 2_000, "visits": 16_000, "seed": 5},
         WorldShape(regular_share=0.0, growth=1.0),
     ),
+    # 15 months of history: the back-test falls back to the split right before the question.
+    "young_business": ({"clients": 2_500, "visits": 20_000, "seed": 6, **YOUNG}, None),
 }
 
 
 def _visits(name: str) -> pl.DataFrame:
     kwargs, shape = WORLDS[name]
-    visits, _ = generate_visits(**kwargs, shape=shape)
+    visits, _ = generate_visits(**kwargs, shape=shape)  # type: ignore[arg-type]
     return purchases(visits)  # type: ignore[return-value]
 
 
@@ -101,6 +107,12 @@ def test_results_table(results):
 def test_auto_is_never_more_than_one_point_behind_the_best_fixed_method(results):
     behind = results.filter(pl.col("delta") < -0.01)
     assert behind.height == 0, "\n" + _show(results)
+
+
+def test_young_business_is_back_tested_on_the_split_right_before_the_question(results):
+    winner = results.filter(pl.col("world") == "young_business")["winner"][0]
+    assert "[back-test 2025-07-01..2025-09-30]" in winner
+    assert "[back-test 2024-10-01..2024-12-31]" in results.filter(pl.col("world") == "reference")["winner"][0]
 
 
 def test_auto_beats_the_majority_baseline_everywhere(results):
