@@ -1,4 +1,5 @@
-"""``import analytics`` and the non-model functions load neither scipy nor matplotlib (ADR 0027)."""
+"""``import analytics`` (and ``analytics.plots``) and the non-model functions load neither scipy nor matplotlib
+(ADR 0027)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE = """
 import datetime as dt, sys
 import analytics
-from analytics import abc, cohorts, diagnostics, kpis, rfm, schema, synthetic
+from analytics import abc, cohorts, diagnostics, kpis, plots, rfm, schema, synthetic
 visits, clients = synthetic.generate_visits(clients=300, visits=2_000, seed=1)
 done = analytics.purchases(visits)
 summary = analytics.summarize(done, "client_id", "started_at", "W", dt.date(2025, 6, 30), dt.date(2025, 12, 30))
@@ -22,7 +23,7 @@ analytics.flag_summary(summary, "window_13w")
 analytics.churn_flags(done, "fixed_window")
 analytics.churn_flags(done, "inactivity_interval", as_of=dt.date(2025, 12, 30), horizon_days=60)
 assert "scipy" not in sys.modules, sorted(m for m in sys.modules if m.startswith("scipy"))[:5]
-assert "matplotlib" not in sys.modules
+assert "matplotlib" not in sys.modules  # analytics.plots imports it on the first figure
 analytics.fit_bgnbd(summary)
 assert "scipy" in sys.modules  # a model fit loads it
 print("ok")
