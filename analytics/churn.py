@@ -784,7 +784,8 @@ class ChurnChoice:
     recall, F1), one per fixed method of :data:`CHURN_METHODS` at its textbook parameter, and a
     ``majority_class`` row; ``split`` the back-test's (calibration end, holdout end); ``fallback`` the
     reason when no back-test was possible (then ``rule`` is :data:`FALLBACK_CHURN_METHOD`'s and the scores
-    are nan); ``note`` why a preferred (season-matched) split was skipped.
+    are nan); ``note`` why a preferred (season-matched) split was skipped; ``tuned`` whether the winner's
+    parameter was tuned (season-matched split) or is a fixed method's textbook one (off-season split).
     """
 
     rule: ChurnRule
@@ -798,6 +799,7 @@ class ChurnChoice:
     churn_rate: float
     fallback: str | None = None
     note: str | None = None
+    tuned: bool = False
 
 
 def _table_schema() -> dict[str, type[pl.DataType] | pl.DataType]:
@@ -836,6 +838,11 @@ def backtest_splits(as_of: dt.date, horizon_days: int, *, seasonal: bool = True)
     return out
 
 
+def same_season(split: tuple[dt.date, dt.date], as_of: dt.date) -> bool:
+    """Whether a back-test split's holdout lies a year (± a month) before the question's holdout."""
+    return abs((as_of - split[1]).days + (split[1] - split[0]).days - SEASON_DAYS) <= 31
+
+
 def choose_churn_rule(
     transactions: TableLike,
     customer_col: str,
@@ -847,6 +854,7 @@ def choose_churn_rule(
     tz: str = "UTC",
     families: Sequence[RuleFamily] = RULE_FAMILIES,
     seasonal: bool = True,
+    tune: bool | None = None,
 ) -> ChurnChoice:
     """Back-test every rule family on an earlier split of the same data and tune its parameter there.
 
@@ -854,13 +862,16 @@ def choose_churn_rule(
     earlier split with the same holdout length (:func:`backtest_splits`): a year earlier, in the same
     season, when the history allows, otherwise one horizon earlier (calibration to ``as_of - horizon``,
     holdout to ``as_of``); nothing after ``as_of`` is read. Each family's models are fitted on the split's
-    calibration, its parameter (window, multiplier or threshold) is set by :func:`best_cut` on the split's
-    holdout, and the family with the best back-test accuracy wins. A split is usable with at least one
+    calibration and its parameter (window, multiplier or threshold) is set by :func:`best_cut` on the split's
+    holdout. On a season-matched split the tuned rule with the best back-test accuracy wins; on the split
+    right before ``as_of`` (another season) the best of the fixed methods at their textbook parameters
+    wins, because tuned parameters did not transfer across seasons (ADR 0026). ``tune=True`` / ``False``
+    overrides that (always tune / never tune). A split is usable with at least one
     horizon of history before its calibration end, :data:`MIN_BACKTEST_CUSTOMERS` customers and a holdout
     where some but not all churned; with none usable the choice falls back to
     :data:`FALLBACK_CHURN_METHOD` and says why in ``fallback``.
     """
-    return _choose(transactions, customer_col, time_col, as_of, horizon_days, period, tz, families, seasonal)[0]
+    return _choose(transactions, customer_col, time_col, as_of, horizon_days, period, tz, families, seasonal, tune)[0]
 
 
 def _choose(
@@ -873,6 +884,7 @@ def _choose(
     tz: str,
     families: Sequence[RuleFamily],
     seasonal: bool,
+    tune: bool | None = None,
 ) -> tuple[ChurnChoice, _Fits | None]:
     nan = float("nan")
     horizon = horizon_days / PERIOD_DAYS[period]
@@ -918,6 +930,16 @@ def _choose(
         if rule.family in scores:
             metrics = classification_scores(scores[rule.family] > rule.cut, actual)
             rows.append({"method": method, "tuned": False, "param": rule.param, "rule": rule.describe(), **metrics})
+    tuned = same_season(split, as_of) if tune is None else tune
+    if not tuned:
+        # Off-season split: a window or threshold tuned on another season does not transfer (ADR 0026), so
+        # the back-test only ranks the fixed methods at their textbook parameters.
+        best = None
+        for rule in FIXED_RULES.values():
+            if rule.family in scores:
+                metrics = classification_scores(scores[rule.family] > rule.cut, actual)
+                if best is None or metrics["accuracy"] > best[0] + 1e-12:
+                    best = (metrics["accuracy"], rule, metrics)
     base = classification_scores(np.full(actual.shape, rate >= 0.5), actual)
     rows.append({"method": "majority_class", "tuned": False, "param": nan, "rule": "flag the majority class", **base})
     table = pl.DataFrame(rows, schema=_table_schema()).sort("accuracy", descending=True, maintain_order=True)
@@ -936,6 +958,7 @@ def _choose(
         rate,
         None,
         note,
+        tuned,
     )
     return choice, fits
 
@@ -996,8 +1019,9 @@ class ChurnFlags:
         if c.fallback:
             return head + f"; auto fell back to {FALLBACK_CHURN_METHOD}: {c.fallback}"
         assert c.split is not None
+        how = "tuned on a split a year earlier" if c.tuned else "textbook parameter (off-season split)"
         return head + (
-            f"; chosen by a back-test (calibration to {c.split[0]}, holdout to {c.split[1]}, "
+            f"; chosen by a back-test, {how} (calibration to {c.split[0]}, holdout to {c.split[1]}, "
             f"{c.n_customers:,} customers, churn rate {c.churn_rate:.1%}): accuracy {c.accuracy:.3f}, "
             f"precision {c.precision:.3f}, recall {c.recall:.3f} vs majority class {c.baseline_accuracy:.3f}"
         )
@@ -1014,6 +1038,7 @@ def churn_flags(
     period: str = "W",
     tz: str = "UTC",
     seasonal: bool = True,
+    tune: bool | None = None,
 ) -> ChurnFlags:
     """Flag customers who will make no purchase in the ``horizon_days`` after ``as_of``, in one call.
 
@@ -1022,7 +1047,8 @@ def churn_flags(
     back-tests every rule family one horizon earlier on the same data, tunes windows and thresholds there
     (:func:`choose_churn_rule`) and applies the winner, refitting its model on the history up to ``as_of``;
     a fixed method (:data:`CHURN_METHODS`) is applied as is. ``seasonal=False`` back-tests on the split
-    right before ``as_of`` even when a year of history would allow the same season a year earlier.
+    right before ``as_of`` even when a year of history would allow the same season a year earlier;
+    ``tune`` as in :func:`choose_churn_rule`.
 
     >>> result = churn_flags(purchases(con.table("visits")), as_of=dt.date(2025, 9, 30))  # doctest: +SKIP
     >>> print(result)               # which rule won the back-test, its accuracy/precision/recall vs baseline
@@ -1036,7 +1062,7 @@ def churn_flags(
     warm: _Fits | None = None
     if method == "auto":
         choice, warm = _choose(
-            rel, customer_col, time_col, as_of_date, horizon_days, period, tz, RULE_FAMILIES, seasonal
+            rel, customer_col, time_col, as_of_date, horizon_days, period, tz, RULE_FAMILIES, seasonal, tune
         )
         rule = choice.rule
     elif method in FIXED_RULES:
@@ -1073,6 +1099,7 @@ def validate_churn_methods(
     tz: str = "UTC",
     methods: Sequence[ChurnMethod] = ("auto", *CHURN_METHODS),
     seasonal: bool = True,
+    tune: bool | None = None,
 ) -> pl.DataFrame:
     """Score churn methods on a calibration/holdout split against "no purchase in the holdout".
 
@@ -1092,7 +1119,9 @@ def validate_churn_methods(
     rows: list[dict[str, object]] = []
     for m in methods:
         if m == "auto":
-            choice, warm = _choose(rel, customer_col, time_col, cal, horizon_days, period, tz, RULE_FAMILIES, seasonal)
+            choice, warm = _choose(
+                rel, customer_col, time_col, cal, horizon_days, period, tz, RULE_FAMILIES, seasonal, tune
+            )
             rule = choice.rule
             fits.warm = fits.warm or warm
             label = rule.describe() + (
