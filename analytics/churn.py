@@ -30,9 +30,10 @@ Churn flags
 call. Its default, ``method="auto"``, chooses the rule on the business's own history (ADR 0026): every rule
 family — an inactivity window (days), an inactivity multiple of the client's mean interval, P(alive) under
 BG/NBD, MBG/NBD or Pareto/NBD, the MBG/NBD probability of no purchase over the horizon — is back-tested on
-an earlier split with the same holdout length (the same season a year back when the history allows, else
-the split right before ``as_of``), its window or threshold tuned there, and the best back-test accuracy
-wins; the result reports the winner's accuracy, precision and recall beside the majority-class baseline.
+an earlier split with the same holdout length: the same season a year back when the history allows (each
+family's window or threshold tuned there, the best back-test accuracy wins), else the split right before
+``as_of`` (another season: the fixed methods at their textbook parameters are ranked instead). The result
+reports the winner's back-test accuracy, precision and recall beside the majority-class baseline.
 Too little history for a back-test falls back to the literature's 13-week window and says so. The fixed
 methods of :data:`CHURN_METHODS` remain available by name; :func:`validate_churn_methods` scores all of them
 (and "auto") against "no purchase in the holdout".
