@@ -224,7 +224,9 @@ def segment_summary(scored: pl.DataFrame) -> pl.DataFrame:
     n = scored.height
     return (
         order.join(
-            scored.group_by("segment").agg(pl.len().alias("clients"), pl.col("monetary").sum().alias("revenue")),
+            scored.group_by("segment").agg(
+                pl.len().alias("clients"), pl.col("monetary").sum().alias("revenue")
+            ),
             on="segment",
             how="left",
         )

@@ -128,5 +128,7 @@ def test_integer_counting_scores_match_rank_scores():
 
     values = pl.Series("v", np.random.default_rng(0).integers(0, 40, 5_000))
     for higher in (True, False):
-        by_rank = pl.DataFrame({"v": values}).select(quintile_score(pl.col("v"), higher_is_better=higher))["v"]
+        by_rank = pl.DataFrame({"v": values}).select(quintile_score(pl.col("v"), higher_is_better=higher))[
+            "v"
+        ]
         assert _integer_quintile_score(values, higher_is_better=higher).equals(by_rank)
