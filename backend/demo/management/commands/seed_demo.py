@@ -44,9 +44,7 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(f"The demo world could not be seeded: {exc.message}") from None
         for org in report.organizations:
-            self.stdout.write(
-                f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)"
-            )
+            self.stdout.write(f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)")
         for key, count in report.extras.items():
             self.stdout.write(f"  {key}: {count}")
         self.stdout.write(self.style.SUCCESS("Demo world ready."))
