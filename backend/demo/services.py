@@ -233,5 +233,9 @@ def demo_world_build(
         stream=stream,
         counts={},
     )
-    businesses_build(ctx, start=history_start(today, spec) - dt.timedelta(days=7), until=today + dt.timedelta(days=SCHEDULE_AHEAD_DAYS))
+    businesses_build(
+        ctx,
+        start=history_start(today, spec) - dt.timedelta(days=7),
+        until=today + dt.timedelta(days=SCHEDULE_AHEAD_DAYS),
+    )
     return WorldReport(seed=report, size=size, counts=ctx.counts, events_written=Event.objects.count() - events_before)

@@ -62,13 +62,14 @@ class WorldSize:
     mechanics: int
     car_clients: int
     history_days: int
+    orders_per_day: float  # the agency's mean orders a weekday
 
 
 SIZES: dict[str, WorldSize] = {
     # tests: the same structure, a few of each
-    "tiny": WorldSize("tiny", 24, 3, 4, 4, 8, 60, 2, 2, 20, 14),
-    "small": WorldSize("small", 2000, 150, 300, 25, 60, 8000, 6, 6, 3000, 540),
-    "medium": WorldSize("medium", 6000, 400, 800, 60, 90, 25000, 12, 12, 9000, 540),
+    "tiny": WorldSize("tiny", 24, 3, 4, 4, 8, 60, 2, 2, 20, 14, 1.5),
+    "small": WorldSize("small", 2000, 150, 300, 25, 60, 8000, 6, 6, 3000, 540, 6.0),
+    "medium": WorldSize("medium", 6000, 400, 800, 60, 90, 25000, 12, 12, 9000, 540, 15.0),
 }
 
 _SALON_SERVICES = [

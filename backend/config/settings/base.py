@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "backend.realtime",
     "backend.demo",
     "backend.warehouse",
+    "backend.backoffice",
 ]
 
 MIDDLEWARE = [

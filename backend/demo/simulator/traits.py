@@ -68,7 +68,7 @@ def customer_traits(
     leaves: dt.date | None = None
     returns: dt.date | None = None
     if r.random() < 0.65:  # most drift away at some point; early visits decide (a short first life is common)
-        life = int(r.expovariate(1 / 240.0)) + int(cadence)
+        life = int(r.expovariate(1 / (0.45 * span_days)) + min(cadence / 2, 0.1 * span_days))
         leaves = joins + dt.timedelta(days=life)
         if r.random() < 0.2:
             returns = leaves + dt.timedelta(days=60 + int(r.random() * 180))

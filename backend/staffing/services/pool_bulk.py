@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
+from backend.accounts.services import USER_EVENT_FIELDS
 from backend.core.clock import clock_now
 from backend.core.events import event_record_many, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -66,7 +67,13 @@ def workers_recruit_many(*, user: Any, organization_id: int, rows: Sequence[Work
             account.set_unusable_password()
             fresh.append(account)
     User.objects.bulk_create(fresh)
-    accounts.update({u.phone: u for u in User.objects.filter(phone__in=[u.phone for u in fresh])})
+    new_accounts = list(User.objects.filter(phone__in=[u.phone for u in fresh]))
+    accounts.update({u.phone: u for u in new_accounts})
+    event_record_many(
+        entities=[(u, None, snapshot(u, USER_EVENT_FIELDS)) for u in new_accounts],
+        action=EventAction.CREATE,
+        actor=user,
+    )
     Worker.objects.bulk_create(
         [
             Worker(
@@ -80,8 +87,21 @@ def workers_recruit_many(*, user: Any, organization_id: int, rows: Sequence[Work
         ]
     )
     workers = list(Worker.objects.filter(user__phone__in=phones).select_related("user").order_by("id"))
+    had = set(
+        Membership.objects.filter(
+            user__in=[w.user for w in workers], organization_id=owner_id, role=Role.WORKER
+        ).values_list("user_id", flat=True)
+    )
     Membership.objects.bulk_create(
-        [Membership(user=w.user, organization_id=owner_id, role=Role.WORKER) for w in workers], ignore_conflicts=True
+        [Membership(user=w.user, organization_id=owner_id, role=Role.WORKER) for w in workers if w.user_id not in had]
+    )
+    granted = Membership.objects.filter(
+        user__in=[w.user for w in workers if w.user_id not in had], organization_id=owner_id, role=Role.WORKER
+    )
+    event_record_many(
+        entities=[(m, None, {"user": m.user_id, "role": m.role}) for m in granted],
+        action=EventAction.CREATE,
+        actor=user,
     )
     event_record_many(
         entities=[(w, None, snapshot(w, PROFILE_FIELDS)) for w in workers], action=EventAction.CREATE, actor=user
