@@ -34,6 +34,7 @@ demo: setup
 	@echo "  The back-office password is random and printed above only when it is created;"
 	@echo "  forgot it? $(BIN)/python manage.py seed_demo --reset-admin-password"
 	@echo "  Login codes requested through the API are written to var/sms.log"
+	@$(BIN)/python manage.py demo_info --host $(HOST) --port $(PORT)
 	@$(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
 
 serve: setup

@@ -239,3 +239,41 @@ def demo_world_build(
         until=today + dt.timedelta(days=SCHEDULE_AHEAD_DAYS),
     )
     return WorldReport(seed=report, size=size, counts=ctx.counts, events_written=Event.objects.count() - events_before)
+
+
+#: Where the dispatchers' live order board and the salon's journal will be served (pages of the back office; the
+#: live-board issue builds them at these paths).
+LIVE_BOARD_PATH = "/admin/staffing/board/"
+JOURNAL_PATH = "/admin/booking/journal/"
+#: A customer of the salon for the customer token (the first demo salon client's phone, so bookings find them).
+DEMO_CUSTOMER_PHONE = "+77053000000"
+
+
+@dataclass(frozen=True)
+class DemoToken:
+    role: str
+    phone: str
+    organization: str
+    access_token: str
+
+
+def demo_tokens_issue() -> list[DemoToken]:
+    """A fresh bearer token for one demo person of every role, and one for a salon customer (through the token
+    service, recorded as issued by the demo). Refuses (LookupError) when the demo world is not seeded."""
+    from backend.accounts.tokens import token_pair_issue_by_operator
+
+    tokens = []
+    seen: set[str] = set()
+    for person in PEOPLE:
+        if person.role in seen:
+            continue
+        user = User.objects.filter(phone=person.phone, is_active=True).first()
+        if user is None:
+            raise LookupError("the demo world is not seeded")
+        seen.add(person.role)
+        pair = token_pair_issue_by_operator(user=user, issued_by="demo", user_agent="make demo")
+        tokens.append(DemoToken(person.role, person.phone, person.organization, pair.access_token))
+    customer, _created = user_get_or_create_by_phone(phone=DEMO_CUSTOMER_PHONE, language="ru")
+    pair = token_pair_issue_by_operator(user=customer, issued_by="demo", user_agent="make demo")
+    tokens.append(DemoToken("customer", DEMO_CUSTOMER_PHONE, "Salon Aida (books online)", pair.access_token))
+    return tokens

@@ -59,8 +59,8 @@ def test_the_landing_page_shows_today_in_the_users_own_organizations_only() -> N
     price = f"{done.price:,.0f}".replace(",", "")
     assert re.sub(r"\D", "", figure(html, "revenue")) == price
     assert re.sub(r"\D", "", figure(html, "average-check")) == price
-    # 60 + 90 booked minutes over two masters' 8 hours each
-    assert figure(html, "load") == f"{round(100 * 150 / 960)}%"
+    # 60 + 90 booked minutes over the organization's three masters' 8 hours each (two branches)
+    assert figure(html, "load") == f"{round(100 * 150 / (3 * 480))}%"
     assert figure(html, "orders") == "0"  # a salon manager sees no staffing
     # another day: nothing booked
     assert figure(landing(manager, local(5, 12)), "bookings") == "0"
@@ -69,7 +69,7 @@ def test_the_landing_page_shows_today_in_the_users_own_organizations_only() -> N
 def test_a_dispatcher_sees_todays_orders_and_fill_rate() -> None:
     world = staffing_world(3)
     today = dt.date(2027, 3, 2)
-    order, shift = order_with_shift(world.franchise, headcount=4, day=today)
+    _order, shift = order_with_shift(world.franchise, headcount=4, day=today)
     _other, _shift = order_with_shift(world.franchise, headcount=2, day=today + dt.timedelta(days=1))
     for worker, status in zip(
         world.workers, (OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.CONFIRMED), strict=True

@@ -88,7 +88,7 @@ def test_a_simulated_week_of_the_tiny_world() -> None:
 
 
 def check_a_line_a_day_that_matches_the_database(simulated: Any) -> None:
-    sim, start, lines, _out = simulated
+    _sim, start, lines, _out = simulated
     day_lines = [line for line in lines if line[:4].isdigit()]
     assert len(day_lines) == 8
     day = start + dt.timedelta(days=5)
@@ -155,3 +155,25 @@ def check_clients_come_only_while_their_hidden_traits_say_they_are_active(simula
             limit = dt.datetime.combine(t.leaves + dt.timedelta(days=LEAD_DAYS), dt.time(0), tzinfo=dt.UTC)
             assert all(v < limit for v in visits), (client_id, t, visits)
     assert checked_late and checked_gone
+
+
+def test_demo_info_prints_the_addresses_and_a_working_token_for_every_role() -> None:
+    from backend.accounts.tokens import access_token_user
+    from backend.demo.services import LIVE_BOARD_PATH, PEOPLE
+
+    run("seed_demo", "--size", "tiny", "--history-days", "0")
+
+    out = run("demo_info", "--port", "8123")
+
+    assert "http://127.0.0.1:8123/api/v1/docs" in out and "http://127.0.0.1:8123/admin/" in out
+    assert LIVE_BOARD_PATH in out and "TELEGRAM_BOT_TOKEN" in out
+    tokens = [line.split("Bearer ")[1].strip() for line in out.splitlines() if "Bearer " in line and "<" not in line]
+    users = [access_token_user(t) for t in tokens]
+    assert all(u is not None for u in users)
+    roles = {p.role for p in PEOPLE} | {"customer"}
+    assert len(tokens) == len(roles)
+
+
+def test_demo_info_refuses_without_the_world() -> None:
+    with pytest.raises(CommandError, match="seed_demo"):
+        run("demo_info")
