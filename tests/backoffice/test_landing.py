@@ -70,7 +70,9 @@ def test_a_dispatcher_sees_todays_orders_and_fill_rate() -> None:
     world = staffing_world(3)
     today = dt.date(2027, 3, 2)
     _order, shift = order_with_shift(world.franchise, headcount=4, day=today)
-    _other, _shift = order_with_shift(world.franchise, headcount=2, day=today + dt.timedelta(days=1))
+    _other, _shift = order_with_shift(
+        world.franchise, headcount=2, day=today + dt.timedelta(days=1), site_=shift.order.site
+    )
     for worker, status in zip(
         world.workers, (OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.CONFIRMED), strict=True
     ):
