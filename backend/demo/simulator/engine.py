@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
+
 from backend.accounts.models import User
 from backend.booking.models import Appointment
 from backend.demo.services import DEMO_ADMIN_PHONE
@@ -16,7 +18,7 @@ from backend.organizations.models import Organization
 
 from .booking import BookingBusiness, BusinessDay
 from .figures import DayLine, day_line
-from .staffing import Agency, AgencyDay
+from .staffing import WEEKS_DECLARED, Agency, AgencyDay
 
 #: Mean days between visits while a client is active, per kind of business.
 SALON_CADENCE = 32.0
@@ -65,7 +67,7 @@ class Simulation:
         lines = []
         zones = {b.organization.pk: b.zone for b in self.businesses}
         if self.agency is not None:
-            self.agency.week(start - dt.timedelta(days=1))
+            self.agency.weeks(start - dt.timedelta(days=1))
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
             self.day(day)
@@ -79,17 +81,20 @@ class Simulation:
         outs = []
         for business in self.businesses:
             out = BusinessDay()
-            business.morning(day, out)
-            business.bookings(day, out)
-            business.evening(day, out)
+            # One transaction per business day: every service call inside is a savepoint (a refused call rolls
+            # back alone), and the database commits once instead of after every call (most of the time before).
+            with transaction.atomic():
+                business.morning(day, out)
+                business.bookings(day, out)
+                business.evening(day, out)
             outs.append(out)
         agency_out = AgencyDay()
         if self.agency is not None:
             self.agency.morning(day, agency_out)
             self.agency.shifts(day, agency_out)
             self.agency.evening(day)
-            if day.weekday() == 6:
-                self.agency.week(day)
+            if day.weekday() == 6 and day.isocalendar().week % WEEKS_DECLARED == 0:
+                self.agency.weeks(day)
         return outs, agency_out
 
 

@@ -27,7 +27,7 @@ class DayLine:
     revenue: dict[str, Decimal] = field(default_factory=dict)  # done visits' prices, per currency
     orders: int = 0  # orders confirmed that day
     headcount: int = 0  # places on the day's shifts
-    shows: int = 0
+    shows: int = 0  # places filled by a worker who came (at most the shift's headcount)
     wasted_callups: int = 0
 
     @property
@@ -72,8 +72,14 @@ def day_line(*, day: dt.date, booking_zones: dict[int, ZoneInfo], agency_ids: li
         organization_id__in=agency_ids, confirmed_at__gte=utc_day, confirmed_at__lt=utc_day + dt.timedelta(days=1)
     ).count()
     shifts = Shift.objects.filter(organization_id__in=agency_ids, date=day)
-    headcount = shifts.aggregate(h=Sum("headcount"))["h"] or 0
     offers = Offer.objects.filter(shift__in=shifts)
+    # A shift is filled up to its headcount: the solver may call more (no-shows expected), extra shows do not count.
+    came = dict(
+        offers.filter(status__in=SHOWED).values("shift_id").annotate(n=Count("pk")).values_list("shift_id", "n")
+    )
+    per_shift = list(shifts.values_list("pk", "headcount"))
+    headcount = sum(h for _pk, h in per_shift)
+    shows = sum(min(came.get(pk, 0), h) for pk, h in per_shift)
     return DayLine(
         day=day,
         bookings=counts["n"],
@@ -83,6 +89,6 @@ def day_line(*, day: dt.date, booking_zones: dict[int, ZoneInfo], agency_ids: li
         revenue=revenue,
         orders=orders,
         headcount=headcount,
-        shows=offers.filter(status__in=SHOWED).count(),
+        shows=shows,
         wasted_callups=offers.filter(status__in=WASTED, offered_at__isnull=False).count(),
     )

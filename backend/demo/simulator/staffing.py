@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management import call_command
+from django.db import transaction
 
 from backend.accounts.models import User
 from backend.core.clock import clock_at
@@ -34,6 +35,8 @@ from backend.staffing.services.pool import availability_declare
 
 from .traits import SEASON, WEEKDAY, WorkerTraits, chance, worker_traits
 
+#: Workers declare their availability this many weeks at a time.
+WEEKS_DECLARED = 4
 #: Answer rounds per morning: answers, then the standby offered in their place answer, and so on.
 ANSWER_ROUNDS = 4
 
@@ -75,9 +78,9 @@ class Agency:
         }
         return agency
 
-    def week(self, day: dt.date) -> None:
-        """Sunday evening (or the first simulated day): the workers who want work next week say when they are free
-        (through the phone's service, a window a day)."""
+    def weeks(self, day: dt.date) -> None:
+        """Every few Sunday evenings (and before the first simulated day): the workers who want work in the coming
+        weeks say when they are free (through the phone's service, a window a day)."""
         at = dt.datetime.combine(day, dt.time(20), tzinfo=dt.UTC)
         first = day + dt.timedelta(days=1)
         windows = [
@@ -85,7 +88,7 @@ class Agency:
                 dt.datetime.combine(first + dt.timedelta(days=k), dt.time(2), tzinfo=dt.UTC),
                 dt.datetime.combine(first + dt.timedelta(days=k), dt.time(23), tzinfo=dt.UTC),
             )
-            for k in range(8)
+            for k in range(7 * WEEKS_DECLARED + 1)
         ]
         week = first.isocalendar()
         workers = [
@@ -96,7 +99,7 @@ class Agency:
             if chance(self.seed, f"week:{week.year}:{week.week}", pk, self._traits(pk).weekly_p)
         ]
         accounts = User.objects.in_bulk([u for _p, u in workers])
-        with clock_at(at):
+        with clock_at(at), transaction.atomic():
             for _pk, user_id in workers:
                 try:
                     availability_declare(user=accounts[user_id], windows=windows, replace_from=at)
@@ -117,7 +120,7 @@ class Agency:
         at = dt.datetime.combine(day, dt.time(6), tzinfo=dt.UTC)
         expected = self.orders_per_day * SEASON[day.month] * (WEEKDAY[day.weekday()] if day.weekday() < 5 else 0.5)
         count = _poisson(r, expected)
-        with clock_at(at):
+        with clock_at(at), transaction.atomic():
             for _n in range(count):
                 site = r.choice(self.sites)
                 starts = day + dt.timedelta(days=r.choice((1, 1, 2, 3)))
@@ -140,7 +143,8 @@ class Agency:
                     out.orders += 1
                 except ApplicationError:
                     continue
-            queue_drain()
+        with clock_at(at):
+            queue_drain()  # the worker manages its own connection: outside the transaction
         for round_ in range(ANSWER_ROUNDS):
             answered = self._answer(at + dt.timedelta(minutes=10 + 35 * round_), out)
             if not answered:
@@ -150,7 +154,7 @@ class Agency:
         """Workers answer the open call-ups; the unanswered expire when their time is over (the standby is
         offered next, by the services)."""
         answered = 0
-        with clock_at(at):
+        with clock_at(at), transaction.atomic():
             open_offers = list(
                 Offer.objects.filter(
                     shift__organization__in=[
@@ -182,8 +186,8 @@ class Agency:
             # The silent ones' time runs out before the next round.
             later = at + dt.timedelta(minutes=31)
             silent_shifts = {s for _pk, _w, _u, s, e in open_offers if e is not None and e <= later} | expired_shifts
-        for shift_id in sorted(silent_shifts):
-            with clock_at(later):
+        with clock_at(later), transaction.atomic():
+            for shift_id in sorted(silent_shifts):
                 offers_expire(shift_id=shift_id, now=later)
                 answered += 1
         return answered
@@ -192,7 +196,7 @@ class Agency:
         """18:00 UTC: the confirmation ladder asks tomorrow's workers; they confirm (or not) and the unconfirmed
         are released at the cut-off (the services re-plan those orders)."""
         at = dt.datetime.combine(day, dt.time(18), tzinfo=dt.UTC)
-        with clock_at(at):
+        with clock_at(at), transaction.atomic():
             confirmations_request(now=at)
             asked = Offer.objects.filter(
                 status=OfferStatus.ACCEPTED, confirm_requested_at__isnull=False, shift__date=day + dt.timedelta(days=1)
@@ -206,13 +210,18 @@ class Agency:
                         offer_confirm(user=accounts[user_id], offer_id=pk, now=at)
         cutoff = at + dt.timedelta(hours=1)
         with clock_at(cutoff):
-            confirmations_release(now=cutoff)
+            with transaction.atomic():
+                confirmations_release(now=cutoff)
             queue_drain()
 
     def shifts(self, day: dt.date, out: AgencyDay) -> None:
         """The day's shifts: booked workers come (check in at the site, check out at the end) or not (the foreman
         marks a no-show); some are rated."""
         shifts = list(Shift.objects.filter(date=day, order__site__in=self.sites).select_related("order__site"))
+        with transaction.atomic():
+            self._attend(shifts, out)
+
+    def _attend(self, shifts: list[Shift], out: AgencyDay) -> None:
         for shift in shifts:
             site = shift.order.site
             offers = list(
