@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import IO, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -16,7 +16,7 @@ T = TypeVar("T")
 class Progress:
     """Count steps of a job and show how far it is. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, label: str, total: int, *, stream: IO[str] | None) -> None:
+    def __init__(self, label: str, total: int, *, stream: Any) -> None:
         self.label, self.total, self.stream = label, max(total, 0), stream
         self.done = 0
         self._tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
@@ -52,7 +52,7 @@ class Progress:
         self.close()
 
 
-def progress(items: Iterable[T], *, label: str, total: int, stream: IO[str] | None) -> Iterator[T]:
+def progress(items: Iterable[T], *, label: str, total: int, stream: Any) -> Iterator[T]:
     """Yield ``items`` while showing a progress line on ``stream`` (nothing when it is None)."""
     with Progress(label, total, stream=stream) as bar:
         for item in items:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -136,7 +136,7 @@ class BuildContext:
     admin: User
     size: WorldSize
     organizations: dict[str, Organization]
-    stream: IO[str] | None
+    stream: Any  # where progress bars go (a command's stdout), or None
     counts: dict[str, int]
 
     def bar(self, label: str, total: int) -> Progress:
@@ -354,7 +354,7 @@ def car_service_build(ctx: BuildContext, *, start: dt.date, until: dt.date) -> N
     )
     with ctx.bar("vehicles", len(todo)) as bar:
         for chunk in iter_chunks(todo, 1000):
-            rows = [
+            cars = [
                 VehicleRow(
                     client_id=cid,
                     make=_MAKES[cid % len(_MAKES)][0],
@@ -364,9 +364,9 @@ def car_service_build(ctx: BuildContext, *, start: dt.date, until: dt.date) -> N
                 )
                 for cid in chunk
             ]
-            vehicles_create_many(user=ctx.admin, organization_id=org.pk, rows=rows)
-            ctx.counts["vehicles"] = ctx.counts.get("vehicles", 0) + len(rows)
-            bar.advance(len(rows))
+            vehicles_create_many(user=ctx.admin, organization_id=org.pk, rows=cars)
+            ctx.counts["vehicles"] = ctx.counts.get("vehicles", 0) + len(cars)
+            bar.advance(len(cars))
 
 
 # --- the agency ----------------------------------------------------------------------------------------------------

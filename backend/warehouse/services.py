@@ -59,12 +59,12 @@ _POLARS_TYPES: dict[str, Any] = {
     "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
 }
 
-VISIT_STATUS = {
+VISIT_STATUS: dict[str, str] = {
     AppointmentStatus.DONE: "completed",
     AppointmentStatus.CANCELLED: "cancelled",
     AppointmentStatus.NO_SHOW: "no_show",
 }
-OFFER_STATUS = {
+OFFER_STATUS: dict[str, str] = {
     OfferStatus.ACCEPTED: "accepted",
     OfferStatus.CONFIRMED: "accepted",
     OfferStatus.CHECKED_IN: "accepted",
