@@ -170,7 +170,11 @@ def test_demo_info_prints_the_addresses_and_a_working_token_for_every_role() -> 
 
     assert "http://127.0.0.1:8123/api/v1/docs" in out and "http://127.0.0.1:8123/admin/" in out
     assert LIVE_BOARD_PATH in out and "TELEGRAM_BOT_TOKEN" in out
-    tokens = [line.split("Bearer ")[1].strip() for line in out.splitlines() if "Bearer " in line and "<" not in line]
+    tokens = [
+        line.split("Authorization: Bearer ")[1].strip()
+        for line in out.splitlines()
+        if "Authorization: Bearer " in line and "<" not in line
+    ]
     users = [access_token_user(t) for t in tokens]
     assert all(u is not None for u in users)
     roles = {p.role for p in PEOPLE} | {"customer"}

@@ -88,7 +88,7 @@ def test_export_change_export_equals_a_full_export(tmp_path: Path) -> None:
 
     # the cancelled one, the new one (and the last one of the first export, read again at the mark)
     assert "visits" not in second.full and second.changed["visits"] <= 3
-    assert second.changed["services"] <= 1 and second.changed["offers"] <= 1
+    assert second.changed["services"] <= 1  # nothing changed there but the one read again at the mark
     incremental, full = tables(inc), tables(whole)
     for name in SOURCES:
         assert_frame_equal(incremental[name], full[name], check_row_order=False), name
