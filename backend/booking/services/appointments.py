@@ -74,6 +74,7 @@ from backend.booking.services.catalog import LineShape, booking_policy, visit_li
 from backend.booking.services.schedules import MAX_YEAR, MIN_YEAR
 from backend.catalog.models import Service, StaffService
 from backend.core.access_trace import access_traced
+from backend.core.clock import clock_now
 from backend.core.events import event_record, restore_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -649,7 +650,7 @@ def _book(
     hold_expires_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Appointment:
-    now = now or timezone.now()
+    now = now or clock_now()
     notes = _notes_clean(notes)
     specs = visit_specs(context, list(service_ids))
     _staff_check(specs, staff_id)
@@ -881,7 +882,7 @@ def _status_write(
         # The client's last visit (maintained by booking): only ever moves forward.
         Client.objects.filter(pk=appointment.client_id).filter(
             Q(last_visit_at__isnull=True) | Q(last_visit_at__lt=appointment.starts_at)
-        ).update(last_visit_at=appointment.starts_at, updated_at=now)
+        ).update(last_visit_at=appointment.starts_at, updated_at=timezone.now())
     event_record(
         entity=appointment,
         action=EventAction.STATUS,
@@ -899,7 +900,7 @@ def appointment_cancel(
 ) -> Appointment:
     """Cancel a visit that is booked or confirmed: its time is free again at once. A customer cancels their own up
     to the organization's cutoff before the start (409 ``cutoff_passed`` after it); booking staff any time."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     reason = _notes_clean(reason, field="reason", limit=MAX_CANCEL_REASON_LENGTH)
@@ -933,7 +934,7 @@ def appointment_status_set(
     """Move an appointment along booked -> confirmed -> arrived -> done, or to no-show: 409 ``invalid_transition``
     for a step the flow does not have (done twice, arrived after cancelled...), 409 ``too_soon`` for a no-show
     before the visit has started. A no-show frees the rest of the master's time."""
-    now = now or timezone.now()
+    now = now or clock_now()
     if status not in _STATUS_ACTIONS:
         raise _invalid("status", _("Unknown status."), BookingErrorCode.INVALID_TRANSITION)
     access = _appointment_for_change(user, appointment_id)
@@ -1019,7 +1020,7 @@ def appointment_reschedule(
     ``staff_id`` names another qualified one), by the rules of a new booking. A customer moves their own up to the
     cutoff before its *current* start; the prices stay as booked. A group class is not moved (cancel and book
     another session: 422 ``group_reschedule``)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     if access.as_master:
@@ -1076,7 +1077,7 @@ def appointment_hold(
     """Hold a freed slot for a waiting-list entry for ``hold_minutes``: an appointment in status ``held`` (its time
     is taken like a booking's) that ``appointment_hold_take`` turns into a booking and ``appointment_hold_release``
     cancels. Called by the waiting list (a system action: no caller's rights are checked); 409 ``slot_taken``."""
-    now = now or timezone.now()
+    now = now or clock_now()
     branch = Branch.objects.select_related("organization").filter(pk=branch_id).first()
     if branch is None:
         raise NotFound(_("Branch not found."))
@@ -1104,7 +1105,7 @@ def appointment_hold(
 def appointment_hold_take(*, user: Any, appointment_id: int, now: dt.datetime | None = None) -> Appointment:
     """The client takes the held slot: ``held`` -> ``booked`` while the hold lasts (409 ``invalid_transition`` once
     it has lapsed or was released). Its customer or booking staff take it."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     if access.as_master:
@@ -1121,7 +1122,7 @@ def appointment_hold_take(*, user: Any, appointment_id: int, now: dt.datetime | 
 def appointment_hold_release(*, appointment_id: int, actor: Any = None, now: dt.datetime | None = None) -> Appointment:
     """Release a hold (lapsed or declined): ``held`` -> ``cancelled``, its time free again. A system action; a hold
     already taken or released is left as it is (returned unchanged)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     appointment = (
         Appointment.objects.select_for_update().select_related("branch", "branch__organization").get(pk=appointment_id)
     )

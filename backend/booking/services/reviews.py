@@ -24,6 +24,7 @@ from backend.booking.models_comms import (
     AppointmentMessageStatus,
     Review,
 )
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -85,6 +86,7 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
                 score=score,
                 comment=comment,
                 author=user,
+                created_at=clock_now(),  # business time: a simulated day's review is written on that day
             )
     except IntegrityError as exc:  # a concurrent submit won (the appointment lock makes this rare)
         raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED) from exc
