@@ -111,7 +111,7 @@ def _days(who: Customer, state: State, first_day: dt.date | None, now: dt.dateti
         now=now,
     )
     next_from = first + dt.timedelta(days=reads.DAYS_PER_PAGE)
-    return screens.days_screen(days, next_from, prefix="bk", waitlist=len(state["services"]) == 1)
+    return screens.days_screen(days, next_from, target=screens.BOOKING, waitlist=len(state["services"]) == 1)
 
 
 def _slots(who: Customer, state: State, day: dt.date, page: int, now: dt.datetime) -> Screen:
@@ -123,7 +123,7 @@ def _slots(who: Customer, state: State, day: dt.date, page: int, now: dt.datetim
         staff_id=state.get("staff"),
         now=now,
     )
-    return screens.slots_screen(day, [s.start for s in search.slots], search.context.zone, page, prefix="bk")
+    return screens.slots_screen(day, [s.start for s in search.slots], search.context.zone, page, target=screens.BOOKING)
 
 
 def _just_taken(who: Customer, state: State, after: dt.datetime, now: dt.datetime) -> Screen:
@@ -137,7 +137,8 @@ def _just_taken(who: Customer, state: State, after: dt.datetime, now: dt.datetim
         limit=NEXT_OFFERED,
         now=now,
     )
-    return screens.just_taken_screen([s.start for s in slots], context.zone, prefix="bk")
+    today = now.astimezone(context.zone).date()
+    return screens.just_taken_screen([s.start for s in slots], context.zone, target=screens.BOOKING, today=today)
 
 
 def _confirm(who: Customer, state: State, start: dt.datetime, now: dt.datetime) -> Screen:
@@ -186,13 +187,13 @@ def _other_days(who: Customer, state: State, message: str) -> Screen:
     """A booking refused for a reason of its own (the client already has a visit then, too soon...): its words, and
     the way back to the days."""
     today = reads.branch_today(user=who.user, branch_id=state["branch"])
-    return screens.refused(message, [[(screens.other_days_label(), f"bk:dp:{screens.day_code(today)}")]])
+    return screens.refused(message, [[(screens.other_days_label(), f"cb:dp:{screens.day_code(today)}")]])
 
 
 def booking_step(
     who: Customer, state: State | None, data: str, now: dt.datetime | None = None
 ) -> tuple[Screen, State | None]:
-    """One press of a ``bk:`` button: the next screen and the flow's state (None: the flow is over)."""
+    """One press of a ``cb:`` button: the next screen and the flow's state (None: the flow is over)."""
     now = now or timezone.now()
     parts = _parts(data)
     action = parts[1] if len(parts) > 1 else ""
@@ -295,7 +296,7 @@ def my_visits(who: Customer, now: dt.datetime | None = None) -> Screen:
 
 
 def my_step(who: Customer, data: str, now: dt.datetime | None = None) -> Screen:
-    """A ``my:`` button: the list, or one visit with its Move / Cancel buttons."""
+    """A ``cm:`` button: the list, or one visit with its Move / Cancel buttons."""
     parts = _parts(data)
 
     def step() -> tuple[Screen, State | None]:
@@ -377,7 +378,7 @@ def review_comment(who: Customer, state: State, text: str) -> Screen:
 
 
 def move_step(who: Customer, data: str, now: dt.datetime | None = None) -> Screen:
-    """An ``rs:`` button: the days and slots for moving one of the caller's visits, the question, the move."""
+    """An ``cr:`` button: the days and slots for moving one of the caller's visits, the question, the move."""
     now = now or timezone.now()
     parts = _parts(data)
 
@@ -386,21 +387,21 @@ def move_step(who: Customer, data: str, now: dt.datetime | None = None) -> Scree
         visit = reads.customer_visit(user=who.user, appointment_id=appointment_id)
         if not reads.visit_is_open(visit):
             return screens.not_available(), None
-        prefix = f"rs:{appointment_id}"
+        target = screens.moving(appointment_id)
         zone = ZoneInfo(visit.branch.effective_time_zone)
         today = now.astimezone(zone).date()
         if action in ("s", "dp"):
             first = max(screens.day_of(parts[3]), today) if action == "dp" else today
             days = reads.reschedule_days(user=who.user, appointment_id=appointment_id, first_day=first, now=now)
             screen = screens.days_screen(
-                days, first + dt.timedelta(days=reads.DAYS_PER_PAGE), prefix=prefix, back=f"my:v:{appointment_id}"
+                days, first + dt.timedelta(days=reads.DAYS_PER_PAGE), target=target, back=f"cm:v:{appointment_id}"
             )
             return screen, None
         if action in ("d", "tp"):
             day = screens.day_of(parts[3])
             page = int(parts[4]) if action == "tp" else 0
             search = reads.reschedule_slots(user=who.user, appointment_id=appointment_id, day=day, now=now)
-            return screens.slots_screen(day, [s.start for s in search.slots], zone, page, prefix=prefix), None
+            return screens.slots_screen(day, [s.start for s in search.slots], zone, page, target=target), None
         if action == "t":
             return screens.move_ask_screen(visit, screens.moment_of(int(parts[3]))), None
         if action == "ok":
@@ -412,7 +413,7 @@ def move_step(who: Customer, data: str, now: dt.datetime | None = None) -> Scree
             except Conflict as exc:
                 if exc.code == BookingErrorCode.SLOT_TAKEN:
                     starts = [dt.datetime.fromisoformat(s["start"]) for s in exc.fields.get("next_slots", [])]
-                    return screens.just_taken_screen(starts, zone, prefix=prefix), None
+                    return screens.just_taken_screen(starts, zone, target=target, today=today), None
                 return _refusal(exc), None
             except ApplicationError as exc:
                 return _refusal(exc), None

@@ -4,16 +4,16 @@ the booking services answered.
 
 Callback data (at most 64 bytes; every id in it is checked again by the services against the caller):
 
-* ``bk:…`` the booking flow (``bk:b:<branch>``, ``bk:s:<service>`` toggles, ``bk:sd`` services done,
-  ``bk:m:<master or 0 for any>``, ``bk:d:<yyyymmdd>`` a day, ``bk:dp:<yyyymmdd>`` days from, ``bk:t:<minute>`` a
-  slot, ``bk:tp:<yyyymmdd>:<page>`` more slots, ``bk:ok:<minute>`` book it, ``bk:w`` / ``bk:wd:<yyyymmdd>`` the
-  waiting list, ``bk:x`` stop); a ``<minute>`` is a UTC instant as minutes since the epoch;
-* ``my:l`` my bookings, ``my:v:<id>`` one of them;
+* ``cb:…`` the booking flow (``cb:b:<branch>``, ``cb:s:<service>`` toggles, ``cb:sd`` services done,
+  ``cb:m:<master or 0 for any>``, ``cb:d:<yyyymmdd>`` a day, ``cb:dp:<yyyymmdd>`` days from, ``cb:t:<minute>`` a
+  slot, ``cb:tp:<yyyymmdd>:<page>`` more slots, ``cb:ok:<minute>`` book it, ``cb:w`` / ``cb:wd:<yyyymmdd>`` the
+  waiting list, ``cb:x`` stop); a ``<minute>`` is a UTC instant as minutes since the epoch;
+* ``cm:l`` my bookings, ``cm:v:<id>`` one of them;
 * ``appt:confirm:<id>`` / ``appt:cancel:<id>`` / ``appt:rate:<id>:<n>`` — the buttons the booking services put on
   reminders and rating requests (``services.reminders``), plus ``appt:cx:<id>`` (yes, cancel), ``appt:keep:<id>``
   and ``appt:nc:<id>`` (no comment);
-* ``rs:s:<id>`` move a visit, ``rs:d:<id>:<yyyymmdd>``, ``rs:dp:<id>:<yyyymmdd>``, ``rs:tp:<id>:<yyyymmdd>:<page>``,
-  ``rs:t:<id>:<minute>``, ``rs:ok:<id>:<minute>``;
+* ``cr:s:<id>`` move a visit, ``cr:d:<id>:<yyyymmdd>``, ``cr:dp:<id>:<yyyymmdd>``, ``cr:tp:<id>:<yyyymmdd>:<page>``,
+  ``cr:t:<id>:<minute>``, ``cr:ok:<id>:<minute>``;
 * ``wl:take:<id>`` / ``wl:decline:<id>`` — the waiting-list offer's buttons (``services.waitlist``).
 """
 
@@ -39,6 +39,25 @@ MAX_LISTED_VISITS = 10
 
 
 @dataclass(frozen=True)
+class Target:
+    """Whose day and slot buttons these are: the booking flow (``cb:<action>:…``) or the move of one visit
+    (``cr:<action>:<id>:…``)."""
+
+    prefix: str
+    ref: tuple[str, ...] = ()
+
+    def data(self, action: str, *args: object) -> str:
+        return ":".join([self.prefix, action, *self.ref, *(str(a) for a in args)])
+
+
+BOOKING = Target("cb")
+
+
+def moving(appointment_id: int) -> Target:
+    return Target("cr", (str(appointment_id),))
+
+
+@dataclass(frozen=True)
 class Screen:
     """One answer of the bot: the message text and its inline keyboard (rows of buttons). ``toast`` is the short
     notice answering the button press; ``new_message`` asks for a fresh message instead of editing the pressed one."""
@@ -47,6 +66,7 @@ class Screen:
     rows: list[list[Button]] = field(default_factory=list)
     toast: str | None = None
     new_message: bool = False
+    stale: bool = False
 
 
 # --- encoding ----------------------------------------------------------------------------------------------------
@@ -111,13 +131,13 @@ def not_available() -> Screen:
     """The one answer for a button whose object is gone, changed, or not the caller's (it tells them apart in no
     way: a forged id learns nothing)."""
     text = _("Sorry, this is no longer available.")
-    return Screen(text, [[(_("Book a visit"), "bk:start"), (_("My bookings"), "my:l")]], toast=text)
+    return Screen(text, [[(_("Book a visit"), "cb:start"), (_("My bookings"), "cm:l")]], toast=text, stale=True)
 
 
 def out_of_date() -> Screen:
     """A button of a booking conversation that has ended or moved on (an old message)."""
     text = _("This button is out of date. Let us start again.")
-    return Screen(text, [[(_("Book a visit"), "bk:start"), (_("My bookings"), "my:l")]], toast=text)
+    return Screen(text, [[(_("Book a visit"), "cb:start"), (_("My bookings"), "cm:l")]], toast=text)
 
 
 def not_linked() -> Screen:
@@ -127,13 +147,13 @@ def not_linked() -> Screen:
 
 def refused(message: str, rows: list[list[Button]] | None = None) -> Screen:
     """A service's own refusal of the caller's own object (a cutoff passed, a closed offer): its message as is."""
-    return Screen(message, rows or [[(_("My bookings"), "my:l")]], toast=message)
+    return Screen(message, rows or [[(_("My bookings"), "cm:l")]], toast=message)
 
 
 def main_menu() -> Screen:
     return Screen(
         _("What would you like to do?"),
-        [[(_("Book a visit"), "bk:start")], [(_("My bookings"), "my:l")]],
+        [[(_("Book a visit"), "cb:start")], [(_("My bookings"), "cm:l")]],
         new_message=True,
     )
 
@@ -142,63 +162,63 @@ def main_menu() -> Screen:
 
 
 def branches_screen(branches: Iterable[Any]) -> Screen:
-    rows = [[(b.name, f"bk:b:{b.pk}")] for b in branches]
+    rows = [[(b.name, f"cb:b:{b.pk}")] for b in branches]
     if not rows:
         return Screen(_("Online booking is not open at the moment."), [])
-    return Screen(_("Choose a branch:"), [*rows, [(_("Stop"), "bk:x")]])
+    return Screen(_("Choose a branch:"), [*rows, [(_("Stop"), "cb:x")]])
 
 
 def services_screen(branch: Any, services: Iterable[Any], chosen: Sequence[int]) -> Screen:
     rows = []
     for service in services:
         mark = "✅ " if service.pk in chosen else ""
-        rows.append([(f"{mark}{service.name}", f"bk:s:{service.pk}")])
+        rows.append([(f"{mark}{service.name}", f"cb:s:{service.pk}")])
     if not rows:
         return Screen(_("There is nothing to book at %(branch)s online yet.") % {"branch": branch.name}, [])
-    footer: list[Button] = [(_("Stop"), "bk:x")]
+    footer: list[Button] = [(_("Stop"), "cb:x")]
     if chosen:
-        footer.insert(0, (_("Next ›"), "bk:sd"))
+        footer.insert(0, (_("Next ›"), "cb:sd"))
     text = _("%(branch)s. Choose one or several services, then press “Next”:") % {"branch": branch.name}
     return Screen(text, [*rows, footer])
 
 
 def masters_screen(masters: Sequence[Any]) -> Screen:
-    rows = [[(_("Any master"), "bk:m:0")]] + [[(person(m), f"bk:m:{m.pk}")] for m in masters]
-    return Screen(_("Choose a master:"), [*rows, [(_("‹ Back"), "bk:sd:back"), (_("Stop"), "bk:x")]])
+    rows = [[(_("Any master"), "cb:m:0")]] + [[(person(m), f"cb:m:{m.pk}")] for m in masters]
+    return Screen(_("Choose a master:"), [*rows, [(_("‹ Back"), "cb:sd:back"), (_("Stop"), "cb:x")]])
 
 
 def days_screen(
-    days: Sequence[dt.date], next_from: dt.date, *, prefix: str, waitlist: bool = False, back: str = "bk:x"
+    days: Sequence[dt.date], next_from: dt.date, *, target: Target, waitlist: bool = False, back: str = "cb:x"
 ) -> Screen:
-    """The days with a free slot; ``prefix`` is ``bk`` or ``rs:<id>`` (a move)."""
-    buttons = [(day_label(d), f"{prefix}:d:{day_code(d)}") for d in days]
+    """The days with a free slot, for a booking or a move (``target``)."""
+    buttons = [(day_label(d), target.data("d", day_code(d))) for d in days]
     rows = _rows(buttons, 3)
-    rows.append([(_("Later ›"), f"{prefix}:dp:{day_code(next_from)}")])
+    rows.append([(_("Later ›"), target.data("dp", day_code(next_from)))])
     if waitlist:
-        rows.append([(_("⏳ Waiting list"), "bk:w")])
+        rows.append([(_("⏳ Waiting list"), "cb:w")])
     rows.append([(_("Stop"), back)])
     if days:
         return Screen(_("Choose a day:"), rows)
     return Screen(_("No free time on these days. Look later, or join the waiting list."), rows)
 
 
-def slots_screen(day: dt.date, starts: Sequence[dt.datetime], zone: ZoneInfo, page: int, *, prefix: str) -> Screen:
-    """A page of a day's free starts; ``prefix`` is ``bk`` or ``rs:<id>``."""
+def slots_screen(day: dt.date, starts: Sequence[dt.datetime], zone: ZoneInfo, page: int, *, target: Target) -> Screen:
+    """A page of a day's free starts, for a booking or a move (``target``)."""
     shown = starts[page * SLOTS_PER_PAGE : (page + 1) * SLOTS_PER_PAGE]
     if not shown:
         return Screen(
             _("No free time left on %(day)s.") % {"day": day_label(day)},
-            [[(_("Other days"), f"{prefix}:dp:{day_code(day)}")]],
+            [[(_("Other days"), target.data("dp", day_code(day)))]],
         )
-    rows = _rows([(time_label(s, zone), f"{prefix}:t:{minute_of(s)}") for s in shown], SLOTS_PER_ROW)
+    rows = _rows([(time_label(s, zone), target.data("t", minute_of(s))) for s in shown], SLOTS_PER_ROW)
     nav: list[Button] = []
     if page > 0:
-        nav.append((_("‹ Earlier"), f"{prefix}:tp:{day_code(day)}:{page - 1}"))
+        nav.append((_("‹ Earlier"), target.data("tp", day_code(day), page - 1)))
     if len(starts) > (page + 1) * SLOTS_PER_PAGE:
-        nav.append((_("Later ›"), f"{prefix}:tp:{day_code(day)}:{page + 1}"))
+        nav.append((_("Later ›"), target.data("tp", day_code(day), page + 1)))
     if nav:
         rows.append(nav)
-    rows.append([(_("Other days"), f"{prefix}:dp:{day_code(day)}")])
+    rows.append([(_("Other days"), target.data("dp", day_code(day)))])
     return Screen(_("Free times on %(day)s:") % {"day": day_label(day)}, rows)
 
 
@@ -217,7 +237,7 @@ def confirm_screen(
         ]
     )
     day = day_code(local.date())
-    return Screen(text, [[(_("✅ Confirm"), f"bk:ok:{minute_of(start)}")], [(_("‹ Other times"), f"bk:d:{day}")]])
+    return Screen(text, [[(_("✅ Confirm"), f"cb:ok:{minute_of(start)}")], [(_("‹ Other times"), f"cb:d:{day}")]])
 
 
 def visit_line(appointment: Any) -> str:
@@ -236,15 +256,15 @@ def visit_line(appointment: Any) -> str:
 
 def booked_screen(appointment: Any) -> Screen:
     text = _("Booked! %(visit)s. We will remind you before the visit.") % {"visit": visit_line(appointment)}
-    return Screen(text, [[(_("My bookings"), "my:l")]], toast=_("Booked!"))
+    return Screen(text, [[(_("My bookings"), "cm:l")]], toast=_("Booked!"))
 
 
-def just_taken_screen(next_starts: Sequence[dt.datetime], zone: ZoneInfo, *, prefix: str) -> Screen:
+def just_taken_screen(next_starts: Sequence[dt.datetime], zone: ZoneInfo, *, target: Target, today: dt.date) -> Screen:
     """Someone was faster: the next free starts, the first named in the text."""
     if not next_starts:
         return Screen(
             _("Sorry, this time has just been taken, and there is no free time soon."),
-            [[(_("Other days"), f"{prefix}:dp:{day_code(dt.date.today())}")]],
+            [[(_("Other days"), target.data("dp", day_code(today)))]],
             toast=_("Just taken"),
         )
     first = next_starts[0].astimezone(zone)
@@ -253,16 +273,16 @@ def just_taken_screen(next_starts: Sequence[dt.datetime], zone: ZoneInfo, *, pre
         "time": first.strftime("%H:%M"),
     }
     buttons = [
-        (f"{day_label(s.astimezone(zone).date())} {time_label(s, zone)}", f"{prefix}:t:{minute_of(s)}")
+        (f"{day_label(s.astimezone(zone).date())} {time_label(s, zone)}", target.data("t", minute_of(s)))
         for s in next_starts
     ]
-    rows = [[b] for b in buttons] + [[(_("Other days"), f"{prefix}:dp:{day_code(first.date())}")]]
+    rows = [[b] for b in buttons] + [[(_("Other days"), target.data("dp", day_code(first.date())))]]
     return Screen(text, rows, toast=_("Just taken"))
 
 
 def waitlist_days_screen(days: Sequence[dt.date]) -> Screen:
-    rows = _rows([(day_label(d), f"bk:wd:{day_code(d)}") for d in days], 3)
-    rows.append([(_("Stop"), "bk:x")])
+    rows = _rows([(day_label(d), f"cb:wd:{day_code(d)}") for d in days], 3)
+    rows.append([(_("Stop"), "cb:x")])
     return Screen(_("Which day are you waiting for? We will write as soon as a place frees up."), rows)
 
 
@@ -270,11 +290,11 @@ def waitlist_joined_screen(day: dt.date) -> Screen:
     text = _("You are on the waiting list for %(day)s. We will write as soon as a place frees up.") % {
         "day": day_label(day)
     }
-    return Screen(text, [[(_("My bookings"), "my:l")]], toast=_("On the waiting list"))
+    return Screen(text, [[(_("My bookings"), "cm:l")]], toast=_("On the waiting list"))
 
 
 def stopped_screen() -> Screen:
-    return Screen(_("Booking stopped. Come back any time."), [[(_("Book a visit"), "bk:start")]])
+    return Screen(_("Booking stopped. Come back any time."), [[(_("Book a visit"), "cb:start")]])
 
 
 # --- my bookings -------------------------------------------------------------------------------------------------
@@ -282,11 +302,11 @@ def stopped_screen() -> Screen:
 
 def my_visits_screen(visits: Sequence[Any]) -> Screen:
     if not visits:
-        return Screen(_("You have no upcoming visits."), [[(_("Book a visit"), "bk:start")]])
+        return Screen(_("You have no upcoming visits."), [[(_("Book a visit"), "cb:start")]])
     shown = visits[:MAX_LISTED_VISITS]
     lines = [_("Your upcoming visits:")] + [f"{i}. {visit_line(a)}" for i, a in enumerate(shown, start=1)]
-    rows = [[(f"{i}. {day_label(_local_day(a))} {_local_time(a)}", f"my:v:{a.pk}")] for i, a in enumerate(shown, 1)]
-    rows.append([(_("Book a visit"), "bk:start")])
+    rows = [[(f"{i}. {day_label(_local_day(a))} {_local_time(a)}", f"cm:v:{a.pk}")] for i, a in enumerate(shown, 1)]
+    rows.append([(_("Book a visit"), "cb:start")])
     return Screen("\n".join(lines), rows)
 
 
@@ -302,8 +322,8 @@ def visit_screen(appointment: Any, *, open_: bool) -> Screen:
     text = visit_line(appointment) + "\n" + _("Status: %(status)s") % {"status": appointment.get_status_display()}
     rows: list[list[Button]] = []
     if open_:
-        rows.append([(_("Move"), f"rs:s:{appointment.pk}"), (_("Cancel visit"), f"appt:cancel:{appointment.pk}")])
-    rows.append([(_("‹ My bookings"), "my:l")])
+        rows.append([(_("Move"), f"cr:s:{appointment.pk}"), (_("Cancel visit"), f"appt:cancel:{appointment.pk}")])
+    rows.append([(_("‹ My bookings"), "cm:l")])
     return Screen(text, rows)
 
 
@@ -317,7 +337,7 @@ def cancel_ask_screen(appointment: Any) -> Screen:
 
 def cancelled_screen(appointment: Any) -> Screen:
     text = _("The visit is cancelled: %(visit)s.") % {"visit": visit_line(appointment)}
-    return Screen(text, [[(_("Book a visit"), "bk:start"), (_("My bookings"), "my:l")]], toast=_("Cancelled"))
+    return Screen(text, [[(_("Book a visit"), "cb:start"), (_("My bookings"), "cm:l")]], toast=_("Cancelled"))
 
 
 def kept_screen(appointment: Any) -> Screen:
@@ -343,15 +363,15 @@ def move_ask_screen(appointment: Any, start: dt.datetime) -> Screen:
     return Screen(
         text,
         [
-            [(_("✅ Yes, move it"), f"rs:ok:{appointment.pk}:{minute_of(start)}")],
-            [(_("‹ Other times"), f"rs:d:{appointment.pk}:{day_code(local.date())}")],
+            [(_("✅ Yes, move it"), f"cr:ok:{appointment.pk}:{minute_of(start)}")],
+            [(_("‹ Other times"), f"cr:d:{appointment.pk}:{day_code(local.date())}")],
         ],
     )
 
 
 def moved_screen(appointment: Any) -> Screen:
     text = _("Done, the visit is moved: %(visit)s.") % {"visit": visit_line(appointment)}
-    return Screen(text, [[(_("My bookings"), "my:l")]], toast=_("Moved"))
+    return Screen(text, [[(_("My bookings"), "cm:l")]], toast=_("Moved"))
 
 
 # --- ratings -----------------------------------------------------------------------------------------------------
@@ -378,7 +398,7 @@ def no_comment_screen() -> Screen:
 
 def offer_taken_screen(appointment: Any) -> Screen:
     text = _("Done! The place is yours: %(visit)s.") % {"visit": visit_line(appointment)}
-    return Screen(text, [[(_("My bookings"), "my:l")]], toast=_("Booked!"))
+    return Screen(text, [[(_("My bookings"), "cm:l")]], toast=_("Booked!"))
 
 
 def offer_declined_screen() -> Screen:
