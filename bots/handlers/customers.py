@@ -66,7 +66,7 @@ def _state_put(telegram_user_id: int, name: str, value: State | None) -> None:
 async def _show(update: Update, screen: Screen) -> None:
     """Show ``screen``: answer the press, then edit the pressed message (or send a new one)."""
     if screen.stale:
-        raise StaleButton(screen.toast or screen.text)
+        raise StaleButton()  # the framework's one wording for every stale or forged button
     markup = keyboards.inline(screen.rows) if screen.rows else None
     query = update.callback_query
     if query is not None:

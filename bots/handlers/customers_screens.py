@@ -196,7 +196,7 @@ def days_screen(
     rows.append([(_("Later ›"), target.data("dp", day_code(next_from)))])
     if waitlist:
         rows.append([(_("⏳ Waiting list"), "cb:w")])
-    rows.append([(_("Stop"), back)])
+    rows.append([(_("Stop"), back) if back == "cb:x" else (_("‹ Back"), back)])
     if days:
         return Screen(_("Choose a day:"), rows)
     return Screen(_("No free time on these days. Look later, or join the waiting list."), rows)
