@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from backend.accounts.models import User
 from backend.catalog.models import Service
 from backend.core.exceptions import NotFound
+from backend.crm.models import Client
 from backend.organizations.models import Branch
 
 from .appointment_selectors import customer_appointments
@@ -170,3 +171,12 @@ def customer_offer(*, user: Any, offer_id: int) -> WaitlistOffer:
     if offer is None or not customer_owns(user=user, customer_id=offer.entry.customer_id, client=offer.entry.client):
         raise NotFound(_("Not found."))
     return offer
+
+
+def customer_origin(user: Any) -> tuple[int | None, int | None]:
+    """The organization (and branch) a customer books with when no link named one: the organization whose client
+    they are, when there is exactly one (else none: they follow an organization's link first)."""
+    orgs = set(
+        Client.objects.filter(phone=user.phone, deleted_at__isnull=True).values_list("organization_id", flat=True)
+    )
+    return (orgs.pop() if len(orgs) == 1 else None), None

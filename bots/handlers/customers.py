@@ -17,13 +17,14 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bots import callbacks, keyboards
+from backend.accounts.models import User
+from backend.booking.customer_selectors import customer_origin
+from bots import callbacks, keyboards, texts
 from bots.handlers.base import Context, StaleButton, answer_toast, bot_handler
 from bots.handlers.customers_flow import BOOK_FLOW, REVIEW_FLOW, Customer, State
 from bots.handlers.customers_screens import Screen
 
 from . import customers_flow as flow
-from . import customers_screens as screens
 
 logger = logging.getLogger("bots")
 
@@ -34,30 +35,30 @@ TEXT_GROUP = 5
 
 # --- the caller and their state (the framework's store) -------------------------------------------------------
 
+# Until ``bots.state`` lands: the flow state of this process (one flow per chat, as the framework's store keeps it).
+_interim_state: dict[int, tuple[str, State]] = {}
+
 
 def _customer(telegram_user_id: int) -> Customer | None:
-    from bots import state
-
-    found = state.linked_customer(telegram_user_id)
-    if found is None:
+    """The linked account behind the Telegram user, and the organization (branch) they came by."""
+    user = User.objects.filter(telegram_user_id=telegram_user_id, is_active=True).first()
+    if user is None:
         return None
-    user, organization_id, branch_id = found
+    organization_id, branch_id = customer_origin(user)
     return Customer(user=user, organization_id=organization_id, branch_id=branch_id)
 
 
-def _state_get(telegram_user_id: int, name: str) -> State | None:
-    from bots import state
+async def _state_get(chat_id: int, name: str) -> State | None:
+    found = _interim_state.get(chat_id)
+    return dict(found[1]) if found is not None and found[0] == name else None
 
-    return state.flow_get(telegram_user_id, name)
 
-
-def _state_put(telegram_user_id: int, name: str, value: State | None) -> None:
-    from bots import state
-
+async def _state_put(chat_id: int, name: str, value: State | None) -> None:
     if value is None:
-        state.flow_clear(telegram_user_id, name)
+        if chat_id in _interim_state and _interim_state[chat_id][0] == name:
+            del _interim_state[chat_id]
     else:
-        state.flow_set(telegram_user_id, name, value)
+        _interim_state[chat_id] = (name, dict(value))
 
 
 # --- showing a screen ------------------------------------------------------------------------------------------
@@ -83,46 +84,51 @@ async def _show(update: Update, screen: Screen) -> None:
 
 
 async def _caller(update: Update) -> tuple[int, Customer] | None:
-    """The Telegram user id and the customer behind it; None (after telling them to link) when not linked."""
-    tg = update.effective_user
-    if tg is None:
+    """The chat and the customer behind the Telegram user; None (after asking them to link) when not linked."""
+    tg, chat = update.effective_user, update.effective_chat
+    if tg is None or chat is None:
         return None
     who = await sync_to_async(_customer)(tg.id)
     if who is None:
-        await _show(update, screens.not_linked())
+        await _show(update, Screen(texts.not_linked(), toast=texts.not_linked(), new_message=True))
         return None
-    return tg.id, who
+    return chat.id, who
+
+
+def _pressed(update: Update, prefix: str) -> str:
+    """The pressed button's data, its shape checked (``MalformedCallback`` is answered as a stale button)."""
+    query = update.callback_query
+    assert query is not None
+    return callbacks.parse(query.data, prefix=prefix).encode()
 
 
 # --- booking ---------------------------------------------------------------------------------------------------
 
 
-def _book_sync(tg_id: int, who: Customer, data: str) -> Screen:
-    state = _state_get(tg_id, BOOK_FLOW)
-    screen, new_state = flow.booking_step(who, state, data)
+async def _book(update: Update, data: str, *, new_message: bool = False) -> None:
+    caller = await _caller(update)
+    if caller is None:
+        return
+    chat_id, who = caller
+    state = await _state_get(chat_id, BOOK_FLOW)
+    screen, new_state = await sync_to_async(flow.booking_step)(who, state, data)
     if new_state != state:
-        _state_put(tg_id, BOOK_FLOW, new_state)
-    return screen
+        await _state_put(chat_id, BOOK_FLOW, new_state)
+    if new_message:
+        screen = Screen(screen.text, screen.rows, new_message=True, stale=screen.stale)
+    await _show(update, screen)
 
 
 @bot_handler
 async def book_command(update: Update, context: Context) -> None:
     """/book: start a booking."""
-    caller = await _caller(update)
-    if caller is not None:
-        screen = await sync_to_async(_book_sync)(*caller, "cb:start")
-        await _show(update, Screen(screen.text, screen.rows, new_message=True, stale=screen.stale))
+    await _book(update, "cb:start", new_message=True)
 
 
 @bot_handler
 async def book_pressed(update: Update, context: Context) -> None:
     """A ``cb:`` button of the booking flow."""
-    query = update.callback_query
-    assert query is not None
-    data = callbacks.parse(query.data, prefix="cb").encode()
-    caller = await _caller(update)
-    if caller is not None:
-        await _show(update, await sync_to_async(_book_sync)(*caller, data))
+    await _book(update, _pressed(update, "cb"))
 
 
 # --- my bookings, moving a visit ---------------------------------------------------------------------------------
@@ -139,9 +145,7 @@ async def my_command(update: Update, context: Context) -> None:
 
 @bot_handler
 async def my_pressed(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    data = callbacks.parse(query.data, prefix="cm").encode()
+    data = _pressed(update, "cm")
     caller = await _caller(update)
     if caller is not None:
         await _show(update, await sync_to_async(flow.my_step)(caller[1], data))
@@ -149,9 +153,7 @@ async def my_pressed(update: Update, context: Context) -> None:
 
 @bot_handler
 async def move_pressed(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    data = callbacks.parse(query.data, prefix="cr").encode()
+    data = _pressed(update, "cr")
     caller = await _caller(update)
     if caller is not None:
         await _show(update, await sync_to_async(flow.move_step)(caller[1], data))
@@ -160,46 +162,35 @@ async def move_pressed(update: Update, context: Context) -> None:
 # --- the appointment's buttons: reminders, cancel, rating ----------------------------------------------------------
 
 
-def _appointment_sync(tg_id: int, who: Customer, data: str) -> Screen:
-    screen, awaited = flow.appointment_step(who, data)
-    if awaited is not None:
-        _state_put(tg_id, REVIEW_FLOW, awaited)
-    elif data.startswith("appt:nc:"):
-        _state_put(tg_id, REVIEW_FLOW, None)
-    return screen
-
-
 @bot_handler
 async def appointment_pressed(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    data = callbacks.parse(query.data, prefix="appt").encode()
+    data = _pressed(update, "appt")
     caller = await _caller(update)
-    if caller is not None:
-        await _show(update, await sync_to_async(_appointment_sync)(*caller, data))
-
-
-def _comment_sync(tg_id: int, who: Customer, text: str) -> Screen | None:
-    awaited = _state_get(tg_id, REVIEW_FLOW)
-    if awaited is None:
-        return None
-    _state_put(tg_id, REVIEW_FLOW, None)
-    return flow.review_comment(who, awaited, text)
+    if caller is None:
+        return
+    chat_id, who = caller
+    screen, awaited = await sync_to_async(flow.appointment_step)(who, data)
+    if awaited is not None:
+        await _state_put(chat_id, REVIEW_FLOW, awaited)
+    elif data.startswith("appt:nc:"):
+        await _state_put(chat_id, REVIEW_FLOW, None)
+    await _show(update, screen)
 
 
 @bot_handler
 async def text_sent(update: Update, context: Context) -> None:
     """Free text: the comment of a rating just given (anything else is not ours)."""
-    message = update.effective_message
-    tg = update.effective_user
-    if message is None or tg is None or not message.text:
+    message, tg, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or tg is None or chat is None or not message.text:
+        return
+    awaited = await _state_get(chat.id, REVIEW_FLOW)
+    if awaited is None:
         return
     who = await sync_to_async(_customer)(tg.id)
     if who is None:
         return
-    screen = await sync_to_async(_comment_sync)(tg.id, who, message.text)
-    if screen is not None:
-        await _show(update, screen)
+    await _state_put(chat.id, REVIEW_FLOW, None)
+    await _show(update, await sync_to_async(flow.review_comment)(who, awaited, message.text))
 
 
 # --- waiting-list offers -----------------------------------------------------------------------------------------
@@ -207,9 +198,7 @@ async def text_sent(update: Update, context: Context) -> None:
 
 @bot_handler
 async def offer_pressed(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    data = callbacks.parse(query.data, prefix="wl").encode()
+    data = _pressed(update, "wl")
     caller = await _caller(update)
     if caller is not None:
         await _show(update, await sync_to_async(flow.offer_step)(caller[1], data))

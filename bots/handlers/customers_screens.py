@@ -140,11 +140,6 @@ def out_of_date() -> Screen:
     return Screen(text, [[(_("Book a visit"), "cb:start"), (_("My bookings"), "cm:l")]], toast=text)
 
 
-def not_linked() -> Screen:
-    text = _("Please share your phone number first: send /start and press the button.")
-    return Screen(text, toast=text, new_message=True)
-
-
 def refused(message: str, rows: list[list[Button]] | None = None) -> Screen:
     """A service's own refusal of the caller's own object (a cutoff passed, a closed offer): its message as is."""
     return Screen(message, rows or [[(_("My bookings"), "cm:l")]], toast=message)

@@ -19,6 +19,7 @@ from telegram import InlineKeyboardMarkup
 from backend.booking.models import Appointment, PatternKind, WorkPattern
 from backend.booking.services.appointments import appointment_create_for_customer, appointment_status_set
 from backend.catalog.models import BranchService, Service, StaffService
+from backend.crm.models import Client
 from backend.notifications.models import OutboxMessage
 from backend.organizations.models import Branch, Organization, Role
 from bots.testing.fake_bot_api import TgUser
@@ -109,10 +110,8 @@ def customer_linked(salon: Salon, tg: TgUser, *, first_name: str = "Saule") -> A
 
 
 def customer_came_by(user: Any, org: Organization) -> None:
-    """Record that ``user`` followed ``org``'s deep link (the framework's store)."""
-    from bots import state
-
-    state.customer_came_by(user=user, organization_id=org.pk, branch_id=None)
+    """``user`` followed ``org``'s link: linking made them a client of the organization."""
+    Client.objects.get_or_create(organization=org, phone=user.phone, defaults={"first_name": user.first_name})
 
 
 def visit_booked(salon: Salon, user: Any, start: dt.datetime, *, staff: Any = None, service: Any = None) -> Appointment:

@@ -171,5 +171,5 @@ async def test_old_buttons_of_a_finished_booking_answer_gracefully(bot: BotHarne
 async def test_a_stranger_is_asked_to_link_first(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
     await bot.command(tg, "book")
-    assert bot.last(tg).text == "Please share your phone number first: send /start and press the button."
+    assert bot.last(tg).text == "Please open the link your salon or agency gave you, or send /start to link your phone."
     assert await sync_to_async(lambda: Appointment.objects.count())() == 0
