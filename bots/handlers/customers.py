@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import sync_to_async
+from django.utils.translation import gettext_lazy
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from backend.accounts.models import User
 from backend.booking.customer_selectors import customer_origin
-from bots import callbacks, keyboards, texts
-from bots.handlers.base import Context, StaleButton, answer_toast, bot_handler
+from bots import callbacks, keyboards, state, texts
+from bots.handlers.base import Context, StaleButton, answer_toast, bot_handler, menu_add, run_sync
 from bots.handlers.customers_flow import BOOK_FLOW, REVIEW_FLOW, Customer, State
 from bots.handlers.customers_screens import Screen
 
@@ -35,30 +34,35 @@ TEXT_GROUP = 5
 
 # --- the caller and their state (the framework's store) -------------------------------------------------------
 
-# Until ``bots.state`` lands: the flow state of this process (one flow per chat, as the framework's store keeps it).
-_interim_state: dict[int, tuple[str, State]] = {}
-
 
 def _customer(telegram_user_id: int) -> Customer | None:
-    """The linked account behind the Telegram user, and the organization (branch) they came by."""
-    user = User.objects.filter(telegram_user_id=telegram_user_id, is_active=True).first()
-    if user is None:
+    """The linked account behind the Telegram user, and the organization (branch) of the last link they followed;
+    without one, the organization whose client they are (``customer_selectors.customer_origin``)."""
+    linked = state.linked_customer(telegram_user_id)
+    if linked is None:
         return None
-    organization_id, branch_id = customer_origin(user)
-    return Customer(user=user, organization_id=organization_id, branch_id=branch_id)
+    organization_id, branch_id = linked.organization_id, linked.branch_id
+    if organization_id is None:
+        organization_id, branch_id = customer_origin(linked.user)
+    return Customer(user=linked.user, organization_id=organization_id, branch_id=branch_id)
 
 
-async def _state_get(chat_id: int, name: str) -> State | None:
-    found = _interim_state.get(chat_id)
-    return dict(found[1]) if found is not None and found[0] == name else None
+async def _state_get(telegram_user_id: int, name: str) -> tuple[State | None, int | None]:
+    """The flow's state and its version (for the conditional write that follows)."""
+    snapshot = await run_sync(state.flow_get, telegram_user_id, name)
+    return (snapshot.data, snapshot.version) if snapshot is not None else (None, None)
 
 
-async def _state_put(chat_id: int, name: str, value: State | None) -> None:
+async def _state_put(telegram_user_id: int, name: str, value: State | None, *, version: int | None = None) -> None:
+    """Write (or clear) the flow's state; a press that lost a race with another press of the same user (two taps at
+    once, two processes) is answered as a stale button, and its step is not kept."""
     if value is None:
-        if chat_id in _interim_state and _interim_state[chat_id][0] == name:
-            del _interim_state[chat_id]
-    else:
-        _interim_state[chat_id] = (name, dict(value))
+        await run_sync(state.flow_clear, telegram_user_id, name)
+        return
+    try:
+        await run_sync(state.flow_set, telegram_user_id, name, value, expected_version=version)
+    except state.FlowConflict as exc:
+        raise StaleButton() from exc
 
 
 # --- showing a screen ------------------------------------------------------------------------------------------
@@ -84,15 +88,15 @@ async def _show(update: Update, screen: Screen) -> None:
 
 
 async def _caller(update: Update) -> tuple[int, Customer] | None:
-    """The chat and the customer behind the Telegram user; None (after asking them to link) when not linked."""
-    tg, chat = update.effective_user, update.effective_chat
-    if tg is None or chat is None:
+    """The Telegram user id and the customer behind it; None (after asking them to link) when not linked."""
+    tg = update.effective_user
+    if tg is None:
         return None
-    who = await sync_to_async(_customer)(tg.id)
+    who = await run_sync(_customer, tg.id)
     if who is None:
         await _show(update, Screen(texts.not_linked(), toast=texts.not_linked(), new_message=True))
         return None
-    return chat.id, who
+    return tg.id, who
 
 
 def _pressed(update: Update, prefix: str) -> str:
@@ -109,11 +113,11 @@ async def _book(update: Update, data: str, *, new_message: bool = False) -> None
     caller = await _caller(update)
     if caller is None:
         return
-    chat_id, who = caller
-    state = await _state_get(chat_id, BOOK_FLOW)
-    screen, new_state = await sync_to_async(flow.booking_step)(who, state, data)
-    if new_state != state:
-        await _state_put(chat_id, BOOK_FLOW, new_state)
+    tg_id, who = caller
+    current, version = await _state_get(tg_id, BOOK_FLOW)
+    screen, new_state = await run_sync(flow.booking_step, who, current, data)
+    if new_state != current:
+        await _state_put(tg_id, BOOK_FLOW, new_state, version=version)
     if new_message:
         screen = Screen(screen.text, screen.rows, new_message=True, stale=screen.stale)
     await _show(update, screen)
@@ -139,7 +143,7 @@ async def my_command(update: Update, context: Context) -> None:
     """/my: the upcoming visits."""
     caller = await _caller(update)
     if caller is not None:
-        screen = await sync_to_async(flow.my_visits)(caller[1])
+        screen = await run_sync(flow.my_visits, caller[1])
         await _show(update, Screen(screen.text, screen.rows, new_message=True))
 
 
@@ -148,7 +152,7 @@ async def my_pressed(update: Update, context: Context) -> None:
     data = _pressed(update, "cm")
     caller = await _caller(update)
     if caller is not None:
-        await _show(update, await sync_to_async(flow.my_step)(caller[1], data))
+        await _show(update, await run_sync(flow.my_step, caller[1], data))
 
 
 @bot_handler
@@ -156,7 +160,7 @@ async def move_pressed(update: Update, context: Context) -> None:
     data = _pressed(update, "cr")
     caller = await _caller(update)
     if caller is not None:
-        await _show(update, await sync_to_async(flow.move_step)(caller[1], data))
+        await _show(update, await run_sync(flow.move_step, caller[1], data))
 
 
 # --- the appointment's buttons: reminders, cancel, rating ----------------------------------------------------------
@@ -168,29 +172,29 @@ async def appointment_pressed(update: Update, context: Context) -> None:
     caller = await _caller(update)
     if caller is None:
         return
-    chat_id, who = caller
-    screen, awaited = await sync_to_async(flow.appointment_step)(who, data)
+    tg_id, who = caller
+    screen, awaited = await run_sync(flow.appointment_step, who, data)
     if awaited is not None:
-        await _state_put(chat_id, REVIEW_FLOW, awaited)
+        await _state_put(tg_id, REVIEW_FLOW, awaited)
     elif data.startswith("appt:nc:"):
-        await _state_put(chat_id, REVIEW_FLOW, None)
+        await _state_put(tg_id, REVIEW_FLOW, None)
     await _show(update, screen)
 
 
 @bot_handler
 async def text_sent(update: Update, context: Context) -> None:
     """Free text: the comment of a rating just given (anything else is not ours)."""
-    message, tg, chat = update.effective_message, update.effective_user, update.effective_chat
-    if message is None or tg is None or chat is None or not message.text:
+    message, tg = update.effective_message, update.effective_user
+    if message is None or tg is None or not message.text:
         return
-    awaited = await _state_get(chat.id, REVIEW_FLOW)
+    awaited, _version = await _state_get(tg.id, REVIEW_FLOW)
     if awaited is None:
         return
-    who = await sync_to_async(_customer)(tg.id)
+    who = await run_sync(_customer, tg.id)
     if who is None:
         return
-    await _state_put(chat.id, REVIEW_FLOW, None)
-    await _show(update, await sync_to_async(flow.review_comment)(who, awaited, message.text))
+    await _state_put(tg.id, REVIEW_FLOW, None)
+    await _show(update, await run_sync(flow.review_comment, who, awaited, message.text))
 
 
 # --- waiting-list offers -----------------------------------------------------------------------------------------
@@ -201,11 +205,13 @@ async def offer_pressed(update: Update, context: Context) -> None:
     data = _pressed(update, "wl")
     caller = await _caller(update)
     if caller is not None:
-        await _show(update, await sync_to_async(flow.offer_step)(caller[1], data))
+        await _show(update, await run_sync(flow.offer_step, caller[1], data))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add the customer handlers to ``application``."""
+    """Add the customer handlers to ``application`` (and the customer's entries of the main menu)."""
+    menu_add(gettext_lazy("Book a visit"), "cb:start", audience="customer", order=10)
+    menu_add(gettext_lazy("My bookings"), "cm:l", audience="customer", order=20)
     application.add_handler(CommandHandler("book", book_command))
     application.add_handler(CommandHandler("my", my_command))
     application.add_handler(CallbackQueryHandler(book_pressed, pattern=callbacks.pattern("cb")))

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 from telegram import InlineKeyboardMarkup
 
+from backend.accounts.telegram import telegram_deep_link_create
 from backend.booking.models import Appointment, PatternKind, WorkPattern
 from backend.booking.services.appointments import appointment_create_for_customer, appointment_status_set
 from backend.catalog.models import BranchService, Service, StaffService
-from backend.crm.models import Client
 from backend.notifications.models import OutboxMessage
 from backend.organizations.models import Branch, Organization, Role
 from bots.testing.fake_bot_api import TgUser
@@ -101,17 +102,19 @@ def day_caption(day: dt.date) -> str:
     return day.strftime("%a %d.%m")
 
 
-def customer_linked(salon: Salon, tg: TgUser, *, first_name: str = "Saule") -> Any:
-    """A customer account linked to ``tg``, who came by the salon's link."""
+def _account(tg: TgUser, first_name: str) -> Any:
     user = UserFactory(phone=f"+7707{next(_phones):07d}", first_name=first_name, last_name="")
     link_user(user, tg)
-    customer_came_by(user, salon.org)
     return user
 
 
-def customer_came_by(user: Any, org: Organization) -> None:
-    """``user`` followed ``org``'s link: linking made them a client of the organization."""
-    Client.objects.get_or_create(organization=org, phone=user.phone, defaults={"first_name": user.first_name})
+async def customer_joins(bot: BotHarness, salon: Salon, tg: TgUser, *, first_name: str = "Saule") -> Any:
+    """A customer account linked to ``tg`` that follows the salon's deep link (``/start <code>``), as a real
+    customer does: the bot then books with the salon."""
+    user = await sync_to_async(_account)(tg, first_name)
+    link = await sync_to_async(telegram_deep_link_create)(actor=None, organization_id=salon.org.pk)
+    await bot.command(tg, "start", link.code)
+    return user
 
 
 def visit_booked(salon: Salon, user: Any, start: dt.datetime, *, staff: Any = None, service: Any = None) -> Appointment:

@@ -16,7 +16,7 @@ from bots.testing.harness import BotHarness, toast_of
 from tests.bots.customer_world import (
     Salon,
     at,
-    customer_linked,
+    customer_joins,
     day_caption,
     salon_build,
     tomorrow,
@@ -42,7 +42,7 @@ def _visits(**filters: Any) -> list[Appointment]:
 
 async def test_a_customer_books_two_services_with_a_named_master(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     day = tomorrow()
 
     await bot.command(tg, "book")
@@ -113,7 +113,7 @@ async def test_a_customer_books_two_services_with_a_named_master(bot: BotHarness
 
 async def test_a_slot_taken_meanwhile_answers_just_taken_with_the_next_free(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     day = tomorrow()
     await bot.command(tg, "book")
     await bot.tap(tg, "Centre")
@@ -147,7 +147,7 @@ async def test_a_slot_taken_meanwhile_answers_just_taken_with_the_next_free(bot:
 
 async def test_old_buttons_of_a_finished_booking_answer_gracefully(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    await sync_to_async(customer_linked)(salon, tg)
+    await customer_joins(bot, salon, tg)
     day = tomorrow()
     await bot.command(tg, "book")
     await bot.tap(tg, "Centre")

@@ -22,7 +22,7 @@ from bots.testing.harness import BotHarness, link_user, toast_of
 from tests.bots.customer_world import (
     Salon,
     at,
-    customer_linked,
+    customer_joins,
     salon_build,
     tomorrow,
     visit_booked,
@@ -111,7 +111,7 @@ async def _presses_change_nothing(bot: BotHarness, tg: Any, data: list[str]) -> 
 
 async def test_a_customer_cannot_use_another_customers_ids(bot: BotHarness, salon: Salon, victim: Victim) -> None:
     tg = bot.user(language="en")
-    await sync_to_async(customer_linked)(salon, tg, first_name="Mallory")
+    await customer_joins(bot, salon, tg, first_name="Mallory")
     await _presses_change_nothing(bot, tg, _forged(victim))
 
 
@@ -126,7 +126,7 @@ async def test_a_manager_gets_no_staff_powers_through_the_customer_buttons(
 async def test_booking_steps_refuse_another_organizations_branch_and_service(bot: BotHarness, salon: Salon) -> None:
     other = await sync_to_async(salon_build)()
     tg = bot.user(language="en")
-    await sync_to_async(customer_linked)(salon, tg)
+    await customer_joins(bot, salon, tg)
     await bot.command(tg, "book")
     await bot.tap(tg, "Centre")
     for data in (f"cb:b:{other.branch.pk}", f"cb:s:{other.haircut.pk}"):
@@ -146,7 +146,7 @@ async def test_booking_steps_refuse_another_organizations_branch_and_service(bot
 
 async def test_a_stale_button_of_ones_own_reads_as_a_forged_one(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     visit = await sync_to_async(visit_booked)(salon, customer, at(tomorrow(), 16))
     await bot.press(tg, f"appt:cancel:{visit.pk}")
     await bot.tap(tg, "Yes, cancel it")

@@ -19,7 +19,7 @@ from bots.testing.harness import BotHarness, toast_of
 from tests.bots.customer_world import (
     Salon,
     at,
-    customer_linked,
+    customer_joins,
     day_caption,
     deliver,
     salon_build,
@@ -58,7 +58,7 @@ def _message_sent(appointment: Appointment, kind: str) -> OutboxMessage:
 
 async def test_my_bookings_then_move_then_cancel(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     day, later = tomorrow(), tomorrow() + dt.timedelta(days=1)
     visit = await sync_to_async(visit_booked)(salon, customer, at(day, 10))
 
@@ -102,7 +102,7 @@ async def test_my_bookings_then_move_then_cancel(bot: BotHarness, salon: Salon) 
 
 async def test_the_reminder_buttons_confirm_one_visit_and_cancel_another(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     day = tomorrow() + dt.timedelta(days=1)
     first = await sync_to_async(visit_booked)(salon, customer, at(day, 10))
     second = await sync_to_async(visit_booked)(salon, customer, at(day, 15), staff=salon.dana)
@@ -133,7 +133,7 @@ async def test_the_reminder_buttons_confirm_one_visit_and_cancel_another(bot: Bo
 
 async def test_a_rating_after_the_visit_with_a_comment(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     visit = await sync_to_async(visit_booked)(salon, customer, at(tomorrow(), 10))
     await sync_to_async(visit_done)(salon, visit)
 
@@ -162,7 +162,7 @@ async def test_a_rating_after_the_visit_with_a_comment(bot: BotHarness, salon: S
 
 async def test_a_rating_without_a_comment(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     visit = await sync_to_async(visit_booked)(salon, customer, at(tomorrow(), 11))
     await sync_to_async(visit_done)(salon, visit)
     await deliver(bot, await sync_to_async(_message_sent)(visit, AppointmentMessageKind.REVIEW_REQUEST))

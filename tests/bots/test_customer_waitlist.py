@@ -17,7 +17,7 @@ from bots.testing.harness import BotHarness, toast_of
 from tests.bots.customer_world import (
     Salon,
     at,
-    customer_linked,
+    customer_joins,
     day_caption,
     deliver,
     salon_build,
@@ -60,7 +60,7 @@ def _cancel(visit: Appointment, user: Any) -> None:
 
 async def test_a_waiting_list_offer_taken_in_telegram(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     other = await sync_to_async(UserFactory)()
     taken = await sync_to_async(visit_booked)(salon, other, at(tomorrow(), 10))
     await _join_by_bot(bot, tg)
@@ -104,7 +104,7 @@ async def test_a_waiting_list_offer_taken_in_telegram(bot: BotHarness, salon: Sa
 
 async def test_a_waiting_list_offer_declined_keeps_the_customer_waiting(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
-    customer = await sync_to_async(customer_linked)(salon, tg)
+    customer = await customer_joins(bot, salon, tg)
     other = await sync_to_async(UserFactory)()
     taken = await sync_to_async(visit_booked)(salon, other, at(tomorrow(), 14))
     await _join_by_bot(bot, tg)
