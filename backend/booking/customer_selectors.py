@@ -129,6 +129,7 @@ def visit_is_open(appointment: Appointment) -> bool:
 
 
 def visit_service_ids(appointment: Appointment) -> list[int]:
+    """The services of the visit, in order."""
     return [line.service_id for line in appointment.lines.all()]
 
 
