@@ -108,11 +108,15 @@ def _account(tg: TgUser, first_name: str) -> Any:
     return user
 
 
-async def customer_joins(bot: BotHarness, salon: Salon, tg: TgUser, *, first_name: str = "Saule") -> Any:
-    """A customer account linked to ``tg`` that follows the salon's deep link (``/start <code>``), as a real
-    customer does: the bot then books with the salon."""
+async def customer_joins(
+    bot: BotHarness, salon: Salon, tg: TgUser, *, first_name: str = "Saule", branch: Branch | None = None
+) -> Any:
+    """A customer account linked to ``tg`` that follows the salon's deep link (``/start <code>``; a branch's link
+    when ``branch`` is given), as a real customer does: the bot then books with the salon."""
     user = await sync_to_async(_account)(tg, first_name)
-    link = await sync_to_async(telegram_deep_link_create)(actor=None, organization_id=salon.org.pk)
+    link = await sync_to_async(telegram_deep_link_create)(
+        actor=None, organization_id=salon.org.pk, branch_id=branch.pk if branch is not None else None
+    )
     await bot.command(tg, "start", link.code)
     return user
 

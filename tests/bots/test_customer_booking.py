@@ -145,6 +145,16 @@ async def test_a_slot_taken_meanwhile_answers_just_taken_with_the_next_free(bot:
     assert await sync_to_async(lambda: Appointment.objects.count())() == 3
 
 
+async def test_a_branch_link_starts_at_its_services_and_the_menu_offers_booking(bot: BotHarness, salon: Salon) -> None:
+    tg = bot.user(language="en")
+    await customer_joins(bot, salon, tg, branch=salon.branch)
+    assert {"Book a visit", "My bookings"} <= set(captions(bot.last(tg)))  # the main menu after /start
+    await bot.tap(tg, "Book a visit")
+    services = bot.last(tg)
+    assert services.text.startswith("Centre. Choose one or several services")
+    assert captions(services) == ["Colouring", "Haircut", "Stop"]
+
+
 async def test_old_buttons_of_a_finished_booking_answer_gracefully(bot: BotHarness, salon: Salon) -> None:
     tg = bot.user(language="en")
     await customer_joins(bot, salon, tg)
