@@ -49,12 +49,15 @@ class Customer:
 
 
 def _guarded(step: Callable[[], tuple[Screen, State | None]], state: State | None) -> tuple[Screen, State | None]:
-    """Run a step; what the caller may not see, or what has gone, answers ``not_available`` and keeps the state."""
+    """Run a step; what the caller may not see, what has gone, or what no real button asks answers
+    ``not_available`` and keeps the state."""
     try:
         return step()
-    except (NotFound, PermissionDenied):
+    except ApplicationError:
+        # Not the caller's, gone, or a read refused for input no button of ours carries (a day in the past, past
+        # the search bound): the steps answer the refusals a customer can act on themselves.
         return screens.not_available(), state
-    except (ValueError, IndexError, KeyError):  # malformed callback data: nothing a real button sends
+    except (ValueError, IndexError, KeyError, OverflowError, OSError):  # malformed data: no real button sends it
         return screens.not_available(), state
 
 

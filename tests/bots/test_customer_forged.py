@@ -137,6 +137,19 @@ async def test_booking_steps_refuse_another_organizations_branch_and_service(bot
     for data in (f"cb:m:{other.aigerim.pk}", "cb:m:999999"):
         replies = await bot.press(tg, data)
         assert toast_of(replies) == STALE, data
+    # days and instants no button would carry: far future, far past, not a date
+    await bot.tap(tg, "Any master")
+    for data in (
+        "cb:dp:99991231",
+        "cb:d:00010101",
+        "cb:d:20261399",
+        "cb:t:99999999999",
+        "cb:ok:99999999999",
+        "cb:tp:20261203:x",
+    ):
+        replies = await bot.press(tg, data)
+        assert toast_of(replies) in (STALE, None), data
+    assert await sync_to_async(lambda: Appointment.objects.count())() == 0
     # the conversation itself goes on with the salon's own services
     await bot.command(tg, "book")
     await bot.tap(tg, "Centre")
