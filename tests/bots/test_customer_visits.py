@@ -27,6 +27,7 @@ from tests.bots.customer_world import (
     visit_booked,
     visit_done,
 )
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,3 +175,27 @@ async def test_a_rating_without_a_comment(bot: BotHarness, salon: Salon) -> None
     assert len(bot.replies(tg)) == before
     review = await sync_to_async(Review.objects.get)(appointment=visit)
     assert (review.score, review.comment) == (10, "")
+
+
+async def test_a_move_to_a_time_taken_meanwhile_offers_the_next_free(bot: BotHarness, salon: Salon) -> None:
+    tg = bot.user(language="en")
+    customer = await customer_joins(bot, salon, tg)
+    day, later = tomorrow(), tomorrow() + dt.timedelta(days=1)
+    visit = await sync_to_async(visit_booked)(salon, customer, at(day, 10))
+    await bot.command(tg, "my")
+    await bot.tap(tg, "1.")
+    await bot.tap(tg, "Move")
+    await bot.tap(tg, day_caption(later))
+    await bot.tap(tg, "11:00")
+    # someone books Aigerim at 11:00 first
+    other = await sync_to_async(UserFactory)()
+    await sync_to_async(visit_booked)(salon, other, at(later, 11))
+    replies = await bot.tap(tg, "Yes, move it")
+    assert toast_of(replies) == "Just taken"
+    taken = bot.last(tg)
+    assert taken.text == f"Sorry, this time has just been taken. The next free time is {day_caption(later)} at 12:00."
+    assert await sync_to_async(lambda: _fresh(visit).starts_at)() == at(day, 10)
+    await bot.tap(tg, f"{day_caption(later)} 12:00")
+    await bot.tap(tg, "Yes, move it")
+    moved = await sync_to_async(_fresh)(visit)
+    assert (moved.starts_at, moved.staff_id) == (at(later, 12), salon.aigerim.pk)
