@@ -19,7 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from backend.booking.customer_selectors import customer_origin
 from bots import callbacks, keyboards, state, texts
-from bots.handlers.base import Context, StaleButton, answer_toast, bot_handler, menu_add, run_sync
+from bots.handlers.base import Context, StaleButton, answer_toast, bot_handler, help_add, menu_add, run_sync
 from bots.handlers.customers_flow import BOOK_FLOW, REVIEW_FLOW, Customer, State
 from bots.handlers.customers_screens import Screen
 
@@ -212,6 +212,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the customer handlers to ``application`` (and the customer's entries of the main menu)."""
     menu_add(gettext_lazy("Book a visit"), "cb:start", audience="customer", order=10)
     menu_add(gettext_lazy("My bookings"), "cm:l", audience="customer", order=20)
+    help_add(gettext_lazy("/book: book a visit"), order=10)
+    help_add(gettext_lazy("/my: my bookings (move or cancel a visit)"), order=20)
     application.add_handler(CommandHandler("book", book_command))
     application.add_handler(CommandHandler("my", my_command))
     application.add_handler(CallbackQueryHandler(book_pressed, pattern=callbacks.pattern("cb")))
