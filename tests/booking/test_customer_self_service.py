@@ -156,3 +156,12 @@ def test_joining_the_waiting_list_for_a_day(db: Any) -> None:
     assert isinstance(entry, WaitlistEntry) and entry.customer_id == customer.pk
     assert (entry.earliest, entry.latest) == local_day_bounds(ZONE, day)
     assert Appointment.objects.filter(status=AppointmentStatus.HELD).count() == 0
+
+
+def test_the_organization_a_customer_books_with_without_a_link(w: World) -> None:
+    assert cs.customer_origin(w.customer) == (None, None)  # nobody's client yet
+    Client.objects.create(organization=w.org, phone=w.customer.phone)
+    assert cs.customer_origin(w.customer) == (w.org.pk, None)
+    other = world_build("Salon B")
+    Client.objects.create(organization=other.org, phone=w.customer.phone)
+    assert cs.customer_origin(w.customer) == (None, None)  # two: they follow a link first
