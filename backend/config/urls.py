@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from backend.core.views import healthz
+from bots.webhook import telegram_webhook
 from mobile_api.api import api
 
 admin.site.site_header = "Brigada"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/", include("backend.backoffice.urls")),
     path("api/v1/", api.urls),
+    path("telegram/webhook/<str:path_token>/", telegram_webhook, name="telegram-webhook"),
 ]

@@ -71,6 +71,7 @@ from backend.booking.selectors import (
 )
 from backend.booking.services.availability import ServiceSpec, Slot
 from backend.booking.services.catalog import LineShape, booking_policy, visit_line_timings
+from backend.booking.services.messaging import customer_owns
 from backend.booking.services.schedules import MAX_YEAR, MIN_YEAR
 from backend.catalog.models import Service, StaffService
 from backend.core.access_trace import access_traced
@@ -795,7 +796,12 @@ def _appointment_for_change(user: Any, appointment_id: int) -> _Access:
     if appointment is None:
         raise NotFound(_("Appointment not found."))
     uid = getattr(user, "pk", None)
-    as_customer = uid is not None and appointment.customer_id == uid
+    # The client themselves: the account that booked, or the account with the client's phone (a visit booked by
+    # staff, whose reminder reached that account with Confirm / Cancel buttons) — the messaging rule, one rule.
+    as_customer = uid is not None and (
+        appointment.customer_id == uid
+        or customer_owns(user=user, customer_id=appointment.customer_id, client=appointment.client)
+    )
     as_manager = appointment.organization_id in organization_ids_for(user, Perm.BOOKING_MANAGE)
     as_master = appointment.organization_id in organization_ids_for(user, Perm.STAFFING_SELF) and (
         appointment.lines.filter(staff_id=uid).exists()
@@ -1007,6 +1013,13 @@ def _reschedule_write(
     return _attempts(write, on_taken=lambda: _taken(visit, now))
 
 
+def reschedule_master(appointment: Appointment) -> int | None:
+    """Who a move keeps unless another master is named: the same master, or "any" (None) for a visit whose steps
+    had different masters. The slot search of a move asks with the same answer."""
+    masters = set(appointment.lines.values_list("staff_id", flat=True))
+    return appointment.staff_id if len(masters) == 1 else None
+
+
 @transaction.atomic
 def appointment_reschedule(
     *,
@@ -1043,9 +1056,7 @@ def appointment_reschedule(
         "previous_ends_at": appointment.ends_at,
         "previous_staff_id": appointment.staff_id,
     }
-    # The same master unless another is named; a visit whose steps had different masters ("any") keeps "any".
-    masters = set(appointment.lines.values_list("staff_id", flat=True))
-    staff = staff_id if staff_id is not None else (appointment.staff_id if len(masters) == 1 else None)
+    staff = staff_id if staff_id is not None else reschedule_master(appointment)
     _reschedule_write(appointment, context=context, start=start, staff_id=staff, now=now)
     event_record(
         entity=appointment,
@@ -1056,6 +1067,43 @@ def appointment_reschedule(
     )
     _after_change(appointment, change="rescheduled", actor=user, **previous)
     return appointment
+
+
+# --- a quote before booking -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitQuote:
+    """What booking ``start`` would give right now: the planned visit (each step's master) and its price."""
+
+    slot: Slot
+    price: Decimal
+    currency: str
+
+
+def visit_quote(
+    *,
+    user: Any,
+    branch_id: int,
+    service_ids: Sequence[int],
+    start: dt.datetime,
+    staff_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> VisitQuote | None:
+    """The visit and the price a booking of ``start`` would get, by the booking's own rules (the branch and services
+    as the caller may book them, the fair choice of "any master", each master's own price): None when it does not
+    fit now. Only a preview: the booking decides again (``appointment_create_for_customer``)."""
+    context = booking_context(user=user, branch_id=branch_id)
+    specs = visit_specs(context, list(service_ids))
+    _staff_check(specs, staff_id)
+    plan = visit_plan(
+        branch_id=branch_id, service_ids=service_ids, start=start, staff_id=staff_id, public=context.public, now=now
+    )
+    if plan is None:
+        return None
+    prices = _prices(context.branch.organization_id, {(ln.staff_id, ln.service_id) for ln in plan.lines})
+    total = sum((prices[(ln.staff_id, ln.service_id)] for ln in plan.lines), Decimal("0"))
+    return VisitQuote(slot=plan, price=total, currency=context.branch.organization.currency)
 
 
 # --- waiting-list holds ----------------------------------------------------------------------------------------------
@@ -1145,5 +1193,7 @@ __all__ = [
     "appointment_snapshot",
     "appointment_status_set",
     "customer_client_for",
+    "reschedule_master",
     "slot_taken_error",
+    "visit_quote",
 ]
