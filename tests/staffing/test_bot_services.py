@@ -130,7 +130,7 @@ def test_no_to_an_open_call_up_or_to_someone_elses_place_is_refused_and_changes_
 
 
 def test_no_after_the_release_says_the_confirmation_is_closed() -> None:
-    _, shift, offers = _shift_with_offers(places=1, offered=1)
+    _, _shift, offers = _shift_with_offers(places=1, offered=1)
     offer_accept(user=offers[0].worker.user, offer_id=offers[0].pk)
     Offer.objects.filter(pk=offers[0].pk).update(status=OfferStatus.RELEASED)
     with pytest.raises(ApplicationError) as closed:

@@ -42,9 +42,7 @@ def _keyboard(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
         for _label, data in row:
             if len(data.encode()) > CALLBACK_DATA_MAX_BYTES:  # pragma: no cover - ids are integers
                 raise ValueError("callback data longer than Telegram allows")
-    return {
-        "inline_keyboard": [[{"text": str(label), "callback_data": data} for label, data in row] for row in rows]
-    }
+    return {"inline_keyboard": [[{"text": str(label), "callback_data": data} for label, data in row] for row in rows]}
 
 
 def offer_keyboard(offer_id: int) -> dict[str, Any]:

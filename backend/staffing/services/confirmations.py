@@ -145,16 +145,22 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                 }
                 buttons = None
                 if offer.worker.user.telegram_user_id:
-                    text = _(
-                        "Will you come to your shift %(title)s on %(day)s at %(start)s UTC? Please answer below "
-                        "before %(cutoff)s UTC, or the place goes to someone else."
-                    ) % figures
+                    text = (
+                        _(
+                            "Will you come to your shift %(title)s on %(day)s at %(start)s UTC? Please answer below "
+                            "before %(cutoff)s UTC, or the place goes to someone else."
+                        )
+                        % figures
+                    )
                     buttons = confirm_keyboard(offer.pk)
                 else:
-                    text = _(
-                        "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
-                        "%(cutoff)s UTC, or the place goes to someone else."
-                    ) % figures
+                    text = (
+                        _(
+                            "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
+                            "%(cutoff)s UTC, or the place goes to someone else."
+                        )
+                        % figures
+                    )
             offer_notify(offer=offer, kind="confirm_request", text=text, reply_markup=buttons)
             event_record(
                 entity=offer,

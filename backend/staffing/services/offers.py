@@ -130,10 +130,13 @@ def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None]:
                 "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
                 "Accept in the app before %(expires)s UTC."
             ) % figures, None
-        text = _(
-            "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
-            "Answer with the buttons below before %(expires)s UTC."
-        ) % figures
+        text = (
+            _(
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
+                "Answer with the buttons below before %(expires)s UTC."
+            )
+            % figures
+        )
         return text, offer_keyboard(offer.pk)
 
 
