@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,42 +24,26 @@ from django.conf import settings
 from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from backend.accounts.models import User
 from backend.staffing.services.buttons import OFFER_ACCEPT, OFFER_DECLINE, SHIFT_CONFIRM
+from bots import callbacks, keyboards, texts
+from bots.handlers.base import Context, answer_toast, bot_handler, reply
 
 from . import workers_actions as actions
-from .workers_actions import AVAIL_PREFIX, Reply
+from .workers_actions import AVAIL_PREFIX, AVAIL_SET, Reply
 
 logger = logging.getLogger("brigada.bot.workers")
 
-OFFER_RE = re.compile(rf"^(?:{OFFER_ACCEPT}:(?P<accept>\d{{1,19}})|{OFFER_DECLINE}:(?P<decline>\d{{1,19}}))$")
-CONFIRM_RE = re.compile(rf"^{SHIFT_CONFIRM}:(\d{{1,19}}):(yes|no)$")
-AVAIL_RE = re.compile(rf"^{AVAIL_PREFIX}:(\d{{8}}):([01])$")
-LANGUAGES = {code for code, _name in settings.LANGUAGES}
+OFFER_ACTIONS = {OFFER_ACCEPT.split(":")[1]: 1, OFFER_DECLINE.split(":")[1]: 1}
+CONFIRM_ACTIONS = {SHIFT_CONFIRM.split(":")[1]: 2}
 CHECK_OUT_FLOW = "worker_check_out"
 
 
-# --- the framework's seams (the linked account, the language, sync calls, flow state) -------------------------
-
-
-def _language(user: User | None, update: Update) -> str:
-    if user is not None and user.language in LANGUAGES:
-        return user.language
-    code = (getattr(update.effective_user, "language_code", None) or "")[:2]
-    return code if code in LANGUAGES else settings.LANGUAGE_CODE[:2]
+# --- the framework's seams: the linked account, sync calls, flow state -----------------------------------------
 
 
 def _linked_user_sync(telegram_user_id: int) -> User | None:
@@ -77,8 +60,10 @@ async def linked_user(update: Update) -> User | None:
     return await sync_to_async(_linked_user_sync, thread_sensitive=False)(update.effective_user.id)
 
 
-async def run_as(user: User, language: str, action: Callable[..., Reply], /, **kwargs: Any) -> Reply:
-    """``action(user=user, **kwargs)`` in a thread of its own, in the worker's language."""
+async def run_as(user: User, action: Callable[..., Reply], /, **kwargs: Any) -> Reply:
+    """``action(user=user, **kwargs)`` in a thread (and a database connection) of its own, in the language the
+    handler speaks (``bot_handler`` activated it)."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
 
     def call() -> Reply:
         try:
@@ -90,11 +75,6 @@ async def run_as(user: User, language: str, action: Callable[..., Reply], /, **k
     return await sync_to_async(call, thread_sensitive=False)()
 
 
-def _text(language: str, message: Callable[[], str]) -> str:
-    with translation.override(language):
-        return message()
-
-
 def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     data = context.user_data if context.user_data is not None else {}
     return data.setdefault("flows", {})  # type: ignore[no-any-return]
@@ -104,15 +84,10 @@ def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
 
 
 def inline_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
-    """A PTB keyboard from the Bot API's JSON form (the services build that form)."""
+    """A PTB keyboard from the Bot API's JSON form (the staffing services build that form)."""
     if not markup:
         return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b["text"], callback_data=b.get("callback_data")) for b in row]
-            for row in markup.get("inline_keyboard", [])
-        ]
-    )
+    return keyboards.inline([(b["text"], b["callback_data"]) for b in row] for row in markup.get("inline_keyboard", []))
 
 
 async def _send(
@@ -130,7 +105,7 @@ async def _send(
 
 async def _answer_button(query: CallbackQuery, reply: Reply) -> None:
     """Answer the press, then update the message it hangs on: its status line, and its buttons (gone unless kept)."""
-    await query.answer(text=reply.answer, show_alert=reply.alert or None)
+    await answer_toast(query, reply.answer or "", alert=reply.alert)
     if reply.keep_markup:
         return
     message = query.message
@@ -144,138 +119,144 @@ async def _answer_button(query: CallbackQuery, reply: Reply) -> None:
         logger.info("worker button: message not edited (%s)", exc.message)
 
 
-async def _button(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, pattern: re.Pattern[str], act: Callable[..., Any]
-) -> None:
+async def _button(update: Update, parse: Callable[[str | None], Any], act: Callable[[User, Any], Any]) -> None:
+    """A press: who is pressing (from Telegram, never from the data), the data's shape, then the action. Data we
+    could not have produced answers exactly like a forged id or a stale button."""
     query = update.callback_query
     if query is None:
         return
     user = await linked_user(update)
-    language = _language(user, update)
     if user is None:
-        await query.answer(text=_text(language, link_first), show_alert=True)
+        await answer_toast(query, texts.not_linked(), alert=True)
         return
-    found = pattern.fullmatch(query.data or "")
-    if found is None:
-        reply = Reply(answer=_text(language, actions.not_available))
+    try:
+        parsed = parse(query.data)
+    except callbacks.MalformedCallback:
+        reply = Reply(answer=actions.not_available())
     else:
-        reply = await act(user, language, found)
+        reply = await act(user, parsed)
     await _answer_button(query, reply)
-
-
-def link_first() -> str:
-    return _("Please link your Telegram first: send /start and share your phone number.")
 
 
 # --- buttons ---------------------------------------------------------------------------------------------------
 
 
-async def on_offer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def _parse_offer(data: str | None) -> tuple[str, int]:
+    parsed = callbacks.parse(data, prefix="offer", actions=OFFER_ACTIONS)
+    return parsed.action, parsed.int_arg(0)
+
+
+def _parse_confirm(data: str | None) -> tuple[int, bool]:
+    parsed = callbacks.parse(data, prefix="shift", actions=CONFIRM_ACTIONS)
+    return parsed.int_arg(0), parsed.str_arg(1, choices={"yes", "no"}) == "yes"
+
+
+def _parse_day(data: str | None) -> tuple[dt.date, bool]:
+    parsed = callbacks.parse(data, prefix=AVAIL_PREFIX, actions={AVAIL_SET: 2})
+    try:
+        day = dt.datetime.strptime(parsed.str_arg(0), "%Y%m%d").date()
+    except ValueError as exc:
+        raise callbacks.MalformedCallback("not a day") from exc
+    return day, parsed.str_arg(1, choices={"0", "1"}) == "1"
+
+
+@bot_handler
+async def on_offer_button(update: Update, context: Context) -> None:
     """``offer:accept:<id>`` / ``offer:decline:<id>`` under a call-up."""
 
-    async def act(user: User, language: str, found: re.Match[str]) -> Reply:
-        action = "accept" if found.group("accept") else "decline"
-        offer_id = int(found.group(action))
-        return await run_as(user, language, actions.offer_answer, action=action, offer_id=offer_id)
+    async def act(user: User, parsed: tuple[str, int]) -> Reply:
+        action, offer_id = parsed
+        return await run_as(user, actions.offer_answer, action=action, offer_id=offer_id)
 
-    await _button(update, context, OFFER_RE, act)
+    await _button(update, _parse_offer, act)
 
 
-async def on_confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_confirm_button(update: Update, context: Context) -> None:
     """``shift:confirm:<id>:yes|no`` under the day-before question (and in "my shifts")."""
 
-    async def act(user: User, language: str, found: re.Match[str]) -> Reply:
-        return await run_as(
-            user, language, actions.confirmation_reply, offer_id=int(found.group(1)), come=found.group(2) == "yes"
-        )
+    async def act(user: User, parsed: tuple[int, bool]) -> Reply:
+        offer_id, come = parsed
+        return await run_as(user, actions.confirmation_reply, offer_id=offer_id, come=come)
 
-    await _button(update, context, CONFIRM_RE, act)
+    await _button(update, _parse_confirm, act)
 
 
-async def on_availability_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """``avail:set:<yyyymmdd>:<1 free|0 not free>`` in the availability keyboard."""
+@bot_handler
+async def on_availability_button(update: Update, context: Context) -> None:
+    """``wa:set:<yyyymmdd>:<1 free | 0 not free>`` in the availability keyboard."""
 
-    async def act(user: User, language: str, found: re.Match[str]) -> Reply:
-        try:
-            day = dt.datetime.strptime(found.group(1), "%Y%m%d").date()
-        except ValueError:
-            return Reply(answer=_text(language, actions.not_available))
-        return await run_as(user, language, actions.availability_switch, day=day, free=found.group(2) == "1")
+    async def act(user: User, parsed: tuple[dt.date, bool]) -> Reply:
+        day, free = parsed
+        return await run_as(user, actions.availability_switch, day=day, free=free)
 
-    await _button(update, context, AVAIL_RE, act)
+    await _button(update, _parse_day, act)
 
 
 # --- commands --------------------------------------------------------------------------------------------------
 
 
-async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, action: Callable[..., Reply]) -> None:
+async def _command(update: Update, context: Context, action: Callable[..., Reply]) -> None:
     user = await linked_user(update)
-    language = _language(user, update)
     if user is None:
-        await _send(update, context, Reply(messages=[(_text(language, link_first), None)]))
+        await reply(update, texts.not_linked())
         return
-    await _send(update, context, await run_as(user, language, action))
+    await _send(update, context, await run_as(user, action))
 
 
-async def on_offers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_offers(update: Update, context: Context) -> None:
     await _command(update, context, actions.open_offers)
 
 
-async def on_shifts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_shifts(update: Update, context: Context) -> None:
     await _command(update, context, actions.my_shifts)
 
 
-async def on_earnings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_earnings(update: Update, context: Context) -> None:
     await _command(update, context, actions.earnings)
 
 
-async def on_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_rating(update: Update, context: Context) -> None:
     await _command(update, context, actions.rating)
 
 
-async def on_availability(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_availability(update: Update, context: Context) -> None:
     await _command(update, context, actions.availability)
 
 
-def _location_keyboard(language: str) -> ReplyKeyboardMarkup:
-    label = _text(language, lambda: _("Share my location"))
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(label, request_location=True)]], resize_keyboard=True, one_time_keyboard=True
-    )
-
-
-async def _ask_location(update: Update, context: ContextTypes.DEFAULT_TYPE, *, checking_out: bool) -> None:
+async def _ask_location(update: Update, context: Context, *, checking_out: bool) -> None:
     user = await linked_user(update)
-    language = _language(user, update)
-    chat = update.effective_chat
-    if chat is None:
-        return
     if user is None:
-        await context.bot.send_message(chat_id=chat.id, text=_text(language, link_first))
+        await reply(update, texts.not_linked())
         return
     _flow(context)[CHECK_OUT_FLOW] = checking_out
     if checking_out:
-        text = _text(language, lambda: _("Share your location at the site to check out."))
+        text = _("Share your location at the site to check out.")
     else:
-        text = _text(
-            language,
-            lambda: _(
-                "Share your location at the site to check in. With a live location you are checked in as soon "
-                "as you are near the site."
-            ),
+        text = _(
+            "Share your location at the site to check in. With a live location you are checked in as soon as you "
+            "are near the site."
         )
-    await context.bot.send_message(chat_id=chat.id, text=text, reply_markup=_location_keyboard(language))
+    await reply(update, text, reply_markup=keyboards.share_location(_("Share my location")))
 
 
-async def on_check_in(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_check_in(update: Update, context: Context) -> None:
     await _ask_location(update, context, checking_out=False)
 
 
-async def on_check_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_check_out(update: Update, context: Context) -> None:
     await _ask_location(update, context, checking_out=True)
 
 
-async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@bot_handler
+async def on_location(update: Update, context: Context) -> None:
     """A shared location (or a live location moving, which arrives as an edited message): check in, or check out
     after /checkout. A moving live location speaks only when it checks the worker in."""
     message = update.effective_message
@@ -283,24 +264,23 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     moving = update.edited_message is not None
     user = await linked_user(update)
-    language = _language(user, update)
     if user is None:
         if not moving:
-            await _send(update, context, Reply(messages=[(_text(language, link_first), None)]))
+            await reply(update, texts.not_linked())
         return
     point = {"latitude": message.location.latitude, "longitude": message.location.longitude}
     flows = _flow(context)
     if flows.get(CHECK_OUT_FLOW) and not moving:
         flows[CHECK_OUT_FLOW] = False
-        reply = await run_as(user, language, actions.check_out, **point)
+        answer = await run_as(user, actions.check_out, **point)
     else:
-        reply = await run_as(user, language, actions.check_in, quiet=moving, **point)
-    await _send(update, context, reply, remove_keyboard=True)
+        answer = await run_as(user, actions.check_in, quiet=moving, **point)
+    await _send(update, context, answer, remove_keyboard=True)
 
 
 # --- registration ----------------------------------------------------------------------------------------------
 
-COMMANDS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE], Any]] = {
+COMMANDS: dict[str, Callable[[Update, Context], Any]] = {
     "offers": on_offers,
     "shifts": on_shifts,
     "checkin": on_check_in,
@@ -311,14 +291,14 @@ COMMANDS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE], Any]] = {
 }
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> None:
-    """Add the worker handlers to ``app``."""
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the worker handlers to ``application`` (called by ``bots.handlers.register_all`` after the core)."""
     for name, callback in COMMANDS.items():
-        app.add_handler(CommandHandler(name, callback), group=group)
-    app.add_handler(CallbackQueryHandler(on_offer_button, pattern=r"^offer:"), group=group)
-    app.add_handler(CallbackQueryHandler(on_confirm_button, pattern=r"^shift:"), group=group)
-    app.add_handler(CallbackQueryHandler(on_availability_button, pattern=r"^avail:"), group=group)
-    app.add_handler(MessageHandler(filters.LOCATION, on_location), group=group)
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(on_offer_button, pattern=callbacks.pattern("offer")))
+    application.add_handler(CallbackQueryHandler(on_confirm_button, pattern=callbacks.pattern("shift")))
+    application.add_handler(CallbackQueryHandler(on_availability_button, pattern=callbacks.pattern(AVAIL_PREFIX)))
+    application.add_handler(MessageHandler(filters.LOCATION, on_location))
 
 
 __all__ = ["COMMANDS", "inline_markup", "linked_user", "register", "run_as"]

@@ -49,7 +49,9 @@ STALE_CODES = frozenset(
         StaffingErrorCode.INVALID_AVAILABILITY,
     }
 )
-AVAIL_PREFIX = "avail:set"
+#: The availability keyboard's callback data: ``wa:set:<yyyymmdd>:<1 free | 0 not free>``.
+AVAIL_PREFIX = "wa"
+AVAIL_SET = "set"
 MAX_LISTED_OFFERS = 5
 MAX_LISTED_LINES = 10
 
@@ -298,7 +300,7 @@ def check_out(*, user: Any, latitude: float, longitude: float) -> Reply:
 
 
 def _avail_data(day: dt.date, free: bool) -> str:
-    return f"{AVAIL_PREFIX}:{day:%Y%m%d}:{1 if free else 0}"
+    return f"{AVAIL_PREFIX}:{AVAIL_SET}:{day:%Y%m%d}:{1 if free else 0}"
 
 
 def _day_button(day: DayAvailability) -> dict[str, str]:

@@ -193,7 +193,7 @@ def test_availability_switches_a_day_and_shows_the_days_again() -> None:
     rows = markup["inline_keyboard"]
     assert len(rows) == 7 and all(r[0]["text"].startswith("✖") for r in rows)
     tomorrow_data = rows[1][0]["callback_data"]
-    assert tomorrow_data.startswith("avail:set:") and tomorrow_data.endswith(":1")
+    assert tomorrow_data.startswith("wa:set:") and tomorrow_data.endswith(":1")
 
     day = dt.datetime.strptime(tomorrow_data.split(":")[2], "%Y%m%d").date()
     reply = actions.availability_switch(user=user, day=day, free=True)
