@@ -91,28 +91,28 @@ def inline_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
 
 
 async def _send(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply, *, remove_keyboard: bool = False
+    update: Update, context: ContextTypes.DEFAULT_TYPE, out: Reply, *, remove_keyboard: bool = False
 ) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    for text, markup in reply.messages:
+    for text, markup in out.messages:
         keyboard: Any = inline_markup(markup)
         if keyboard is None and remove_keyboard:
             keyboard = ReplyKeyboardRemove()
         await context.bot.send_message(chat_id=chat.id, text=text, reply_markup=keyboard)
 
 
-async def _answer_button(query: CallbackQuery, reply: Reply) -> None:
+async def _answer_button(query: CallbackQuery, out: Reply) -> None:
     """Answer the press, then update the message it hangs on: its status line, and its buttons (gone unless kept)."""
-    await answer_toast(query, reply.answer or "", alert=reply.alert)
-    if reply.keep_markup:
+    await answer_toast(query, out.answer or "", alert=out.alert)
+    if out.keep_markup:
         return
     message = query.message
-    markup = inline_markup(reply.markup)
+    markup = inline_markup(out.markup)
     try:
-        if reply.status and isinstance(message, Message) and message.text:
-            await query.edit_message_text(text=f"{message.text}\n\n{reply.status}", reply_markup=markup)
+        if out.status and isinstance(message, Message) and message.text:
+            await query.edit_message_text(text=f"{message.text}\n\n{out.status}", reply_markup=markup)
         else:
             await query.edit_message_reply_markup(reply_markup=markup)
     except BadRequest as exc:  # "message is not modified", or a message too old to edit: the answer went already
@@ -132,10 +132,10 @@ async def _button(update: Update, parse: Callable[[str | None], Any], act: Calla
     try:
         parsed = parse(query.data)
     except callbacks.MalformedCallback:
-        reply = Reply(answer=actions.not_available())
+        out = Reply(answer=actions.not_available())
     else:
-        reply = await act(user, parsed)
-    await _answer_button(query, reply)
+        out = await act(user, parsed)
+    await _answer_button(query, out)
 
 
 # --- buttons ---------------------------------------------------------------------------------------------------
