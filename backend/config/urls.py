@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from backend.core.views import healthz
+from bots.webhook import telegram_webhook
 from mobile_api.api import api
 
 admin.site.site_header = "Brigada"
@@ -15,4 +16,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("telegram/webhook/<str:path_token>/", telegram_webhook, name="telegram-webhook"),
 ]

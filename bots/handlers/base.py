@@ -15,15 +15,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connections
 from django.utils import translation
-from telegram import CallbackQuery, Update
+from django.utils.functional import Promise
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from backend.core.exceptions import ApplicationError, NotFound
-from bots import texts
+from bots import keyboards, state, texts
 from bots.callbacks import MalformedCallback
 
 logger = logging.getLogger("bots")
@@ -44,7 +48,28 @@ class StaleButton(Exception):
         self.text = text
 
 
-LanguageResolver = Callable[[Update], Awaitable[str]]
+R = TypeVar("R")
+
+
+async def run_sync(fn: Callable[..., R], /, *args: Any, isolated: bool = False, **kwargs: Any) -> R:
+    """Call a sync service from a handler.
+
+    By default on asgiref's one thread-sensitive worker (what Django's own async views do): calls are serialised,
+    one connection. ``isolated=True`` runs it on a thread of its own with its own connection, closed afterwards:
+    for genuinely parallel calls (two workers racing for the last place, each in its own transaction).
+    The active language follows the call into the thread (asgiref copies the context).
+    """
+    if not isolated:
+        return await sync_to_async(fn)(*args, **kwargs)
+
+    def call() -> R:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(call, thread_sensitive=False)()
 
 
 async def _telegram_language(update: Update) -> str:
@@ -52,22 +77,53 @@ async def _telegram_language(update: Update) -> str:
     return texts.telegram_language(user.language_code if user else None)
 
 
-_language_resolver: LanguageResolver = _telegram_language
-
-
-def set_language_resolver(resolver: LanguageResolver) -> None:
-    """Install how an update's language is found (bots.state installs the stored-choice lookup)."""
-    global _language_resolver
-    _language_resolver = resolver
-
-
 async def update_language(update: Update) -> str:
-    """The language to speak to this update's user in."""
+    """The language to speak to this update's user in: /lang choice, else the account's, else Telegram's."""
+    user = update.effective_user
+    if user is None:
+        return texts.default_language()
     try:
-        return await _language_resolver(update)
+        stored = await run_sync(state.chat_language, telegram_user_id=user.id)
     except Exception:  # the language must never be the reason an update fails
         logger.exception("language lookup failed")
-        return await _telegram_language(update)
+        stored = None
+    return texts.supported_language(stored) or await _telegram_language(update)
+
+
+async def current_user(update: Update) -> Any:
+    """The active account linked to the update's Telegram user (``User | None``); never trust ids in the data."""
+    tg = update.effective_user
+    return await run_sync(state.linked_user, tg.id) if tg is not None else None
+
+
+# --- the main menu: each domain adds its entries in its register() ---------------------------------------------
+
+@dataclass(frozen=True)
+class MenuItem:
+    caption: str | Promise  # gettext_lazy: rendered in the user's language when the menu is sent
+    data: str  # callback data (bots.callbacks.encode)
+    audience: str  # "customer", "worker" or "all"
+    order: int = 100
+
+
+MENU: list[MenuItem] = []
+
+
+def menu_add(caption: str | Promise, data: str, *, audience: str = "all", order: int = 100) -> None:
+    """Add a main-menu button (idempotent per data: building the application twice does not duplicate it)."""
+    if audience not in {"customer", "worker", "all"}:
+        raise ValueError(audience)
+    if any(item.data == data for item in MENU):
+        return
+    MENU.append(MenuItem(caption, data, audience, order))
+    MENU.sort(key=lambda item: item.order)
+
+
+def main_menu(*, worker: bool) -> InlineKeyboardMarkup | None:
+    """The menu for a linked user: customer entries, plus worker entries when they are a staffing worker."""
+    wanted = {"all", "customer"} | ({"worker"} if worker else set())
+    items = [(str(item.caption), item.data) for item in MENU if item.audience in wanted]
+    return keyboards.inline_column(items) if items else None
 
 
 async def answer_stale(update: Update, text: str | None = None) -> None:

@@ -54,6 +54,7 @@ _SEND_METHODS = {
     "sendmessage", "sendlocation", "sendphoto", "senddocument", "sendcontact", "sendvenue", "sendsticker",
 }
 _MAX_POLL_TIMEOUT = 50.0
+DROP = object()  # a responder's answer: close the connection without answering
 
 
 @dataclass
@@ -65,6 +66,7 @@ class ApiCall:
     params: dict[str, Any]
     http_status: int = 200
     response: dict[str, Any] | None = None  # None when the connection was dropped
+    at: float = 0.0  # time.monotonic() when the request arrived (before it was answered)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,7 @@ class Failure:
     retry_after: int | None = None
     migrate_to_chat_id: int | None = None
     drop: bool = False
+    chat_id: int | str | None = None  # only calls to this chat (None: any chat)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ok": False, "error_code": self.error_code, "description": self.description}
@@ -162,6 +165,9 @@ class FakeBotApi:
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.calls: list[ApiCall] = []
+        # A hook for rules the queue cannot express: return a Failure (or DROP) to fail the call, None to answer
+        # it normally. Runs in the server's request thread, after queued failures.
+        self.responder: Callable[[ApiCall], Failure | object | None] | None = None
         self._failures: dict[str, list[Failure]] = {}
         self._state = _State()
         self._cond = threading.Condition()
@@ -220,32 +226,45 @@ class FakeBotApi:
 
     # --- failures ------------------------------------------------------------------------------------
 
-    def fail(self, method: str, failure: Failure, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` (``"*"``: any method) with ``failure``."""
+    def fail(self, method: str, failure: Failure, *, times: int = 1, chat_id: int | str | None = None) -> None:
+        """Answer the next ``times`` calls of ``method`` (``"*"``: any method) with ``failure``; with ``chat_id``
+        only calls to that chat are answered so (others pass)."""
+        if chat_id is not None:
+            failure = Failure(**{**failure.__dict__, "chat_id": chat_id})
         with self._cond:
             self._failures.setdefault(method.lower(), []).extend([failure] * times)
 
-    def fail_429(self, method: str = "sendMessage", *, retry_after: int = 1, times: int = 1) -> None:
+    def fail_429(
+        self, method: str = "sendMessage", *, retry_after: int = 1, times: int = 1, chat_id: int | str | None = None
+    ) -> None:
         self.fail(
             method,
             Failure(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after),
-            times=times,
+            times=times, chat_id=chat_id,
         )
 
-    def fail_blocked(self, method: str = "sendMessage", *, times: int = 1) -> None:
-        self.fail(method, Failure(403, BLOCKED_DESCRIPTION), times=times)
+    def fail_blocked(
+        self, method: str = "sendMessage", *, times: int = 1, chat_id: int | str | None = None,
+        description: str = BLOCKED_DESCRIPTION,
+    ) -> None:
+        """403 as for a user who blocked the bot (pass ``description="Forbidden: user is deactivated"`` too)."""
+        self.fail(method, Failure(403, description), times=times, chat_id=chat_id)
 
     def fail_bad_request(
-        self, method: str, description: str = "Bad Request: chat not found", *, times: int = 1
+        self, method: str, description: str = "Bad Request: chat not found", *, times: int = 1,
+        chat_id: int | str | None = None,
     ) -> None:
-        self.fail(method, Failure(400, description), times=times)
+        self.fail(method, Failure(400, description), times=times, chat_id=chat_id)
 
-    def fail_server_error(self, method: str, *, status: int = 502, times: int = 1) -> None:
-        self.fail(method, Failure(status, "Bad Gateway" if status == 502 else "Internal Server Error"), times=times)
+    def fail_server_error(
+        self, method: str, *, status: int = 502, times: int = 1, chat_id: int | str | None = None
+    ) -> None:
+        description = "Bad Gateway" if status == 502 else "Internal Server Error"
+        self.fail(method, Failure(status, description), times=times, chat_id=chat_id)
 
-    def drop_connection(self, method: str, *, times: int = 1) -> None:
+    def drop_connection(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> None:
         """Close the connection without answering: the client sees a network error."""
-        self.fail(method, Failure(drop=True), times=times)
+        self.fail(method, Failure(drop=True), times=times, chat_id=chat_id)
 
     def clear_failures(self) -> None:
         with self._cond:
@@ -321,6 +340,19 @@ class FakeBotApi:
         if live_period is not None:
             location["live_period"] = live_period
         return {"update_id": self.next_update_id(), "message": self._user_message(user, location=location)}
+
+    def edited_location_update(
+        self, user: TgUser, message_id: int, latitude: float, longitude: float, *, live_period: int = 900
+    ) -> dict[str, Any]:
+        """A live-location update: Telegram sends it as ``edited_message`` of the first location message."""
+        with self._cond:
+            original = dict(self._state.messages.get((user.id, message_id)) or {})
+        message = {
+            "message_id": message_id, "date": original.get("date", int(time.time())), "chat": user.private_chat(),
+            "from": user.as_dict(), "edit_date": int(time.time()),
+            "location": {"latitude": latitude, "longitude": longitude, "live_period": live_period},
+        }
+        return {"update_id": self.next_update_id(), "edited_message": message}
 
     def callback_update(self, user: TgUser, data: str, *, message_id: int | None = None) -> dict[str, Any]:
         """A press on an inline button of a bot message in the user's chat (the last one unless given)."""
@@ -412,18 +444,25 @@ class FakeBotApi:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         return {"id": chat_id, "type": "supergroup", "title": "Group"}
 
-    def _take_failure(self, method: str) -> Failure | None:
+    def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         with self._cond:
             for key in (method.lower(), "*"):
-                queue = self._failures.get(key)
-                if queue:
-                    return queue.pop(0)
+                queue = self._failures.get(key) or []
+                for index, failure in enumerate(queue):
+                    if failure.chat_id is None or failure.chat_id == params.get("chat_id"):
+                        return queue.pop(index)
         return None
 
     def handle(self, method: str, token: str, params: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         """Answer one call: ``(http_status, body)``; body ``None`` means drop the connection."""
-        call = ApiCall(method=method, token=token, params=params)
-        failure = self._take_failure(method) if token in self.tokens else None
+        call = ApiCall(method=method, token=token, params=params, at=time.monotonic())
+        failure = self._take_failure(method, params) if token in self.tokens else None
+        if failure is None and self.responder is not None and token in self.tokens:
+            custom = self.responder(call)
+            if custom is DROP:
+                failure = Failure(drop=True)
+            elif isinstance(custom, Failure):
+                failure = custom
         status: int
         body: dict[str, Any] | None
         if token not in self.tokens:

@@ -134,7 +134,7 @@ class BotHarness:
             query = update["callback_query"]
             self.inputs.append((query["from"]["id"], mark, f"presses ({query.get('data')})"))
             return
-        message = update.get("message") or {}
+        message = update.get("message") or update.get("edited_message") or {}
         chat_id = (message.get("chat") or {}).get("id", 0)
         if "text" in message:
             said = message["text"]
@@ -179,6 +179,12 @@ class BotHarness:
     async def share_location(self, user: TgUser, latitude: float, longitude: float, **kw: Any) -> list[Reply]:
         loc_kw = {k: kw.pop(k) for k in ("horizontal_accuracy", "live_period") if k in kw}
         return await self.process(self.fake.location_update(user, latitude, longitude, **loc_kw), **kw)
+
+    async def move_live_location(
+        self, user: TgUser, message_id: int, latitude: float, longitude: float, **kw: Any
+    ) -> list[Reply]:
+        """A live-location move (an ``edited_message`` of the location message ``message_id``)."""
+        return await self.process(self.fake.edited_location_update(user, message_id, latitude, longitude), **kw)
 
     async def press(self, user: TgUser, data: str, *, message_id: int | None = None, **kw: Any) -> list[Reply]:
         """Press a button with this callback data (forged data too: nothing checks it came from a keyboard)."""

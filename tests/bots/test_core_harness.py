@@ -104,3 +104,22 @@ async def test_harness_runs_a_command_through_the_real_application(bot: BotHarne
 
     assert len(replies) == 1 and replies[0].chat_id == alice.id
     assert "/lang" in replies[0].text
+
+
+def test_failures_can_aim_at_one_chat_and_a_responder_can_rule(fake_bot_api: FakeBotApi) -> None:
+    from bots.testing.fake_bot_api import DROP
+
+    url = f"{fake_bot_api.base_url}{fake_bot_api.token}/sendMessage"
+    fake_bot_api.fail_blocked(chat_id=2)
+    fake_bot_api.responder = lambda call: DROP if call.text == "drop me" else None
+
+    to_one = httpx.post(url, json={"chat_id": 1, "text": "a"})
+    to_two = httpx.post(url, json={"chat_id": 2, "text": "a"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(url, json={"chat_id": 1, "text": "drop me"})
+
+    assert (to_one.status_code, to_two.status_code) == (200, 403)
+    assert to_two.json()["description"] == "Forbidden: bot was blocked by the user"
+    calls = fake_bot_api.calls_to("sendMessage")
+    assert [c.http_status for c in calls] == [200, 403, 0]
+    assert calls[0].at <= calls[1].at <= calls[2].at
