@@ -7,9 +7,10 @@ through ``sync_to_async``), which calls the staffing services and says what to a
 Telegram. Callback data are hints: ``offer:accept:<id>`` of someone else's offer reaches the service as the
 caller's own request and is refused there like a stale button.
 
-Service calls run with ``thread_sensitive=False``: each update's call gets a thread (and a database connection) of
-its own, so two workers pressing Accept at the same moment really race on the shift row, as the service expects;
-the connection is closed when the call ends.
+Service calls run ``isolated`` (``run_sync``): each update's call gets a thread (and a database connection) of its
+own, so two workers pressing Accept at the same moment really race on the shift row, as the service expects (with
+asgiref's default single thread they would queue up, and a broken guard would pass the race test: measured, ADR
+0020). The one flow state (/checkout awaiting a location) is in the database (``bots.state``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
@@ -30,8 +29,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from backend.accounts.models import User
 from backend.staffing.services.buttons import OFFER_ACCEPT, OFFER_DECLINE, SHIFT_CONFIRM
-from bots import callbacks, keyboards, texts
-from bots.handlers.base import Context, answer_toast, bot_handler, reply
+from bots import callbacks, keyboards, state, texts
+from bots.handlers.base import Context, answer_toast, bot_handler, reply, run_sync
 
 from . import workers_actions as actions
 from .workers_actions import AVAIL_PREFIX, AVAIL_SET, Reply
@@ -46,38 +45,45 @@ CHECK_OUT_FLOW = "worker_check_out"
 # --- the framework's seams: the linked account, sync calls, flow state -----------------------------------------
 
 
-def _linked_user_sync(telegram_user_id: int) -> User | None:
-    try:
-        return User.objects.filter(telegram_user_id=telegram_user_id, is_active=True).first()
-    finally:
-        connections.close_all()
-
-
 async def linked_user(update: Update) -> User | None:
     """The account linked to the Telegram user who sent ``update`` (None before /start and the shared contact)."""
     if update.effective_user is None:
         return None
-    return await sync_to_async(_linked_user_sync, thread_sensitive=False)(update.effective_user.id)
+    return await run_sync(state.linked_user, update.effective_user.id)
 
 
 async def run_as(user: User, action: Callable[..., Reply], /, **kwargs: Any) -> Reply:
-    """``action(user=user, **kwargs)`` in a thread (and a database connection) of its own, in the language the
-    handler speaks (``bot_handler`` activated it)."""
+    """``action(user=user, **kwargs)`` on a thread (and a database connection) of its own (``isolated``: two
+    workers' presses run in parallel and race in the database, as the staffing services expect), in the language
+    the handler speaks (``bot_handler`` activated it)."""
     language = translation.get_language() or settings.LANGUAGE_CODE
 
     def call() -> Reply:
-        try:
-            with translation.override(language):
-                return action(user=user, **kwargs)
-        finally:
-            connections.close_all()
+        with translation.override(language):
+            return action(user=user, **kwargs)
 
-    return await sync_to_async(call, thread_sensitive=False)()
+    return await run_sync(call, isolated=True)
 
 
-def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    data = context.user_data if context.user_data is not None else {}
-    return data.setdefault("flows", {})  # type: ignore[no-any-return]
+async def _check_out_await(update: Update, *, on: bool) -> None:
+    """The one piece of flow state (in the database): after /checkout the next shared location checks out;
+    /checkin clears it."""
+    if update.effective_user is None:
+        return
+    if on:
+        await run_sync(state.flow_set, update.effective_user.id, CHECK_OUT_FLOW, {}, step="await_location")
+    else:
+        await run_sync(state.flow_clear, update.effective_user.id, CHECK_OUT_FLOW)
+
+
+async def _check_out_awaited(update: Update) -> bool:
+    """Whether a check-out waits for this location (the location consumes it)."""
+    if update.effective_user is None:
+        return False
+    found = await run_sync(state.flow_get, update.effective_user.id, CHECK_OUT_FLOW)
+    if found is not None:
+        await run_sync(state.flow_clear, update.effective_user.id, CHECK_OUT_FLOW)
+    return found is not None
 
 
 # --- sending ---------------------------------------------------------------------------------------------------
@@ -234,7 +240,7 @@ async def _ask_location(update: Update, context: Context, *, checking_out: bool)
     if user is None:
         await reply(update, texts.not_linked())
         return
-    _flow(context)[CHECK_OUT_FLOW] = checking_out
+    await _check_out_await(update, on=checking_out)
     if checking_out:
         text = _("Share your location at the site to check out.")
     else:
@@ -269,9 +275,7 @@ async def on_location(update: Update, context: Context) -> None:
             await reply(update, texts.not_linked())
         return
     point = {"latitude": message.location.latitude, "longitude": message.location.longitude}
-    flows = _flow(context)
-    if flows.get(CHECK_OUT_FLOW) and not moving:
-        flows[CHECK_OUT_FLOW] = False
+    if not moving and await _check_out_awaited(update):
         answer = await run_as(user, actions.check_out, **point)
     else:
         answer = await run_as(user, actions.check_in, quiet=moving, **point)
