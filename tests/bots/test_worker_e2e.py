@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -305,21 +304,6 @@ async def test_check_in_by_sharing_location_uses_the_site_radius(bot: BotHarness
     assert await _db(lambda: _status(offer.pk)) == OfferStatus.COMPLETED
 
 
-def _live_edit(fake: FakeBotApi, user: TgUser, message_id: int, latitude: float, longitude: float) -> dict[str, Any]:
-    """A live location moving: Telegram sends it as an edited message."""
-    return {
-        "update_id": fake.next_update_id(),
-        "edited_message": {
-            "message_id": message_id,
-            "date": int(time.time()) - 60,
-            "edit_date": int(time.time()),
-            "chat": user.private_chat(),
-            "from": user.as_dict(),
-            "location": {"latitude": latitude, "longitude": longitude, "live_period": 900},
-        },
-    }
-
-
 async def test_a_live_location_checks_in_silently_once_near_the_site(bot: BotHarness, fake_bot_api: FakeBotApi) -> None:
     scene = await _db(_on_the_day)
     worker, offer = scene["people"][0], scene["offers"][0]
@@ -329,11 +313,11 @@ async def test_a_live_location_checks_in_silently_once_near_the_site(bot: BotHar
     started = await bot.process(first)
     assert "from the site" in started[0].text  # the first share answers, like any location
 
-    walking = await bot.process(_live_edit(fake_bot_api, worker, message_id, FAR[0] - 0.01, FAR[1]))
+    walking = await bot.move_live_location(worker, message_id, FAR[0] - 0.01, FAR[1])
     assert walking == []  # still too far: nothing said
-    arrived = await bot.process(_live_edit(fake_bot_api, worker, message_id, *AT_SITE))
+    arrived = await bot.move_live_location(worker, message_id, *AT_SITE)
     assert arrived[0].text.startswith("You are checked in")
-    again = await bot.process(_live_edit(fake_bot_api, worker, message_id, *AT_SITE))
+    again = await bot.move_live_location(worker, message_id, *AT_SITE)
     assert again == []  # already checked in: the live location goes on quietly
     assert await _db(lambda: _status(offer.pk)) == OfferStatus.CHECKED_IN
 
