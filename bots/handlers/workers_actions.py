@@ -172,29 +172,21 @@ def confirmation_reply(*, user: Any, offer_id: int, come: bool) -> Reply:
 
 def open_offers(*, user: Any, now: dt.datetime | None = None) -> Reply:
     """The caller's open call-ups, one message each with its Accept / Decline buttons."""
-    now = now or timezone.now()
-    rows = [
-        o
-        for o in selectors.offers_of_worker(user=user, status=OfferStatus.OFFERED)
-        if o.expires_at is None or o.expires_at > now
-    ][:MAX_LISTED_OFFERS]
+    rows = list(selectors.open_offers_of_worker(user=user, now=now)[:MAX_LISTED_OFFERS])
     if not rows:
         return Reply(messages=[(_("No open offers right now. We will write as soon as there is work."), None)])
     return Reply(messages=[(_("Work offer: %(line)s.") % {"line": _offer_line(o)}, offer_keyboard(o.pk)) for o in rows])
 
 
-UPCOMING = (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED, OfferStatus.CHECKED_IN)
-
-
 def my_shifts(*, user: Any, now: dt.datetime | None = None) -> Reply:
     """The caller's shifts that have not ended, with a Confirm button for each place not confirmed yet."""
     now = now or timezone.now()
-    rows = [o for o in selectors.shifts_of_worker(user=user) if o.status in UPCOMING and o.shift.ends_at > now]
+    rows = list(selectors.upcoming_shifts_of_worker(user=user, now=now)[:MAX_LISTED_LINES])
     if not rows:
         return Reply(messages=[(_("You have no upcoming shifts."), None)])
     lines = [_("Your shifts:")]
     buttons = []
-    for o in rows[:MAX_LISTED_LINES]:
+    for o in rows:
         lines.append(f"• {_offer_line(o)}: {o.get_status_display()}")
         if o.status == OfferStatus.ACCEPTED and o.shift.starts_at > now:
             label = _("Confirm %(day)s") % {"day": o.shift.starts_at.strftime("%d.%m")}

@@ -242,3 +242,21 @@ def test_the_months_earnings_count_this_months_worked_shifts_in_the_pool_time_zo
     assert (first, today) == (dt.date(2030, 3, 1), dt.date(2030, 3, 20))
     assert earnings.hours == Decimal("16.50") and earnings.totals == {"RUB": Decimal("6600.00")}
     assert [line.date for line in earnings.lines] == [dt.date(2030, 3, 2), dt.date(2030, 3, 9)]
+
+
+# --- the worker's short lists ----------------------------------------------------------------------------------
+
+
+def test_open_offers_leave_out_expired_answered_and_other_workers_offers() -> None:
+    from backend.staffing.selectors import open_offers_of_worker, upcoming_shifts_of_worker
+
+    _, shift, offers = _shift_with_offers(places=3, offered=3)
+    me = offers[0].worker.user
+    assert [o.pk for o in open_offers_of_worker(user=me)] == [offers[0].pk]
+    Offer.objects.filter(pk=offers[0].pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert list(open_offers_of_worker(user=me)) == []
+
+    offer_accept(user=offers[1].worker.user, offer_id=offers[1].pk)
+    assert [o.pk for o in upcoming_shifts_of_worker(user=offers[1].worker.user)] == [offers[1].pk]
+    assert list(upcoming_shifts_of_worker(user=offers[1].worker.user, now=shift.ends_at)) == []
+    assert list(upcoming_shifts_of_worker(user=offers[2].worker.user)) == []
