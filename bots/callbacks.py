@@ -8,8 +8,10 @@ button by the handler wrapper (``bots.handlers.base.bot_handler``).
 
 Prefixes by owner (keep them short, they count against the 64 bytes):
 - core: ``lang`` (language switch), ``core`` (framework);
-- customers: prefixes starting with ``c`` (``cb`` booking, ``cm`` my bookings, ...);
-- workers: prefixes starting with ``w`` (``wo`` offers, ``ws`` shifts, ...).
+- customers: ``cb`` (booking), ``cm`` (my bookings), ``cr`` (reschedule), ``appt`` and ``wl`` (the reminder and
+  waiting-list buttons the booking services put on outbox messages);
+- workers: ``offer`` and ``shift`` (the call-up and day-before buttons of the staffing services), ``wa``
+  (availability).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 REPLACEMENT = "[BOT-TOKEN]"
-_TOKEN_SHAPE = re.compile(r"\b\d{5,16}:[A-Za-z0-9_\-]{30,}")
+_TOKEN_SHAPE = re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_\-]{30,}")  # also glued to "bot" in URLs
 _tokens: set[str] = set()
 _lock = threading.Lock()
 _installed = False

@@ -29,7 +29,7 @@ from backend.core.models import EventAction
 from backend.core.names import name_key
 from backend.core.phones import phone_mask, phone_normalize
 from backend.crm.models import Client, ClientSource
-from backend.organizations.models import Branch
+from backend.organizations.models import Branch, Organization
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check
 from backend.staffing.models import Worker
@@ -77,6 +77,8 @@ def telegram_deep_link_create(
     """A new deep link of the organization. ``actor=None`` is the system (the demo, a management command)."""
     if actor is not None:
         organization_access_check(actor, organization_id, Perm.ORG_MANAGE)
+    elif not Organization.objects.filter(pk=organization_id).exists():
+        raise NotFound(_("Not found."))
     if branch_id is not None and not Branch.objects.filter(pk=branch_id, organization_id=organization_id).exists():
         raise NotFound(_("Branch not found."))
     if source_id is not None and not ClientSource.objects.filter(

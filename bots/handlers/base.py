@@ -119,6 +119,21 @@ def menu_add(caption: str | Promise, data: str, *, audience: str = "all", order:
     MENU.sort(key=lambda item: item.order)
 
 
+HELP: list[tuple[int, str | Promise]] = []
+
+
+def help_add(line: str | Promise, *, order: int = 100) -> None:
+    """Add a line to /help (``gettext_lazy``; e.g. "/book: book a visit"); idempotent per line."""
+    if any(existing == line for _o, existing in HELP):
+        return
+    HELP.append((order, line))
+    HELP.sort(key=lambda item: item[0])
+
+
+def help_text() -> str:
+    return "\n".join(str(line) for _order, line in HELP)
+
+
 def main_menu(*, worker: bool) -> InlineKeyboardMarkup | None:
     """The menu for a linked user: customer entries, plus worker entries when they are a staffing worker."""
     wanted = {"all", "customer"} | ({"worker"} if worker else set())

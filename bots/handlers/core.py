@@ -26,7 +26,16 @@ from backend.accounts.telegram import telegram_contact_link, telegram_start
 from backend.core.phones import phone_mask
 from backend.staffing.models import Worker
 from bots import callbacks, keyboards, state, texts
-from bots.handlers.base import Context, answer_toast, bot_handler, main_menu, reply, run_sync
+from bots.handlers.base import (
+    Context,
+    answer_toast,
+    bot_handler,
+    help_add,
+    help_text,
+    main_menu,
+    reply,
+    run_sync,
+)
 
 logger = logging.getLogger("bots")
 
@@ -154,11 +163,14 @@ async def lang_chosen(update: Update, context: Context) -> None:
 
 @bot_handler
 async def help_command(update: Update, context: Context) -> None:
-    await reply(update, _("/start: link your phone\n/lang: change the language\n/help: this list"))
+    await reply(update, help_text())
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the core handlers to ``application``."""
+    help_add(gettext_lazy("/start: link your phone"), order=0)
+    help_add(gettext_lazy("/lang: change the language"), order=900)
+    help_add(gettext_lazy("/help: this list"), order=1000)
     application.add_handler(TypeHandler(Update, dedup_and_touch), group=DEDUP_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
