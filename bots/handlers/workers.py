@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
@@ -30,7 +31,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from backend.accounts.models import User
 from backend.staffing.services.buttons import OFFER_ACCEPT, OFFER_DECLINE, SHIFT_CONFIRM
 from bots import callbacks, keyboards, state, texts
-from bots.handlers.base import Context, answer_toast, bot_handler, reply, run_sync
+from bots.handlers.base import Context, answer_toast, bot_handler, help_add, menu_add, reply, run_sync
 
 from . import workers_actions as actions
 from .workers_actions import AVAIL_PREFIX, AVAIL_SET, Reply
@@ -282,6 +283,51 @@ async def on_location(update: Update, context: Context) -> None:
     await _send(update, context, answer, remove_keyboard=True)
 
 
+# --- the main menu (core shows it after linking, worker entries to workers) -----------------------------------
+
+MENU_PREFIX = "wm"
+#: Menu entry -> caption; each entry does what the command of that name does.
+MENU_ITEMS: dict[str, Any] = {
+    "offers": gettext_lazy("My offers"),
+    "shifts": gettext_lazy("My shifts"),
+    "checkin": gettext_lazy("Check in"),
+    "earnings": gettext_lazy("Earnings"),
+    "rating": gettext_lazy("My rating"),
+    "availability": gettext_lazy("When I can work"),
+}
+LIST_ACTIONS: dict[str, Callable[..., Reply]] = {
+    "offers": actions.open_offers,
+    "shifts": actions.my_shifts,
+    "earnings": actions.earnings,
+    "rating": actions.rating,
+    "availability": actions.availability,
+}
+
+
+@bot_handler
+async def on_menu_button(update: Update, context: Context) -> None:
+    """``wm:<entry>``: a main-menu press does what the command of the same name does."""
+    query = update.callback_query
+    if query is None:
+        return
+    entry = callbacks.parse(query.data, prefix=MENU_PREFIX, actions=dict.fromkeys(MENU_ITEMS, 0)).action
+    await answer_toast(query, "")
+    if entry == "checkin":
+        await _ask_location(update, context, checking_out=False)
+    else:
+        await _command(update, context, LIST_ACTIONS[entry])
+
+
+HELP_LINES = (
+    gettext_lazy("/offers: open work offers"),
+    gettext_lazy("/shifts: my shifts"),
+    gettext_lazy("/checkin, /checkout: share your location at the site"),
+    gettext_lazy("/earnings: what I earned this month"),
+    gettext_lazy("/rating: my rating and why it changed"),
+    gettext_lazy("/availability: when I can work in the coming days"),
+)
+
+
 # --- registration ----------------------------------------------------------------------------------------------
 
 COMMANDS: dict[str, Callable[[Update, Context], Any]] = {
@@ -302,7 +348,12 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(on_offer_button, pattern=callbacks.pattern("offer")))
     application.add_handler(CallbackQueryHandler(on_confirm_button, pattern=callbacks.pattern("shift")))
     application.add_handler(CallbackQueryHandler(on_availability_button, pattern=callbacks.pattern(AVAIL_PREFIX)))
+    application.add_handler(CallbackQueryHandler(on_menu_button, pattern=callbacks.pattern(MENU_PREFIX)))
     application.add_handler(MessageHandler(filters.LOCATION, on_location))
+    for order, (entry, caption) in enumerate(MENU_ITEMS.items(), start=500):
+        menu_add(caption, callbacks.encode(MENU_PREFIX, entry), audience="worker", order=order)
+    for order, line in enumerate(HELP_LINES, start=500):
+        help_add(line, order=order)
 
 
 __all__ = ["COMMANDS", "inline_markup", "linked_user", "register", "run_as"]

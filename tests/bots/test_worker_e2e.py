@@ -372,3 +372,27 @@ async def test_an_unlinked_telegram_user_is_asked_to_link_first(bot: BotHarness)
     assert toast_of(replies) and "/start" in (toast_of(replies) or "")
     said = await bot.command(stranger, "shifts")
     assert "/start" in said[0].text
+
+
+async def test_the_main_menu_and_help_reach_the_worker_flows(bot: BotHarness) -> None:
+    from bots.handlers.base import main_menu
+
+    scene = await _db(lambda: _world(places=1, offered=1))
+    worker = scene["people"][0]
+
+    menu = main_menu(worker=True)
+    assert menu is not None
+    entries = [b.callback_data for row in menu.inline_keyboard for b in row]
+    assert {"wm:offers", "wm:shifts", "wm:checkin", "wm:availability"} <= set(entries)
+    customers = main_menu(worker=False)
+    customer_entries = {b.callback_data for row in customers.inline_keyboard for b in row} if customers else set()
+    assert "wm:offers" not in customer_entries  # worker entries only for workers
+
+    offers = await bot.press(worker, "wm:offers")
+    assert offers[-1].text.startswith("Work offer: Loaders") and offers[-1].button("Accept")
+    check_in = await bot.press(worker, "wm:checkin")
+    assert check_in[-1].reply_keyboard[0][0]["request_location"] is True
+    forged = await bot.press(worker, "wm:drop_tables")
+    assert toast_of(forged)  # answered as a stale button, nothing else happens
+    help_text = (await bot.command(worker, "help"))[0].text
+    assert "/offers" in help_text and "/checkin" in help_text
