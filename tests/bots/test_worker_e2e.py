@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.notifications.dispatch import outbox_deliver_due
+from backend.notifications.models import Channel, OutboxMessage, OutboxStatus
 from backend.staffing.models import Attendance, Offer, OfferStatus, Shift, WorkerAvailability
 from backend.staffing.services.confirmations import confirmations_request
 from backend.staffing.services.offers import offer_accept, offers_send
@@ -62,9 +64,17 @@ def _world(*, places: int, offered: int, standby: int = 0, send: bool = True) ->
 
 
 def _deliver() -> int:
-    """Run the outbox's delivery once (the real Telegram backend, aimed at the fake by the settings)."""
+    """Run the outbox's delivery (the real Telegram backend, aimed at the fake by the settings) until no Telegram
+    message is waiting: the backend paces each chat (about one message a second) and defers the next one."""
+    sent = 0
+    deadline = time.monotonic() + 15
     try:
-        return outbox_deliver_due(limit=100, time_budget=20).sent
+        while True:
+            sent += outbox_deliver_due(limit=100, time_budget=20).sent
+            waiting = OutboxMessage.objects.filter(channel=Channel.TELEGRAM, status=OutboxStatus.PENDING).exists()
+            if not waiting or time.monotonic() > deadline:
+                return sent
+            time.sleep(0.2)
     finally:
         connections.close_all()
 
