@@ -64,6 +64,7 @@ def test_a_call_up_by_telegram_carries_accept_and_decline_buttons_and_an_sms_non
     assert tg.channel == Channel.TELEGRAM
     assert _buttons(tg) == [f"offer:accept:{by_telegram[0].pk}", f"offer:decline:{by_telegram[0].pk}"]
     assert "buttons below" in tg.body
+    assert "Accept in the app" in tg.payload["sms_body"]  # the wording without buttons, for an SMS fallback
     assert sms.channel == Channel.SMS and "reply_markup" not in sms.payload and "in the app" in sms.body
 
 
@@ -86,6 +87,7 @@ def test_the_day_before_question_by_telegram_carries_yes_and_no_buttons() -> Non
     assert asked == 2
     message = OutboxMessage.objects.get(payload__offer_id=offers[0].pk, payload__kind="staffing.confirm_request")
     assert _buttons(message) == [f"shift:confirm:{offers[0].pk}:yes", f"shift:confirm:{offers[0].pk}:no"]
+    assert message.payload["sms_body"].startswith("Please confirm your shift Loaders")
 
 
 # --- the answer to the day-before question ---------------------------------------------------------------------

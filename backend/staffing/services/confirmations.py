@@ -143,7 +143,14 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                     "start": offer.shift.starts_at.strftime("%H:%M"),
                     "cutoff": cutoff.strftime("%d.%m %H:%M"),
                 }
-                buttons = None
+                sms = (
+                    _(
+                        "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
+                        "%(cutoff)s UTC, or the place goes to someone else."
+                    )
+                    % figures
+                )
+                text, buttons = sms, None
                 if offer.worker.user.telegram_user_id:
                     text = (
                         _(
@@ -153,15 +160,7 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                         % figures
                     )
                     buttons = confirm_keyboard(offer.pk)
-                else:
-                    text = (
-                        _(
-                            "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
-                            "%(cutoff)s UTC, or the place goes to someone else."
-                        )
-                        % figures
-                    )
-            offer_notify(offer=offer, kind="confirm_request", text=text, reply_markup=buttons)
+            offer_notify(offer=offer, kind="confirm_request", text=text, reply_markup=buttons, sms_text=sms)
             event_record(
                 entity=offer,
                 action=EventAction.UPDATE,

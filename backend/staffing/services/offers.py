@@ -78,9 +78,11 @@ def offer_notify(
     text: str,
     wave: int | None = None,
     reply_markup: dict[str, Any] | None = None,
+    sms_text: str | None = None,
 ) -> None:
     """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
-    ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram.
+    ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram,
+    with ``sms_text`` as ``payload["sms_body"]``: the wording without buttons, should the message fall back to SMS.
 
     Call inside the transaction that made the change."""
     user = offer.worker.user
@@ -88,6 +90,8 @@ def offer_notify(
     payload: dict[str, Any] = {"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id}
     if reply_markup is not None and channel == Channel.TELEGRAM:
         payload["reply_markup"] = reply_markup
+        if sms_text:
+            payload["sms_body"] = sms_text
     message_enqueue(
         channel=channel,
         recipient=recipient,
@@ -110,8 +114,9 @@ def offer_notify(
     )
 
 
-def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None]:
-    """The call-up's text in the worker's language, and its Accept / Decline buttons when it goes by Telegram."""
+def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None, str]:
+    """The call-up in the worker's language: (text, Accept / Decline buttons when it goes by Telegram, the text
+    for SMS)."""
     shift = offer.shift
     order = shift.order
     by_telegram = _channel_of(offer.worker.user)[0] == Channel.TELEGRAM
@@ -125,11 +130,15 @@ def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None]:
             "currency": order.currency,
             "expires": offer.expires_at.strftime("%d.%m %H:%M") if offer.expires_at else "-",
         }
-        if not by_telegram:
-            return _(
+        sms = (
+            _(
                 "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
                 "Accept in the app before %(expires)s UTC."
-            ) % figures, None
+            )
+            % figures
+        )
+        if not by_telegram:
+            return sms, None, sms
         text = (
             _(
                 "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
@@ -137,7 +146,7 @@ def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None]:
             )
             % figures
         )
-        return text, offer_keyboard(offer.pk)
+        return text, offer_keyboard(offer.pk), sms
 
 
 def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.datetime | None = None) -> int:
@@ -155,8 +164,8 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         offer.save(update_fields=["status", "wave", "offered_at", "expires_at", "responded_at", "updated_at"])
         offer.shift = shift
         event_record(entity=offer, action=EventAction.STATUS, after={"status": offer.status, "wave": wave})
-        text, buttons = _offer_message(offer)
-        offer_notify(offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons)
+        text, buttons, sms = _offer_message(offer)
+        offer_notify(offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons, sms_text=sms)
         sent += 1
     if sent:
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=now)
