@@ -41,9 +41,10 @@ from backend.staffing.models import (
 )
 from backend.staffing.selectors import offer_of_worker
 from backend.staffing.services.board import publish_board
+from backend.staffing.services.buttons import confirm_keyboard
 from backend.staffing.services.dispatch import ANSWERED_NO, DISPATCHABLE, dispatch_plan_apply
 from backend.staffing.services.locking import conflict_retry, worker_lock
-from backend.staffing.services.offers import offer_notify, worker_active_check
+from backend.staffing.services.offers import offer_decline, offer_notify, worker_active_check
 
 
 def _ask_hours() -> dt.timedelta:
@@ -90,6 +91,28 @@ def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -
     return offer
 
 
+@conflict_retry
+@transaction.atomic
+def confirmation_answer(*, user: Any, offer_id: int, come: bool, now: dt.datetime | None = None) -> Offer:
+    """The caller answers the day-before question about a place they hold: yes confirms it (``offer_confirm``), no
+    gives it back at once so the next worker on standby is offered it (``offer_decline``). A "no" is refused with
+    409 ``offer_not_accepted`` for an offer that holds no place (an open call-up is declined, not un-confirmed),
+    ``confirmation_closed`` once the place was released; answering no twice is a no-op."""
+    if come:
+        return offer_confirm(user=user, offer_id=offer_id, now=now)
+    found = offer_of_worker(user=user, offer_id=offer_id)
+    if found.status == OfferStatus.DECLINED and found.confirm_requested_at is not None:
+        return found
+    if found.status == OfferStatus.RELEASED:
+        raise Conflict(
+            _("The time to confirm is over and the place went to someone else."),
+            code=StaffingErrorCode.CONFIRMATION_CLOSED,
+        )
+    if found.status not in (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED):
+        raise Conflict(_("Accept the offer first."), code=StaffingErrorCode.OFFER_NOT_ACCEPTED)
+    return offer_decline(user=user, offer_id=offer_id, reason="cannot come (day-before confirmation)", now=now)
+
+
 def confirmations_request(*, now: dt.datetime | None = None) -> int:
     """Ask every accepted worker whose shift starts within the ask window (and after the cut-off) to confirm,
     once per offer. Returns how many were asked."""
@@ -115,16 +138,30 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                 continue
             cutoff = offer.shift.starts_at - _cutoff_hours()
             with translation.override(offer.worker.user.language):
-                text = _(
-                    "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before %(cutoff)s "
-                    "UTC, or the place goes to someone else."
-                ) % {
+                figures = {
                     "title": offer.shift.order.title,
                     "day": offer.shift.starts_at.strftime("%d.%m"),
                     "start": offer.shift.starts_at.strftime("%H:%M"),
                     "cutoff": cutoff.strftime("%d.%m %H:%M"),
                 }
-            offer_notify(offer=offer, kind="confirm_request", text=text)
+                sms = (
+                    _(
+                        "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
+                        "%(cutoff)s UTC, or the place goes to someone else."
+                    )
+                    % figures
+                )
+                text, buttons = sms, None
+                if offer.worker.user.telegram_user_id:
+                    text = (
+                        _(
+                            "Will you come to your shift %(title)s on %(day)s at %(start)s UTC? Please answer below "
+                            "before %(cutoff)s UTC, or the place goes to someone else."
+                        )
+                        % figures
+                    )
+                    buttons = confirm_keyboard(offer.pk)
+            offer_notify(offer=offer, kind="confirm_request", text=text, reply_markup=buttons, sms_text=sms)
             event_record(
                 entity=offer,
                 action=EventAction.UPDATE,

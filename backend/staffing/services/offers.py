@@ -42,6 +42,7 @@ from backend.staffing.models import (
 )
 from backend.staffing.selectors import offer_of_worker
 from backend.staffing.services.board import publish_board
+from backend.staffing.services.buttons import offer_keyboard
 from backend.staffing.services.locking import conflict_retry, worker_lock
 
 #: Least rest between two shifts a worker holds (the solver's ``min_rest_minutes`` default).
@@ -71,12 +72,27 @@ def _channel_of(user: Any) -> tuple[str, str]:
     return Channel.SMS, user.phone
 
 
-def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None) -> None:
+def offer_notify(
+    *,
+    offer: Offer,
+    kind: str,
+    text: str,
+    wave: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    sms_text: str | None = None,
+) -> None:
     """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
+    ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram,
+    with ``sms_text`` as ``payload["sms_body"]``: the wording without buttons, should the message fall back to SMS.
 
     Call inside the transaction that made the change."""
     user = offer.worker.user
     channel, recipient = _channel_of(user)
+    payload: dict[str, Any] = {"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id}
+    if reply_markup is not None and channel == Channel.TELEGRAM:
+        payload["reply_markup"] = reply_markup
+        if sms_text:
+            payload["sms_body"] = sms_text
     message_enqueue(
         channel=channel,
         recipient=recipient,
@@ -84,7 +100,7 @@ def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None)
         dedupe_key=f"staffing.offer:{offer.pk}:{kind}:{wave if wave is not None else offer.wave}",
         user=user,
         organization_id=offer.organization_id,
-        payload={"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id},
+        payload=payload,
         expires_at=offer.shift.starts_at,
     )
     realtime_publish(
@@ -99,14 +115,14 @@ def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None)
     )
 
 
-def _offer_text(offer: Offer) -> str:
+def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None, str]:
+    """The call-up in the worker's language: (text, Accept / Decline buttons when it goes by Telegram, the text
+    for SMS)."""
     shift = offer.shift
     order = shift.order
+    by_telegram = _channel_of(offer.worker.user)[0] == Channel.TELEGRAM
     with translation.override(offer.worker.user.language):
-        return _(
-            "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
-            "Accept in the app before %(expires)s UTC."
-        ) % {
+        figures = {
             "title": order.title,
             "site": order.site.address,
             "start": shift.starts_at.strftime("%d.%m %H:%M"),
@@ -115,6 +131,23 @@ def _offer_text(offer: Offer) -> str:
             "currency": order.currency,
             "expires": offer.expires_at.strftime("%d.%m %H:%M") if offer.expires_at else "-",
         }
+        sms = (
+            _(
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
+                "Accept in the app before %(expires)s UTC."
+            )
+            % figures
+        )
+        if not by_telegram:
+            return sms, None, sms
+        text = (
+            _(
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
+                "Answer with the buttons below before %(expires)s UTC."
+            )
+            % figures
+        )
+        return text, offer_keyboard(offer.pk), sms
 
 
 def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.datetime | None = None) -> int:
@@ -132,7 +165,8 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         offer.save(update_fields=["status", "wave", "offered_at", "expires_at", "responded_at", "updated_at"])
         offer.shift = shift
         event_record(entity=offer, action=EventAction.STATUS, after={"status": offer.status, "wave": wave})
-        offer_notify(offer=offer, kind="offer", text=_offer_text(offer), wave=wave)
+        text, buttons, sms = _offer_message(offer)
+        offer_notify(offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons, sms_text=sms)
         sent += 1
     if sent:
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=timezone.now())
