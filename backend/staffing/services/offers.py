@@ -70,7 +70,9 @@ def _channel_of(user: Any) -> tuple[str, str]:
     return Channel.SMS, user.phone
 
 
-def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None) -> None:
+def offer_notify(
+    *, offer: Offer, kind: str, text: str, wave: int | None = None, sms_fallback: bool = False
+) -> None:
     """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
 
     Call inside the transaction that made the change."""
@@ -85,6 +87,7 @@ def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None)
         organization_id=offer.organization_id,
         payload={"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id},
         expires_at=offer.shift.starts_at,
+        sms_fallback=sms_fallback,  # by SMS instead if the worker blocked the bot (notifications, decision 0021)
     )
     realtime_publish(
         user_id=user.pk,
@@ -131,7 +134,7 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         offer.save(update_fields=["status", "wave", "offered_at", "expires_at", "responded_at", "updated_at"])
         offer.shift = shift
         event_record(entity=offer, action=EventAction.STATUS, after={"status": offer.status, "wave": wave})
-        offer_notify(offer=offer, kind="offer", text=_offer_text(offer), wave=wave)
+        offer_notify(offer=offer, kind="offer", text=_offer_text(offer), wave=wave, sms_fallback=True)
         sent += 1
     if sent:
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=now)
@@ -374,7 +377,7 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
                     "day": offer.shift.date.strftime("%d.%m"),
                     "reason": reason,
                 }
-            offer_notify(offer=offer, kind="withdrawn", text=text)
+            offer_notify(offer=offer, kind="withdrawn", text=text, sms_fallback=before in OFFER_HOLDS_PLACE)
         count += 1
     publish_board(touched)
     return count
