@@ -165,3 +165,41 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class TelegramDeepLink(models.Model):
+    """A ``t.me/<bot>?start=<code>`` link of an organization (optionally one branch) that customers follow.
+
+    The code is opaque (random, 22 characters of Telegram's payload alphabet ``[A-Za-z0-9_-]``) and stored: a link
+    can be revoked and counted, and nothing about the organization can be read or guessed from it. A customer who
+    follows it and shares their contact becomes a client of the organization with the link's source (or the
+    organization's "Telegram" source).
+    """
+
+    code = models.CharField(_("code"), max_length=64, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="telegram_links",
+        verbose_name=_("organization"),
+    )
+    branch = models.ForeignKey(
+        "organizations.Branch", on_delete=models.CASCADE, null=True, blank=True, related_name="telegram_links",
+        verbose_name=_("branch"),
+    )
+    source = models.ForeignKey(
+        "crm.ClientSource", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("client source"), help_text=_("recorded on clients who join by this link; empty: Telegram"),
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True, help_text=_("where the link is published"))
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    uses = models.PositiveIntegerField(_("uses"), default=0, help_text=_("contacts linked through this link"))
+
+    class Meta:
+        verbose_name = _("Telegram deep link")
+        verbose_name_plural = _("Telegram deep links")
+
+    def __str__(self) -> str:
+        return f"{self.label or self.code} ({self.organization_id})"

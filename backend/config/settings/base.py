@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "backend.realtime",
     "backend.demo",
     "backend.warehouse",
+    "bots",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,8 @@ BRIGADA_HOUSEKEEPING = [
     "backend.core.services.task_results_purge",
     "backend.accounts.services.otp_challenges_purge",
     "backend.accounts.lockout.login_throttles_purge",
+    "bots.state.processed_updates_purge",
+    "bots.state.flow_states_purge",
 ]
 BRIGADA_HOUSEKEEPING_INTERVAL = float(os.environ.get("BRIGADA_HOUSEKEEPING_INTERVAL", 3600))
 # Periodic sweeps every `run_worker` runs each `--sweep-interval` seconds (idempotent; each returns counts).
