@@ -1,52 +1,30 @@
-"""The project's fake Bot API server (bots.testing) wired in as the outbox's Telegram provider, with arrival times.
+"""The project's fake Bot API server (bots.testing) wired in as the outbox's Telegram provider.
 
-``TimedFakeBotApi`` notes ``time.monotonic()`` when each request reaches the server, before it is answered, so a
-test can count calls per second window on the server's side of the wire (never the test's own wall time).
+Each recorded call carries ``at``, ``time.monotonic()`` when the request reached the server, before it was
+answered: tests count calls per second window on the server's side of the wire, never the test's own wall time.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from backend.notifications.dispatch import outbox_deliver_due
 from backend.notifications.models import OutboxMessage, OutboxStatus
-from bots.testing.fake_bot_api import FakeBotApi
-
-
-@dataclass(frozen=True)
-class Arrival:
-    at: float  # time.monotonic() when the request reached the server
-    method: str
-    chat_id: Any
-    text: str
-    status: int  # the HTTP status answered (0: connection dropped)
+from bots.testing.fake_bot_api import ApiCall, FakeBotApi
 
 
 class TimedFakeBotApi(FakeBotApi):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.arrivals: list[Arrival] = []
-        self._arrivals_lock = threading.Lock()
+    """The fake with a view of its ``sendMessage`` calls ordered by arrival (``ApiCall.at``, the server's clock)."""
 
-    def handle(self, method: str, token: str, params: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-        at = time.monotonic()
-        status, body = super().handle(method, token, params)
-        with self._arrivals_lock:
-            self.arrivals.append(Arrival(at, method, params.get("chat_id"), str(params.get("text") or ""), status))
-        return status, body
-
-    def sends(self, *, ok: bool | None = None) -> list[Arrival]:
-        with self._arrivals_lock:
-            found = [a for a in self.arrivals if a.method.lower() == "sendmessage"]
+    def sends(self, *, ok: bool | None = None) -> list[ApiCall]:
+        found = self.calls_to("sendMessage")
         if ok is not None:
-            found = [a for a in found if (a.status == 200) is ok]
-        return sorted(found, key=lambda a: a.at)
+            found = [c for c in found if (c.http_status == 200) is ok]
+        return sorted(found, key=lambda c: c.at)
 
 
 @pytest.fixture

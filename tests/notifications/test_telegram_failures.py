@@ -81,7 +81,7 @@ def test_a_server_error_is_retried_and_the_message_arrives_once(telegram_api: Ti
     # then the second attempt delivered it
     message.refresh_from_db()
     assert message.status == OutboxStatus.SENT
-    assert [a.status for a in telegram_api.sends()] == [502, 200]
+    assert [a.http_status for a in telegram_api.sends()] == [502, 200]
 
 
 def test_a_connection_dropped_mid_send_is_flagged_never_resent(telegram_api: TimedFakeBotApi) -> None:
@@ -106,8 +106,8 @@ def test_a_blocked_user_gets_the_call_up_by_sms_once_and_the_mailing_not_at_all(
     # given a worker and a customer who both blocked the bot
     worker = user("+77010000101", 501)
     customer = user("+77010000102", 502)
-    telegram_api.fail("sendMessage", Failure(403, "Forbidden: bot was blocked by the user"))
-    telegram_api.fail("sendMessage", Failure(403, "Forbidden: user is deactivated"))
+    telegram_api.fail_blocked(chat_id=501)
+    telegram_api.fail("sendMessage", Failure(403, "Forbidden: user is deactivated"), chat_id=502)
     call_up = telegram("staffing.offer:1:offer:1", 501, who=worker, matters=True,
                        body="Work offer: loaders, 10:00-18:00", payload={"reply_markup": {"inline_keyboard": []}})
     mailing = telegram("campaign:1:502", 502, who=customer, body="Spring sale -20%")

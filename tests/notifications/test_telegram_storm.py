@@ -47,7 +47,7 @@ def test_a_429_storm_is_waited_out_and_every_message_arrives_once(telegram_api: 
     # and the backend waited: after each 429 nothing reached the server for retry_after (a 429 to a private chat
     # holds the whole bot back), and the refused message itself came again only after it
     sends = telegram_api.sends()
-    refused = [a for a in sends if a.status == 429]
+    refused = [a for a in sends if a.http_status == 429]
     assert len(refused) == 3
     for storm in refused:
         later = [a for a in sends if a.at > storm.at]
@@ -79,7 +79,7 @@ def test_a_group_gets_at_most_twenty_a_minute(telegram_api: TimedFakeBotApi) -> 
 def _by_chat(fake: TimedFakeBotApi) -> dict[int, list[float]]:
     out: dict[int, list[float]] = defaultdict(list)
     for arrival in fake.sends(ok=True):
-        out[int(arrival.chat_id)].append(arrival.at)
+        out[int(arrival.chat_id or 0)].append(arrival.at)
     return out
 
 
