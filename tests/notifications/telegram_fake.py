@@ -30,7 +30,8 @@ class TimedFakeBotApi(FakeBotApi):
 @pytest.fixture
 def telegram_api(settings: Any) -> Iterator[TimedFakeBotApi]:
     """The fake Bot API on 127.0.0.1 as the outbox's Telegram provider; SMS stays in memory."""
-    fake = TimedFakeBotApi().start()
+    fake = TimedFakeBotApi()
+    fake.start()
     settings.TELEGRAM_BOT_TOKEN = fake.token
     settings.TELEGRAM_API_BASE_URL = fake.base_url
     settings.TELEGRAM_BACKEND = "api"
