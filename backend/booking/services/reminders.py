@@ -336,6 +336,7 @@ def appointment_message_send(*, message_id: int, version: int, now: dt.datetime 
             payload=payload,
             dedupe_key=f"booking:apptmsg:{message.pk}:v{message.version}",
             expires_at=appointment.starts_at if message.kind == AppointmentMessageKind.REMINDER else None,
+            sms_fallback=message.kind == AppointmentMessageKind.REMINDER,
         )
         message.status, message.sent_at, message.outbox_message = AppointmentMessageStatus.SENT, now, outbox
         message.save(update_fields=["status", "sent_at", "outbox_message", "updated_at"])

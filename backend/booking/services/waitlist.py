@@ -419,6 +419,7 @@ def _offer_make(
         payload=payload,
         dedupe_key=f"waitlist:offer:{offer.pk}",
         expires_at=offer.hold_until,
+        sms_fallback=True,
     )
     waitlist_offer_expire_task.using(run_after=offer.hold_until).enqueue(offer_id=offer.pk)
     return offer

@@ -161,7 +161,9 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                         % figures
                     )
                     buttons = confirm_keyboard(offer.pk)
-            offer_notify(offer=offer, kind="confirm_request", text=text, reply_markup=buttons, sms_text=sms)
+            offer_notify(
+                offer=offer, kind="confirm_request", text=text, reply_markup=buttons, sms_text=sms, sms_fallback=True
+            )
             event_record(
                 entity=offer,
                 action=EventAction.UPDATE,
@@ -198,7 +200,7 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
             text = _(
                 "You did not confirm the shift %(title)s on %(day)s in time, so the place went to someone else."
             ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
-        offer_notify(offer=offer, kind="released", text=text)
+        offer_notify(offer=offer, kind="released", text=text, sms_fallback=True)
     Shift.objects.filter(pk=shift.pk).update(
         accepted_count=F("accepted_count") - len(unconfirmed), updated_at=timezone.now()
     )

@@ -80,6 +80,7 @@ def offer_notify(
     wave: int | None = None,
     reply_markup: dict[str, Any] | None = None,
     sms_text: str | None = None,
+    sms_fallback: bool = False,
 ) -> None:
     """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
     ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram,
@@ -102,6 +103,7 @@ def offer_notify(
         organization_id=offer.organization_id,
         payload=payload,
         expires_at=offer.shift.starts_at,
+        sms_fallback=sms_fallback,  # by SMS instead if the worker blocked the bot (notifications, decision 0021)
     )
     realtime_publish(
         user_id=user.pk,
@@ -166,7 +168,9 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         offer.shift = shift
         event_record(entity=offer, action=EventAction.STATUS, after={"status": offer.status, "wave": wave})
         text, buttons, sms = _offer_message(offer)
-        offer_notify(offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons, sms_text=sms)
+        offer_notify(
+            offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons, sms_text=sms, sms_fallback=True
+        )
         sent += 1
     if sent:
         Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=timezone.now())
@@ -409,7 +413,7 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
                     "day": offer.shift.date.strftime("%d.%m"),
                     "reason": reason,
                 }
-            offer_notify(offer=offer, kind="withdrawn", text=text)
+            offer_notify(offer=offer, kind="withdrawn", text=text, sms_fallback=before in OFFER_HOLDS_PLACE)
         count += 1
     publish_board(touched)
     return count
