@@ -7,6 +7,7 @@ the in-memory channel layer and the database-backed task queue. ``DATABASE_URL``
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "backend.realtime",
     "backend.demo",
     "backend.warehouse",
+    "backend.mobile",
 ]
 
 MIDDLEWARE = [
@@ -301,3 +303,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# Delta sync (decision 0022): a cursor is served this long after it was issued; an older one is a 410 and the app
+# takes a fresh snapshot.
+BRIGADA_SYNC_RETENTION = datetime.timedelta(days=int(os.environ.get("BRIGADA_SYNC_RETENTION_DAYS", "30")))
