@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` for every POST under /api/v1/ (except auth, whose answers hold secrets).
+"""``Idempotency-Key`` for every write (POST, PUT, PATCH, DELETE) under /api/v1/ (except auth, whose answers hold
+secrets). A phone that queued writes offline replays them with their keys: each takes effect once.
 
 One effect, always (decision 0006, which supersedes parts of 0004). The request runs in ONE transaction:
 
@@ -57,6 +58,7 @@ from backend.organizations.selectors import organization_access_check
 from mobile_api.errors import API_PREFIX, envelope
 
 HEADER = "Idempotency-Key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
 # How long a retry waits for the first request with its key to commit or roll back before it is told to come back.
@@ -260,7 +262,7 @@ class IdempotencyMiddleware:
         key = request.headers.get(HEADER)
         if (
             key is None
-            or request.method != "POST"
+            or request.method not in WRITE_METHODS
             or not request.path.startswith(API_PREFIX)
             or request.path.startswith(EXEMPT_PREFIXES)
         ):

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mobile_api.idempotency.IdempotencyMiddleware",
+    "mobile_api.etag.ApiETagMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
