@@ -16,6 +16,7 @@ from backend.organizations.selectors import organization_for_action
 from backend.staffing import selectors
 from backend.staffing.models import CorporateClient, Offer, Order, Site, SolverRun, Worker
 from backend.staffing.services import confirmations, dispatch, offers, orders, pool
+from mobile_api.conflicts import conflict_shows_current
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
@@ -122,6 +123,14 @@ def offer_out(o: Offer) -> OfferOut:
 
 def _offer_card(offer_id: int) -> OfferOut:
     return offer_out(Offer.objects.select_related("shift__order__site").get(pk=offer_id))
+
+
+def _offer_now(user: Any, offer_id: int) -> dict[str, Any]:
+    """The caller's offer as ``GET /offers`` shows it now: the ``current`` of a 409 (mobile_api.conflicts)."""
+    return _offer_card(selectors.offer_of_worker(user=user, offer_id=offer_id).pk).model_dump(mode="json")
+
+
+offer_conflict = conflict_shows_current(_offer_now, id_param="offer_id")
 
 
 def client_out(c: CorporateClient) -> CorporateClientOut:
@@ -275,6 +284,7 @@ def offer_list(request: HttpRequest, query: Query[OfferStatusQuery]) -> OfferLis
     "went a moment earlier: you stay on standby and are offered first if one frees up. 409 `offer_expired`, "
     "`offer_not_open`, `shift_started`, `overlapping_shift` otherwise. Accepting twice is harmless.",
 )
+@offer_conflict
 def offer_accept(request: HttpRequest, offer_id: int) -> OfferOut:
     offer = offers.offer_accept(user=_user(request), offer_id=offer_id)
     return _offer_card(offer.pk)
@@ -286,6 +296,7 @@ def offer_accept(request: HttpRequest, offer_id: int) -> OfferOut:
     summary="Decline an offer (or give back a place)",
     description="The next worker on standby is offered the place.",
 )
+@offer_conflict
 def offer_decline(request: HttpRequest, offer_id: int, payload: OfferDeclineIn) -> OfferOut:
     offer = offers.offer_decline(user=_user(request), offer_id=offer_id, reason=payload.reason)
     return _offer_card(offer.pk)
@@ -298,6 +309,7 @@ def offer_decline(request: HttpRequest, offer_id: int, payload: OfferDeclineIn) 
     description="Unconfirmed places are released at the cut-off and go to someone else (409 "
     "`confirmation_closed` after that).",
 )
+@offer_conflict
 def offer_confirm(request: HttpRequest, offer_id: int) -> OfferOut:
     offer = confirmations.offer_confirm(user=_user(request), offer_id=offer_id)
     return _offer_card(offer.pk)
