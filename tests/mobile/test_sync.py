@@ -165,3 +165,21 @@ def test_a_manager_role_alone_does_not_pull_other_masters_visits(w: World) -> No
     member(w.org, Role.WORKER)  # unrelated membership change: nothing for this phone
     phone.sync()
     assert ("appointments", colleague.pk) not in phone.seen
+
+
+def test_without_the_scope_a_strangers_visit_would_leak(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard is real: with the appointments' scope removed, the check above sees the stranger's visit."""
+    import dataclasses
+
+    from backend.booking.models import Appointment
+
+    unscoped = tuple(
+        dataclasses.replace(c, scope=lambda _caller: Appointment.objects.all()) if c.name == "appointments" else c
+        for c in sync.COLLECTIONS
+    )
+    monkeypatch.setattr(sync, "COLLECTIONS", unscoped)
+    phone = Phone(ApiClient(w.customer))
+    phone.sync()
+    theirs = book(w, UserFactory(), 2, 15)
+    phone.sync()
+    assert ("appointments", theirs.pk) in phone.seen
