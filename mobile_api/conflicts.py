@@ -9,6 +9,7 @@ same selector and shape as the read route (so it shows nothing the caller could 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable
@@ -32,10 +33,9 @@ def conflict_shows_current(read: Callable[[Any, Any], dict[str, Any]], *, id_par
                 return view(request, *args, **kwargs)
             except ApplicationError as exc:
                 if exc.status == 409 and CURRENT not in exc.fields:
-                    try:
+                    # Gone from the caller's sight meanwhile (or unreadable now): the refusal alone.
+                    with contextlib.suppress(ApplicationError, DatabaseError):
                         exc.fields = {**exc.fields, CURRENT: read(request.auth, kwargs[id_param])}  # type: ignore[attr-defined]
-                    except (ApplicationError, DatabaseError):
-                        pass  # gone from the caller's sight meanwhile (or unreadable now): the refusal alone
                 raise
 
         # ninja reads the view's parameters from its signature; the route module's postponed annotations must be

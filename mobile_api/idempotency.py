@@ -224,9 +224,7 @@ def _insert(scope: str, key: str, request_hash: str) -> IdempotencyRecord | Http
         raise
 
 
-def _claim(
-    scope: str, key: str, request_hash: str, user: AbstractBaseUser | None
-) -> IdempotencyRecord | HttpResponse:
+def _claim(scope: str, key: str, request_hash: str, user: AbstractBaseUser | None) -> IdempotencyRecord | HttpResponse:
     for _attempt in range(3):
         inserted = _insert(scope, key, request_hash)
         if inserted is not None:
@@ -295,6 +293,4 @@ class IdempotencyMiddleware:
         except (OperationalError, InterfaceError):
             # The database went away while claiming or storing (the view's own database errors are answered by
             # the API's handlers): the transaction, and any effect in it, is gone, so the client may simply retry.
-            return _error(
-                503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"}
-            )
+            return _error(503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"})

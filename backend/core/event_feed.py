@@ -5,10 +5,10 @@ transaction A can take id 100, B id 101, B commit first: a reader that saw 101 a
 never see 100. The feed therefore orders events by ``(xid, id)``, where ``xid`` is the id of the inserting
 transaction (``pg_current_xact_id()``, set by the database), and reads only events whose ``xid`` is below the
 *horizon*: the oldest transaction of this database still running (from ``pg_current_snapshot()``, see
-``_PG_HORIZON``). Every transaction below it has ended, so the set of events below the horizon is final: nothing can later appear before a position the
-feed has handed out. A long transaction holds the horizon back (its events and later ones wait), it never causes
-a skip. The reader's own uncommitted writes are not served either (a sync inside a write transaction sees them
-only once that has committed; requests that read the feed are not wrapped in one).
+``_PG_HORIZON``). Every transaction below it has ended, so the set of events below the horizon is final: nothing can
+later appear before a position the feed has handed out. A long transaction holds the horizon back (its events and
+later ones wait), it never causes a skip. The reader's own uncommitted writes are not served either (a sync inside a
+write transaction sees them only once that has committed; requests that read the feed are not wrapped in one).
 
 SQLite has one writer at a time, holding the write lock from its first write to its commit, so ids are assigned in
 commit order: the position there is ``(0, id)`` and the horizon is the largest committed id.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -85,7 +86,7 @@ def feed_read(*, after: FeedPosition, entity_types: Collection[str], limit: int)
             "SELECT id FROM core_event WHERE xid IS NOT NULL AND (xid, id) > (%s, %s) AND (xid, id) <= (%s, %s) "
             "AND entity_type = ANY(%s) ORDER BY xid, id LIMIT %s"
         )
-        params: list[object] = [after.xid, after.id, horizon.xid, horizon.id, list(entity_types), limit]
+        params: list[Any] = [after.xid, after.id, horizon.xid, horizon.id, list(entity_types), limit]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             ids = [row[0] for row in cursor.fetchall()]

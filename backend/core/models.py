@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Func
-from django.utils.deconstruct import deconstructible
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 
@@ -77,7 +77,9 @@ class CurrentTransactionId(Func):
 
     output_field = models.BigIntegerField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, *args: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
         if connection.vendor == "postgresql":
             return "(pg_current_xact_id()::text::bigint)", []
         return "NULL", []

@@ -30,7 +30,9 @@ def _write_operations() -> list[tuple[str, str]]:
 
 def _send(client: ApiClient, method: str, path: str, headers: dict[str, str]) -> Any:
     url = re.sub(r"\{[^}]+\}", "1", path)
-    return getattr(client.client, method)(url, data="{}", content_type="application/json", headers=client._headers(headers))
+    return getattr(client.client, method)(
+        url, data="{}", content_type="application/json", headers=client._headers(headers)
+    )
 
 
 def test_the_walk_sees_patch_routes_too() -> None:

@@ -14,7 +14,7 @@ from backend.mobile.services.home import home_read
 from backend.organizations.models import Role
 from backend.staffing.models import Offer, OfferStatus, OrderStatus
 from backend.staffing.services import offers as staffing
-from tests.booking.appointments_world import NOW, World, local, world_build
+from tests.booking.appointments_world import World, local, world_build
 from tests.booking.test_appointments import book
 from tests.conftest import ApiClient, member
 from tests.staffing.world import agency, order_with_shift, pool_worker, site, staffing_world
@@ -84,7 +84,9 @@ def test_a_dispatcher_sees_short_shifts_within_the_horizon_and_never_another_age
     home = home_read(user=world.dispatcher, now=midnight, at_risk_hours=24)
     assert home.dispatcher is not None and [s.pk for s in home.dispatcher.at_risk] == [short.pk]
     assert home_read(user=world.dispatcher, now=midnight, at_risk_hours=4).dispatcher.at_risk == []  # type: ignore[union-attr]
-    assert foreign.pk not in {s.pk for s in home.dispatcher.at_risk} and draft.pk not in {s.pk for s in home.dispatcher.at_risk}
+    assert foreign.pk not in {s.pk for s in home.dispatcher.at_risk} and draft.pk not in {
+        s.pk for s in home.dispatcher.at_risk
+    }
 
 
 def test_the_named_organization_is_used_and_one_outside_the_callers_is_a_404(w: World) -> None:
@@ -104,5 +106,3 @@ def test_the_dispatchers_horizon_is_bounded(w: World, hours: int) -> None:
 
 def test_home_needs_a_signed_in_caller() -> None:
     assert ApiClient().get(HOME).status_code == 401
-
-

@@ -68,7 +68,9 @@ def test_a_customer_replays_a_day_of_bookings_and_ends_with_the_servers_view(w: 
     assert dt.datetime.fromisoformat(moved["start"]) == at(4, 10)
     # the copy equals a fresh snapshot and the customer's own list
     assert phone.copy == server_view(phone.api)
-    listed = {a["id"] for a in phone.api.get("/api/v1/booking/appointments").json()["items"] if a["status"] != "cancelled"}
+    listed = {
+        a["id"] for a in phone.api.get("/api/v1/booking/appointments").json()["items"] if a["status"] != "cancelled"
+    }
     assert phone.ids("appointments") == listed
     # the other customer's visit never appeared, not even as a tombstone
     assert ("appointments", theirs.pk) not in phone.seen

@@ -160,10 +160,7 @@ def _manager(organization_id: int, zone: Any, now: dt.datetime) -> ManagerHome:
     by_status = {row["status"]: row["n"] for row in visits.values("status").annotate(n=Count("id")).order_by()}
     revenue = {
         row["currency"]: row["total"] or Decimal("0.00")
-        for row in visits.filter(status__in=ACTIVE_STATUSES)
-        .values("currency")
-        .annotate(total=Sum("price"))
-        .order_by()
+        for row in visits.filter(status__in=ACTIVE_STATUSES).values("currency").annotate(total=Sum("price")).order_by()
     }
     new_clients = Client.objects.alive().filter(
         organization_id=organization_id, created_at__gte=start, created_at__lt=end
@@ -191,7 +188,9 @@ def home_read(
     else:
         organization_id = default_organization_id(user)
     zone = organization_zone(user=user, organization_id=organization_id)
-    home = Home(organization_id=organization_id, roles=[], customer=_customer(user, now), worker=_worker(user, now, zone))
+    home = Home(
+        organization_id=organization_id, roles=[], customer=_customer(user, now), worker=_worker(user, now, zone)
+    )
     if organization_id is None:
         return home
     roles = _roles_in(user, organization_id)

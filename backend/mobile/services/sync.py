@@ -34,12 +34,11 @@ from backend.booking.models import Appointment, AppointmentLine, AppointmentStat
 from backend.core.cursors import MAX_CURSOR_CHARS, invalid_cursor
 from backend.core.event_feed import FeedPosition, feed_horizon, feed_read
 from backend.crm.models import Client
+from backend.mobile.exceptions import Gone, MobileErrorCode
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
 from backend.staffing.models import OFFER_HOLDS_PLACE, Attendance, Offer, OfferStatus, Worker
 from backend.staffing.selectors import WORKER_VISIBLE
-
-from ..exceptions import Gone, MobileErrorCode
 
 SALT = "brigada.mobile.sync"
 DEFAULT_RETENTION = dt.timedelta(days=30)
@@ -84,6 +83,10 @@ class SyncCollection:
     shape: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda qs: qs
 
 
+def _uid(c: _Caller) -> int:
+    return int(getattr(c.user, "pk", 0) or 0)
+
+
 def _int_ids(ids: list[str]) -> set[int]:
     return {int(i) for i in ids if i.isdigit()}
 
@@ -93,7 +96,7 @@ def _direct(_caller: _Caller, _entity_type: str, ids: list[str]) -> set[int]:
 
 
 def _appointments_scope(c: _Caller) -> QuerySet[Appointment]:
-    uid = getattr(c.user, "pk", None)
+    uid = _uid(c)
     own_lines = AppointmentLine.objects.filter(staff_id=uid).values("appointment_id")
     return Appointment.objects.filter(Q(customer_id=uid) | Q(organization_id__in=c.orgs_self, id__in=own_lines))
 
@@ -105,7 +108,7 @@ def _appointments_shape(qs: QuerySet[Appointment]) -> QuerySet[Appointment]:
 
 
 def _offers_scope(c: _Caller) -> QuerySet[Offer]:
-    return Offer.objects.filter(worker__user_id=getattr(c.user, "pk", None))
+    return Offer.objects.filter(worker__user_id=_uid(c))
 
 
 def _offer_shape(qs: QuerySet[Offer]) -> QuerySet[Offer]:
@@ -117,7 +120,7 @@ SHIFT_STATUSES = (*OFFER_HOLDS_PLACE, OfferStatus.NO_SHOW, OfferStatus.EXCUSED)
 
 
 def _attendance_scope(c: _Caller) -> QuerySet[Attendance]:
-    return Attendance.objects.filter(worker__user_id=getattr(c.user, "pk", None))
+    return Attendance.objects.filter(worker__user_id=_uid(c))
 
 
 def _attendance_shape(qs: QuerySet[Attendance]) -> QuerySet[Attendance]:
@@ -125,11 +128,11 @@ def _attendance_shape(qs: QuerySet[Attendance]) -> QuerySet[Attendance]:
 
 
 def _profile_scope(c: _Caller) -> QuerySet[User]:
-    return User.objects.filter(pk=getattr(c.user, "pk", None))
+    return User.objects.filter(pk=_uid(c))
 
 
 def _profile_keys(c: _Caller, entity_type: str, ids: list[str]) -> set[int]:
-    uid = getattr(c.user, "pk", None)
+    uid = _uid(c)
     if entity_type == "accounts.user":
         return {uid} if str(uid) in ids else set()
     if Worker.objects.filter(pk__in=_int_ids(ids), user_id=uid).exists():
