@@ -4,6 +4,7 @@ every write a service. Attendance, earnings, rating and the live board have thei
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
+from backend.core.cursors import keyset_page
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_for_action
 from backend.staffing import selectors
@@ -41,6 +43,7 @@ from .schemas import (
     OrderOut,
     OverrideIn,
     OverrideOut,
+    OfferPageQuery,
     ShiftOut,
     SiteIn,
     SiteListOut,
@@ -272,8 +275,16 @@ def availability_delete(request: HttpRequest, availability_id: int) -> Status[No
     description="Call-ups made to me, soonest shift first (standby places I was offered before included).",
 )
 def offer_list(request: HttpRequest, query: Query[OfferStatusQuery]) -> OfferListOut:
-    rows = selectors.offers_of_worker(user=_user(request), status=query.status)[:200]
-    return OfferListOut(items=[offer_out(o) for o in rows])
+    rows, next_cursor = _shift_order_page(
+        selectors.offers_of_worker(user=_user(request), status=query.status), "offers", query
+    )
+    return OfferListOut(items=[offer_out(o) for o in rows], next_cursor=next_cursor)
+
+
+def _shift_order_page(qs: Any, sort: str, query: OfferPageQuery) -> tuple[list[Offer], str | None]:
+    return keyset_page(
+        qs, sort=sort, field="shift__starts_at", value_type=dt.datetime, cursor=query.cursor, limit=query.limit
+    )
 
 
 @router.post(
@@ -316,9 +327,9 @@ def offer_confirm(request: HttpRequest, offer_id: int) -> OfferOut:
 
 
 @router.get("/shifts", response={200: OfferListOut, **READ}, summary="My shifts (places I hold or held)")
-def shift_list(request: HttpRequest) -> OfferListOut:
-    rows = selectors.shifts_of_worker(user=_user(request))[:200]
-    return OfferListOut(items=[offer_out(o) for o in rows])
+def shift_list(request: HttpRequest, query: Query[OfferPageQuery]) -> OfferListOut:
+    rows, next_cursor = _shift_order_page(selectors.shifts_of_worker(user=_user(request)), "shifts", query)
+    return OfferListOut(items=[offer_out(o) for o in rows], next_cursor=next_cursor)
 
 
 # --- dispatchers: the pool -----------------------------------------------------------------------------------
