@@ -9,6 +9,7 @@ from backend.core.exceptions import ApplicationError
 
 class MobileErrorCode(StrEnum):
     SYNC_CURSOR_EXPIRED = "sync_cursor_expired"
+    SYNC_RESYNC_REQUIRED = "sync_resync_required"
     INVALID_SYNC_CURSOR = "invalid_cursor"
 
 

@@ -74,7 +74,8 @@ def _data(collection: str, row: Model | None) -> dict[str, Any] | None:
     "current state of every item changed after it (`upsert`) and a tombstone (`delete`) for each item that left the "
     "caller's copy (cancelled, withdrawn, deleted). Call again with `cursor` while `has_more` is true; store the "
     "last `cursor`. 410 `sync_cursor_expired` for a cursor older than the retention window: drop the local copy "
-    "and start again without `since`. 422 `invalid_cursor` for a cursor that is not yours or was altered.",
+    "and start again without `since`; 410 `sync_resync_required` when your memberships changed since the cursor "
+    "(what you may see changed): the same. 422 `invalid_cursor` for a cursor that is not yours or was altered.",
 )
 def sync_get(request: HttpRequest, query: Query[SyncQuery]) -> SyncPageOut:
     page = sync.sync_page(user=request.auth, cursor=query.since, limit=query.limit)  # type: ignore[attr-defined]

@@ -185,3 +185,21 @@ def test_without_the_scope_a_strangers_visit_would_leak(w: World, monkeypatch: p
     theirs = book(w, UserFactory(), 2, 15)
     phone.sync()
     assert ("appointments", theirs.pk) in phone.seen
+
+
+def test_a_membership_change_of_mine_asks_for_a_resync_and_the_snapshot_brings_the_new_organization(w: World) -> None:
+    from backend.organizations.services import membership_grant
+
+    other = world_build("Salon B")
+    theirs = crm.client_create(user=other.manager, organization_id=other.org.pk, phone="+77010000031")
+    phone = Phone(ApiClient(w.master))
+    phone.sync()
+    owner = member(other.org, Role.OWNER)
+    membership_grant(user=owner, member_id=UserFactory().pk, organization_id=other.org.pk, role=Role.MASTER)
+    phone.sync()  # someone else's membership: nothing to do with this phone
+    membership_grant(user=owner, member_id=w.master.pk, organization_id=other.org.pk, role=Role.MASTER)
+    response = phone.api.get(SYNC, {"since": phone.cursor})
+    assert response.status_code == 410 and response.json()["error"]["code"] == "sync_resync_required"
+    phone.cursor = None
+    phone.sync()
+    assert ("clients", theirs.pk) in phone.copy

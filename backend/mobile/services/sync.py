@@ -35,6 +35,7 @@ from backend.core.cursors import MAX_CURSOR_CHARS, invalid_cursor
 from backend.core.event_feed import FeedPosition, feed_horizon, feed_read
 from backend.crm.models import Client
 from backend.mobile.exceptions import Gone, MobileErrorCode
+from backend.organizations.models import Membership
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_ids_for
 from backend.staffing.models import OFFER_HOLDS_PLACE, Attendance, Offer, OfferStatus, Worker
@@ -198,7 +199,8 @@ COLLECTIONS: tuple[SyncCollection, ...] = (
     ),
 )
 _BY_NAME = {c.name: c for c in COLLECTIONS}
-ENTITY_TYPES = tuple(sorted({t for c in COLLECTIONS for t in c.entity_types}))
+MEMBERSHIP = "organizations.membership"
+ENTITY_TYPES = tuple(sorted({MEMBERSHIP, *(t for c in COLLECTIONS for t in c.entity_types)}))
 
 
 @dataclass(frozen=True)
@@ -276,9 +278,27 @@ def _snapshot_page(caller: _Caller, state: dict[str, Any], limit: int) -> SyncPa
     return SyncPage(changes=changes, cursor=cursor, has_more=True, snapshot=True)
 
 
+def _access_changed(caller: _Caller, events: Sequence[Any]) -> bool:
+    """Whether one of ``events`` granted, changed or revoked a membership of the caller: what they may see changed,
+    and old rows of a newly reachable organization have no event after the cursor to bring them."""
+    uid, ids = _uid(caller), []
+    for event in events:
+        if event.entity_type != MEMBERSHIP:
+            continue
+        if uid in ((event.before or {}).get("user"), (event.after or {}).get("user")):
+            return True  # a grant or a revocation (the revoked row is gone: its event still names the user)
+        ids.append(event.entity_id)
+    return bool(ids) and Membership.objects.filter(pk__in=_int_ids(ids), user_id=uid).exists()
+
+
 def _delta_page(caller: _Caller, after: FeedPosition, limit: int) -> SyncPage:
     """The current state of every item the next ``limit`` events touched, once each."""
     page = feed_read(after=after, entity_types=ENTITY_TYPES, limit=limit)
+    if _access_changed(caller, page.events):
+        raise Gone(
+            _("Your access changed; start again without a cursor to get a full snapshot."),
+            code=MobileErrorCode.SYNC_RESYNC_REQUIRED,
+        )
     touched: dict[str, list[str]] = {}
     for event in page.events:
         touched.setdefault(event.entity_type, []).append(event.entity_id)
