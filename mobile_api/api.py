@@ -25,6 +25,7 @@ from .errors import (
     not_found_view,
 )
 from .idempotency import EXEMPT_PREFIXES, HEADER
+from .idempotency import WRITE_METHODS as IDEMPOTENT_METHODS
 from .imports.router import router as imports_router
 from .security import bearer
 from .staffing.router import router as staffing_router
@@ -40,8 +41,11 @@ Brigada's API for the mobile app, the Telegram bot's web parts and integrations.
   409 conflict, 422 validation_error (also for a body that is not a JSON object or a malformed multipart
   upload), 429 throttled (with `Retry-After`). A path that does not exist is a 404 `not_found` and a known path
   with another method a 405 `method_not_allowed` (with `Allow`), in the same envelope.
-* **Idempotency**: POSTs that create things accept an `Idempotency-Key` header; a retry with the same key and body
-  returns the stored response, the same key with another body is a 422 `idempotency_key_reused`.
+* **Idempotency**: every POST, PUT, PATCH and DELETE accepts an `Idempotency-Key` header; a retry with the same key
+  and body returns the stored response, the same key with another body is a 422 `idempotency_key_reused`.
+* **ETags**: every successful GET carries an `ETag`; send it back in `If-None-Match` and get a 304 without a body
+  while nothing changed.
+* **Offline sync**: `GET /sync` gives a full snapshot and then the changes since a cursor (see its description).
 * **Pagination**: list endpoints return `{"items": [...], "next_cursor": "..."}`; pass `cursor` to continue.
 """
 
@@ -53,6 +57,16 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
     "description": "Retry-safe key: the same key and body return the stored response (kept 48 h).",
 }
+
+
+IF_NONE_MATCH_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 1024},
+    "description": "The ETag of the body you hold: 304 without a body when it still holds.",
+}
+WRITE_METHODS = tuple(sorted(m.lower() for m in IDEMPOTENT_METHODS))
 
 
 class BrigadaAPI(NinjaAPI):
@@ -76,14 +90,24 @@ class BrigadaAPI(NinjaAPI):
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for path, operations in schema.get("paths", {}).items():
-            if not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIXES):
+            if not path.startswith(API_PREFIX):
                 continue
-            post = operations.get("post")
-            if post is not None:
-                params = post.setdefault("parameters", [])
+            read = operations.get("get")
+            if read is not None:
+                params = read.setdefault("parameters", [])
+                if not any(p.get("name") == "If-None-Match" for p in params):
+                    params.append(dict(IF_NONE_MATCH_PARAMETER))
+                read.setdefault("responses", {})[304] = {"description": "Not modified: the tag you sent still holds."}
+            if path.startswith(EXEMPT_PREFIXES):
+                continue
+            for method in WRITE_METHODS:
+                write = operations.get(method)
+                if write is None:
+                    continue
+                params = write.setdefault("parameters", [])
                 if not any(p.get("name") == HEADER for p in params):
                     params.append(dict(IDEMPOTENCY_PARAMETER))
-                responses = post.setdefault("responses", {})
+                responses = write.setdefault("responses", {})
                 if 409 in responses or "409" in responses:
                     continue
                 responses[409] = {
@@ -118,6 +142,8 @@ def build_api() -> NinjaAPI:
     api.add_router("/booking", booking_slots_router)
     api.add_router("/booking", booking_router)
     api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
+    api.add_router("", "mobile_api.sync.router.router")  # delta sync (mobile-sync)
+    api.add_router("", "mobile_api.home.router.router")  # the first screen per role (mobile-sync)
     return api
 
 

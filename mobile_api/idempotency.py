@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` for every POST under /api/v1/ (except auth, whose answers hold secrets).
+"""``Idempotency-Key`` for every write (POST, PUT, PATCH, DELETE) under /api/v1/ (except auth, whose answers hold
+secrets). A phone that queued writes offline replays them with their keys: each takes effect once.
 
 One effect, always (decision 0006, which supersedes parts of 0004). The request runs in ONE transaction:
 
@@ -57,6 +58,7 @@ from backend.organizations.selectors import organization_access_check
 from mobile_api.errors import API_PREFIX, envelope
 
 HEADER = "Idempotency-Key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
 EXEMPT_PREFIXES = ("/api/v1/auth/",)
 # How long a retry waits for the first request with its key to commit or roll back before it is told to come back.
@@ -222,9 +224,7 @@ def _insert(scope: str, key: str, request_hash: str) -> IdempotencyRecord | Http
         raise
 
 
-def _claim(
-    scope: str, key: str, request_hash: str, user: AbstractBaseUser | None
-) -> IdempotencyRecord | HttpResponse:
+def _claim(scope: str, key: str, request_hash: str, user: AbstractBaseUser | None) -> IdempotencyRecord | HttpResponse:
     for _attempt in range(3):
         inserted = _insert(scope, key, request_hash)
         if inserted is not None:
@@ -260,7 +260,7 @@ class IdempotencyMiddleware:
         key = request.headers.get(HEADER)
         if (
             key is None
-            or request.method != "POST"
+            or request.method not in WRITE_METHODS
             or not request.path.startswith(API_PREFIX)
             or request.path.startswith(EXEMPT_PREFIXES)
         ):
@@ -293,6 +293,4 @@ class IdempotencyMiddleware:
         except (OperationalError, InterfaceError):
             # The database went away while claiming or storing (the view's own database errors are answered by
             # the API's handlers): the transaction, and any effect in it, is gone, so the client may simply retry.
-            return _error(
-                503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"}
-            )
+            return _error(503, "unavailable", _("Service temporarily unavailable."), headers={"Retry-After": "2"})

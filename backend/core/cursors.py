@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from .events import _jsonable
@@ -102,3 +103,19 @@ def cursor_decode(cursor: str, *, sort: str, value_type: CursorValueType) -> Cur
     except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeError) as exc:
         raise invalid_cursor() from exc
     return Cursor(sort=sort, value=value, id=payload["id"])
+
+
+def keyset_page(
+    qs: QuerySet[Any], *, sort: str, field: str, value_type: CursorValueType, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """One page of ``qs`` in ``(field, pk)`` order after ``cursor``, and the cursor of the next page (None at the
+    end). ``field`` may follow relations (``shift__starts_at``); it must not be NULL for rows of ``qs``."""
+    qs = qs.annotate(_keyset=F(field))
+    if cursor:
+        after = cursor_decode(cursor, sort=sort, value_type=value_type)
+        qs = qs.filter(Q(_keyset__gt=after.value) | Q(_keyset=after.value, pk__gt=after.id))
+    rows = list(qs.order_by("_keyset", "pk")[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], cursor_encode(sort=sort, value=last._keyset, id=last.pk)

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Func
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 
@@ -65,6 +67,24 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
+@deconstructible(path="backend.core.models.CurrentTransactionId")
+class CurrentTransactionId(Func):
+    """The inserting transaction's id on PostgreSQL (``pg_current_xact_id()``, 64-bit, never wraps); NULL elsewhere.
+
+    The sync feed orders events by it so that a reader never skips an event committed out of id order (decision
+    0022). SQLite runs one writer at a time, so there the id order already is the commit order.
+    """
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, *args: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        if connection.vendor == "postgresql":
+            return "(pg_current_xact_id()::text::bigint)", []
+        return "NULL", []
+
+
 class Event(models.Model):
     """One business change: who, when, what, before and after.
 
@@ -87,12 +107,15 @@ class Event(models.Model):
     after = models.JSONField(null=True, blank=True)
     batch_id = models.UUIDField(null=True, blank=True, db_index=True)
     note = models.CharField(max_length=255, blank=True, default="")
+    # Set by the database from the inserting transaction (PostgreSQL); see CurrentTransactionId.
+    xid = models.BigIntegerField(null=True, blank=True, editable=False, db_default=CurrentTransactionId())
 
     class Meta:
         ordering = ("-occurred_at", "-id")
         indexes = [
             models.Index(fields=["entity_type", "entity_id", "occurred_at"], name="event_entity_idx"),
             models.Index(fields=["organization", "occurred_at"], name="event_org_idx"),
+            models.Index(fields=["xid", "id"], name="event_feed_idx"),
         ]
 
     def __str__(self) -> str:

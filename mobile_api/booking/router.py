@@ -11,6 +11,7 @@ from ninja import Query, Router, Status
 from backend.booking import appointment_selectors as selectors
 from backend.booking.models import Appointment, AppointmentStatus
 from backend.booking.services import appointments as services
+from mobile_api.conflicts import conflict_shows_current
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
@@ -88,6 +89,14 @@ def _answer(user: Any, appointment: Appointment) -> AppointmentOut:
     return appointment_out(selectors.appointment_get(user=user, appointment_id=appointment.pk))
 
 
+def _appointment_now(user: Any, appointment_id: int) -> dict[str, Any]:
+    """The visit as ``GET /appointments/{id}`` shows it now: the ``current`` of a 409 (mobile_api.conflicts)."""
+    return appointment_out(selectors.appointment_get(user=user, appointment_id=appointment_id)).model_dump(mode="json")
+
+
+appointment_conflict = conflict_shows_current(_appointment_now, id_param="appointment_id")
+
+
 @router.post(
     "/appointments",
     response={201: AppointmentOut, **WRITE},
@@ -145,6 +154,7 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> Appointment
     description="Its time is free again at once. A customer cancels up to the organization's cutoff before the "
     "start (409 `cutoff_passed` after it); 409 `invalid_transition` for a visit that is no longer open.",
 )
+@appointment_conflict
 def appointment_cancel(request: HttpRequest, appointment_id: int, payload: CancelIn) -> AppointmentOut:
     user = _user(request)
     appointment = services.appointment_cancel(user=user, appointment_id=appointment_id, reason=payload.reason)
@@ -158,6 +168,7 @@ def appointment_cancel(request: HttpRequest, appointment_id: int, payload: Cance
     description="The same services, by the rules of a new booking. " + SLOT_TAKEN_DOC + "A customer moves a visit "
     "up to the cutoff before its current start (409 `cutoff_passed`); 422 `group_reschedule` for a class.",
 )
+@appointment_conflict
 def appointment_reschedule(request: HttpRequest, appointment_id: int, payload: RescheduleIn) -> AppointmentOut:
     user = _user(request)
     appointment = services.appointment_reschedule(
@@ -174,6 +185,7 @@ def _status_route(status: str, path: str, summary: str, description: str) -> Non
         description=description + " 409 `invalid_transition` for a step the flow does not have.",
         operation_id=f"booking_appointment_{path}",
     )
+    @appointment_conflict
     def appointment_status(request: HttpRequest, appointment_id: int) -> AppointmentOut:
         user = _user(request)
         appointment = services.appointment_status_set(user=user, appointment_id=appointment_id, status=status)

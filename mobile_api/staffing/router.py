@@ -4,6 +4,7 @@ every write a service. Attendance, earnings, rating and the live board have thei
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,11 +12,13 @@ from django.utils import timezone
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
+from backend.core.cursors import keyset_page
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_for_action
 from backend.staffing import selectors
 from backend.staffing.models import CorporateClient, Offer, Order, Site, SolverRun, Worker
 from backend.staffing.services import confirmations, dispatch, offers, orders, pool
+from mobile_api.conflicts import conflict_shows_current
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
 from .schemas import (
@@ -31,6 +34,7 @@ from .schemas import (
     OfferDeclineIn,
     OfferListOut,
     OfferOut,
+    OfferPageQuery,
     OfferStatusQuery,
     OrderCancelIn,
     OrderCardOut,
@@ -122,6 +126,14 @@ def offer_out(o: Offer) -> OfferOut:
 
 def _offer_card(offer_id: int) -> OfferOut:
     return offer_out(Offer.objects.select_related("shift__order__site").get(pk=offer_id))
+
+
+def _offer_now(user: Any, offer_id: int) -> dict[str, Any]:
+    """The caller's offer as ``GET /offers`` shows it now: the ``current`` of a 409 (mobile_api.conflicts)."""
+    return _offer_card(selectors.offer_of_worker(user=user, offer_id=offer_id).pk).model_dump(mode="json")
+
+
+offer_conflict = conflict_shows_current(_offer_now, id_param="offer_id")
 
 
 def client_out(c: CorporateClient) -> CorporateClientOut:
@@ -263,8 +275,16 @@ def availability_delete(request: HttpRequest, availability_id: int) -> Status[No
     description="Call-ups made to me, soonest shift first (standby places I was offered before included).",
 )
 def offer_list(request: HttpRequest, query: Query[OfferStatusQuery]) -> OfferListOut:
-    rows = selectors.offers_of_worker(user=_user(request), status=query.status)[:200]
-    return OfferListOut(items=[offer_out(o) for o in rows])
+    rows, next_cursor = _shift_order_page(
+        selectors.offers_of_worker(user=_user(request), status=query.status), "offers", query
+    )
+    return OfferListOut(items=[offer_out(o) for o in rows], next_cursor=next_cursor)
+
+
+def _shift_order_page(qs: Any, sort: str, query: OfferPageQuery) -> tuple[list[Offer], str | None]:
+    return keyset_page(
+        qs, sort=sort, field="shift__starts_at", value_type=dt.datetime, cursor=query.cursor, limit=query.limit
+    )
 
 
 @router.post(
@@ -275,6 +295,7 @@ def offer_list(request: HttpRequest, query: Query[OfferStatusQuery]) -> OfferLis
     "went a moment earlier: you stay on standby and are offered first if one frees up. 409 `offer_expired`, "
     "`offer_not_open`, `shift_started`, `overlapping_shift` otherwise. Accepting twice is harmless.",
 )
+@offer_conflict
 def offer_accept(request: HttpRequest, offer_id: int) -> OfferOut:
     offer = offers.offer_accept(user=_user(request), offer_id=offer_id)
     return _offer_card(offer.pk)
@@ -286,6 +307,7 @@ def offer_accept(request: HttpRequest, offer_id: int) -> OfferOut:
     summary="Decline an offer (or give back a place)",
     description="The next worker on standby is offered the place.",
 )
+@offer_conflict
 def offer_decline(request: HttpRequest, offer_id: int, payload: OfferDeclineIn) -> OfferOut:
     offer = offers.offer_decline(user=_user(request), offer_id=offer_id, reason=payload.reason)
     return _offer_card(offer.pk)
@@ -298,15 +320,16 @@ def offer_decline(request: HttpRequest, offer_id: int, payload: OfferDeclineIn) 
     description="Unconfirmed places are released at the cut-off and go to someone else (409 "
     "`confirmation_closed` after that).",
 )
+@offer_conflict
 def offer_confirm(request: HttpRequest, offer_id: int) -> OfferOut:
     offer = confirmations.offer_confirm(user=_user(request), offer_id=offer_id)
     return _offer_card(offer.pk)
 
 
 @router.get("/shifts", response={200: OfferListOut, **READ}, summary="My shifts (places I hold or held)")
-def shift_list(request: HttpRequest) -> OfferListOut:
-    rows = selectors.shifts_of_worker(user=_user(request))[:200]
-    return OfferListOut(items=[offer_out(o) for o in rows])
+def shift_list(request: HttpRequest, query: Query[OfferPageQuery]) -> OfferListOut:
+    rows, next_cursor = _shift_order_page(selectors.shifts_of_worker(user=_user(request)), "shifts", query)
+    return OfferListOut(items=[offer_out(o) for o in rows], next_cursor=next_cursor)
 
 
 # --- dispatchers: the pool -----------------------------------------------------------------------------------

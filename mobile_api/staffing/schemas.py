@@ -134,9 +134,15 @@ class OfferOut(Schema):
 
 class OfferListOut(Schema):
     items: list[OfferOut]
+    next_cursor: str | None = None
 
 
-class OfferStatusQuery(Schema):
+class OfferPageQuery(Schema):
+    cursor: Text | None = Field(None, max_length=2048, description="`next_cursor` of the previous page.")
+    limit: int = Field(200, ge=1, le=200)
+
+
+class OfferStatusQuery(OfferPageQuery):
     status: str | None = Field(None, max_length=16)
 
 

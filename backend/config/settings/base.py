@@ -7,6 +7,7 @@ the in-memory channel layer and the database-backed task queue. ``DATABASE_URL``
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "backend.demo",
     "backend.warehouse",
     "bots",
+    "backend.mobile",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mobile_api.idempotency.IdempotencyMiddleware",
+    "mobile_api.etag.ApiETagMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
@@ -306,3 +309,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# Delta sync (decision 0022): a cursor is served this long after it was issued; an older one is a 410 and the app
+# takes a fresh snapshot.
+BRIGADA_SYNC_RETENTION = datetime.timedelta(days=int(os.environ.get("BRIGADA_SYNC_RETENTION_DAYS", "30")))

@@ -1,0 +1,1 @@
+"""Tests of the phone-facing compositions: home screen, delta sync, ETags."""
