@@ -118,6 +118,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/booking", booking_slots_router)
     api.add_router("/booking", booking_router)
     api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
+    api.add_router("/devices", "mobile_api.devices.router.router")  # push registration (mobile-contract)
     return api
 
 
