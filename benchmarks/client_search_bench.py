@@ -47,12 +47,12 @@ def plate(rng: random.Random) -> str:
 
 
 def seed(org: Any, other: Any, n: int, rng: random.Random) -> tuple[list[str], list[str], list[str]]:
-    from backend.crm.cleaning import client_derived_refresh
-    from backend.crm.models import Client, Vehicle
-
     import importlib
 
     from django.db import connection
+
+    from backend.crm.cleaning import client_derived_refresh
+    from backend.crm.models import Client, Vehicle
 
     migration = importlib.import_module("backend.crm.migrations.0005_search_trigram_indexes")
     phones: set[str] = set()
@@ -108,7 +108,7 @@ def make_queries(names: list[str], phones: list[str], plates: list[str], k: int,
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def measure(user: Any, org_id: int, queries: list[tuple[str, str]]) -> dict[str, list[float]]:
