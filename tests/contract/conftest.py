@@ -96,6 +96,12 @@ def _database_copy(tmp: Path) -> tuple[dict[str, str], str | None]:
     clone = f"{source}_contract_{uuid.uuid4().hex[:6]}"
     connections.close_all()  # a template must have no other sessions
     with connection._nodb_cursor() as cursor:
+        # Connections earlier tests left open in worker threads (channels' database_sync_to_async pool) would block
+        # the copy; they belong to this test process and reconnect on their next use (conn_health_checks).
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [source],
+        )
         cursor.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{source}"')
     s = connection.settings_dict
     url = f"postgres://{s['USER']}:{s.get('PASSWORD') or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{clone}"
@@ -120,6 +126,7 @@ def _wait_ready(base_url: str, processes: list[subprocess.Popen[bytes]], logs: l
 @pytest.fixture(scope="module")
 def live(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("contract")
+    t0 = time.monotonic()
     with django_db_blocker.unblock():
         db_env, clone = _database_copy(tmp)
     env = {
@@ -144,6 +151,7 @@ def live(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.
     )
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     world = json.loads(seeded.stdout.strip().splitlines()[-1])
+    t_seeded = time.monotonic()
     port = free_port()
     server_env = {**env, "DJANGO_SETTINGS_MODULE": "backend.config.settings.base"}
     logs = [tmp / "daphne.log", tmp / "worker.log"]
@@ -161,6 +169,9 @@ def live(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.
         # The client is generated from the document this server publishes, not from a file in the repository.
         module_path = tmp / "brigada_client.py"
         module_path.write_text(generate(httpx.get(f"{base_url}/api/v1/openapi.json", timeout=60).json()))
+        t_ready = time.monotonic()
+        print(f"contract stack: database copied and seeded in {t_seeded - t0:.1f} s, server up and client "
+              f"generated in {t_ready - t_seeded:.1f} s", file=sys.stderr)
         spec = importlib.util.spec_from_file_location("brigada_client", module_path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -172,7 +183,7 @@ def live(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.
             process.terminate()
         for process in processes:
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
         if clone is not None:
