@@ -44,7 +44,8 @@ def test_every_operation_has_a_method(schema: dict[str, Any], module: ModuleType
 def test_bodies_are_typed_dicts_with_required_keys(module: ModuleType) -> None:
     register = module.DeviceRegisterIn
     # Postponed annotations (classes refer to each other in any order): what a type checker reads.
-    assert register.__annotations__ == {
+    annotations = {k: getattr(v, "__forward_arg__", v) for k, v in register.__annotations__.items()}
+    assert annotations == {
         "app_version": "str",
         "language": "Language | None",
         "platform": "Required[Platform]",
