@@ -140,6 +140,7 @@ def explain(user: Any, org_id: int, queries: list[tuple[str, str]]) -> None:
         if kind in seen:
             continue
         seen.add(kind)
+        connection.queries_log.clear()  # a full log (9,000 entries) would make the capture come back empty
         with CaptureQueriesContext(connection) as captured:
             client_search(user=user, q=q, organization_id=org_id)
         for query in captured.captured_queries:
@@ -160,6 +161,7 @@ def db_times(user: Any, org_id: int, queries: list[tuple[str, str]]) -> dict[str
 
     times: dict[str, list[float]] = {}
     for kind, q in queries:
+        connection.queries_log.clear()  # a full log (9,000 entries) would make the capture come back empty
         with CaptureQueriesContext(connection) as captured:
             client_search(user=user, q=q, organization_id=org_id)
         total = 0.0
