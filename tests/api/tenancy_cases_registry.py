@@ -244,5 +244,5 @@ register(
 )
 # --- Booking (issue 8): its own module ---------------------------------------------------------------------
 import tests.api.tenancy_cases_booking  # noqa: E402, F401
-import tests.api.tenancy_cases_mobile_contract  # noqa: E402, F401  (staff client search)
+import tests.api.tenancy_cases_mobile_contract as _search_cases  # noqa: E402, F401  (staff client search)
 from tests.api import tenancy_cases_staffing  # noqa: E402,F401  (registers the staffing routes)
