@@ -1,4 +1,4 @@
-"""The contract suite's fixture: the live ASGI stack (tests/live_asgi.py), the suite's world seeded into its
+"""The contract suite's fixture: the live stack (tests/contract/live_stack.py), the suite's world seeded into its
 database, and a client generated from the OpenAPI document the running server publishes (ADR 0024)."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from tests.contract.gen_client import generate
-from tests.live_asgi import AsgiLiveServer, asgi_live_server  # noqa: F401  (the fixture)
+from tests.contract.live_stack import LiveStack, live_stack  # noqa: F401  (the fixture)
 
 
 @dataclass
 class Live:
-    server: AsgiLiveServer
+    server: LiveStack
     api: ModuleType  # the generated client module
     world: dict[str, Any]
 
@@ -48,16 +48,16 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live(asgi_live_server: AsgiLiveServer) -> Iterator[Live]:  # noqa: F811
+def live(live_stack: LiveStack) -> Iterator[Live]:  # noqa: F811
     t0 = time.monotonic()
-    world = json.loads(asgi_live_server.run_module("tests.contract.seed").strip().splitlines()[-1])
-    document = httpx.get(f"{asgi_live_server.url}/api/v1/openapi.json", timeout=60).json()
+    world = json.loads(live_stack.run_module("tests.contract.seed").strip().splitlines()[-1])
+    document = httpx.get(f"{live_stack.url}/api/v1/openapi.json", timeout=60).json()
     # The client is generated from the document this server publishes, not from a file in the repository.
-    path = asgi_live_server.tmp / "brigada_client.py"
+    path = live_stack.tmp / "brigada_client.py"
     path.write_text(generate(document), encoding="utf-8")
     spec = importlib.util.spec_from_file_location("brigada_client", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     print(f"contract: world seeded and client generated in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-    yield Live(server=asgi_live_server, api=module, world=world)
+    yield Live(server=live_stack, api=module, world=world)

@@ -1,11 +1,11 @@
 """A live ASGI stack for tests that need a real server: daphne (HTTP + WebSockets) and the task worker as
 subprocesses on 127.0.0.1, on a free port, against a copy of the session's migrated test database.
 
-    from tests.live_asgi import asgi_live_server  # noqa: F401  (in a conftest: the fixture)
+    from tests.contract.live_stack import live_stack  # noqa: F401  (in a conftest: the fixture)
 
-    def test_something(asgi_live_server):
-        asgi_live_server.run_module("tests.contract.seed")   # seed in the server's database, JSON on stdout
-        httpx.get(asgi_live_server.url + "/healthz")
+    def test_something(live_stack):
+        live_stack.run_module("tests.contract.seed")   # seed in the server's database, JSON on stdout
+        httpx.get(live_stack.url + "/healthz")
 
 The database: on SQLite the session's (in-memory) test database is copied into a file with SQLite's backup API;
 on PostgreSQL it is cloned with ``CREATE DATABASE ... TEMPLATE`` (about a second, no migrations re-run) and dropped
@@ -38,7 +38,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 
 
@@ -49,7 +49,7 @@ def free_port() -> int:
 
 
 @dataclass
-class AsgiLiveServer:
+class LiveStack:
     url: str  # "http://127.0.0.1:PORT"
     ws_url: str  # "ws://127.0.0.1:PORT"
     tmp: Path
@@ -142,7 +142,7 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[P
 
 
 @contextmanager
-def asgi_live_stack(tmp: Path, django_db_blocker: Any, **extra_env: str) -> Iterator[AsgiLiveServer]:
+def live_stack_running(tmp: Path, django_db_blocker: Any, **extra_env: str) -> Iterator[LiveStack]:
     """Start the stack in ``tmp``; stop it (and drop the PostgreSQL clone) on exit."""
     with django_db_blocker.unblock():
         db_env, clone = _database_copy(tmp)
@@ -177,7 +177,7 @@ def asgi_live_stack(tmp: Path, django_db_blocker: Any, **extra_env: str) -> Iter
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, processes, logs)
-        yield AsgiLiveServer(url=url, ws_url=f"ws://127.0.0.1:{port}", tmp=tmp, env=env,
+        yield LiveStack(url=url, ws_url=f"ws://127.0.0.1:{port}", tmp=tmp, env=env,
                              redis=bool(settings.REDIS_URL), processes=processes)
     finally:
         for process in processes:
@@ -193,9 +193,9 @@ def asgi_live_stack(tmp: Path, django_db_blocker: Any, **extra_env: str) -> Iter
 
 
 @pytest.fixture(scope="module")
-def asgi_live_server(
+def live_stack(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AsgiLiveServer]:
+) -> Iterator[LiveStack]:
     """The live stack for one test module (starting it costs seconds: share it across the module's tests)."""
-    with asgi_live_stack(tmp_path_factory.mktemp("asgi-live"), django_db_blocker) as server:
+    with live_stack_running(tmp_path_factory.mktemp("live-stack"), django_db_blocker) as server:
         yield server
