@@ -144,6 +144,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/booking", "mobile_api.booking_comms.router.router")  # waiting list, reviews, mailings (b-comms)
     api.add_router("", "mobile_api.sync.router.router")  # delta sync (mobile-sync)
     api.add_router("", "mobile_api.home.router.router")  # the first screen per role (mobile-sync)
+    api.add_router("/devices", "mobile_api.devices.router.router")  # push registration (mobile-contract)
     return api
 
 

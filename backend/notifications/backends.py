@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -422,6 +423,16 @@ def _build(name: str, known: dict[str, type]) -> MessageBackend:
     return import_string(name)()  # type: ignore[no-any-return]  # a dotted path to a custom backend
 
 
+# Channels other apps deliver (``push`` from backend.devices), registered from their AppConfig.ready(): the outbox
+# imports none of them.
+CHANNEL_BACKENDS: dict[str, Callable[[], MessageBackend]] = {}
+
+
+def channel_backend_register(channel: str, factory: Callable[[], MessageBackend]) -> None:
+    """Plug a backend factory in for ``channel`` (called once per message, like the built-in channels)."""
+    CHANNEL_BACKENDS[channel] = factory
+
+
 def backend_for(channel: str) -> MessageBackend:
     """The configured backend for a channel (``SMS_BACKEND``, ``TELEGRAM_BACKEND``, Django's mail)."""
     if channel == Channel.SMS:
@@ -430,4 +441,6 @@ def backend_for(channel: str) -> MessageBackend:
         return _build(getattr(settings, "TELEGRAM_BACKEND", "api"), TELEGRAM_BACKENDS)
     if channel == Channel.EMAIL:
         return EmailBackend()
+    if channel in CHANNEL_BACKENDS:
+        return CHANNEL_BACKENDS[channel]()
     raise PermanentFailure(f"unknown channel {channel!r}")

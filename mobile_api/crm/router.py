@@ -11,6 +11,7 @@ from ninja import Query, Router, Status
 from backend.core.models import Event
 from backend.crm import selectors, services
 from backend.crm.models import CONSENT_KINDS, Client, ClientGroup, ClientSource, Vehicle
+from backend.crm.search import client_search
 from backend.imports.services import clients_export
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_day_range, organization_for_action
@@ -25,6 +26,9 @@ from .schemas import (
     ClientListQuery,
     ClientOut,
     ClientPatchIn,
+    ClientSearchHitOut,
+    ClientSearchOut,
+    ClientSearchQuery,
     ConsentOut,
     ConsentsOut,
     CountsOut,
@@ -169,6 +173,31 @@ def client_list(request: HttpRequest, query: Query[ClientListQuery]) -> ClientLi
         limit=query.limit,
     )
     return ClientListOut(items=[ClientOut(**client_out(c)) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/clients/search",
+    response={200: ClientSearchOut, **READ},
+    summary="Find a client (staff type-ahead)",
+    description="One box: a name (any words, Cyrillic or Latin), phone digits in any format or a car plate "
+    "fragment (any case, spaces and dashes ignored). Clients of the organizations where the caller may view "
+    "clients, deleted ones left out; at most `limit` hits, best kind of match first, no cursor.",
+)
+def client_search_view(request: HttpRequest, query: Query[ClientSearchQuery]) -> ClientSearchOut:
+    hits = client_search(user=_user(request), q=query.q, organization_id=query.organization_id, limit=query.limit)
+    return ClientSearchOut(
+        items=[
+            ClientSearchHitOut(
+                id=h.client.pk,
+                organization_id=h.client.organization_id,
+                full_name=h.client.full_name,
+                phone=h.client.phone,
+                plates=h.plates,
+                matched=h.matched,  # type: ignore[arg-type]
+            )
+            for h in hits
+        ]
+    )
 
 
 @router.get(

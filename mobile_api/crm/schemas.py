@@ -266,3 +266,25 @@ class CountsOut(Schema):
 class ExportQuery(Schema):
     organization_id: int | None = Field(None, ge=1, le=MAX_ID)
     format: Literal["csv", "xlsx"] = "csv"
+
+
+# --- staff type-ahead -----------------------------------------------------------------------------------------
+
+
+class ClientSearchQuery(Schema):
+    organization_id: int | None = Field(None, ge=1, le=MAX_ID)
+    q: Text = Field(..., min_length=1, max_length=100, description="A name, phone digits in any format or a plate.")
+    limit: int = Field(20, ge=1, le=50)
+
+
+class ClientSearchHitOut(Schema):
+    id: int
+    organization_id: int
+    full_name: str
+    phone: str
+    plates: list[str]
+    matched: list[Literal["name", "phone", "plate"]]
+
+
+class ClientSearchOut(Schema):
+    items: list[ClientSearchHitOut]

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "backend.warehouse",
     "bots",
     "backend.mobile",
+    "backend.devices",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,12 @@ SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.log"))
 SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
 SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 TELEGRAM_BACKEND = os.environ.get("TELEGRAM_BACKEND", "api")  # "api" (Bot API over HTTP) or "memory"
+# Push notifications (backend.devices.push): "file" (JSON lines, the default), "http" (an FCM/APNs-shaped
+# provider at PUSH_HTTP_URL with a bearer key), "memory" (tests) or a dotted path.
+PUSH_BACKEND = os.environ.get("PUSH_BACKEND", "file")
+PUSH_FILE_PATH = os.environ.get("PUSH_FILE_PATH", str(VAR_DIR / "push.log"))
+PUSH_HTTP_URL = os.environ.get("PUSH_HTTP_URL", "")
+PUSH_HTTP_KEY = os.environ.get("PUSH_HTTP_KEY", "")
 
 # Staffing, the shift itself: the half-life of a past call's weight in the reliability score (days), and how early
 # before a shift its workers may check in (minutes). The check-in radius is per site (Site.check_in_radius_m).
