@@ -243,7 +243,7 @@ register(
     ),
 )
 # --- Booking (issue 8): its own module ---------------------------------------------------------------------
-import tests.api.tenancy_cases_booking  # noqa: E402, F401
-from tests.api import tenancy_cases_mobile  # noqa: E402,F401  (home and sync: mobile-sync)
-import tests.api.tenancy_cases_mobile_contract as _search_cases  # noqa: E402, F401  (staff client search)
-from tests.api import tenancy_cases_staffing  # noqa: E402,F401  (registers the staffing routes)
+import tests.api.tenancy_cases_booking  # noqa: E402
+import tests.api.tenancy_cases_mobile  # noqa: E402  (home and sync)
+import tests.api.tenancy_cases_mobile_contract  # noqa: E402  (staff client search, devices)
+import tests.api.tenancy_cases_staffing  # noqa: E402, F401  (the staffing routes)
