@@ -410,5 +410,10 @@ def write_notebook_world(
     )
     extra = generate_schedule_and_reviews(visits, seed=seed)
     return write_warehouse(
-        folder, visits=visits, clients=clients, services=generate_services(size.services, seed=seed), **staffing, **extra
+        folder,
+        visits=visits,
+        clients=clients,
+        services=generate_services(size.services, seed=seed),
+        **staffing,
+        **extra,
     )

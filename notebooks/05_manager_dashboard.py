@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,7 +20,7 @@
 
 # %%
 from analytics import plots, reports
-from analytics.kpis import review_scores, revenue_by, staff_load
+from analytics.kpis import revenue_by, review_scores, staff_load
 
 con = reports.open_warehouse()
 visits = con.table("visits")
