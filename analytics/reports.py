@@ -1,7 +1,8 @@
 """One call per notebook cell: the report notebooks hold no logic, so what takes more than one library call lives here.
 
 * :func:`warehouse_path` / :func:`open_warehouse` — the warehouse folder from ``BRIGADA_WAREHOUSE`` (CI points it
-  at a small export), else ``notebooks/warehouse`` (what ``make export-warehouse`` writes);
+  at a small export), else ``notebooks/warehouse`` (what ``make export-warehouse`` writes); :func:`business_visits`
+  — the visits of one business (the largest by default);
 * :func:`model_check` — fit a purchase-count model on a calibration window and return the two standard BTYD
   diagnostics (calibration fit, holdout fit) over the holdout that follows;
 * :func:`clv_report` — summary, model fit and discounted CLV in one call;
@@ -54,6 +55,23 @@ def open_warehouse(folder: str | Path | None = None) -> duckdb.DuckDBPyConnectio
             f"no warehouse in {root}: run `make export-warehouse` (or set {WAREHOUSE_ENV} to an exported folder)"
         )
     return connect(root)
+
+
+def business_visits(
+    con: duckdb.DuckDBPyConnection, organization_id: int | None = None
+) -> duckdb.DuckDBPyRelation:
+    """The ``visits`` of one business: ``organization_id``, or by default the one with the most visits.
+
+    A warehouse exported from a network holds several businesses (a salon, a car service), often in different
+    currencies; the library never mixes them, so a notebook looks at one at a time.
+    """
+    visits = con.table("visits")
+    if organization_id is None:
+        rows = visits.aggregate("organization_id, count(*) AS n").order("n DESC, organization_id").limit(1).fetchall()
+        if not rows:
+            raise ValueError("the warehouse has no visits")
+        organization_id = int(rows[0][0])
+    return visits.filter(f"organization_id = {int(organization_id)}")
 
 
 def _fit(model: Model, summary: pl.DataFrame) -> BGNBDFit | ParetoNBDFit:
@@ -153,7 +171,7 @@ def headline(
     as_of: dt.date | None = None,
     tz: str = "UTC",
 ) -> pl.DataFrame:
-    """The last ``days`` (ending on ``as_of``, default the last visit's day) against the ``days`` before.
+    """The last ``days`` (ending on ``as_of``, default the last completed visit's day) against the ``days`` before.
 
     Rows (metric, current, previous, change): revenue, completed visits, average check, active clients, new
     clients (first completed visit ever in the window), no-show rate of visits (no-shows ÷ completed and
@@ -163,7 +181,8 @@ def headline(
     from analytics.staffing import fill_rate
 
     v = to_polars(visits).with_columns(pl.col("started_at").dt.convert_time_zone(tz).dt.date().alias("_day"))
-    end = as_of or _last_day(v, tz)
+    # Future bookings are in the export too: the window ends on the last completed visit's day.
+    end = as_of or _last_day(v.filter(pl.col("status") == PURCHASE_STATUS), tz)
     windows = {
         "current": (end - dt.timedelta(days=days - 1), end),
         "previous": (end - dt.timedelta(days=2 * days - 1), end - dt.timedelta(days=days)),
@@ -212,6 +231,7 @@ __all__ = [
     "DEFAULT_WAREHOUSE",
     "WAREHOUSE_ENV",
     "ModelCheck",
+    "business_visits",
     "clv_report",
     "headline",
     "model_check",

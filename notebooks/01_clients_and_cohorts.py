@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -22,7 +24,7 @@ from analytics import cohort_retention, plots, reports
 from analytics.kpis import client_flow, source_effectiveness
 
 con = reports.open_warehouse()
-visits = con.table("visits")
+visits = reports.business_visits(con)  # the business with the most visits; organization_id=... for another
 
 # %% [markdown]
 # New, returning and lost clients per month (lost: 90 days without a visit).

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -21,7 +23,7 @@
 from analytics import abc_analysis, abc_xyz, plots, reports
 
 con = reports.open_warehouse()
-visits = con.table("visits")
+visits = reports.business_visits(con)  # the business with the most visits; organization_id=... for another
 
 # %%
 services = abc_analysis(visits, by="service")

@@ -25,7 +25,7 @@ from analytics.cohorts import default_as_of
 from analytics.rfm import segment_summary
 
 con = reports.open_warehouse()
-visits = con.table("visits")
+visits = reports.business_visits(con)  # the business with the most visits; organization_id=... for another
 
 # %% [markdown]
 # Who will not come back in the next 13 weeks, and which rule said so (with its back-test beside the

@@ -23,7 +23,7 @@ from analytics import plots, reports
 from analytics.kpis import revenue_by, review_scores, staff_load
 
 con = reports.open_warehouse()
-visits = con.table("visits")
+visits = reports.business_visits(con)  # the business with the most visits; organization_id=... for another
 
 # %%
 reports.headline(visits, con.table("shifts"), con.table("offers"), con.table("attendance"), days=30)

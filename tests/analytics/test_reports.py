@@ -158,3 +158,20 @@ def test_trend_plot_draws_one_line():
     frame = pl.DataFrame({"period": [dt.date(2024, m, 1) for m in (1, 2, 3)], "revenue": [1.0, 3.0, 2.0]})
     fig = plots.trend(frame, y="revenue")
     assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 3.0, 2.0]
+
+
+def test_business_visits_picks_the_business_with_the_most_visits_or_the_one_asked(tmp_path):
+    rows = [visit(1, "2024-01-05T10:00"), visit(2, "2024-01-06T10:00"), visit(3, "2024-01-07T10:00")]
+    frame = visits_frame(rows).with_columns(organization_id=pl.Series([7, 9, 9], dtype=pl.Int64))
+    frame.write_parquet(tmp_path / "visits.parquet")
+    con = connect(tmp_path)
+
+    assert sorted(r[0] for r in reports.business_visits(con).select("client_id").fetchall()) == [2, 3]
+    assert reports.business_visits(con, organization_id=7).select("client_id").fetchall() == [(1,)]
+    assert reports.business_visits(con, organization_id=8).fetchall() == []
+
+
+def test_headline_window_ends_on_the_last_completed_visit_not_on_future_bookings():
+    rows = [visit(1, "2024-04-30T10:00", 100), visit(2, "2024-06-15T10:00", 80, status="booked")]
+    out = reports.headline(visits_frame(rows), days=30)
+    assert out.filter(pl.col("metric") == "revenue")["current"].item() == 100.0
