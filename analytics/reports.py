@@ -69,7 +69,10 @@ def business_visits(
     if organization_id is None:
         rows = visits.aggregate("organization_id, count(*) AS n").order("n DESC, organization_id").limit(1).fetchall()
         if not rows:
-            raise ValueError("the warehouse has no visits")
+            raise ValueError(
+                "the warehouse has no visits: seed the demo (`make demo` or `manage.py seed_demo`) and export again, "
+                "or write a synthetic one with analytics.synthetic.write_notebook_world(folder)"
+            )
         organization_id = int(rows[0][0])
     return visits.filter(f"organization_id = {int(organization_id)}")
 

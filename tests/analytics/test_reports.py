@@ -175,3 +175,9 @@ def test_headline_window_ends_on_the_last_completed_visit_not_on_future_bookings
     rows = [visit(1, "2024-04-30T10:00", 100), visit(2, "2024-06-15T10:00", 80, status="booked")]
     out = reports.headline(visits_frame(rows), days=30)
     assert out.filter(pl.col("metric") == "revenue")["current"].item() == 100.0
+
+
+def test_business_visits_on_an_empty_export_says_what_to_do(tmp_path):
+    visits_frame([]).write_parquet(tmp_path / "visits.parquet")
+    with pytest.raises(ValueError, match="seed the demo"):
+        reports.business_visits(connect(tmp_path))
