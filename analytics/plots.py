@@ -168,17 +168,20 @@ def solver_frontier(points: pl.DataFrame, *, title: str = "") -> Figure:
     """Fully staffed share vs wasted people per 100 requested, one line per plan kind (from
     :func:`analytics.frontier.solver_vs_flat`): the solver's sweep against the flat rule's."""
     fig, ax = _pyplot().subplots(figsize=(7, 4.5))
-    styles = {"solver": ("tab:green", "o", "cost ratio"), "flat": ("tab:red", "s", "r")}
+    styles = {
+        "solver": ("tab:green", "o", "solver (cost of an empty place ÷ an idle worker)", (-6, 6)),
+        "flat": ("tab:red", "s", "flat rule (calls = r × headcount)", (4, -10)),
+    }
     for plan, part in points.partition_by("plan", as_dict=True).items():
         part = part.sort("wasted_per_100")
-        color, marker, label = styles.get(str(plan[0]), ("tab:grey", "x", ""))
-        ax.plot(part["wasted_per_100"], part["fully_staffed"], marker=marker, color=color, label=str(plan[0]))
+        color, marker, label, offset = styles.get(str(plan[0]), ("tab:grey", "x", str(plan[0]), (4, -10)))
+        ax.plot(part["wasted_per_100"], part["fully_staffed"], marker=marker, color=color, label=label)
         for p, x, y in part.select("parameter", "wasted_per_100", "fully_staffed").iter_rows():
-            ax.annotate(f"{label} {p:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            ax.annotate(f"{p:g}", (x, y), textcoords="offset points", xytext=offset, fontsize=7, color=color)
     ax.set_xlabel("people who came and were not needed, per 100 requested")
     ax.set_ylabel("share of shifts fully staffed")
     ax.set_ylim(0, 1.02)
-    ax.legend(title="plan")
+    ax.legend(loc="lower right")
     ax.set_title(title or "Solver frontier vs the flat call-up rule")
     fig.tight_layout()
     return fig
