@@ -59,8 +59,9 @@ export-warehouse: setup
 	@$(BIN)/python manage.py migrate --noinput -v 0
 	@$(BIN)/python manage.py export_analytics --out notebooks/warehouse
 
+# JupyterLab prints its URL with a login token; it refuses to run as root without --allow-root (containers).
 notebooks: setup export-warehouse
-	@$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=$(HOST)
+	@$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=$(HOST) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) var build dist .mypy_cache .ruff_cache

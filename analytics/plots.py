@@ -162,3 +162,39 @@ def holdout_fit(table: pl.DataFrame, *, title: str = "") -> Figure:
     ax.set_title(title or "Holdout: actual vs predicted purchases")
     fig.tight_layout()
     return fig
+
+
+def solver_frontier(points: pl.DataFrame, *, title: str = "") -> Figure:
+    """Fully staffed share vs wasted people per 100 requested, one line per plan kind (from
+    :func:`analytics.frontier.solver_vs_flat`): the solver's sweep against the flat rule's."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    styles = {
+        "solver": ("tab:green", "o", "solver (cost of an empty place ÷ an idle worker)", (-6, 6)),
+        "flat": ("tab:red", "s", "flat rule (calls = r × headcount)", (4, -10)),
+    }
+    for plan, part in points.partition_by("plan", as_dict=True).items():
+        part = part.sort("wasted_per_100")
+        color, marker, label, offset = styles.get(str(plan[0]), ("tab:grey", "x", str(plan[0]), (4, -10)))
+        ax.plot(part["wasted_per_100"], part["fully_staffed"], marker=marker, color=color, label=label)
+        for p, x, y in part.select("parameter", "wasted_per_100", "fully_staffed").iter_rows():
+            ax.annotate(f"{p:g}", (x, y), textcoords="offset points", xytext=offset, fontsize=7, color=color)
+    ax.set_xlabel("people who came and were not needed, per 100 requested")
+    ax.set_ylabel("share of shifts fully staffed")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower right")
+    ax.set_title(title or "Solver frontier vs the flat call-up rule")
+    fig.tight_layout()
+    return fig
+
+
+def trend(frame: pl.DataFrame, *, x: str = "period", y: str, title: str = "", ylabel: str | None = None) -> Figure:
+    """A line of ``y`` over ``x`` (e.g. :func:`analytics.kpis.revenue_by` per month)."""
+    fig, ax = _pyplot().subplots(figsize=(8, 3.5))
+    ax.plot(frame[x].to_list(), frame[y].to_numpy(), marker="o", markersize=3)
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title or y)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

@@ -372,3 +372,48 @@ def write_world(folder: str | Path, size: WorldSize | None = None, *, seed: int 
         **staffing,
         **extra,
     )
+
+
+#: The notebooks' fallback world (CI, or before any export): small enough to run every notebook in seconds.
+NOTEBOOK_WORLD = WorldSize(clients=1_500, visits=12_000, branches=3, services=40, staff=24, shifts=300, workers=200)
+
+
+def write_notebook_world(
+    folder: str | Path,
+    size: WorldSize = NOTEBOOK_WORLD,
+    *,
+    seed: int = 0,
+    years: float = 2.0,
+    end: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    staffing_days: int = 120,
+) -> Path:
+    """A warehouse for the report notebooks: visits over ``years`` ending at ``end`` (a mild yearly season), and
+    staffing over the last ``staffing_days`` of the same window, so headline numbers cover both businesses."""
+    start = end - dt.timedelta(days=round(365.25 * years))
+    visits, clients = generate_visits(
+        clients=size.clients,
+        visits=size.visits,
+        start=start,
+        years=years,
+        branches=size.branches,
+        services=size.services,
+        staff=size.staff,
+        seed=seed,
+        shape=WorldShape(seasonality=0.3),
+    )
+    staffing = generate_staffing(
+        shifts=size.shifts,
+        workers=size.workers,
+        start=end - dt.timedelta(days=staffing_days),
+        days=staffing_days,
+        seed=seed,
+    )
+    extra = generate_schedule_and_reviews(visits, seed=seed)
+    return write_warehouse(
+        folder,
+        visits=visits,
+        clients=clients,
+        services=generate_services(size.services, seed=seed),
+        **staffing,
+        **extra,
+    )
