@@ -37,8 +37,8 @@ start / end (TIMESTAMPTZ), headcount (workers needed), pay_rate and bill_rate (p
 order; needed for margin per client).
 
 ``offers`` — call-ups sent to workers: offer_id, shift_id, worker_id, wave (1 = first round of call-ups),
-status (``accepted`` | ``declined`` | ``expired`` | ``cancelled``), offered_at, responded_at (TIMESTAMPTZ,
-null when never answered).
+status (``accepted`` | ``declined`` | ``expired`` | ``cancelled`` | ``offered``: sent, not answered yet),
+offered_at, responded_at (TIMESTAMPTZ, null when never answered).
 
 ``attendance`` — what happened on the shift: shift_id, worker_id, showed (BOOLEAN), hours (DOUBLE, worked),
 quality (DOUBLE 1-10, the foreman's rating of the work).
@@ -122,7 +122,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("shift_id", "BIGINT", "shift offered"),
         ("worker_id", "BIGINT", "worker called up"),
         ("wave", "INTEGER", "call-up round, 1 = first"),
-        ("status", "VARCHAR", "accepted | declined | expired | cancelled"),
+        ("status", "VARCHAR", "accepted | declined | expired | cancelled | offered (not answered yet)"),
         ("offered_at", "TIMESTAMPTZ", "when the call-up was sent"),
         ("responded_at", "TIMESTAMPTZ", "when the worker answered; null if never"),
     ),

@@ -40,16 +40,53 @@ class WorldSize:
     workers: int = 300
 
 
+@dataclass(frozen=True)
+class WorldShape:
+    """How clients behave: the knobs the churn back-test tests turn to get worlds of different shapes.
+
+    ``dropout`` is the Beta(a, b) of the per-visit drop-out probability (mean a / (a + b));
+    ``median_interval_days`` the median personal mean gap (then rescaled to hit the visit target);
+    ``regular_share`` the share of clients with regular (Gamma shape 4) rather than Poisson-like gaps;
+    ``seasonality`` the amplitude A of a yearly visit intensity 1 + A·sin(2π·day / 365.25), 0 ≤ A < 1;
+    ``growth`` how much faster acquisition runs at the end of the window than at its start (1 = flat).
+    """
+
+    dropout: tuple[float, float] = (1.2, 8.0)
+    median_interval_days: float = 35.0
+    regular_share: float = 0.5
+    seasonality: float = 0.0
+    growth: float = 2.0
+
+
+def _season_warp(days: np.ndarray, span_days: float, amplitude: float) -> np.ndarray:
+    """Map "operational" days to calendar days so visit intensity is 1 + A·sin(2π·day / 365.25).
+
+    Λ(t) = t + A·365.25/(2π)·(1 - cos(2πt/365.25)) is the operational time of calendar day t; it is
+    increasing for A < 1 and inverted on a grid.
+    """
+    if amplitude == 0.0:
+        return days
+    grid = np.linspace(0.0, span_days * 1.5 + 400.0, 200_001)
+    lam = grid + amplitude * 365.25 / (2 * np.pi) * (1 - np.cos(2 * np.pi * grid / 365.25))
+    return np.asarray(np.interp(days, lam, grid))
+
+
 def _client_paths(
-    rng: np.random.Generator, n_clients: int, span_days: float, interval_scale: float
+    rng: np.random.Generator,
+    n_clients: int,
+    span_days: float,
+    interval_scale: float,
+    shape_: WorldShape | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(client index, day offset) of every visit; first visits at acquisition, then renewal gaps."""
-    # Acquisition density grows linearly (a business that is growing): inverse-CDF of f(u) ∝ 1 + u.
+    world = shape_ or WorldShape()
+    # Acquisition density grows linearly (a business that is growing): inverse-CDF of f(u) ∝ 1 + (g-1)u.
     u = rng.random(n_clients)
-    acq = span_days * (np.sqrt(1 + 3 * u) - 1)
-    mean_gap = interval_scale * np.exp(rng.normal(np.log(35.0), 0.55, n_clients))
-    shape = np.where(rng.random(n_clients) < 0.5, 1.0, 4.0)
-    p_drop = rng.beta(1.2, 8.0, n_clients)
+    g = world.growth - 1.0
+    acq = span_days * u if abs(g) < 1e-12 else span_days * (np.sqrt(1 + (g * g + 2 * g) * u) - 1) / g
+    mean_gap = interval_scale * np.exp(rng.normal(np.log(world.median_interval_days), 0.55, n_clients))
+    shape = np.where(rng.random(n_clients) < 1.0 - world.regular_share, 1.0, 4.0)
+    p_drop = rng.beta(*world.dropout, n_clients)
     lifetime = rng.geometric(p_drop)  # visits after the first before dropping out
     room = span_days - acq
     # Enough candidate gaps to cover the remaining window with high probability, capped by the lifetime.
@@ -60,6 +97,10 @@ def _client_paths(
     starts = np.concatenate([[0], np.cumsum(n_cand)[:-1]])
     base = np.concatenate([[0.0], csum])[starts]
     offsets = csum - np.repeat(base, n_cand) + acq[owner]
+    if world.seasonality:
+        # Gaps run in operational time from the (calendar) acquisition day, then map back to the calendar.
+        lam0 = acq + world.seasonality * 365.25 / (2 * np.pi) * (1 - np.cos(2 * np.pi * acq / 365.25))
+        offsets = _season_warp(offsets - acq[owner] + lam0[owner], span_days, world.seasonality)
     keep = offsets < span_days
     clients = np.concatenate([np.arange(n_clients), owner[keep]])
     days = np.concatenate([acq, offsets[keep]])
@@ -76,12 +117,14 @@ def generate_visits(
     services: int = 150,
     staff: int = 400,
     seed: int = 0,
+    shape: WorldShape | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(visits, clients)`` frames with the warehouse schema; exactly ``visits`` rows when reachable.
 
     Every client has at least one visit (their first). The interval scale is calibrated on a pilot so that
     the expected number of visits is slightly above the target; surplus repeat visits are then thinned at
-    random. Raises ``ValueError`` if ``visits < clients``.
+    random. Raises ``ValueError`` if ``visits < clients``. ``shape`` changes how clients behave
+    (:class:`WorldShape`; the default is the library's reference world).
     """
     if visits < clients:
         raise ValueError("need at least one visit per client")
@@ -90,14 +133,14 @@ def generate_visits(
     pilot_n = min(clients, 20_000)
     scale = 1.0
     for _ in range(4):
-        c, _d = _client_paths(np.random.default_rng(seed + 1), pilot_n, span, scale)
+        c, _d = _client_paths(np.random.default_rng(seed + 1), pilot_n, span, scale, shape)
         per_client = c.size / pilot_n
         wanted = visits / clients
         if per_client >= wanted * 1.02:
             break
         # Repeat visits scale roughly with 1 / interval; aim a little high and thin later.
         scale *= max((per_client - 1) / max(wanted * 1.05 - 1, 1e-9), 0.05)
-    owner, day = _client_paths(rng, clients, span, scale)
+    owner, day = _client_paths(rng, clients, span, scale, shape)
     n_first = clients
     if owner.size > visits:
         surplus = owner.size - visits
@@ -149,9 +192,7 @@ def generate_visits(
                 "client_id": np.arange(1, clients + 1, dtype=np.int64),
                 "organization_id": np.ones(clients, dtype=np.int64),
                 "source": client_source,
-                "birthday": pl.Series((rng.integers(-15_000, 10_000, clients)).astype(np.int32)).cast(
-                    pl.Date
-                ),
+                "birthday": pl.Series((rng.integers(-15_000, 10_000, clients)).astype(np.int32)).cast(pl.Date),
                 "gender": rng.choice(np.array(["f", "m", "x"]), clients, p=[0.6, 0.37, 0.03]),
             }
         )
@@ -216,14 +257,8 @@ def generate_staffing(
             for w in pool[cursor : cursor + n_call]:
                 seg = str(worker_segment[w])
                 accept = rng.random() < (0.45 if seg == "new" else 0.55)
-                responded = (
-                    sent + dt.timedelta(minutes=int(rng.integers(1, 90))) if rng.random() < 0.85 else None
-                )
-                status = (
-                    "accepted"
-                    if (accept and responded is not None)
-                    else ("declined" if responded else "expired")
-                )
+                responded = sent + dt.timedelta(minutes=int(rng.integers(1, 90))) if rng.random() < 0.85 else None
+                status = "accepted" if (accept and responded is not None) else ("declined" if responded else "expired")
                 offer_rows.append(
                     {
                         "offer_id": offer_id,
@@ -315,9 +350,7 @@ def generate_services(services: int = 150, *, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def write_world(
-    folder: str | Path, size: WorldSize | None = None, *, seed: int = 0, years: float = 3.0
-) -> Path:
+def write_world(folder: str | Path, size: WorldSize | None = None, *, seed: int = 0, years: float = 3.0) -> Path:
     """Generate a complete small world and write it as a warehouse folder."""
     size = size or WorldSize()
     visits, clients = generate_visits(

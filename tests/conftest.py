@@ -14,6 +14,9 @@ from backend.accounts.tokens import token_pair_issue
 from backend.organizations.models import Organization, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
+# A real browser (`browser`) and a live ASGI server (`asgi_live_server`) for the tests that need them.
+pytest_plugins = ["tests.browser", "tests.live_asgi"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if settings.IS_POSTGRES:
@@ -38,9 +41,7 @@ class ApiClient:
             out.setdefault("Authorization", f"Bearer {self.token}")
         return out
 
-    def get(
-        self, path: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-    ) -> Any:
+    def get(self, path: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
         return self.client.get(path, data=data, headers=self._headers(headers))
 
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
@@ -55,14 +56,10 @@ class ApiClient:
         )
 
     def patch(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
-        return self.client.patch(
-            path, data=json or {}, content_type="application/json", headers=self._headers(headers)
-        )
+        return self.client.patch(path, data=json or {}, content_type="application/json", headers=self._headers(headers))
 
     def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
-        return self.client.put(
-            path, data=json or {}, content_type="application/json", headers=self._headers(headers)
-        )
+        return self.client.put(path, data=json or {}, content_type="application/json", headers=self._headers(headers))
 
     def delete(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.delete(path, headers=self._headers(headers))

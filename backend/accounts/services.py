@@ -215,6 +215,7 @@ def otp_request(
         user=user,
         sensitive=True,
         expires_at=challenge.expires_at,
+        sms_fallback=True,
     )
     logger.info(
         "otp requested",

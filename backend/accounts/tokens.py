@@ -71,6 +71,19 @@ def token_pair_issue(*, user: User, user_agent: str = "", family: uuid.UUID | No
     return TokenPair(access, refresh, access_exp, refresh_exp, user=user, family=family)
 
 
+#: The ``user_agent`` of the access tokens the back office's live pages use for their sockets and API calls.
+PAGE_TOKEN_AGENT = "back office page"
+
+
+@transaction.atomic
+def page_token_issue(*, user: User) -> tuple[str, datetime]:
+    """An access token, without a refresh token, for a back-office page of a signed-in staff user: the page's
+    socket and its API calls carry it (sockets authenticate by bearer token only, decision 0003). It lives the usual
+    access-token lifetime in a family of its own; the page asks for a new one over its session before it expires,
+    which a signed-out session can no longer do."""
+    return _new_token(user, TokenKind.ACCESS, uuid.uuid4(), settings.BRIGADA_ACCESS_TOKEN_TTL, PAGE_TOKEN_AGENT)
+
+
 @transaction.atomic
 def token_pair_issue_by_operator(*, user: User, issued_by: str, user_agent: str = "") -> TokenPair:
     """A token pair handed out from outside the login flow (``manage.py issue_token``), recorded in the event log.

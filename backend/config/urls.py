@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from backend.core.views import healthz
 from bots.webhook import telegram_webhook
@@ -15,6 +15,7 @@ handler400 = "mobile_api.errors.bad_request_view"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("backoffice/", include("backend.backoffice.urls")),
     path("api/v1/", api.urls),
     path("telegram/webhook/<str:path_token>/", telegram_webhook, name="telegram-webhook"),
 ]

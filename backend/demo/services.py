@@ -74,6 +74,15 @@ ORGANIZATIONS: list[dict[str, Any]] = [
         "branches": [("Almaty, Raiymbek", "Raiymbek ave 348", Decimal("43.2700"), Decimal("76.8800"))],
     },
     {
+        "name": "Brigada Loaders Pushkin",
+        "kind": OrganizationKind.STAFFING_AGENCY,
+        "country": "RU",
+        "time_zone": "Europe/Moscow",
+        "currency": "RUB",
+        "parent": "Brigada Loaders HQ",
+        "branches": [("Pushkin, Oranzhereinaya", "Oranzhereinaya st 2", Decimal("59.7200"), Decimal("30.4100"))],
+    },
+    {
         "name": "Salon Aida",
         "kind": OrganizationKind.BEAUTY_SALON,
         "country": "KZ",
@@ -83,6 +92,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
         "branches": [
             ("Aida on Abay", "Abay ave 10", Decimal("43.2389"), Decimal("76.9286")),
             ("Aida on Dostyk", "Dostyk ave 85", Decimal("43.2330"), Decimal("76.9560")),
+            ("Aida on Satpaev", "Satpaev st 30", Decimal("43.2360"), Decimal("76.9170")),
         ],
     },
     {
@@ -181,9 +191,7 @@ def demo_world_seed(*, reset_admin_password: bool = False) -> DemoReport:
     for person in PEOPLE:
         user, created = user_get_or_create_by_phone(phone=person.phone, language=person.language, actor=admin)
         if created:
-            user = user_update(
-                user=user, actor=admin, first_name=person.first_name, last_name=person.last_name
-            )
+            user = user_update(user=user, actor=admin, first_name=person.first_name, last_name=person.last_name)
         organization = by_name[person.organization]
         if not Membership.objects.filter(user=user, organization=organization, role=person.role).exists():
             membership_grant(user=admin, member_id=user.pk, organization_id=organization.pk, role=person.role)
@@ -192,3 +200,80 @@ def demo_world_seed(*, reset_admin_password: bool = False) -> DemoReport:
     for build in EXTRA_BUILDERS:
         build(report)
     return report
+
+
+@dataclass
+class WorldReport:
+    seed: DemoReport
+    size: str
+    counts: dict[str, int]
+    events_written: int
+
+
+def demo_world_build(
+    *, size: str, stream: Any = None, reset_admin_password: bool = False, today: Any = None
+) -> WorldReport:
+    """The demo organizations and people (:func:`demo_world_seed`), then every business at ``size``
+    (``backend.demo.world.SIZES``). Idempotent: a second run finds everything and writes no event."""
+    import datetime as dt
+
+    from backend.core.models import Event
+    from backend.demo.simulator.booking import SCHEDULE_AHEAD_DAYS
+    from backend.demo.world import SIZES, BuildContext, businesses_build, history_start
+
+    spec = SIZES[size]
+    events_before = Event.objects.count()
+    report = demo_world_seed(reset_admin_password=reset_admin_password)
+    assert report.admin is not None
+    today = today or dt.date.today()
+    ctx = BuildContext(
+        admin=report.admin,
+        size=spec,
+        organizations={o.name: o for o in report.organizations},
+        stream=stream,
+        counts={},
+    )
+    businesses_build(
+        ctx,
+        start=history_start(today, spec) - dt.timedelta(days=7),
+        until=today + dt.timedelta(days=SCHEDULE_AHEAD_DAYS),
+    )
+    return WorldReport(seed=report, size=size, counts=ctx.counts, events_written=Event.objects.count() - events_before)
+
+
+#: Where the dispatchers' live order board and the salon's journal are served (the back office's live pages,
+#: backend.backoffice.urls).
+LIVE_BOARD_PATH = "/backoffice/staffing/board/"
+JOURNAL_PATH = "/backoffice/booking/journal/"
+#: A customer of the salon for the customer token (the first demo salon client's phone, so bookings find them).
+DEMO_CUSTOMER_PHONE = "+77053000000"
+
+
+@dataclass(frozen=True)
+class DemoToken:
+    role: str
+    phone: str
+    organization: str
+    access_token: str
+
+
+def demo_tokens_issue() -> list[DemoToken]:
+    """A fresh bearer token for one demo person of every role, and one for a salon customer (through the token
+    service, recorded as issued by the demo). Refuses (LookupError) when the demo world is not seeded."""
+    from backend.accounts.tokens import token_pair_issue_by_operator
+
+    tokens = []
+    seen: set[str] = set()
+    for person in PEOPLE:
+        if person.role in seen:
+            continue
+        user = User.objects.filter(phone=person.phone, is_active=True).first()
+        if user is None:
+            raise LookupError("the demo world is not seeded")
+        seen.add(person.role)
+        pair = token_pair_issue_by_operator(user=user, issued_by="demo", user_agent="make demo")
+        tokens.append(DemoToken(person.role, person.phone, person.organization, pair.access_token))
+    customer, _created = user_get_or_create_by_phone(phone=DEMO_CUSTOMER_PHONE, language="ru")
+    pair = token_pair_issue_by_operator(user=customer, issued_by="demo", user_agent="make demo")
+    tokens.append(DemoToken("customer", DEMO_CUSTOMER_PHONE, "Salon Aida (books online)", pair.access_token))
+    return tokens

@@ -13,7 +13,7 @@ from backend.core.phones import phone_mask
 from backend.organizations.admin_tenancy import TenantScopedAdmin
 from backend.organizations.permissions import Perm
 
-from .models import Channel, DeliveryRateSlot, OutboxMessage
+from .models import Channel, DeliveryRateSlot, OutboxMessage, TelegramChat
 from .services import message_cancel, message_mark_sent, message_resend
 from .sms import sms_count
 
@@ -30,15 +30,15 @@ class OutboxMessageAdmin(TenantScopedAdmin):
     change_perm = Perm.CLIENT_CHANGE
     list_display = ("id", "channel", "recipient_display", "sms_segments_display", "status", "attempts",
                     "next_attempt_at", "sent_at", "dedupe_key")
-    list_filter = ("status", "channel", "sensitive")
+    list_filter = ("status", "channel", "sensitive", "sms_fallback")
     search_fields = ("recipient", "dedupe_key")
     date_hierarchy = "created_at"
     ordering = ("-id",)
     actions = ("resend", "mark_sent", "cancel")
     readonly_fields = (
         "organization", "user", "channel", "recipient", "subject", "body_display", "payload_display", "dedupe_key",
-        "sms_segments_display", "sensitive", "status", "attempts", "max_attempts", "next_attempt_at", "expires_at",
-        "last_error",
+        "sms_segments_display", "sensitive", "sms_fallback", "fallback_for", "status", "attempts", "max_attempts",
+        "next_attempt_at", "expires_at", "last_error",
         "provider_message_id", "claimed_by", "created_at", "sending_started_at", "sent_at",
     )
     exclude = ("body", "payload", "sealed_secret")
@@ -104,6 +104,19 @@ class DeliveryRateSlotAdmin(SuperuserOnlyAdmin):
     list_display = ("key", "next_allowed_at")
     search_fields = ("key",)
     readonly_fields = ("key", "next_allowed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(TelegramChat)
+class TelegramChatAdmin(SuperuserOnlyAdmin):
+    """Chats the bot cannot reach (blocked, deactivated, not found): read-only; the user's /start clears a mark."""
+
+    list_display = ("chat_id", "unreachable_reason", "unreachable_since", "updated_at")
+    list_filter = ("unreachable_reason",)
+    search_fields = ("chat_id",)
+    readonly_fields = ("chat_id", "unreachable_reason", "unreachable_since", "last_error", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -39,11 +39,13 @@ from .backends import (
     DeliveryError,
     OutcomeUnknown,
     PermanentFailure,
+    RecipientUnreachable,
     TemporaryFailure,
     backend_for,
 )
 from .models import OutboxMessage, OutboxStatus
 from .sealing import SecretUnavailable, message_for_provider
+from .services import sms_fallback_enqueue, telegram_chat_mark_unreachable
 
 logger = logging.getLogger("brigada.outbox")
 
@@ -144,6 +146,8 @@ def message_deliver(message: OutboxMessage, *, worker: str) -> str:
         logger.warning("outbox outcome unknown, needs reconciliation",
                        extra={"outbox_id": message.pk, "channel": message.channel})
         return OutboxStatus.RECONCILE
+    except RecipientUnreachable as exc:
+        return _unreachable(message, worker=worker, exc=exc)
     except PermanentFailure as exc:
         _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.FAILED,
               last_error=str(exc)[:500], **_scrub_fields(message))
@@ -171,6 +175,28 @@ def message_deliver(message: OutboxMessage, *, worker: str) -> str:
     return OutboxStatus.SENT
 
 
+def _unreachable(message: OutboxMessage, *, worker: str, exc: RecipientUnreachable) -> str:
+    """The recipient is gone for this channel: FAILED, the chat marked, and an SMS instead if the message matters.
+
+    One transaction, entered only by the worker that holds the claim (the conditional mark from SENDING): the
+    fallback is written at most once, and its dedupe key and the one-to-one ``fallback_for`` make sure of it.
+    """
+    error = str(exc)[:500]
+    with transaction.atomic():
+        if not _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.FAILED,
+                     last_error=error, **_scrub_fields(message)):
+            return OutboxStatus.FAILED  # no longer ours (flagged RECONCILE meanwhile): nothing more to do here
+        if not exc.known:
+            telegram_chat_mark_unreachable(chat_id=message.recipient, reason=exc.reason, error=error)
+        fallback = sms_fallback_enqueue(message) if message.sms_fallback else None
+    logger.warning(
+        "outbox recipient unreachable",
+        extra={"outbox_id": message.pk, "channel": message.channel, "reason": exc.reason,
+               "sms_fallback_id": fallback.pk if fallback is not None else None},
+    )
+    return OutboxStatus.FAILED
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -191,17 +217,41 @@ class DeliveryReport:
             self.reconcile += 1
 
 
-def outbox_deliver_due(*, limit: int = 500, time_budget: float = 60.0, worker: str | None = None) -> DeliveryReport:
-    """Deliver due messages one by one until none is due, ``limit`` is reached or the time budget is spent."""
+def _next_due_in() -> float | None:
+    """Seconds until the earliest PENDING message falls due (0 if one is due now), ``None`` if none is pending."""
+    upcoming = (
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING).order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True).first()
+    )
+    if upcoming is None:
+        return None
+    return max(0.0, (upcoming - timezone.now()).total_seconds())
+
+
+def outbox_deliver_due(
+    *, limit: int = 500, time_budget: float = 60.0, worker: str | None = None, linger: float = 0.0
+) -> DeliveryReport:
+    """Deliver due messages one by one until none is due, ``limit`` is reached or the time budget is spent.
+
+    With ``linger``, a message falling due within that many seconds is waited for rather than left to the next
+    sweep: rate limits and 429s defer messages by about a second, and the sweep comes only every few seconds.
+    """
     worker = worker or current_worker_id()
     report = DeliveryReport()
     started = time.monotonic()
-    for _ in range(limit):
+    handled = 0
+    while handled < limit:
         if time.monotonic() - started > time_budget:
             break
         message = message_claim(worker=worker)
         if message is None:
-            break
+            due_in = _next_due_in() if linger > 0 else None
+            left = time_budget - (time.monotonic() - started)
+            if due_in is None or due_in > linger or due_in > left:
+                break
+            time.sleep(max(due_in, 0.01))
+            continue
+        handled += 1
         report.count(message_deliver(message, worker=worker))
     if report.by_status:
         logger.info("outbox delivery round", extra={"worker": worker, **report.by_status})

@@ -12,6 +12,7 @@ class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     TELEGRAM = "telegram", _("Telegram")
     EMAIL = "email", _("e-mail")
+    PUSH = "push", _("push notification")  # delivered by backend.devices through the backend registry
 
 
 class OutboxStatus(models.TextChoices):
@@ -37,6 +38,15 @@ class OutboxMessage(models.Model):
     payload = models.JSONField(default=dict, blank=True, help_text=_("extra data for the backend, e.g. buttons"))
     dedupe_key = models.CharField(max_length=200, unique=True)
     sensitive = models.BooleanField(default=False, help_text=_("body is scrubbed once delivered or expired"))
+    # Set by the producer for messages that matter (call-ups, reminders, one-time codes): when Telegram cannot reach
+    # the user for good (blocked the bot, deactivated, chat not found), the text goes to their phone by SMS instead.
+    sms_fallback = models.BooleanField(
+        default=False, help_text=_("if Telegram cannot reach the user for good, send the text by SMS instead")
+    )
+    # The Telegram message an SMS fallback replaces: one-to-one, so a message falls back at most once.
+    fallback_for = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallback", editable=False
+    )
     # The secret (a one-time code) for the body's slot, encrypted under a key derived from SECRET_KEY; erased in
     # every terminal or reconcile state. The clear text is never stored (see ``sealing``).
     sealed_secret = models.TextField(blank=True, default="", editable=False)
@@ -78,3 +88,38 @@ class DeliveryRateSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.next_allowed_at:%H:%M:%S.%f}"
+
+
+class UnreachableReason(models.TextChoices):
+    BLOCKED = "blocked", _("blocked the bot")
+    DEACTIVATED = "deactivated", _("account deactivated")
+    CHAT_NOT_FOUND = "chat_not_found", _("chat not found")
+    KICKED = "kicked", _("bot removed from the group")
+    NOT_STARTED = "not_started", _("never started the bot")
+    FORBIDDEN = "forbidden", _("other refusal")
+
+
+class TelegramChat(models.Model):
+    """What delivery knows about one Telegram chat: whether the bot can still reach it.
+
+    A chat is marked unreachable by the Bot API's permanent refusals (403 "bot was blocked by the user", "user is
+    deactivated", 400 "chat not found" ...). While marked, nothing is sent to it (messages that matter fall back to
+    SMS at once); ``/start`` from the user clears the mark (``services.telegram_chat_unblock``).
+    """
+
+    chat_id = models.BigIntegerField(unique=True)
+    unreachable_reason = models.CharField(max_length=20, choices=UnreachableReason.choices, blank=True, default="")
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Telegram chat")
+        verbose_name_plural = _("Telegram chats")
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} [{self.unreachable_reason or 'reachable'}]"
+
+    @property
+    def reachable(self) -> bool:
+        return not self.unreachable_reason

@@ -7,6 +7,7 @@ stay within the limit. The reservation commits at once, outside any caller trans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -48,3 +49,46 @@ def slot_push_back(*, key: str, until: datetime) -> None:
         if slot.next_allowed_at < until:
             slot.next_allowed_at = until
             slot.save(update_fields=["next_allowed_at"])
+
+
+@dataclass(frozen=True)
+class PairReservation:
+    """The answer of ``slot_reserve_pair``: ``wait`` seconds until the reserved send moment, or, when nothing was
+    reserved (``reserved`` is false), ``wait`` is how long until asking again makes sense."""
+
+    reserved: bool
+    wait: float
+    limited_by: str = ""
+
+
+def slot_reserve_pair(
+    *, own: str, own_interval: float, shared: str, shared_interval: float, max_wait: float
+) -> PairReservation:
+    """Reserve one send moment that satisfies both a recipient's limit (``own``) and a shared one (``shared``).
+
+    Both rows are locked in one transaction (always the recipient's first, then the shared one: every caller holds at
+    most one recipient row, so no two reservations can wait on each other) and both move to the *same* moment, the
+    one the caller will send at, so neither limit is broken by a send later than its slot.
+
+    When the recipient is busy past the shared budget's next free moment, nothing is reserved: reserving the shared
+    slot that late would leave a hole in it that no other recipient could use (one busy chat would throttle every
+    other chat to its pace). The caller defers the message until the recipient is free instead. A gap of at most one
+    shared interval is tolerated rather than deferred.
+    """
+    keys = (own, shared)
+    with transaction.atomic():
+        slots = {key: _locked_slot(key) for key in keys}
+        now = timezone.now()
+        own_free = max(now, slots[own].next_allowed_at)
+        shared_free = max(now, slots[shared].next_allowed_at)
+        if own_free > shared_free + timedelta(seconds=shared_interval):
+            return PairReservation(False, (own_free - now).total_seconds(), own)
+        start = max(own_free, shared_free)
+        wait = (start - now).total_seconds()
+        if wait > max_wait:
+            return PairReservation(False, wait, shared if shared_free >= own_free else own)
+        slots[own].next_allowed_at = start + timedelta(seconds=own_interval)
+        slots[shared].next_allowed_at = start + timedelta(seconds=shared_interval)
+        for slot in slots.values():
+            slot.save(update_fields=["next_allowed_at"])
+        return PairReservation(True, wait)

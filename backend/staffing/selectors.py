@@ -199,3 +199,23 @@ def shifts_of_worker(*, user: Any, past_days: int = 30) -> QuerySet[Offer]:
     since = timezone.now() - dt.timedelta(days=past_days)
     qs = Offer.objects.filter(worker=worker, status__in=held, shift__ends_at__gt=since)
     return qs.select_related("shift__order__site").order_by("shift__starts_at", "id")
+
+
+def open_offers_of_worker(*, user: Any, now: dt.datetime | None = None) -> QuerySet[Offer]:
+    """The caller's call-ups still waiting for an answer (offered, the answer time not over), soonest shift first."""
+    now = now or timezone.now()
+    return (
+        offers_of_worker(user=user, status=OfferStatus.OFFERED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), shift__starts_at__gt=now)
+        .select_related("shift__order__site")
+    )
+
+
+#: A place the worker still has to work (or is working now).
+UPCOMING_PLACES = (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED, OfferStatus.CHECKED_IN)
+
+
+def upcoming_shifts_of_worker(*, user: Any, now: dt.datetime | None = None) -> QuerySet[Offer]:
+    """The caller's places on shifts that have not ended, soonest first."""
+    now = now or timezone.now()
+    return shifts_of_worker(user=user).filter(status__in=UPCOMING_PLACES, shift__ends_at__gt=now)

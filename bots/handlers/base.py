@@ -98,6 +98,7 @@ async def current_user(update: Update) -> Any:
 
 # --- the main menu: each domain adds its entries in its register() ---------------------------------------------
 
+
 @dataclass(frozen=True)
 class MenuItem:
     caption: str | Promise  # gettext_lazy: rendered in the user's language when the menu is sent

@@ -93,11 +93,13 @@ async def start(update: Update, context: Context) -> None:
         text = _("Welcome back! You are now a client of %(name)s.") % {"name": where} if where else _("Welcome back!")
         await _send_menu(update, text, worker=worker)
         return
-    await run_sync(state.flow_set, tg.id, LINK_FLOW, {"code": result.link.code if result.link else None},
-                   step="contact")
+    await run_sync(
+        state.flow_set, tg.id, LINK_FLOW, {"code": result.link.code if result.link else None}, step="contact"
+    )
     greeting = (
         _("Welcome to %(name)s!") % {"name": result.link.organization.name}
-        if result.link is not None else _("Welcome to Brigada!")
+        if result.link is not None
+        else _("Welcome to Brigada!")
     )
     await reply(
         update,
@@ -118,7 +120,8 @@ async def contact(update: Update, context: Context) -> None:
     if message.contact.user_id != tg.id:
         # Telegram vouches for a contact only when it is the sender's own card.
         await reply(
-            update, _("Please share your own number with the button below."),
+            update,
+            _("Please share your own number with the button below."),
             reply_markup=keyboards.share_contact(str(SHARE_CONTACT)),
         )
         return
@@ -135,7 +138,8 @@ async def contact(update: Update, context: Context) -> None:
     )
     await run_sync(state.flow_clear, tg.id, LINK_FLOW)
     await reply(
-        update, _("Thank you! Your number %(phone)s is linked.") % {"phone": phone_mask(result.user.phone)},
+        update,
+        _("Thank you! Your number %(phone)s is linked.") % {"phone": phone_mask(result.user.phone)},
         reply_markup=ReplyKeyboardRemove(),
     )
     await _send_menu(update, _("What would you like to do?"), worker=result.is_worker)

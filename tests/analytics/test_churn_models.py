@@ -20,6 +20,7 @@ from analytics.churn import (
     p_alive,
     simulate_bgnbd,
 )
+from analytics.pareto import ParetoNBDFit, fit_pareto_nbd
 
 TRUE = (0.5, 6.0, 1.2, 3.0)  # r, alpha, a, b
 
@@ -39,13 +40,9 @@ def test_mbgnbd_likelihood_hand_computed():
 
 def test_likelihood_is_finite_for_extreme_histories():
     x = np.array([0, 500, 5000])
-    ll = bgnbd_log_likelihood(
-        0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), np.array([1e4, 1e4, 1e4])
-    )
+    ll = bgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), np.array([1e4, 1e4, 1e4]))
     assert np.all(np.isfinite(ll))
-    assert np.all(
-        np.isfinite(mbgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), 1e4))
-    )
+    assert np.all(np.isfinite(mbgnbd_log_likelihood(0.3, 2.0, 0.5, 4.0, x, np.array([0.0, 100.0, 1000.0]), 1e4)))
 
 
 def test_p_alive_hand_computed():
@@ -104,6 +101,7 @@ def test_parameter_recovery_on_simulated_customers(fit_fn, modified):
     summary = simulate_bgnbd(n, *TRUE, T=T, seed=1, modified=modified)
     fit = fit_fn(summary)
     got = (fit.r, fit.alpha, fit.a, fit.b)
+    print("recovery", fit)  # pytest -s: the figures quoted in the closing note
     assert fit.converged
     for value, true, tol in zip(got, TRUE, (0.1, 0.1, 0.25, 0.25), strict=True):
         assert value == pytest.approx(true, rel=tol)
@@ -150,8 +148,8 @@ def test_gamma_gamma_recovery():
     assert fit.gamma == pytest.approx(g, rel=0.25)
 
 
-def test_clv_is_expected_purchases_times_value():
-    summary = pl.DataFrame(
+def _clv_summary():
+    return pl.DataFrame(
         {
             "frequency": [0, 2, 5],
             "recency": [0.0, 10.0, 30.0],
@@ -159,10 +157,69 @@ def test_clv_is_expected_purchases_times_value():
             "monetary_value": [0, 30, 50],
         }
     )
+
+
+MONTH_WEEKS = 365.25 / 12 / 7
+
+
+def test_undiscounted_clv_is_expected_purchases_times_value():
+    summary = _clv_summary()
     fit = BGNBDFit(*TRUE, log_likelihood=0.0)
-    out = clv(summary, fit, horizon=52.0, spend="client_mean")
+    out = clv(summary, fit, horizon_months=12, discount_rate=0.0, spend="client_mean")
     assert out["expected_value"].to_list() == [40.0, 30.0, 50.0]  # one-visit client: population mean
-    assert out["clv"].to_numpy() == pytest.approx(expected_purchases(fit, 52.0, summary) * [40.0, 30.0, 50.0])
+    purchases_12m = expected_purchases(fit, 12 * MONTH_WEEKS, summary)
+    assert out["expected_purchases"].to_numpy() == pytest.approx(purchases_12m)
+    assert out["clv"].to_numpy() == pytest.approx(purchases_12m * [40.0, 30.0, 50.0])
     gg = GammaGammaFit(6.0, 4.0, 16.0, 0.0)
-    out_gg = clv(summary, fit, horizon=52.0, spend=gg)
+    out_gg = clv(summary, fit, horizon_months=12, discount_rate=0.0, spend=gg)
     assert out_gg["expected_value"][0] == pytest.approx(6 * 16 / 3)
+
+
+@pytest.mark.parametrize(
+    "fit", [BGNBDFit(*TRUE, 0.0), MBGNBDFit(*TRUE, 0.0), ParetoNBDFit(0.55, 10.58, 0.61, 11.67, 0.0)]
+)
+def test_discounted_clv_hand_computed(fit):
+    # Two months at 12 % a year: month m's purchases are discounted by 1.12^(m/12) at the month's end.
+    summary = _clv_summary()
+    out = clv(summary, fit, horizon_months=2, discount_rate=0.12, spend="client_mean")
+    e1 = expected_purchases(fit, MONTH_WEEKS, summary)
+    e2 = expected_purchases(fit, 2 * MONTH_WEEKS, summary)
+    want = (e1 / 1.12 ** (1 / 12) + (e2 - e1) / 1.12 ** (2 / 12)) * np.array([40.0, 30.0, 50.0])
+    assert out["clv"].to_numpy() == pytest.approx(want)
+    longer = clv(summary, fit, horizon_months=36, discount_rate=0.12, spend="client_mean")
+    flat = clv(summary, fit, horizon_months=36, discount_rate=0.0, spend="client_mean")
+    assert np.all(longer["clv"].to_numpy() < flat["clv"].to_numpy())
+    assert np.all(longer["clv"].to_numpy() > out["clv"].to_numpy())
+    with pytest.raises(ValueError):
+        clv(summary, fit, horizon_months=0)
+
+
+def test_clv_with_gamma_gamma_from_a_warehouse_summary():
+    from analytics.churn import purchases, summarize
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=1_500, visits=12_000, seed=7)
+    summary = summarize(purchases(visits), "client_id", "started_at", monetary_col="amount")
+    out = clv(summary, fit_pareto_nbd(summary), horizon_months=24, discount_rate=0.10)
+    assert out.height == summary.height
+    assert np.all(np.isfinite(out["clv"].to_numpy())) and (out["clv"] >= 0).all()
+    assert {"p_alive", "expected_purchases", "discounted_purchases", "expected_value", "clv"} <= set(out.columns)
+
+
+@pytest.mark.parametrize(("cls", "modified"), [(BGNBDFit, False), (MBGNBDFit, True)])
+def test_prob_purchases_matches_simulation(cls, modified):
+    fit = cls(*TRUE, log_likelihood=0.0)
+    x = simulate_bgnbd(200_000, *TRUE, T=40.0, seed=2, modified=modified)["frequency"].to_numpy()
+    total = sum(float(fit.prob_purchases(k, np.array(40.0))) for k in range(500))
+    assert total == pytest.approx(1.0, abs=1e-9)
+    for k in range(5):
+        assert float(fit.prob_purchases(k, np.array(40.0))) == pytest.approx((x == k).mean(), abs=0.004)
+
+
+def test_expectations_are_finite_when_a_is_below_one():
+    # a ≤ 1 makes the mean drop-out count infinite, not the purchases in a finite window.
+    for a in (0.5, 1.0 - 1e-12, 1.0, 1.0 + 1e-12):
+        for cls in (BGNBDFit, MBGNBDFit):
+            fit = cls(0.5, 6.0, a, 3.0, 0.0)
+            assert np.isfinite(fit.expected_purchases(20.0, [0, 3], [0.0, 10.0], [30.0, 30.0])).all()
+            assert math.isfinite(fit.expected_purchases_new(20.0))

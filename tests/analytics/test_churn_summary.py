@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.churn import churn_flags, classification_scores, inactivity_flags, purchases, summarize
+from analytics.churn import classification_scores, flag_summary, inactivity_flags, purchases, summarize
 from analytics.fixtures import visit, visits_frame
 
 
@@ -25,9 +25,7 @@ def tx() -> pl.DataFrame:
 
 
 def test_weekly_summary_hand_computed(tx):
-    out = summarize(purchases(tx), "client_id", "started_at", observation_end=dt.date(2024, 2, 26)).sort(
-        "client_id"
-    )
+    out = summarize(purchases(tx), "client_id", "started_at", observation_end=dt.date(2024, 2, 26)).sort("client_id")
     assert out.columns == ["client_id", "frequency", "recency", "T"]
     assert out["frequency"].to_list() == [2, 0]
     assert out["recency"].to_list() == [4.0, 0.0]  # 28 days
@@ -98,7 +96,7 @@ def test_inactivity_rules_hand_computed():
     # 90 days = 12.86 weeks of silence: nobody yet.
     assert inactivity_flags(summary, fixed_window_days=90).tolist() == [False, False, False]
     assert inactivity_flags(summary, fixed_window_days=30).tolist() == [True, False, True]
-    assert churn_flags(summary, "inactivity_interval").tolist() == [True, False, True]
+    assert flag_summary(summary, "inactivity_interval").tolist() == [True, False, True]
 
 
 def test_classification_scores_hand_computed():

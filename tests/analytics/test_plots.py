@@ -27,6 +27,7 @@ def visits() -> pl.DataFrame:
 
 
 def test_backend_is_headless():
+    plots.histogram(np.arange(3.0), xlabel="x")  # matplotlib is imported on the first figure
     assert matplotlib.get_backend().lower() == "agg"
 
 

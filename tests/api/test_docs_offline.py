@@ -7,61 +7,23 @@ Skipped when chromium is not installed, unless BRIGADA_REQUIRE_BROWSER=1 (CI set
 
 from __future__ import annotations
 
-import os
-import shutil
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-REQUIRED = os.environ.get("BRIGADA_REQUIRE_BROWSER") == "1"
-
-
-def _browser_missing() -> str | None:
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        return f"{CHROMIUM} is not installed (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (dev extra)"
-    return None
+from tests.browser import local_only
 
 
 @pytest.fixture
-def browser_page() -> Any:
-    missing = _browser_missing()
-    if missing:
-        if REQUIRED:
-            pytest.fail(f"BRIGADA_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def browser_page(browser: Any) -> Any:
+    return browser.new_page()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_docs_load_offline_and_show_the_operations(live_server: Any, browser_page: Any) -> None:
     page = browser_page
-    blocked: list[str] = []
-
-    def only_local(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    blocked = local_only(page)
     assert urlsplit(live_server.url).hostname in {"127.0.0.1", "localhost"}
     base = live_server.url.replace("localhost", "127.0.0.1")
 

@@ -20,8 +20,19 @@ def test_round_trip() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        None, "", "wo", "wo:", ":accept", "WO:accept:1", "wo:accept:1:2", "wo:decline:1", "cb:accept:1",
-        "wo:accept:1;drop", "wo:accept: 1", "wo:accept:" + "9" * 70, "wo:accept:1\n",
+        None,
+        "",
+        "wo",
+        "wo:",
+        ":accept",
+        "WO:accept:1",
+        "wo:accept:1:2",
+        "wo:decline:1",
+        "cb:accept:1",
+        "wo:accept:1;drop",
+        "wo:accept: 1",
+        "wo:accept:" + "9" * 70,
+        "wo:accept:1\n",
     ],
 )
 def test_parse_rejects_malformed_data(data: str | None) -> None:

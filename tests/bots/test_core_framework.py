@@ -38,7 +38,9 @@ async def test_a_stale_button_gets_a_toast_and_loses_its_keyboard(bot: BotHarnes
     add_demo_handlers(bot)
     alice = bot.user(language="en")
     await bot.application.bot.send_message(
-        alice.id, "pick", reply_markup={"inline_keyboard": [[{"text": "x", "callback_data": "zz:go:404"}]]}  # type: ignore[arg-type]
+        alice.id,
+        "pick",
+        reply_markup={"inline_keyboard": [[{"text": "x", "callback_data": "zz:go:404"}]]},  # type: ignore[arg-type]
     )
 
     replies = await bot.press(alice, "zz:go:404")

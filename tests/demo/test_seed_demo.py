@@ -26,7 +26,8 @@ def _debug_on(settings: Any) -> None:
 
 def seed(*args: str) -> str:
     out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
+    # The tiny world without history: the structure every size shares (tests/demo/test_world.py checks the rest).
+    call_command("seed_demo", "--size", "tiny", "--history-days", "0", *args, stdout=out)
     return out.getvalue()
 
 

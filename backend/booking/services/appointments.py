@@ -35,13 +35,13 @@ import importlib.util
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -71,9 +71,11 @@ from backend.booking.selectors import (
 )
 from backend.booking.services.availability import ServiceSpec, Slot
 from backend.booking.services.catalog import LineShape, booking_policy, visit_line_timings
+from backend.booking.services.messaging import customer_owns
 from backend.booking.services.schedules import MAX_YEAR, MIN_YEAR
 from backend.catalog.models import Service, StaffService
 from backend.core.access_trace import access_traced
+from backend.core.clock import clock_now
 from backend.core.events import event_record, restore_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -417,6 +419,34 @@ def _taken(visit: _Visit, now: dt.datetime) -> Conflict:
     return slot_taken_error(slots)
 
 
+#: Namespaces of the transaction-level advisory locks that queue conflicting bookings (decision 0009): the high 32
+#: bits of the lock key, the row id the low ones.
+_LOCK_STAFF, _LOCK_RESOURCE, _LOCK_CLIENT = 0x0B0001, 0x0B0002, 0x0B0003
+
+
+def _queue_behind_conflicts(
+    *, client_id: int | None, staff_ids: Iterable[int | None], resource_ids: Iterable[int | None]
+) -> None:
+    """Queue this write behind any other open write on the same client, masters or resources (PostgreSQL).
+
+    Two inserts that break one exclusion constraint at once each wait for the other's transaction: a deadlock, which
+    PostgreSQL notices only after ``deadlock_timeout`` (1 s), and then several more in a storm (measured: 9 s a round
+    for ten requests of one client with two masters). Taking a transaction-level advisory lock per client, master and
+    resource first, in one ascending order, turns the circle into a queue: the second write waits a few milliseconds,
+    then the constraint (still the last word) refuses it at once. The locks end with the transaction; SQLite
+    serializes writers anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = {(_LOCK_STAFF << 32) | pk for pk in staff_ids if pk is not None}
+    keys |= {(_LOCK_RESOURCE << 32) | pk for pk in resource_ids if pk is not None}
+    if client_id is not None:
+        keys.add((_LOCK_CLIENT << 32) | client_id)
+    with connection.cursor() as cursor:
+        for key in sorted(keys):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def _occupancy(appointment: Appointment, line: AppointmentLine) -> Occupancy:
     return Occupancy(
         organization_id=appointment.organization_id,
@@ -496,6 +526,11 @@ def _individual_write(visit: _Visit, *, appointment: Appointment, now: dt.dateti
         line.appointment = appointment
     AppointmentLine.objects.bulk_create(lines)
     saved = list(appointment.lines.order_by("position"))
+    _queue_behind_conflicts(
+        client_id=appointment.client_id,
+        staff_ids=[line.staff_id for line in saved],
+        resource_ids=[line.resource_id for line in saved],
+    )
     Occupancy.objects.bulk_create([_occupancy(appointment, line) for line in saved] + [_client_occupancy(appointment)])
     return appointment
 
@@ -595,6 +630,7 @@ def _group_write(visit: _Visit, *, appointment: Appointment, now: dt.datetime, a
         price=session.price,
     )
     # A place in a class holds the client's time as an individual visit does (the session holds the master's).
+    _queue_behind_conflicts(client_id=appointment.client_id, staff_ids=(), resource_ids=())
     _client_occupancy(appointment).save()
     return appointment
 
@@ -615,7 +651,7 @@ def _book(
     hold_expires_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Appointment:
-    now = now or timezone.now()
+    now = now or clock_now()
     notes = _notes_clean(notes)
     specs = visit_specs(context, list(service_ids))
     _staff_check(specs, staff_id)
@@ -760,7 +796,12 @@ def _appointment_for_change(user: Any, appointment_id: int) -> _Access:
     if appointment is None:
         raise NotFound(_("Appointment not found."))
     uid = getattr(user, "pk", None)
-    as_customer = uid is not None and appointment.customer_id == uid
+    # The client themselves: the account that booked, or the account with the client's phone (a visit booked by
+    # staff, whose reminder reached that account with Confirm / Cancel buttons) — the messaging rule, one rule.
+    as_customer = uid is not None and (
+        appointment.customer_id == uid
+        or customer_owns(user=user, customer_id=appointment.customer_id, client=appointment.client)
+    )
     as_manager = appointment.organization_id in organization_ids_for(user, Perm.BOOKING_MANAGE)
     as_master = appointment.organization_id in organization_ids_for(user, Perm.STAFFING_SELF) and (
         appointment.lines.filter(staff_id=uid).exists()
@@ -847,7 +888,7 @@ def _status_write(
         # The client's last visit (maintained by booking): only ever moves forward.
         Client.objects.filter(pk=appointment.client_id).filter(
             Q(last_visit_at__isnull=True) | Q(last_visit_at__lt=appointment.starts_at)
-        ).update(last_visit_at=appointment.starts_at, updated_at=now)
+        ).update(last_visit_at=appointment.starts_at, updated_at=timezone.now())
     event_record(
         entity=appointment,
         action=EventAction.STATUS,
@@ -865,7 +906,7 @@ def appointment_cancel(
 ) -> Appointment:
     """Cancel a visit that is booked or confirmed: its time is free again at once. A customer cancels their own up
     to the organization's cutoff before the start (409 ``cutoff_passed`` after it); booking staff any time."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     reason = _notes_clean(reason, field="reason", limit=MAX_CANCEL_REASON_LENGTH)
@@ -899,7 +940,7 @@ def appointment_status_set(
     """Move an appointment along booked -> confirmed -> arrived -> done, or to no-show: 409 ``invalid_transition``
     for a step the flow does not have (done twice, arrived after cancelled...), 409 ``too_soon`` for a no-show
     before the visit has started. A no-show frees the rest of the master's time."""
-    now = now or timezone.now()
+    now = now or clock_now()
     if status not in _STATUS_ACTIONS:
         raise _invalid("status", _("Unknown status."), BookingErrorCode.INVALID_TRANSITION)
     access = _appointment_for_change(user, appointment_id)
@@ -942,6 +983,11 @@ def _reschedule_write(
         )
         if plan is None:
             raise _visit_refused(visit, now)
+        _queue_behind_conflicts(
+            client_id=appointment.client_id,
+            staff_ids=[slot_line.staff_id for slot_line in plan.lines],
+            resource_ids=[rid for slot_line in plan.lines for rid in slot_line.resource_ids[:1]],
+        )
         for line, slot_line in zip(lines, plan.lines, strict=True):
             line.staff_id = slot_line.staff_id
             line.resource_id = slot_line.resource_ids[0] if slot_line.resource_ids else None
@@ -967,6 +1013,13 @@ def _reschedule_write(
     return _attempts(write, on_taken=lambda: _taken(visit, now))
 
 
+def reschedule_master(appointment: Appointment) -> int | None:
+    """Who a move keeps unless another master is named: the same master, or "any" (None) for a visit whose steps
+    had different masters. The slot search of a move asks with the same answer."""
+    masters = set(appointment.lines.values_list("staff_id", flat=True))
+    return appointment.staff_id if len(masters) == 1 else None
+
+
 @transaction.atomic
 def appointment_reschedule(
     *,
@@ -980,7 +1033,7 @@ def appointment_reschedule(
     ``staff_id`` names another qualified one), by the rules of a new booking. A customer moves their own up to the
     cutoff before its *current* start; the prices stay as booked. A group class is not moved (cancel and book
     another session: 422 ``group_reschedule``)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     if access.as_master:
@@ -1003,9 +1056,7 @@ def appointment_reschedule(
         "previous_ends_at": appointment.ends_at,
         "previous_staff_id": appointment.staff_id,
     }
-    # The same master unless another is named; a visit whose steps had different masters ("any") keeps "any".
-    masters = set(appointment.lines.values_list("staff_id", flat=True))
-    staff = staff_id if staff_id is not None else (appointment.staff_id if len(masters) == 1 else None)
+    staff = staff_id if staff_id is not None else reschedule_master(appointment)
     _reschedule_write(appointment, context=context, start=start, staff_id=staff, now=now)
     event_record(
         entity=appointment,
@@ -1016,6 +1067,43 @@ def appointment_reschedule(
     )
     _after_change(appointment, change="rescheduled", actor=user, **previous)
     return appointment
+
+
+# --- a quote before booking -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitQuote:
+    """What booking ``start`` would give right now: the planned visit (each step's master) and its price."""
+
+    slot: Slot
+    price: Decimal
+    currency: str
+
+
+def visit_quote(
+    *,
+    user: Any,
+    branch_id: int,
+    service_ids: Sequence[int],
+    start: dt.datetime,
+    staff_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> VisitQuote | None:
+    """The visit and the price a booking of ``start`` would get, by the booking's own rules (the branch and services
+    as the caller may book them, the fair choice of "any master", each master's own price): None when it does not
+    fit now. Only a preview: the booking decides again (``appointment_create_for_customer``)."""
+    context = booking_context(user=user, branch_id=branch_id)
+    specs = visit_specs(context, list(service_ids))
+    _staff_check(specs, staff_id)
+    plan = visit_plan(
+        branch_id=branch_id, service_ids=service_ids, start=start, staff_id=staff_id, public=context.public, now=now
+    )
+    if plan is None:
+        return None
+    prices = _prices(context.branch.organization_id, {(ln.staff_id, ln.service_id) for ln in plan.lines})
+    total = sum((prices[(ln.staff_id, ln.service_id)] for ln in plan.lines), Decimal("0"))
+    return VisitQuote(slot=plan, price=total, currency=context.branch.organization.currency)
 
 
 # --- waiting-list holds ----------------------------------------------------------------------------------------------
@@ -1037,7 +1125,7 @@ def appointment_hold(
     """Hold a freed slot for a waiting-list entry for ``hold_minutes``: an appointment in status ``held`` (its time
     is taken like a booking's) that ``appointment_hold_take`` turns into a booking and ``appointment_hold_release``
     cancels. Called by the waiting list (a system action: no caller's rights are checked); 409 ``slot_taken``."""
-    now = now or timezone.now()
+    now = now or clock_now()
     branch = Branch.objects.select_related("organization").filter(pk=branch_id).first()
     if branch is None:
         raise NotFound(_("Branch not found."))
@@ -1065,7 +1153,7 @@ def appointment_hold(
 def appointment_hold_take(*, user: Any, appointment_id: int, now: dt.datetime | None = None) -> Appointment:
     """The client takes the held slot: ``held`` -> ``booked`` while the hold lasts (409 ``invalid_transition`` once
     it has lapsed or was released). Its customer or booking staff take it."""
-    now = now or timezone.now()
+    now = now or clock_now()
     access = _appointment_for_change(user, appointment_id)
     appointment = access.appointment
     if access.as_master:
@@ -1082,7 +1170,7 @@ def appointment_hold_take(*, user: Any, appointment_id: int, now: dt.datetime | 
 def appointment_hold_release(*, appointment_id: int, actor: Any = None, now: dt.datetime | None = None) -> Appointment:
     """Release a hold (lapsed or declined): ``held`` -> ``cancelled``, its time free again. A system action; a hold
     already taken or released is left as it is (returned unchanged)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     appointment = (
         Appointment.objects.select_for_update().select_related("branch", "branch__organization").get(pk=appointment_id)
     )
@@ -1105,5 +1193,7 @@ __all__ = [
     "appointment_snapshot",
     "appointment_status_set",
     "customer_client_for",
+    "reschedule_master",
     "slot_taken_error",
+    "visit_quote",
 ]

@@ -58,6 +58,7 @@ def client_message_enqueue(
     route: Route | None = None,
     payload: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
+    sms_fallback: bool = False,
 ) -> tuple[OutboxMessage, bool]:
     """Queue ``body`` for ``client`` in the caller's transaction; ``(message, created)`` as ``message_enqueue``."""
     route = route or client_route(client)
@@ -70,6 +71,7 @@ def client_message_enqueue(
         organization_id=client.organization_id,
         payload=payload if route.channel == Channel.TELEGRAM else None,
         expires_at=expires_at,
+        sms_fallback=sms_fallback,
     )
 
 

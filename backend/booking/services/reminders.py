@@ -49,6 +49,7 @@ from backend.booking.models_comms import (
     Review,
 )
 from backend.core.access_trace import access_traced
+from backend.core.clock import clock_now
 
 from .messaging import client_message_enqueue, organization_language
 
@@ -151,7 +152,7 @@ def reminders_schedule(*, appointment: Appointment, now: dt.datetime | None = No
     A reminder whose moment has already passed is skipped (the nearer one still goes); one whose offset is no
     longer configured is cancelled. An unchanged reminder is left alone, so calling this twice changes nothing.
     """
-    now = now or timezone.now()
+    now = now or clock_now()
     existing = {
         m.offset_minutes: m
         for m in AppointmentMessage.objects.select_for_update().filter(
@@ -187,7 +188,7 @@ def reminders_schedule(*, appointment: Appointment, now: dt.datetime | None = No
             scheduled.append(row)
     AppointmentMessage.objects.filter(
         appointment=appointment, kind=AppointmentMessageKind.REMINDER, status=AppointmentMessageStatus.SCHEDULED
-    ).exclude(offset_minutes__in=offsets).update(status=AppointmentMessageStatus.CANCELLED, updated_at=now)
+    ).exclude(offset_minutes__in=offsets).update(status=AppointmentMessageStatus.CANCELLED, updated_at=timezone.now())
     return scheduled
 
 
@@ -204,7 +205,7 @@ def review_request_schedule(*, appointment: Appointment, now: dt.datetime | None
     options = comms_settings_for(appointment.organization_id)
     if not options.review_requests:
         return None
-    now = now or timezone.now()
+    now = now or clock_now()
     due = max(appointment.ends_at, now) + dt.timedelta(minutes=options.review_request_delay_minutes)
     row, created = AppointmentMessage.objects.get_or_create(
         appointment=appointment,
@@ -275,7 +276,7 @@ def appointment_message_send(*, message_id: int, version: int, now: dt.datetime 
     row ends ``sent`` (an outbox message was queued under its versioned dedupe key), ``cancelled`` (the visit is no
     longer upcoming / not done) or ``skipped`` (too late, or no consent to message the client).
     """
-    now = now or timezone.now()
+    now = now or clock_now()
     with transaction.atomic():
         message = (
             AppointmentMessage.objects.select_for_update()
@@ -335,6 +336,7 @@ def appointment_message_send(*, message_id: int, version: int, now: dt.datetime 
             payload=payload,
             dedupe_key=f"booking:apptmsg:{message.pk}:v{message.version}",
             expires_at=appointment.starts_at if message.kind == AppointmentMessageKind.REMINDER else None,
+            sms_fallback=message.kind == AppointmentMessageKind.REMINDER,
         )
         message.status, message.sent_at, message.outbox_message = AppointmentMessageStatus.SENT, now, outbox
         message.save(update_fields=["status", "sent_at", "outbox_message", "updated_at"])

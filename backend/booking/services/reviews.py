@@ -24,6 +24,7 @@ from backend.booking.models_comms import (
     AppointmentMessageStatus,
     Review,
 )
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -85,6 +86,7 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
                 score=score,
                 comment=comment,
                 author=user,
+                created_at=clock_now(),  # business time: a simulated day's review is written on that day
             )
     except IntegrityError as exc:  # a concurrent submit won (the appointment lock makes this rare)
         raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED) from exc
@@ -93,4 +95,32 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
         appointment=appointment, kind=AppointmentMessageKind.REVIEW_REQUEST, status=AppointmentMessageStatus.SCHEDULED
     ).update(status=AppointmentMessageStatus.CANCELLED, updated_at=timezone.now())
     event_record(entity=review, action=EventAction.CREATE, actor=user, after=snapshot(review, REVIEW_FIELDS))
+    return review
+
+
+@transaction.atomic
+def review_comment_add(*, user: Any, appointment_id: int, comment: str) -> Review:
+    """Add the comment to a visit's score given without one (a rating button first, the words after): the same
+    caller rules as ``review_submit``; 404 for a visit not yet rated, 409 ``already_reviewed`` once it has a comment,
+    422 for an empty or too long one."""
+    appointment = appointment_for_client_action(
+        user=user, appointment_id=appointment_id, staff_perm=Perm.BOOKING_MANAGE
+    )
+    comment = (comment or "").strip()
+    if not comment or len(comment) > MAX_REVIEW_COMMENT_LENGTH or "\x00" in comment:
+        message = _("Write from 1 to %(n)d characters.") % {"n": MAX_REVIEW_COMMENT_LENGTH}
+        raise ValidationFailed(
+            _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields={"comment": [message]}
+        )
+    review = Review.objects.select_for_update().filter(appointment=appointment).first()
+    if review is None:
+        raise NotFound(_("Not found."))
+    if review.comment:
+        raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED)
+    before = snapshot(review, REVIEW_FIELDS)
+    review.comment = comment
+    review.save(update_fields=["comment", "updated_at"])
+    event_record(
+        entity=review, action=EventAction.UPDATE, actor=user, before=before, after=snapshot(review, REVIEW_FIELDS)
+    )
     return review

@@ -51,6 +51,7 @@ from backend.booking.models_comms import (
 )
 from backend.booking.selectors import BookingContext, bookable_services, bookable_staff_services
 from backend.catalog.models import Service, StaffService
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -132,7 +133,7 @@ def waitlist_join(
     themselves, when the organization, the branch and the service take online bookings: their client record is
     found (or created) by their phone, as a customer booking does.
     """
-    now = timezone.now()
+    now = clock_now()
     branch = Branch.objects.select_related("organization").filter(pk=branch_id).first()
     if branch is None:
         raise NotFound(_("Not found."))
@@ -266,7 +267,7 @@ def waitlist_slot_freed(
     Call inside the transaction that freed it. Returns the offer made, or ``None`` when nobody fits (or the slot is
     already on offer). Entries are tried first come, first served; one that had this slot before is skipped.
     """
-    now = now or timezone.now()
+    now = now or clock_now()
     if starts_at <= now:
         return None
     candidates = (
@@ -309,7 +310,7 @@ def waitlist_match(*, entry_id: int, now: dt.datetime | None = None) -> Waitlist
     """
     from backend.booking.selectors import next_free_slots
 
-    now = now or timezone.now()
+    now = now or clock_now()
     with transaction.atomic():
         entry = WaitlistEntry.objects.select_for_update().filter(pk=entry_id, status=WaitlistStatus.WAITING).first()
         if entry is None:
@@ -418,6 +419,7 @@ def _offer_make(
         payload=payload,
         dedupe_key=f"waitlist:offer:{offer.pk}",
         expires_at=offer.hold_until,
+        sms_fallback=True,
     )
     waitlist_offer_expire_task.using(run_after=offer.hold_until).enqueue(offer_id=offer.pk)
     return offer
@@ -437,7 +439,7 @@ def _offer_close(offer: WaitlistOffer, *, status: str, actor: Any, pass_on: bool
     from .appointments_bridge import hold_appointment_release
 
     before = snapshot(offer, OFFER_FIELDS)
-    offer.status, offer.answered_at = status, timezone.now()
+    offer.status, offer.answered_at = status, clock_now()
     offer.save(update_fields=["status", "answered_at", "updated_at"])
     event_record(
         entity=offer, action=EventAction.UPDATE, actor=actor, before=before, after=snapshot(offer, OFFER_FIELDS)
@@ -445,7 +447,7 @@ def _offer_close(offer: WaitlistOffer, *, status: str, actor: Any, pass_on: bool
     entry = WaitlistEntry.objects.select_for_update().get(pk=offer.entry_id)
     if entry.status == WaitlistStatus.OFFERED:
         entry_before = snapshot(entry, ENTRY_FIELDS)
-        entry.status = WaitlistStatus.WAITING if entry.latest > timezone.now() else WaitlistStatus.EXPIRED
+        entry.status = WaitlistStatus.WAITING if entry.latest > clock_now() else WaitlistStatus.EXPIRED
         entry.save(update_fields=["status", "updated_at"])
         event_record(
             entity=entry,
@@ -482,10 +484,10 @@ def waitlist_offer_take(*, user: Any, offer_id: int) -> Appointment:
     from .appointments_bridge import hold_appointment_keep
 
     offer = _offer_for_action(user=user, offer_id=offer_id)
-    now = timezone.now()
+    now = clock_now()
     # One conditional write decides between this and the expiry task (which needs hold_until <= now).
     taken = WaitlistOffer.objects.filter(pk=offer.pk, status=WaitlistOfferStatus.OFFERED, hold_until__gt=now).update(
-        status=WaitlistOfferStatus.TAKEN, answered_at=now, updated_at=now
+        status=WaitlistOfferStatus.TAKEN, answered_at=now, updated_at=timezone.now()
     )
     if not taken:
         raise Conflict(_("This offer is no longer open."), code=BookingCommsErrorCode.OFFER_GONE)
@@ -523,7 +525,7 @@ def waitlist_offer_decline(*, user: Any, offer_id: int) -> WaitlistOffer:
 
 def waitlist_offer_expire(*, offer_id: int, now: dt.datetime | None = None) -> str:
     """End an offer's hold (the task at ``hold_until``): ``expired`` and passed on, ``not_due`` or ``closed``."""
-    now = now or timezone.now()
+    now = now or clock_now()
     entry_id = WaitlistOffer.objects.filter(pk=offer_id).values_list("entry_id", flat=True).first()
     if entry_id is None:
         return "closed"
@@ -533,7 +535,7 @@ def waitlist_offer_expire(*, offer_id: int, now: dt.datetime | None = None) -> s
         WaitlistEntry.objects.select_for_update().filter(pk=entry_id).first()
         expired = WaitlistOffer.objects.filter(
             pk=offer_id, status=WaitlistOfferStatus.OFFERED, hold_until__lte=now
-        ).update(status=WaitlistOfferStatus.EXPIRED, answered_at=now, updated_at=now)
+        ).update(status=WaitlistOfferStatus.EXPIRED, answered_at=now, updated_at=timezone.now())
         if not expired:
             still_open = WaitlistOffer.objects.filter(pk=offer_id, status=WaitlistOfferStatus.OFFERED).exists()
             return "not_due" if still_open else "closed"
@@ -545,14 +547,14 @@ def waitlist_offer_expire(*, offer_id: int, now: dt.datetime | None = None) -> s
 
 def waitlist_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Safety net for lost tasks: expire holds past their end, and entries whose every window has passed."""
-    now = now or timezone.now()
+    now = now or clock_now()
     holds = 0
     for offer_id in WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OFFERED, hold_until__lte=now).values_list(
         "pk", flat=True
     )[:200]:
         holds += int(waitlist_offer_expire(offer_id=offer_id, now=now) == "expired")
     entries = WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, latest__lte=now).update(
-        status=WaitlistStatus.EXPIRED, updated_at=now
+        status=WaitlistStatus.EXPIRED, updated_at=timezone.now()
     )
     due = (
         WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, latest__gt=now)

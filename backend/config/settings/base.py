@@ -53,7 +53,9 @@ INSTALLED_APPS = [
     # Before django.contrib.auth: its createsuperuser and changepassword replace Django's with audited ones
     # (management commands of an app listed earlier win).
     "backend.accounts",
-    "django.contrib.admin",
+    # The back office: its templates override the admin's, so it comes first; then Django's admin with our site.
+    "backend.backoffice",
+    "backend.backoffice.admin_config.BrigadaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

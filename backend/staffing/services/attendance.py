@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -162,7 +163,7 @@ def attendance_check_in(
     409 ``no_shift_to_check_in`` when no accepted shift of theirs opens for check-in now, 422 ``too_far_from_site``
     beyond the site's radius; nothing is written then. A show counts for the worker's reliability at once.
     """
-    now = now or timezone.now()
+    now = now or clock_now()
     # Lock order (services/locking.py): the worker, then the shift, then the offer.
     worker = worker_lock(_worker_of(user).pk)
     worker_active_check(worker)
@@ -226,7 +227,7 @@ def attendance_check_out(
 ) -> Attendance:
     """The caller checks out of the shift they are checked in to: hours (inside the shift's window, to the quarter
     hour) and the pay and bill amounts they earn are frozen. 409 ``not_checked_in``, 422 ``too_far_from_site``."""
-    now = now or timezone.now()
+    now = now or clock_now()
     worker = _worker_of(user)
     offer = (
         Offer.objects.select_for_update(of=("self",))
@@ -292,7 +293,7 @@ def attendance_mark(
 
     409 ``shift_not_started`` before the shift starts, ``attendance_already_marked`` for a call-up in another state.
     """
-    now = now or timezone.now()
+    now = now or clock_now()
     try:
         outcome = Outcome(outcome)
     except ValueError:
@@ -363,7 +364,7 @@ def attendance_mark(
 def attendance_rate(*, user: Any, offer_id: int, quality_score: int, now: dt.datetime | None = None) -> Attendance:
     """The foreman's 1-10 quality score for a worker who came (checked in or completed); it moves their rank at once.
     A second score replaces the first. 409 ``not_present`` for a call-up whose worker did not come."""
-    now = now or timezone.now()
+    now = now or clock_now()
     if not 1 <= int(quality_score) <= 10:
         raise ValidationFailed(
             _("The score is from 1 to 10."),

@@ -19,8 +19,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from backend.core.clock import clock_now
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_get
 from backend.staffing.models import Shift
@@ -102,7 +102,7 @@ def board_snapshot(
     to two weeks ahead), at most ``BOARD_MAX_SHIFTS``. Dispatchers, managers and owners only (404 outside the
     caller's tenancy, 403 without the right)."""
     organization = organization_get(user, organization_id, Perm.STAFFING_MANAGE)
-    now = now or timezone.now()
+    now = now or clock_now()
     starts_from = starts_from or now - BOARD_LOOKBACK
     starts_before = starts_before or now + BOARD_AHEAD
     shifts = _shifts().filter(organization_id=organization.pk, starts_at__gte=starts_from, starts_at__lt=starts_before)[

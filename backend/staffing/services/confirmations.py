@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record
 from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
@@ -40,9 +41,10 @@ from backend.staffing.models import (
 )
 from backend.staffing.selectors import offer_of_worker
 from backend.staffing.services.board import publish_board
+from backend.staffing.services.buttons import confirm_keyboard
 from backend.staffing.services.dispatch import ANSWERED_NO, DISPATCHABLE, dispatch_plan_apply
 from backend.staffing.services.locking import conflict_retry, worker_lock
-from backend.staffing.services.offers import offer_notify, worker_active_check
+from backend.staffing.services.offers import offer_decline, offer_notify, worker_active_check
 
 
 def _ask_hours() -> dt.timedelta:
@@ -58,7 +60,7 @@ def _cutoff_hours() -> dt.timedelta:
 def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -> Offer:
     """The caller confirms a place they accepted. Confirming twice is a no-op; 409 ``offer_not_accepted`` for an
     offer without a place, ``confirmation_closed`` once they were released, ``worker_not_active`` when suspended."""
-    now = now or timezone.now()
+    now = now or clock_now()
     found = offer_of_worker(user=user, offer_id=offer_id)
     worker_active_check(worker_lock(found.worker_id))  # lock order: worker, shift, offer
     shift = Shift.objects.select_for_update().get(pk=found.shift_id)
@@ -77,7 +79,7 @@ def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -
     offer.status = OfferStatus.CONFIRMED
     offer.confirmed_at = now
     offer.save(update_fields=["status", "confirmed_at", "updated_at"])
-    Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") + 1, updated_at=now)
+    Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") + 1, updated_at=timezone.now())
     publish_board([shift.pk])
     event_record(
         entity=offer,
@@ -89,10 +91,32 @@ def offer_confirm(*, user: Any, offer_id: int, now: dt.datetime | None = None) -
     return offer
 
 
+@conflict_retry
+@transaction.atomic
+def confirmation_answer(*, user: Any, offer_id: int, come: bool, now: dt.datetime | None = None) -> Offer:
+    """The caller answers the day-before question about a place they hold: yes confirms it (``offer_confirm``), no
+    gives it back at once so the next worker on standby is offered it (``offer_decline``). A "no" is refused with
+    409 ``offer_not_accepted`` for an offer that holds no place (an open call-up is declined, not un-confirmed),
+    ``confirmation_closed`` once the place was released; answering no twice is a no-op."""
+    if come:
+        return offer_confirm(user=user, offer_id=offer_id, now=now)
+    found = offer_of_worker(user=user, offer_id=offer_id)
+    if found.status == OfferStatus.DECLINED and found.confirm_requested_at is not None:
+        return found
+    if found.status == OfferStatus.RELEASED:
+        raise Conflict(
+            _("The time to confirm is over and the place went to someone else."),
+            code=StaffingErrorCode.CONFIRMATION_CLOSED,
+        )
+    if found.status not in (OfferStatus.ACCEPTED, OfferStatus.CONFIRMED):
+        raise Conflict(_("Accept the offer first."), code=StaffingErrorCode.OFFER_NOT_ACCEPTED)
+    return offer_decline(user=user, offer_id=offer_id, reason="cannot come (day-before confirmation)", now=now)
+
+
 def confirmations_request(*, now: dt.datetime | None = None) -> int:
     """Ask every accepted worker whose shift starts within the ask window (and after the cut-off) to confirm,
     once per offer. Returns how many were asked."""
-    now = now or timezone.now()
+    now = now or clock_now()
     asked = 0
     due = (
         Offer.objects.filter(
@@ -109,21 +133,37 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             # Claim: another sweep may be asking at the same moment.
             if not Offer.objects.filter(pk=offer.pk, confirm_requested_at__isnull=True).update(
-                confirm_requested_at=now, updated_at=now
+                confirm_requested_at=now, updated_at=timezone.now()
             ):
                 continue
             cutoff = offer.shift.starts_at - _cutoff_hours()
             with translation.override(offer.worker.user.language):
-                text = _(
-                    "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before %(cutoff)s "
-                    "UTC, or the place goes to someone else."
-                ) % {
+                figures = {
                     "title": offer.shift.order.title,
                     "day": offer.shift.starts_at.strftime("%d.%m"),
                     "start": offer.shift.starts_at.strftime("%H:%M"),
                     "cutoff": cutoff.strftime("%d.%m %H:%M"),
                 }
-            offer_notify(offer=offer, kind="confirm_request", text=text)
+                sms = (
+                    _(
+                        "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
+                        "%(cutoff)s UTC, or the place goes to someone else."
+                    )
+                    % figures
+                )
+                text, buttons = sms, None
+                if offer.worker.user.telegram_user_id:
+                    text = (
+                        _(
+                            "Will you come to your shift %(title)s on %(day)s at %(start)s UTC? Please answer below "
+                            "before %(cutoff)s UTC, or the place goes to someone else."
+                        )
+                        % figures
+                    )
+                    buttons = confirm_keyboard(offer.pk)
+            offer_notify(
+                offer=offer, kind="confirm_request", text=text, reply_markup=buttons, sms_text=sms, sms_fallback=True
+            )
             event_record(
                 entity=offer,
                 action=EventAction.UPDATE,
@@ -160,8 +200,10 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
             text = _(
                 "You did not confirm the shift %(title)s on %(day)s in time, so the place went to someone else."
             ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
-        offer_notify(offer=offer, kind="released", text=text)
-    Shift.objects.filter(pk=shift.pk).update(accepted_count=F("accepted_count") - len(unconfirmed), updated_at=now)
+        offer_notify(offer=offer, kind="released", text=text, sms_fallback=True)
+    Shift.objects.filter(pk=shift.pk).update(
+        accepted_count=F("accepted_count") - len(unconfirmed), updated_at=timezone.now()
+    )
     publish_board([shift.pk])
     return [o.pk for o in unconfirmed]
 
@@ -170,7 +212,7 @@ def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
     """Release the places of workers who were asked to confirm and did not by the cut-off, then re-plan each
     affected order through the adapter. Nobody is released without having been asked (an accept inside the cut-off
     window is a confirmation already, see ``offer_accept``). Returns (released offers, re-plans applied)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     shift_ids = list(
         Shift.objects.filter(
             status=ShiftStatus.OPEN,
@@ -196,7 +238,7 @@ def confirmations_release(*, now: dt.datetime | None = None) -> tuple[int, int]:
 def replan_order(*, order_id: int, now: dt.datetime | None = None) -> SolverRun | None:
     """Incremental re-plan of an order from its latest applied plan, stored as a ``replan`` run and applied.
     None when the order has no applied plan to start from or is no longer dispatched."""
-    now = now or timezone.now()
+    now = now or clock_now()
     order = Order.objects.filter(pk=order_id).first()
     if order is None or order.status not in DISPATCHABLE:
         return None
@@ -230,7 +272,7 @@ def replan_order(*, order_id: int, now: dt.datetime | None = None) -> SolverRun 
     try:
         instance, plan = adapter.plan_replan(base.input, base.output, accepts=accepts, declines=declines)
     except adapter.SolverInputError as exc:
-        run.status, run.error, run.finished_at = SolverRunStatus.FAILED, str(exc)[:4000], timezone.now()
+        run.status, run.error, run.finished_at = SolverRunStatus.FAILED, str(exc)[:4000], clock_now()
         run.save()
         return run
     run.solve_s = plan.wall_s
@@ -245,7 +287,7 @@ def replan_order(*, order_id: int, now: dt.datetime | None = None) -> SolverRun 
 
 def confirmations_due_run(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The ladder's periodic step (registered in ``BRIGADA_SWEEPS``): ask, then release and re-plan."""
-    now = now or timezone.now()
+    now = now or clock_now()
     asked = confirmations_request(now=now)
     released, replans = confirmations_release(now=now)
     return {"staffing_confirmations_asked": asked, "staffing_released": released, "staffing_replans": replans}

@@ -28,6 +28,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
@@ -174,7 +175,7 @@ class BuiltInstance:
 
 def dispatch_instance_build(*, order: Order, now: dt.datetime | None = None) -> BuiltInstance:
     """The solver instance for an order's open future shifts, from the pool its organization dispatches from."""
-    now = now or timezone.now()
+    now = now or clock_now()
     rest = dt.timedelta(minutes=60)
     site = order.site
     shifts = list(Shift.objects.filter(order=order, status=ShiftStatus.OPEN, starts_at__gt=now).order_by("starts_at"))
@@ -302,7 +303,7 @@ def _claim(run_id: int, now: dt.datetime) -> bool:
     )
     return bool(
         SolverRun.objects.filter(pk__in=claimable.values("pk")).update(
-            status=SolverRunStatus.RUNNING, started_at=now, updated_at=now
+            status=SolverRunStatus.RUNNING, started_at=now, updated_at=timezone.now()
         )
     )
 
@@ -310,7 +311,7 @@ def _claim(run_id: int, now: dt.datetime) -> bool:
 def _fail(run: SolverRun, status: str, error: str) -> SolverRun:
     run.status = status
     run.error = error[:4000]
-    run.finished_at = timezone.now()
+    run.finished_at = clock_now()
     run.save(update_fields=["status", "error", "finished_at", "updated_at"])
     return run
 
@@ -318,7 +319,7 @@ def _fail(run: SolverRun, status: str, error: str) -> SolverRun:
 def dispatch_run_execute(*, run_id: int) -> SolverRun | None:
     """Run a queued solver run (the task's body): build, solve outside a transaction, apply in one. Idempotent: a
     run already taken or finished is left alone (None). An infeasible plan or a failure is stored on the run."""
-    started = timezone.now()
+    started = clock_now()
     if not _claim(run_id, started):
         return None
     run = SolverRun.objects.select_related("order__site__organization").get(pk=run_id)
@@ -361,7 +362,7 @@ def dispatch_plan_apply(
 ) -> SolverRun:
     """Store a plan on its run and turn it into offers (see the module's docstring). The order and its shifts are
     locked, in that order, so a concurrent accept waits or sees the new call count."""
-    now = now or timezone.now()
+    now = now or clock_now()
     run = SolverRun.objects.select_for_update().get(pk=run_id)
     order = Order.objects.select_for_update().select_related("site").get(pk=run.order_id)
     run.input = instance

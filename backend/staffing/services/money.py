@@ -166,6 +166,21 @@ def worker_earnings(*, user: Any, date_from: dt.date | None = None, date_to: dt.
     return Earnings(lines=lines, hours=hours, totals=totals)
 
 
+def worker_earnings_month(*, user: Any, now: dt.datetime | None = None) -> tuple[dt.date, dt.date, Earnings]:
+    """The caller's earnings of the current calendar month in their pool's time zone: (first day, today, earnings).
+    The bot's and any short summary's period; ``worker_earnings`` takes any period."""
+    from django.utils import timezone
+
+    from .availability_days import pool_zone
+
+    worker = Worker.objects.filter(user_id=getattr(user, "pk", 0) or 0).select_related("organization").first()
+    if worker is None:
+        raise NotFound(_("You are not in a worker pool."), code=StaffingErrorCode.NOT_A_WORKER)
+    today = (now or timezone.now()).astimezone(pool_zone(worker)).date()
+    first = today.replace(day=1)
+    return first, today, worker_earnings(user=user, date_from=first, date_to=today)
+
+
 @dataclass(frozen=True)
 class OrderMoney:
     """What an order earned so far: hours, paid to workers, billed to the client, margin (all in its currency)."""

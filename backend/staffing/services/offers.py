@@ -23,6 +23,7 @@ from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record
 from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
@@ -41,6 +42,7 @@ from backend.staffing.models import (
 )
 from backend.staffing.selectors import offer_of_worker
 from backend.staffing.services.board import publish_board
+from backend.staffing.services.buttons import offer_keyboard
 from backend.staffing.services.locking import conflict_retry, worker_lock
 
 #: Least rest between two shifts a worker holds (the solver's ``min_rest_minutes`` default).
@@ -70,12 +72,28 @@ def _channel_of(user: Any) -> tuple[str, str]:
     return Channel.SMS, user.phone
 
 
-def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None) -> None:
+def offer_notify(
+    *,
+    offer: Offer,
+    kind: str,
+    text: str,
+    wave: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    sms_text: str | None = None,
+    sms_fallback: bool = False,
+) -> None:
     """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
+    ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram,
+    with ``sms_text`` as ``payload["sms_body"]``: the wording without buttons, should the message fall back to SMS.
 
     Call inside the transaction that made the change."""
     user = offer.worker.user
     channel, recipient = _channel_of(user)
+    payload: dict[str, Any] = {"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id}
+    if reply_markup is not None and channel == Channel.TELEGRAM:
+        payload["reply_markup"] = reply_markup
+        if sms_text:
+            payload["sms_body"] = sms_text
     message_enqueue(
         channel=channel,
         recipient=recipient,
@@ -83,8 +101,9 @@ def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None)
         dedupe_key=f"staffing.offer:{offer.pk}:{kind}:{wave if wave is not None else offer.wave}",
         user=user,
         organization_id=offer.organization_id,
-        payload={"kind": f"staffing.{kind}", "offer_id": offer.pk, "shift_id": offer.shift_id},
+        payload=payload,
         expires_at=offer.shift.starts_at,
+        sms_fallback=sms_fallback,  # by SMS instead if the worker blocked the bot (notifications, decision 0021)
     )
     realtime_publish(
         user_id=user.pk,
@@ -98,14 +117,14 @@ def offer_notify(*, offer: Offer, kind: str, text: str, wave: int | None = None)
     )
 
 
-def _offer_text(offer: Offer) -> str:
+def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None, str]:
+    """The call-up in the worker's language: (text, Accept / Decline buttons when it goes by Telegram, the text
+    for SMS)."""
     shift = offer.shift
     order = shift.order
+    by_telegram = _channel_of(offer.worker.user)[0] == Channel.TELEGRAM
     with translation.override(offer.worker.user.language):
-        return _(
-            "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
-            "Accept in the app before %(expires)s UTC."
-        ) % {
+        figures = {
             "title": order.title,
             "site": order.site.address,
             "start": shift.starts_at.strftime("%d.%m %H:%M"),
@@ -114,12 +133,29 @@ def _offer_text(offer: Offer) -> str:
             "currency": order.currency,
             "expires": offer.expires_at.strftime("%d.%m %H:%M") if offer.expires_at else "-",
         }
+        sms = (
+            _(
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
+                "Accept in the app before %(expires)s UTC."
+            )
+            % figures
+        )
+        if not by_telegram:
+            return sms, None, sms
+        text = (
+            _(
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
+                "Answer with the buttons below before %(expires)s UTC."
+            )
+            % figures
+        )
+        return text, offer_keyboard(offer.pk), sms
 
 
 def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.datetime | None = None) -> int:
     """Offer ``offers`` of ``shift`` (locked by the caller) now: status offered, wave, an answer deadline of
     ``STAFFING_OFFER_TTL_MINUTES`` (never after the shift starts), a message and an event each. Returns how many."""
-    now = now or timezone.now()
+    now = now or clock_now()
     expires = min(now + dt.timedelta(minutes=settings.STAFFING_OFFER_TTL_MINUTES), shift.starts_at)
     sent = 0
     for offer in offers:
@@ -131,10 +167,13 @@ def offers_send(*, shift: Shift, offers: Sequence[Offer], wave: int, now: dt.dat
         offer.save(update_fields=["status", "wave", "offered_at", "expires_at", "responded_at", "updated_at"])
         offer.shift = shift
         event_record(entity=offer, action=EventAction.STATUS, after={"status": offer.status, "wave": wave})
-        offer_notify(offer=offer, kind="offer", text=_offer_text(offer), wave=wave)
+        text, buttons, sms = _offer_message(offer)
+        offer_notify(
+            offer=offer, kind="offer", text=text, wave=wave, reply_markup=buttons, sms_text=sms, sms_fallback=True
+        )
         sent += 1
     if sent:
-        Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=now)
+        Shift.objects.filter(pk=shift.pk).update(offered_count=F("offered_count") + sent, updated_at=timezone.now())
         shift.offered_count += sent
         offers_expiry_schedule(shift_id=shift.pk, at=expires)
         publish_board([shift.pk])
@@ -152,7 +191,7 @@ def offers_top_up(*, shift: Shift, now: dt.datetime | None = None) -> int:
     """Fill the shift's open places from standby: places = planned calls − accepted − offers still waiting for an
     answer. Workers who were offered this shift before (it filled while they waited) come first, then the plan's
     standby order. Caller locks the shift."""
-    now = now or timezone.now()
+    now = now or clock_now()
     if shift.status != ShiftStatus.OPEN or shift.starts_at <= now:
         return 0
     waiting = Offer.objects.filter(shift=shift, status=OfferStatus.OFFERED).count()
@@ -201,7 +240,7 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     conditional UPDATE: ``accepted_count = accepted_count + 1 WHERE accepted_count < call_cap``. A late accepter
     gets 409 ``shift_full`` and stays on standby (offered first when a place frees up). Accepting twice is a no-op.
     409 ``offer_not_open`` / ``offer_expired`` / ``shift_started`` / ``overlapping_shift`` otherwise."""
-    now = now or timezone.now()
+    now = now or clock_now()
     offer = offer_of_worker(user=user, offer_id=offer_id)
     if offer.status in OFFER_HOLDS_PLACE:
         return offer
@@ -225,7 +264,7 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
     # The guard (FIELD-NOTES: read-then-write let 2-44 clients win per round; this lets exactly the cap win).
     # Waiting on the row lock re-evaluates the WHERE against the winner's committed count.
     took = Shift.objects.filter(pk=shift.pk, status=ShiftStatus.OPEN, accepted_count__lt=F("call_cap")).update(
-        accepted_count=F("accepted_count") + 1, updated_at=now
+        accepted_count=F("accepted_count") + 1, updated_at=timezone.now()
     )
     if not took:
         raise ShiftFull(offer.pk)
@@ -237,7 +276,7 @@ def offer_accept(*, user: Any, offer_id: int, now: dt.datetime | None = None) ->
         status=OfferStatus.CONFIRMED if late else OfferStatus.ACCEPTED,
         responded_at=now,
         confirmed_at=now if late else None,
-        updated_at=now,
+        updated_at=timezone.now(),
     )
     if not moved:
         raise Conflict(_("This offer is no longer open."), code=StaffingErrorCode.OFFER_NOT_OPEN)
@@ -262,7 +301,7 @@ def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
     if not waiting:
         return
     Offer.objects.filter(pk__in=[o.pk for o in waiting]).update(
-        status=OfferStatus.STANDBY, is_standby=True, updated_at=now
+        status=OfferStatus.STANDBY, is_standby=True, updated_at=timezone.now()
     )
     for offer in waiting:
         offer.status, offer.is_standby = OfferStatus.STANDBY, True
@@ -288,7 +327,7 @@ def _give_back(offer: Offer, shift: Shift, *, now: dt.datetime) -> None:
 def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetime | None = None) -> Offer:
     """The caller declines their offer (or gives back a place they accepted, before the shift starts): the next
     worker on standby is offered the place. Declining twice is a no-op."""
-    now = now or timezone.now()
+    now = now or clock_now()
     found = offer_of_worker(user=user, offer_id=offer_id)
     shift = Shift.objects.select_for_update().get(pk=found.shift_id)
     offer = Offer.objects.select_for_update().select_related("worker__user").get(pk=found.pk)
@@ -322,7 +361,7 @@ def offer_decline(*, user: Any, offer_id: int, reason: str = "", now: dt.datetim
 def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
     """Expire the shift's offers whose answer time is over and offer their places to standby; idempotent (the
     expiry task may run twice). Returns how many expired."""
-    now = now or timezone.now()
+    now = now or clock_now()
     shift = Shift.objects.select_for_update().filter(pk=shift_id).first()
     if shift is None:
         return 0
@@ -349,7 +388,7 @@ def offers_expire(*, shift_id: int, now: dt.datetime | None = None) -> int:
 def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now: dt.datetime | None = None) -> int:
     """Withdraw offers (a cancelled order, a re-plan that no longer calls them): holders give their places back,
     and whoever had been told about the offer is told it is off. Caller holds the shifts' locks."""
-    now = now or timezone.now()
+    now = now or clock_now()
     count = 0
     touched: set[int] = set()
     for offer in offers:
@@ -374,7 +413,7 @@ def offer_withdraw_many(*, offers: Iterable[Offer], actor: Any, reason: str, now
                     "day": offer.shift.date.strftime("%d.%m"),
                     "reason": reason,
                 }
-            offer_notify(offer=offer, kind="withdrawn", text=text)
+            offer_notify(offer=offer, kind="withdrawn", text=text, sms_fallback=before in OFFER_HOLDS_PLACE)
         count += 1
     publish_board(touched)
     return count
@@ -388,7 +427,7 @@ def worker_offers_withdraw(*, worker: Worker, actor: Any, reason: str, now: dt.d
     """Withdraw every live offer of ``worker`` (locked by the caller) on shifts that have not started: places go
     back and are offered to standby, the worker is told, the boards move. Locks the shifts (ascending id), then the
     offers, after the worker: the one lock order. Returns how many were withdrawn."""
-    now = now or timezone.now()
+    now = now or clock_now()
     live = Offer.objects.filter(
         worker=worker, status__in=LIVE_FOR_WORKER, shift__status=ShiftStatus.OPEN, shift__starts_at__gt=now
     )

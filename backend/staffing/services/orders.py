@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -356,7 +357,7 @@ def order_create(
         headcount=headcount,
         pay_rate=pay_rate,
         bill_rate=bill_rate,
-        today=timezone.now().astimezone(zone).date(),
+        today=clock_now().astimezone(zone).date(),
     )
     order = Order.objects.create(
         organization_id=site.organization_id,
@@ -396,7 +397,7 @@ def order_confirm(*, user: Any, order_id: int) -> Order:
         raise Conflict(_("Only a draft order can be confirmed."), code=StaffingErrorCode.ORDER_NOT_DRAFT)
     before = snapshot(order, ("status",))
     order.status = OrderStatus.CONFIRMED
-    order.confirmed_at = timezone.now()
+    order.confirmed_at = clock_now()
     order.save(update_fields=["status", "confirmed_at", "updated_at"])
     event_record(entity=order, action=EventAction.STATUS, actor=user, before=before, after={"status": order.status})
     dispatch_enqueue(order=order, user=user)
@@ -427,7 +428,7 @@ def order_cancel(*, user: Any, order_id: int, reason: str = "") -> Order:
         status=ShiftStatus.CANCELLED, accepted_count=0, confirmed_count=0, updated_at=timezone.now()
     )
     order.status = OrderStatus.CANCELLED
-    order.cancelled_at = timezone.now()
+    order.cancelled_at = clock_now()
     order.save(update_fields=["status", "cancelled_at", "updated_at"])
     event_record(
         entity=order, action=EventAction.STATUS, actor=user, before=before, after={"status": order.status}, note=reason

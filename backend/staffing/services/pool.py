@@ -19,11 +19,11 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from backend.accounts.models import User
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -136,7 +136,7 @@ def worker_status_change(*, user: Any, worker_id: int, status: str, notes: str |
     if notes is not None:
         worker.interview_notes = notes
     if status == WorkerStatus.INTERVIEWED:
-        worker.interviewed_at = timezone.now()
+        worker.interviewed_at = clock_now()
         worker.interviewed_by = user if getattr(user, "is_authenticated", False) else None
     worker.save()
     event_record(
@@ -299,7 +299,7 @@ def availability_declare(
     replaced by ``windows`` (the phone sends the whole week); otherwise ``windows`` are added. Overlapping or
     touching windows are merged. All or nothing: one bad window and nothing changes."""
     worker = Worker.objects.select_for_update().get(pk=worker_self_get(user).pk)
-    now = timezone.now()
+    now = clock_now()
     for starts_at, ends_at in windows:
         _window_check(starts_at, ends_at, now)
     existing = WorkerAvailability.objects.filter(worker=worker)

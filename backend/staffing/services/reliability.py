@@ -38,6 +38,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core.clock import clock_now
 from backend.core.events import event_record, snapshot
 from backend.core.models import EventAction
 from backend.realtime.services import realtime_publish
@@ -176,7 +177,7 @@ def newcomer_figures(*, pool_id: int) -> Figures:
     """The figures of a worker with no history in the pool: the pool prior's mean and a neutral quality. What a new
     worker row should start with (``Worker.objects.create(..., **newcomer_figures(pool_id=...).stored())``)."""
     return figures_for(
-        [], excused=0, now=timezone.now(), prior=pool_prior(pool_id=pool_id), half_life=reliability_half_life_days()
+        [], excused=0, now=clock_now(), prior=pool_prior(pool_id=pool_id), half_life=reliability_half_life_days()
     )
 
 
@@ -249,7 +250,7 @@ def worker_reliability_update(
     ``ReliabilityReason``). Called inside the transaction of the change that caused it (an attendance mark), so
     the worker's figures and the reason they read move together with it. Returns the change, ``None`` if nothing
     moved (always a row for a no-show, a show and an excused absence)."""
-    now = now or timezone.now()
+    now = now or clock_now()
     worker = Worker.objects.select_for_update().get(pk=worker_id)
     history, excused = _histories([worker.pk])
     figures = figures_for(
@@ -302,7 +303,7 @@ def reliability_recompute_pool(*, pool_id: int, as_of: dt.datetime) -> dict[str,
 
 def reliability_recompute_all(*, as_of: dt.datetime | None = None) -> dict[str, int]:
     """The nightly recomputation of every pool (see ``reliability_recompute_pool``); returns the totals."""
-    as_of = as_of or timezone.now()
+    as_of = as_of or clock_now()
     totals = {"pools": 0, "workers": 0, "changed": 0}
     pool_ids = Worker.objects.order_by().values_list("organization_id", flat=True).distinct()
     for pool_id in sorted(set(pool_ids)):
@@ -315,7 +316,7 @@ def reliability_recompute_all(*, as_of: dt.datetime | None = None) -> dict[str, 
 
 def reliability_night(now: dt.datetime | None = None) -> dt.datetime:
     """The moment the latest nightly recomputation is due: 03:00 in ``TIME_ZONE`` today, or yesterday before it."""
-    now = now or timezone.now()
+    now = now or clock_now()
     local = timezone.localtime(now)
     due = local.replace(hour=3, minute=0, second=0, microsecond=0)
     if local < due:

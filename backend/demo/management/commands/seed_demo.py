@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.core.exceptions import ApplicationError
-from backend.demo.services import DEMO_ADMIN_PHONE, demo_world_seed
+from backend.core.progress import Progress
+from backend.demo.services import DEMO_ADMIN_PHONE, demo_world_build
+from backend.demo.world import SIZES, history_start
 
 
 class Command(BaseCommand):
@@ -25,6 +29,19 @@ class Command(BaseCommand):
             help="seed even though DEBUG is off (the demo superuser and people then exist in that database)",
         )
         parser.add_argument(
+            "--size",
+            choices=sorted(SIZES),
+            default="small",
+            help="how big the world is (small: 2,000 workers, 8,000 salon clients...; tiny is for tests)",
+        )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=None,
+            help="days of simulated history before today (default: the size's, about 18 months; 0 for none)",
+        )
+        parser.add_argument("--seed", type=int, default=7, help="the simulated people's hidden traits' seed")
+        parser.add_argument(
             "--reset-admin-password",
             action="store_true",
             help="give the demo back-office login a new random password and print it",
@@ -38,17 +55,25 @@ class Command(BaseCommand):
                 "demo staff to it. Nothing was written. Run with DEBUG=1 for a demo, or pass --allow-production "
                 "if you really want the demo world here."
             )
-        self.stdout.write("Seeding the demo world ...")
+        started = time.monotonic()
+        self.stdout.write(f"Seeding the demo world ({options['size']}) ...")
         try:
-            report = demo_world_seed(reset_admin_password=options["reset_admin_password"])
+            world = demo_world_build(
+                size=options["size"], stream=self.stdout, reset_admin_password=options["reset_admin_password"]
+            )
         except ApplicationError as exc:
             raise CommandError(f"The demo world could not be seeded: {exc.message}") from None
+        report = world.seed
+        history = self._history(options)
+        built = time.monotonic() - started
+        if world.events_written == 0 and not history:
+            self.stdout.write("Nothing changed: the demo world was already here.")
+        else:
+            self.stdout.write(f"  {world.events_written} events written, {history} days of history, {built:.1f}s")
         for org in report.organizations:
-            self.stdout.write(
-                f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)"
-            )
-        for key, count in report.extras.items():
-            self.stdout.write(f"  {key}: {count}")
+            self.stdout.write(f"  organization: {org.name} ({org.get_kind_display()}, {org.branches.count()} branches)")
+        for key, count in {**report.extras, **world.counts}.items():
+            self.stdout.write(f"  {key}: {count} created")
         self.stdout.write(self.style.SUCCESS("Demo world ready."))
         self.stdout.write("")
         if report.admin_password is not None:
@@ -64,3 +89,27 @@ class Command(BaseCommand):
         self.stdout.write("  API users (get a token: python manage.py issue_token --phone PHONE):")
         for person, _user in report.people:
             self.stdout.write(f"    {person.phone:<14} {person.role:<10} {person.organization}")
+
+    def _history(self, options: dict[str, Any]) -> int:
+        """Simulate the history up to yesterday unless it is there already; returns the days simulated."""
+        from backend.demo.simulator.engine import Simulation, history_exists
+
+        size = SIZES[options["size"]]
+        days = size.history_days if options["history_days"] is None else max(0, options["history_days"])
+        sim = Simulation.load(seed=options["seed"], orders_per_day=size.orders_per_day)
+        if not days:
+            return 0
+        if any(history_exists(b.organization) for b in sim.businesses):
+            self.stdout.write(
+                "  history: already laid down (simulate more days with: python manage.py simulate --days N)"
+            )
+            return 0
+        today = dt.date.today()
+        start = max(history_start(today, size), today - dt.timedelta(days=days))
+        days = (today - start).days
+        with Progress("history days", days, stream=self.stdout) as bar:
+            lines = sim.run(start=start, days=days, each_day=lambda _line: bar.advance())
+        last = lines[-1] if lines else None
+        if last is not None:
+            self.stdout.write(f"  yesterday: {last.text()}")
+        return days

@@ -1,0 +1,107 @@
+"""The simulation loop: for each day, set the business clock and let every business live it (ADR 0028)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from backend.accounts.models import User
+from backend.booking.models import Appointment
+from backend.demo.services import DEMO_ADMIN_PHONE
+from backend.demo.world import CAR_SERVICE, HQ, SALON
+from backend.organizations.models import Organization
+
+from .booking import BookingBusiness, BusinessDay
+from .figures import DayLine, day_line
+from .staffing import WEEKS_DECLARED, Agency, AgencyDay
+
+#: Mean days between visits while a client is active, per kind of business.
+SALON_CADENCE = 32.0
+CAR_CADENCE = 110.0
+
+
+class WorldMissing(Exception):
+    """The demo world is not there (run seed_demo first)."""
+
+
+@dataclass
+class Simulation:
+    seed: int
+    span_days: int
+    orders_per_day: float
+    actor: User
+    businesses: list[BookingBusiness] = field(default_factory=list)
+    agency: Agency | None = None
+    agency_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, *, seed: int = 7, span_days: int = 0, orders_per_day: float = 6.0) -> Simulation:
+        actor = User.objects.filter(phone=DEMO_ADMIN_PHONE).first()
+        orgs = {o.name: o for o in Organization.objects.filter(name__in=[SALON, CAR_SERVICE, HQ])}
+        if actor is None or len(orgs) < 3:
+            raise WorldMissing("the demo world is missing: run `python manage.py seed_demo` first")
+        sim = cls(seed, span_days, orders_per_day, actor)
+        sim.businesses = [
+            BookingBusiness.load(orgs[SALON], actor=actor, seed=seed, cadence_mean=SALON_CADENCE, span_days=span_days),
+            BookingBusiness.load(
+                orgs[CAR_SERVICE], actor=actor, seed=seed, cadence_mean=CAR_CADENCE, span_days=span_days
+            ),
+        ]
+        sim.agency = Agency.load(orgs[HQ], actor=actor, seed=seed, orders_per_day=orders_per_day)
+        sim.agency_ids = [orgs[HQ].pk, *Organization.objects.filter(parent=orgs[HQ]).values_list("pk", flat=True)]
+        return sim
+
+    @property
+    def epoch(self) -> dt.date:
+        return min(b.epoch for b in self.businesses)
+
+    def run(self, *, start: dt.date, days: int, each_day: Callable[[DayLine], Any] | None = None) -> list[DayLine]:
+        """Live ``days`` days from ``start``; returns (and hands ``each_day``) the day lines read from the DB."""
+        for business in self.businesses:
+            business.busy_load(start, start + dt.timedelta(days=days + 8))
+        lines = []
+        zones = {b.organization.pk: b.zone for b in self.businesses}
+        if self.agency is not None:
+            self.agency.weeks(start - dt.timedelta(days=1))
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            self.day(day)
+            line = day_line(day=day, booking_zones=zones, agency_ids=self.agency_ids)
+            lines.append(line)
+            if each_day is not None:
+                each_day(line)
+        return lines
+
+    def day(self, day: dt.date) -> tuple[list[BusinessDay], AgencyDay]:
+        outs = []
+        for business in self.businesses:
+            out = BusinessDay()
+            # One transaction per business day: every service call inside is a savepoint (a refused call rolls
+            # back alone), and the database commits once instead of after every call (most of the time before).
+            with transaction.atomic():
+                business.morning(day, out)
+                business.bookings(day, out)
+                business.evening(day, out)
+            outs.append(out)
+        agency_out = AgencyDay()
+        if self.agency is not None:
+            self.agency.morning(day, agency_out)
+            self.agency.shifts(day, agency_out)
+            self.agency.evening(day)
+            if day.weekday() == 6 and day.isocalendar().week % WEEKS_DECLARED == 0:
+                self.agency.weeks(day)
+        return outs, agency_out
+
+
+def history_exists(organization: Organization) -> bool:
+    """Whether simulated history was laid down for a booking business already."""
+    return Appointment.objects.filter(organization=organization).exists()
+
+
+def zone_of(organization: Organization) -> ZoneInfo:
+    return ZoneInfo(organization.time_zone)
