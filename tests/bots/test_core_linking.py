@@ -213,3 +213,14 @@ async def test_group_chats_are_not_linked(bot: BotHarness, deep_link: TelegramDe
 
     assert replies == []
     assert not await sync_to_async(BotChat.objects.exists)()
+
+
+async def test_start_makes_a_chat_that_blocked_the_bot_reachable_again(bot: BotHarness) -> None:
+    from backend.notifications.services import telegram_chat_mark_unreachable, telegram_chat_reachable
+
+    tg = bot.user()
+    await sync_to_async(telegram_chat_mark_unreachable)(chat_id=tg.id, reason="blocked")
+
+    await bot.command(tg, "start")
+
+    assert await sync_to_async(telegram_chat_reachable)(chat_id=tg.id)
