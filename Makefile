@@ -45,8 +45,11 @@ serve: setup
 worker: setup
 	@$(BIN)/python manage.py run_worker
 
+# Two workers (pytest-xdist) on the two cores; a test file stays on one worker (its module fixtures start once).
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: setup
-	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	@$(BIN)/ruff check .
