@@ -23,8 +23,9 @@ from .staffing import WEEKS_DECLARED, Agency, AgencyDay
 #: Mean days between visits while a client is active, per kind of business.
 SALON_CADENCE = 32.0
 CAR_CADENCE = 110.0
-#: seed_demo lives the last this many days of its history through the live services (the rest: history mode).
-LIVE_DAYS = 14
+#: seed_demo lives the last this many days of its history through the live services (the rest: history mode;
+#: the bookings history made for the days after it are booked live when it ends).
+LIVE_DAYS = 3
 
 
 class WorldMissing(Exception):

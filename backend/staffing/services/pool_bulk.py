@@ -215,8 +215,8 @@ def availability_declare_many(
         actor=user,
         organization_id=owner_id,
     )
-    for start in range(0, len(gone), 900):  # SQLite's bound on query parameters
-        WorkerAvailability.objects.filter(pk__in=[r.pk for r in gone[start : start + 900]]).delete()
+    for offset in range(0, len(gone), 900):  # SQLite's bound on query parameters
+        WorkerAvailability.objects.filter(pk__in=[r.pk for r in gone[offset : offset + 900]]).delete()
     created = WorkerAvailability.objects.bulk_create(fresh, batch_size=1000)
     event_record_many(
         entities=[(r, None, snapshot(r, AVAILABILITY_FIELDS)) for r in created],
