@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db.models import Q
 
 from backend.booking.exceptions import BookingErrorCode
 from backend.booking.models import Appointment, AppointmentStatus, Occupancy
@@ -56,7 +57,7 @@ def _rows(w: World) -> list[tuple]:
             for ln in a.lines.all()
         ]
         occupancies = sorted(
-            (o.staff_id is not None, o.starts_at, o.ends_at, o.is_active) for o in Occupancy.objects.filter(Q_of(a))
+            (o.staff_id is not None, o.starts_at, o.ends_at, o.is_active) for o in Occupancy.objects.filter(_held_by(a))
         )
         out.append(
             (
@@ -77,9 +78,7 @@ def _rows(w: World) -> list[tuple]:
     return out
 
 
-def Q_of(a: Appointment):  # noqa: N802 (reads as a query)
-    from django.db.models import Q
-
+def _held_by(a: Appointment) -> Q:
     return Q(appointment=a) | Q(line__appointment=a)
 
 
