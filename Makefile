@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Days of simulated history `make demo` lays down (seed_demo's own default is about 18 months: about 35-40 min here, see
-# ADR 0028; 60 days take about 6 min).
+# ADR 0028; 60 days took 7 min).
 DEMO_HISTORY_DAYS ?= 60
 
 export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base
