@@ -109,15 +109,28 @@ def test_classification_scores_hand_computed():
     assert s["f1"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
 @pytest.mark.parametrize("calibration_end", [None, dt.date(2025, 6, 30)])
-def test_bitmap_and_grouped_plans_agree(monkeypatch, calibration_end):
-    from analytics import churn
+def test_both_summary_plans_and_the_default_give_identical_answers(calibration_end, tz):
+    """The plan choice (ADR 0032) is about cost only: every plan returns the same frame."""
     from analytics.synthetic import generate_visits
 
     visits, _ = generate_visits(clients=500, visits=5_000, seed=4)
     args = (purchases(visits), "client_id", "started_at", "W", calibration_end, dt.date(2025, 12, 31))
-    fast = summarize(*args, tz="Europe/Berlin").sort("client_id")
-    monkeypatch.setattr(churn, "BITSTRING_MAX_DAYS", 0)
-    grouped = summarize(*args, tz="Europe/Berlin").sort("client_id")
-    assert fast.equals(grouped)
-    assert fast.height > 300
+    grouped = summarize(*args, tz=tz, plan="grouped").sort("client_id")
+    bitstring = summarize(*args, tz=tz, plan="bitstring").sort("client_id")
+    default = summarize(*args, tz=tz).sort("client_id")
+    assert grouped.equals(bitstring)
+    assert default.equals(grouped)
+    assert grouped.height > 300
+    assert grouped["frequency"].sum() > 1_000
+
+
+def test_the_bitstring_plan_is_refused_where_it_cannot_answer():
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=50, visits=300, seed=4)
+    with pytest.raises(ValueError, match="bitstring plan"):
+        summarize(purchases(visits), "client_id", "started_at", monetary_col="amount", plan="bitstring")
+    with pytest.raises(ValueError, match="plan must be"):
+        summarize(purchases(visits), "client_id", "started_at", plan="fastest")  # type: ignore[arg-type]
