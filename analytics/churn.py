@@ -191,31 +191,37 @@ def _summary_bitstring_sql(
 def _summary_grouped_sql(
     cust: str, day: str, keep: str, cal: int, obs: int, unit: float, holdout: bool, monetary_col: str | None
 ) -> str:
-    """The general plan: collapse to (customer, day) first, then summarise per customer."""
+    """The default plan: collapse to (customer, day), then one aggregate per customer.
+
+    Calibration and holdout are FILTERed columns of that one aggregate: no second pass, no join. A
+    customer's first purchase day is the overall minimum (``HAVING`` keeps those who bought by ``cal``).
+    """
     value = f', sum("{check_ident(monetary_col)}") AS value' if monetary_col else ""
+    in_cal = f" FILTER (WHERE day <= {cal})" if holdout else ""  # without a holdout every row is in it
+    n_cal = f"count(*){in_cal}"
     money = (
-        ", CASE WHEN count(*) > 1 THEN (sum(value) - arg_min(value, day)) / (count(*) - 1) ELSE 0 END AS monetary_value"
+        f""", CASE WHEN {n_cal} > 1 THEN (sum(value){in_cal} - arg_min(value, day)) / ({n_cal} - 1)
+                   ELSE 0 END AS monetary_value"""
         if monetary_col
         else ""
     )
-    holdout_cte = f", ho AS (SELECT cust, count(*) AS n FROM days WHERE day > {cal} GROUP BY cust)" if holdout else ""
+    extra = (
+        f""", CAST(count(*) FILTER (WHERE day > {cal}) AS BIGINT) AS frequency_holdout,
+               CAST({(obs - cal) / unit!r} AS DOUBLE) AS duration_holdout"""
+        if holdout
+        else ""
+    )
     return f"""
     WITH days AS (   -- same-day purchases collapse to one purchase day
         SELECT "{cust}" AS cust, {day} AS day{value} FROM t WHERE {keep} GROUP BY ALL
-    ),
-    cal AS (
-        SELECT cust, count(*) - 1 AS frequency, min(day) AS first_day, max(day) AS last_day{money}
-        FROM days WHERE day <= {cal} GROUP BY cust
     )
-    {holdout_cte}
-    SELECT cal.cust AS "{cust}",
-           frequency,
-           (last_day - first_day) / CAST({unit!r} AS DOUBLE) AS recency,
-           ({cal} - first_day) / CAST({unit!r} AS DOUBLE) AS T
-           {", monetary_value" if monetary_col else ""}
-           {", CAST(coalesce(ho.n, 0) AS BIGINT) AS frequency_holdout" if holdout else ""}
-           {f", CAST({(obs - cal) / unit!r} AS DOUBLE) AS duration_holdout" if holdout else ""}
-    FROM cal {"LEFT JOIN ho USING (cust)" if holdout else ""}
+    SELECT cust AS "{cust}",
+           {n_cal} - 1 AS frequency,
+           (max(day){in_cal} - min(day)) / CAST({unit!r} AS DOUBLE) AS recency,
+           ({cal} - min(day)) / CAST({unit!r} AS DOUBLE) AS T{money}{extra}
+    FROM days
+    GROUP BY cust
+    HAVING min(day) <= {cal}
     """
 
 
