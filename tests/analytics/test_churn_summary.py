@@ -156,7 +156,10 @@ def test_grouped_plan_with_holdout_and_monetary_matches_a_hand_computation():
         days.group_by("client_id")
         .agg(
             (in_cal.sum().cast(pl.Int64) - 1).alias("frequency"),
-            (pl.col("day").filter(in_cal).max() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("recency"),
+            (pl.col("day").filter(in_cal).max() - pl.col("day").min())
+            .dt.total_days()
+            .cast(pl.Float64)
+            .alias("recency"),
             ((pl.lit(cal) - pl.col("day").min()).dt.total_days()).cast(pl.Float64).alias("T"),
             pl.col("amount").filter(in_cal).sum().alias("total"),
             pl.col("amount").first().alias("first"),
