@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -99,7 +100,9 @@ def ensure_data(out: Path, rows: int, clients: int, seed: int = 2026, jobs: int 
     (partial / "clients").mkdir()
     t0 = time.perf_counter()
     chunks = max(1, -(-clients // CHUNK_CLIENTS))
-    with ProcessPoolExecutor(max_workers=max(1, min(jobs, chunks))) as pool:
+    # "spawn": forking a parent that has run polars or DuckDB can deadlock on their thread pools' locks.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, chunks)), mp_context=ctx) as pool:
         for done in [pool.submit(_write_chunk, partial, i, chunks, rows, clients, seed) for i in range(chunks)]:
             done.result()
     partial.rename(folder)
