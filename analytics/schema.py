@@ -60,6 +60,7 @@ denominator of staff load %.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,9 @@ def validate_columns(table: str, columns: list[str] | tuple[str, ...]) -> None:
         raise SchemaError(f"table {table!r} lacks required columns: {', '.join(missing)}")
 
 
+_MEMORY_RE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
 def _table_path(folder: Path, table: str) -> str | None:
     single = folder / f"{table}.parquet"
     if single.exists():
@@ -195,8 +199,17 @@ def _table_path(folder: Path, table: str) -> str | None:
     return None
 
 
-def connect(folder: str | Path, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    folder: str | Path,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB connection with every Parquet table in ``folder`` as a view.
+
+    ``memory_limit`` (e.g. ``"6GB"``) caps DuckDB's buffer memory; with ``temp_directory`` the large
+    aggregates and sorts spill there instead of failing when they do not fit (the 100M-visit benchmark).
 
     ``folder/visits.parquet`` or ``folder/visits/*.parquet`` become the view ``visits``; the same for every
     documented table (core and optional). Views are lazy: nothing is read until a query runs, and DuckDB
@@ -210,6 +223,13 @@ def connect(folder: str | Path, *, threads: int | None = None) -> duckdb.DuckDBP
     con.execute("SET TimeZone = 'UTC'")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
+    if memory_limit is not None:
+        if not _MEMORY_RE.match(memory_limit):
+            raise ValueError(f"not a memory size: {memory_limit!r} (e.g. '6GB')")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory is not None:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(temp_directory)])
     for table in ALL_TABLES:
         path = _table_path(root, table)
         if path is None:

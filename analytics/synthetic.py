@@ -58,6 +58,11 @@ class WorldShape:
     growth: float = 2.0
 
 
+def _labels(labels: tuple[str, ...], codes: np.ndarray) -> pl.Series:
+    """String column of ``labels[codes]``."""
+    return pl.Series(labels, dtype=pl.String).gather(pl.Series(codes.astype(np.uint32)))
+
+
 def _season_warp(days: np.ndarray, span_days: float, amplitude: float) -> np.ndarray:
     """Map "operational" days to calendar days so visit intensity is 1 + A·sin(2π·day / 365.25).
 
@@ -167,9 +172,11 @@ def generate_visits(
     branch = client_branch[owner]
     staff_per_branch = max(staff // branches, 1)
     staff_id = (branch - 1) * staff_per_branch + rng.integers(1, staff_per_branch + 1, n)
-    status = rng.choice(np.array(["completed", "cancelled", "no_show"]), n, p=[0.9, 0.06, 0.04])
+    # Categorical columns are drawn as codes and decoded by a polars gather: the same draws as choosing
+    # from the labels, without building (and converting) millions of numpy strings.
+    status = _labels(("completed", "cancelled", "no_show"), rng.choice(3, n, p=[0.9, 0.06, 0.04]))
     # A visit still in the future at the end of the window would be "booked"; the synthetic window is past.
-    client_source = rng.choice(np.array(SOURCES), clients, p=SOURCE_WEIGHTS)
+    source_code = rng.choice(len(SOURCES), clients, p=SOURCE_WEIGHTS)
     visit_frame = pl.DataFrame(
         {
             "visit_id": np.arange(1, n + 1, dtype=np.int64),
@@ -181,7 +188,7 @@ def generate_visits(
             "started_at": pl.Series(started_us).cast(pl.Datetime("us", "UTC")),
             "amount": amount,
             "status": status,
-            "source": client_source[owner],
+            "source": _labels(SOURCES, source_code[owner]),
             "duration_minutes": (30 + 15 * (service % 5)).astype(np.int32),
         }
     ).with_columns(pl.lit("EUR").alias("currency"))
@@ -191,9 +198,9 @@ def generate_visits(
             {
                 "client_id": np.arange(1, clients + 1, dtype=np.int64),
                 "organization_id": np.ones(clients, dtype=np.int64),
-                "source": client_source,
+                "source": _labels(SOURCES, source_code),
                 "birthday": pl.Series((rng.integers(-15_000, 10_000, clients)).astype(np.int32)).cast(pl.Date),
-                "gender": rng.choice(np.array(["f", "m", "x"]), clients, p=[0.6, 0.37, 0.03]),
+                "gender": _labels(("f", "m", "x"), rng.choice(3, clients, p=[0.6, 0.37, 0.03])),
             }
         )
         .join(firsts, on="client_id", how="left")

@@ -35,7 +35,7 @@ from .lockout import (
     admin_login_succeeded,
     login_throttles_unlock,
 )
-from .models import AuthToken, LoginThrottle, LoginThrottleScope, OtpChallenge, User
+from .models import AuthToken, LoginThrottle, LoginThrottleScope, OtpChallenge, TelegramDeepLink, User
 from .services import (
     USER_EVENT_FIELDS,
     group_change_record,
@@ -43,6 +43,7 @@ from .services import (
     user_password_change_record,
     user_privileges_set,
 )
+from .telegram import telegram_deep_link_create, telegram_deep_link_revoke
 from .tokens import token_family_revoke, user_sessions_revoke
 
 # Privileges are recorded as their own `privilege_change` event; the profile event holds the rest.
@@ -361,3 +362,37 @@ class BackOfficeLoginForm(AdminAuthenticationForm):
 
 
 admin.site.login_form = BackOfficeLoginForm
+
+
+@admin.register(TelegramDeepLink)
+class TelegramDeepLinkAdmin(TenantScopedAdmin):
+    """Deep links of the user's organizations: created and revoked through the services (never edited)."""
+
+    view_perm = Perm.ORG_VIEW
+    change_perm = Perm.ORG_MANAGE
+    list_display = ("label", "organization", "branch", "source", "uses", "created_at", "revoked_at")
+    list_filter = ("organization",)
+    fields = ("organization", "branch", "source", "label", "start_payload", "uses", "created_at", "revoked_at")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        always = ("start_payload", "uses", "created_at", "revoked_at")
+        return always + (("organization", "branch", "source", "label") if obj is not None else ())
+
+    @admin.display(description=_("/start payload"))
+    def start_payload(self, obj: TelegramDeepLink) -> str:
+        return obj.code or "-"
+
+    def save_model(self, request: HttpRequest, obj: TelegramDeepLink, form: forms.Form, change: bool) -> None:
+        if change:
+            return  # nothing of a link changes after creation except its revocation
+        saved = telegram_deep_link_create(
+            actor=request.user, organization_id=obj.organization_id, branch_id=obj.branch_id,
+            source_id=obj.source_id, label=obj.label,
+        )
+        obj.pk, obj.code = saved.pk, saved.code
+
+    @admin.action(description=_("Revoke the selected links"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[TelegramDeepLink]) -> None:
+        for link in self.scoped_for(request, queryset, self.change_perm):
+            telegram_deep_link_revoke(actor=request.user, link_id=link.pk)

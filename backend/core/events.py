@@ -103,8 +103,10 @@ def event_record_many(
     actor: Any = None,
     batch_id: uuid.UUID | None = None,
     note: str = "",
+    organization_id: int | None = None,
 ) -> int:
-    """Append events for a bulk change in one INSERT; every row of the batch shares ``batch_id``."""
+    """Append events for a bulk change in one INSERT; every row of the batch shares ``batch_id``. The events'
+    organisation is each entity's own, or ``organization_id`` for entities that have none (a worker's window)."""
     batch_id = batch_id or uuid.uuid4()
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     rows = []
@@ -116,7 +118,7 @@ def event_record_many(
         entity_written(entity_type_of(entity), str(entity.pk))
         rows.append(
             Event(
-                organization_id=getattr(entity, "organization_id", None),
+                organization_id=getattr(entity, "organization_id", None) or organization_id,
                 actor=actor_obj,
                 entity_type=entity_type_of(entity),
                 entity_id=str(entity.pk),

@@ -24,6 +24,7 @@ from telegram.ext import (
 from backend.accounts.models import User
 from backend.accounts.telegram import telegram_contact_link, telegram_start
 from backend.core.phones import phone_mask
+from backend.notifications.services import telegram_chat_unblock
 from backend.staffing.models import Worker
 from bots import callbacks, keyboards, state, texts
 from bots.handlers.base import (
@@ -48,10 +49,6 @@ SHARE_CONTACT = gettext_lazy("Share my phone number")
 
 def _chat_unblock(chat_id: int) -> None:
     """Tell the outbox the chat is reachable again (a user who blocked the bot and came back sends /start)."""
-    try:
-        from backend.notifications.services import telegram_chat_unblock  # type: ignore[attr-defined]
-    except ImportError:  # the outbox's Telegram backend without blocked-chat tracking
-        return
     telegram_chat_unblock(chat_id=chat_id)
 
 

@@ -109,15 +109,75 @@ def test_classification_scores_hand_computed():
     assert s["f1"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
 @pytest.mark.parametrize("calibration_end", [None, dt.date(2025, 6, 30)])
-def test_bitmap_and_grouped_plans_agree(monkeypatch, calibration_end):
-    from analytics import churn
+def test_both_summary_plans_and_the_default_give_identical_answers(calibration_end, tz):
+    """The plan choice (ADR 0032) is about cost only: every plan returns the same frame."""
     from analytics.synthetic import generate_visits
 
     visits, _ = generate_visits(clients=500, visits=5_000, seed=4)
     args = (purchases(visits), "client_id", "started_at", "W", calibration_end, dt.date(2025, 12, 31))
-    fast = summarize(*args, tz="Europe/Berlin").sort("client_id")
-    monkeypatch.setattr(churn, "BITSTRING_MAX_DAYS", 0)
-    grouped = summarize(*args, tz="Europe/Berlin").sort("client_id")
-    assert fast.equals(grouped)
-    assert fast.height > 300
+    grouped = summarize(*args, tz=tz, plan="grouped").sort("client_id")
+    bitstring = summarize(*args, tz=tz, plan="bitstring").sort("client_id")
+    default = summarize(*args, tz=tz).sort("client_id")
+    assert grouped.equals(bitstring)
+    assert default.equals(grouped)
+    assert grouped.height > 300
+    assert grouped["frequency"].sum() > 1_000
+
+
+def test_the_bitstring_plan_is_refused_where_it_cannot_answer():
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=50, visits=300, seed=4)
+    with pytest.raises(ValueError, match="bitstring plan"):
+        summarize(purchases(visits), "client_id", "started_at", monetary_col="amount", plan="bitstring")
+    with pytest.raises(ValueError, match="plan must be"):
+        summarize(purchases(visits), "client_id", "started_at", plan="fastest")  # type: ignore[arg-type]
+
+
+def test_grouped_plan_with_holdout_and_monetary_matches_a_hand_computation():
+    """One aggregate with FILTERed calibration/holdout columns: checked against plain polars."""
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=400, visits=4_000, seed=9)
+    cal, obs = dt.date(2025, 6, 30), dt.date(2025, 12, 31)
+    out = summarize(purchases(visits), "client_id", "started_at", "D", cal, obs, monetary_col="amount")
+    days = (
+        purchases(visits)
+        .with_columns(pl.col("started_at").dt.date().alias("day"))
+        .filter(pl.col("day") <= obs)
+        .group_by("client_id", "day")
+        .agg(pl.col("amount").sum())
+        .sort("client_id", "day")
+    )
+    in_cal = pl.col("day") <= cal
+    ref = (
+        days.group_by("client_id")
+        .agg(
+            (in_cal.sum().cast(pl.Int64) - 1).alias("frequency"),
+            (pl.col("day").filter(in_cal).max() - pl.col("day").min())
+            .dt.total_days()
+            .cast(pl.Float64)
+            .alias("recency"),
+            ((pl.lit(cal) - pl.col("day").min()).dt.total_days()).cast(pl.Float64).alias("T"),
+            pl.col("amount").filter(in_cal).sum().alias("total"),
+            pl.col("amount").first().alias("first"),
+            (~in_cal).sum().cast(pl.Int64).alias("frequency_holdout"),
+        )
+        .filter(pl.col("frequency") >= 0)
+        .with_columns(
+            pl.when(pl.col("frequency") > 0)
+            .then((pl.col("total") - pl.col("first")) / pl.col("frequency"))
+            .otherwise(0.0)
+            .alias("monetary_value")
+        )
+        .sort("client_id")
+    )
+    got = out.sort("client_id")
+    assert got["client_id"].to_list() == ref["client_id"].to_list()
+    for c in ("frequency", "recency", "T", "frequency_holdout"):
+        assert got[c].to_list() == ref[c].to_list(), c
+    assert np.allclose(got["monetary_value"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-12)
+    assert (got["duration_holdout"] == (obs - cal).days).all()
+    assert int((got["frequency_holdout"] > 0).sum()) > 50

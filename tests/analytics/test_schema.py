@@ -84,3 +84,29 @@ def test_rejects_unsafe_names():
 
     with pytest.raises(ValueError):
         cohort_retention(frame, tz="UTC'; --")
+
+
+def test_connect_memory_limit_and_temp_directory_spill_with_the_same_answer(tmp_path):
+    import datetime as dt
+
+    from analytics.churn import purchases, summarize
+    from analytics.synthetic import generate_visits
+
+    visits, clients = generate_visits(clients=20_000, visits=200_000, seed=3)
+    write_warehouse(tmp_path / "w", visits=visits, clients=clients)
+    free = connect(tmp_path / "w")
+    tight = connect(tmp_path / "w", threads=1, memory_limit="16MB", temp_directory=tmp_path / "spill")
+    (setting,) = tight.sql("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    assert setting[0].endswith("MiB") and float(setting[0].split()[0]) < 16
+    assert setting[1] == str(tmp_path / "spill")
+    args = ("client_id", "started_at", "W", dt.date(2025, 6, 30), dt.date(2025, 12, 31))
+    a = summarize(purchases(free.table("visits")), *args).sort("client_id")
+    b = summarize(purchases(tight.table("visits")), *args).sort("client_id")
+    assert a.equals(b)
+    assert a.height > 10_000
+
+
+def test_connect_rejects_a_memory_limit_that_is_not_a_size(tmp_path):
+    write_warehouse(tmp_path, visits=visits_frame([visit(1, "2025-01-01 10:00")]))
+    with pytest.raises(ValueError, match="memory size"):
+        connect(tmp_path, memory_limit="6GB'; SELECT 1; --")

@@ -24,6 +24,14 @@ from bots.testing.fake_bot_api import DEFAULT_TOKEN, FakeBotApi
 from bots.testing.harness import BotHarness
 
 
+@pytest.fixture(autouse=True)
+async def _close_thread_connections() -> AsyncIterator[None]:
+    """Handlers reach the database from asgiref's worker thread; close its connections after each test, or
+    PostgreSQL refuses to drop the test database at the end (a session still uses it)."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def fake_bot_api() -> Iterator[FakeBotApi]:
     """A started fake Bot API server (random port on 127.0.0.1), stopped after the test."""
@@ -48,4 +56,3 @@ async def bot(transactional_db: Any, bot_settings: Any, fake_bot_api: FakeBotApi
     """The real application (webhook-style, no updater) initialised against the fake; see the module docstring."""
     async with BotHarness.running(fake_bot_api, token=fake_bot_api.token) as harness:
         yield harness
-    await sync_to_async(connections.close_all)()

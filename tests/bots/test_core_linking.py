@@ -182,3 +182,45 @@ def test_deep_links_are_created_only_inside_the_creators_organization(salon: Org
 
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", link.code)
     assert TelegramDeepLink.objects.count() == 1
+
+
+async def test_after_linking_the_menu_shows_the_domains_entries_workers_see_theirs(
+    bot: BotHarness, deep_link: TelegramDeepLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.handlers import base
+
+    monkeypatch.setattr(base, "MENU", [])
+    base.menu_add("Book a visit", "cb:start", audience="customer", order=10)
+    base.menu_add("My offers", "offer:list", audience="worker", order=20)
+    customer, worker_tg = bot.user(), bot.user()
+    worker = await sync_to_async(lambda: pool_worker(agency()))()
+
+    await bot.command(customer, "start", deep_link.code)
+    await bot.share_contact(customer, PHONE)
+    await bot.command(worker_tg, "start")
+    await bot.share_contact(worker_tg, worker.user.phone)
+
+    assert [b.callback_data for b in bot.last(customer).flat_buttons] == ["cb:start"]
+    assert [b.callback_data for b in bot.last(worker_tg).flat_buttons] == ["cb:start", "offer:list"]
+
+
+async def test_group_chats_are_not_linked(bot: BotHarness, deep_link: TelegramDeepLink) -> None:
+    tg = bot.user()
+    update = bot.fake.command_update(tg, "start", deep_link.code)
+    update["message"]["chat"] = {"id": -100123, "type": "supergroup", "title": "Team"}
+
+    replies = await bot.process(update)
+
+    assert replies == []
+    assert not await sync_to_async(BotChat.objects.exists)()
+
+
+async def test_start_makes_a_chat_that_blocked_the_bot_reachable_again(bot: BotHarness) -> None:
+    from backend.notifications.services import telegram_chat_mark_unreachable, telegram_chat_reachable
+
+    tg = bot.user()
+    await sync_to_async(telegram_chat_mark_unreachable)(chat_id=tg.id, reason="blocked")
+
+    await bot.command(tg, "start")
+
+    assert await sync_to_async(telegram_chat_reachable)(chat_id=tg.id)

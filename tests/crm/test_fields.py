@@ -82,7 +82,7 @@ def test_the_api_input_lengths_mirror_the_model_columns(schema) -> None:
 
 def test_the_services_package_is_split_by_rule_and_reexports_every_public_name() -> None:
     modules = {m.name for m in pkgutil.iter_modules(crm_services.__path__)}
-    assert modules == {"clients", "merge", "sources_groups", "vehicles", "client_import"}
+    assert modules == {"clients", "merge", "sources_groups", "vehicles", "vehicles_bulk", "client_import"}
     for name in modules:
         module = importlib.import_module(f"backend.crm.services.{name}")
         public = {

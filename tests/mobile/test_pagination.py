@@ -32,6 +32,10 @@ CAPPED_LISTS = {
     "/api/v1/staffing/shifts/{shift_id}/attendance",
     "/api/v1/staffing/sites",
     "/api/v1/staffing/workers",
+    # A type-ahead answers its best few (at most 50) and is refined by typing more, never paged.
+    "/api/v1/crm/clients/search",
+    # A user's own devices: a handful.
+    "/api/v1/devices",
 }
 
 

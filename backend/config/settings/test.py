@@ -6,7 +6,19 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from .base import *  # noqa: F403
+# Under pytest-xdist each worker gets its own databases: pytest-django suffixes the test database's name
+# (``_gw0``, ``_gw1``), and here each worker moves to its own Redis database (the given one plus the worker's number),
+# so channel-layer groups and cache keys of two workers never meet. The environment is rewritten too: tests that
+# build their own layer from REDIS_URL, and the servers they start, use the worker's database.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(os.environ["REDIS_URL"])
+    _base = int(_url.path.lstrip("/") or 0)
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{(_base + int(_worker[2:])) % 16}"))
+
+from .base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

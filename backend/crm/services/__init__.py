@@ -4,6 +4,7 @@
 - ``merge``: folding a duplicate card into another;
 - ``sources_groups``: client sources and groups;
 - ``vehicles``: a client's vehicles;
+- ``vehicles_bulk``: many vehicles at once (the demo world, imports);
 - ``client_import``: the bulk upsert behind file imports.
 
 The public names are re-exported here, so callers import ``backend.crm.services`` and need not know the split.
@@ -27,6 +28,7 @@ from .clients import (
 from .merge import MERGE_FILL_FIELDS, client_merge
 from .sources_groups import client_group_create, client_group_update, client_source_create, client_source_update
 from .vehicles import VEHICLE_FIELDS, vehicle_create, vehicle_soft_delete, vehicle_update
+from .vehicles_bulk import VehicleRow, vehicles_create_many
 
 __all__ = [
     "BULK_MAX_CLIENTS",
@@ -36,6 +38,7 @@ __all__ = [
     "VEHICLE_FIELDS",
     "ClientImportRow",
     "UpsertResult",
+    "VehicleRow",
     "client_bulk_update",
     "client_bulk_upsert",
     "client_create",
@@ -52,4 +55,5 @@ __all__ = [
     "vehicle_create",
     "vehicle_soft_delete",
     "vehicle_update",
+    "vehicles_create_many",
 ]

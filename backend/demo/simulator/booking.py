@@ -20,6 +20,7 @@ from backend.booking.services.appointments import (
     appointment_create_for_client,
     appointment_status_set,
 )
+from backend.booking.services.history import PastVisit, appointments_record_past
 from backend.booking.services.reviews import review_submit
 from backend.catalog.models import BranchService, StaffService
 from backend.core.clock import clock_at
@@ -49,6 +50,24 @@ class BusinessDay:
     reviews: int = 0
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A visit booked in history mode: who, what, with whom, when, and at which branch."""
+
+    client_id: int
+    branch_id: int
+    service_id: int
+    staff_id: int
+    start: dt.datetime
+    end: dt.datetime
+    booked_at: dt.datetime
+
+    @property
+    def key(self) -> int:
+        """The visit's coin id (a live visit's is its pk): the client and the start minute."""
+        return self.client_id * 10**8 + int(self.start.timestamp()) // 60 % 10**8
+
+
 @dataclass
 class BookingBusiness:
     """A salon or a car service in the simulation: its staff, what they do, and its clients' hidden traits."""
@@ -68,6 +87,10 @@ class BookingBusiness:
     clients: list[tuple[int, CustomerTraits]] = field(default_factory=list)
     busy: dict[tuple[int, dt.date], list[tuple[dt.datetime, dt.datetime]]] = field(default_factory=dict)
     next_visit: dict[int, dt.date] = field(default_factory=dict)
+    #: History mode: visits booked but not yet lived, by local day (written at once when their day is over).
+    pending: dict[dt.date, list[Planned]] = field(default_factory=dict)
+    #: Whether the day being lived is history (bookings planned here, written through the bulk path).
+    history: bool = False
 
     @classmethod
     def load(
@@ -197,6 +220,12 @@ class BookingBusiness:
             start = self._free_start(staff_id, day, minutes, r, at)
             if start is None:
                 continue
+            if self.history:
+                end = start + dt.timedelta(minutes=minutes)
+                visit = Planned(client_id, branch.pk, service_id, staff_id, start, end, at)
+                self.pending.setdefault(day, []).append(visit)
+                self.busy.setdefault((staff_id, day), []).append((start, end))
+                return True
             try:
                 appointment = appointment_create_for_client(
                     user=self.actor,
@@ -232,6 +261,96 @@ class BookingBusiness:
             starts.append(start)
         return r.choice(starts) if starts else None
 
+    def history_day(self, day: dt.date, out: BusinessDay) -> None:
+        """A day of history: the same callers book by the same traits (planned in memory), and the day's visits,
+        cancelled in the morning, missed or done by the same propensities, are written at once when it is over
+        (``booking.services.history.appointments_record_past``); reviews go through the review service."""
+        self.history = True
+        traits = dict(self.clients)
+        outcomes: dict[Planned, tuple[str, dt.datetime]] = {}
+        self._settle(day, self.pending.pop(day, []), traits, outcomes, morning=True)
+        self.bookings(day, out)
+        self._settle(day, self.pending.pop(day, []), traits, outcomes, morning=False)  # booked for later today
+        by_branch: dict[int, list[PastVisit]] = {}
+        for visit, (outcome, settled) in outcomes.items():
+            by_branch.setdefault(visit.branch_id, []).append(
+                PastVisit(
+                    visit.client_id,
+                    visit.service_id,
+                    visit.staff_id,
+                    visit.start,
+                    outcome,
+                    settled,
+                    "client called" if outcome == AppointmentStatus.CANCELLED else "",
+                )
+            )
+        with clock_at(self.local(day + dt.timedelta(days=1), 0)) as at:
+            written = []
+            for branch_id, visits in sorted(by_branch.items()):
+                written += appointments_record_past(user=self.actor, branch_id=branch_id, visits=visits, now=at)
+        for appointment in written:
+            if appointment.status == AppointmentStatus.CANCELLED:
+                out.cancelled += 1
+            elif appointment.status == AppointmentStatus.NO_SHOW:
+                out.no_show += 1
+            else:
+                out.done += 1
+                self._review(appointment.pk, traits.get(appointment.client_id), appointment.ends_at, out)
+
+    def _settle(
+        self,
+        day: dt.date,
+        visits: list[Planned],
+        traits: dict[int, CustomerTraits],
+        outcomes: dict[Planned, tuple[str, dt.datetime]],
+        *,
+        morning: bool,
+    ) -> None:
+        """How each of the day's visits ends: cancelled at 07:00 (only those booked before the morning), missed,
+        or done, by the client's propensities (the live day's coins, keyed by the visit instead of its pk)."""
+        for visit in visits:
+            t = traits.get(visit.client_id)
+            if morning and t is not None and chance(self.seed, "cancel", visit.key, t.cancel_p):
+                outcomes[visit] = (AppointmentStatus.CANCELLED, self.local(day, 7))
+                spans = self.busy.get((visit.staff_id, day), [])
+                if (visit.start, visit.end) in spans:
+                    spans.remove((visit.start, visit.end))
+            elif t is not None and chance(self.seed, "no_show", visit.key, t.no_show_p):
+                outcomes[visit] = (AppointmentStatus.NO_SHOW, visit.start + dt.timedelta(minutes=20))
+            else:
+                outcomes[visit] = (AppointmentStatus.DONE, visit.end)
+
+    def history_end(self) -> None:
+        """Leaving history mode: the visits booked for the days still to live are booked through the live service,
+        at the moment they were booked."""
+        self.history = False
+        for day in sorted(self.pending):
+            for visit in self.pending[day]:
+                with clock_at(visit.booked_at) as at:
+                    try:
+                        appointment_create_for_client(
+                            user=self.actor,
+                            branch_id=visit.branch_id,
+                            client_id=visit.client_id,
+                            service_ids=[visit.service_id],
+                            start=visit.start,
+                            staff_id=visit.staff_id,
+                            now=at,
+                        )
+                    except ApplicationError:
+                        continue
+        self.pending.clear()
+
+    def _review(self, pk: int, t: CustomerTraits | None, end: dt.datetime, out: BusinessDay) -> None:
+        if t is not None and chance(self.seed, "review", pk, t.review_p):
+            score = max(1, min(10, round(random.Random(f"{self.seed}:score:{pk}").gauss(t.satisfaction, 1.0))))
+            with clock_at(end + dt.timedelta(hours=2)):
+                try:
+                    review_submit(user=self.actor, appointment_id=pk, score=score)
+                    out.reviews += 1
+                except ApplicationError:
+                    pass
+
     def evening(self, day: dt.date, out: BusinessDay) -> None:
         """After each visit: done (arrived, then done) or a no-show; some clients leave a review."""
         traits = dict(self.clients)
@@ -263,14 +382,7 @@ class BookingBusiness:
                 out.done += 1
             except ApplicationError:
                 continue
-            if t is not None and chance(self.seed, "review", pk, t.review_p):
-                score = max(1, min(10, round(random.Random(f"{self.seed}:score:{pk}").gauss(t.satisfaction, 1.0))))
-                with clock_at(end + dt.timedelta(hours=2)):
-                    try:
-                        review_submit(user=self.actor, appointment_id=pk, score=score)
-                        out.reviews += 1
-                    except ApplicationError:
-                        pass
+            self._review(pk, t, end, out)
 
 
 def staff_days(business: BookingBusiness) -> dict[int, set[int]]:

@@ -23,6 +23,9 @@ from .staffing import WEEKS_DECLARED, Agency, AgencyDay
 #: Mean days between visits while a client is active, per kind of business.
 SALON_CADENCE = 32.0
 CAR_CADENCE = 110.0
+#: seed_demo lives the last this many days of its history through the live services (the rest: history mode;
+#: the bookings history made for the days after it are booked live when it ends).
+LIVE_DAYS = 3
 
 
 class WorldMissing(Exception):
@@ -60,8 +63,19 @@ class Simulation:
     def epoch(self) -> dt.date:
         return min(b.epoch for b in self.businesses)
 
-    def run(self, *, start: dt.date, days: int, each_day: Callable[[DayLine], Any] | None = None) -> list[DayLine]:
-        """Live ``days`` days from ``start``; returns (and hands ``each_day``) the day lines read from the DB."""
+    def run(
+        self,
+        *,
+        start: dt.date,
+        days: int,
+        each_day: Callable[[DayLine], Any] | None = None,
+        live_from: dt.date | None = None,
+    ) -> list[DayLine]:
+        """Live ``days`` days from ``start``; returns (and hands ``each_day``) the day lines read from the DB.
+
+        Booking days before ``live_from`` are history (ADR 0028, history mode): the same people decide the same
+        way, the visits are written through the bulk past-visit service; from ``live_from`` on, every change goes
+        through the live services."""
         for business in self.businesses:
             business.busy_load(start, start + dt.timedelta(days=days + 8))
         lines = []
@@ -70,17 +84,31 @@ class Simulation:
             self.agency.weeks(start - dt.timedelta(days=1))
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
-            self.day(day)
+            history = live_from is not None and day < live_from
+            if not history and any(b.history for b in self.businesses):
+                with transaction.atomic():
+                    for business in self.businesses:
+                        business.history_end()
+            self.day(day, history=history)
             line = day_line(day=day, booking_zones=zones, agency_ids=self.agency_ids)
             lines.append(line)
             if each_day is not None:
                 each_day(line)
+        if any(b.history for b in self.businesses):  # the history ends here: its bookings ahead become live ones
+            with transaction.atomic():
+                for business in self.businesses:
+                    business.history_end()
         return lines
 
-    def day(self, day: dt.date) -> tuple[list[BusinessDay], AgencyDay]:
+    def day(self, day: dt.date, *, history: bool = False) -> tuple[list[BusinessDay], AgencyDay]:
         outs = []
         for business in self.businesses:
             out = BusinessDay()
+            if history:
+                with transaction.atomic():
+                    business.history_day(day, out)
+                outs.append(out)
+                continue
             # One transaction per business day: every service call inside is a savepoint (a refused call rolls
             # back alone), and the database commits once instead of after every call (most of the time before).
             with transaction.atomic():

@@ -31,7 +31,7 @@ from backend.staffing.services.attendance import (
 from backend.staffing.services.confirmations import confirmations_release, confirmations_request, offer_confirm
 from backend.staffing.services.offers import offer_accept, offer_decline, offers_expire
 from backend.staffing.services.orders import order_confirm, order_create
-from backend.staffing.services.pool import availability_declare
+from backend.staffing.services.pool_bulk import MAX_BULK, availability_declare_many
 
 from .traits import SEASON, WEEKDAY, WorkerTraits, chance, worker_traits
 
@@ -91,20 +91,20 @@ class Agency:
             for k in range(7 * WEEKS_DECLARED + 1)
         ]
         week = first.isocalendar()
+        active = Worker.objects.filter(organization=self.hq, status=WorkerStatus.ACTIVE).values_list("pk", flat=True)
         workers = [
-            (pk, user_id)
-            for pk, user_id in Worker.objects.filter(organization=self.hq, status=WorkerStatus.ACTIVE).values_list(
-                "pk", "user_id"
-            )
-            if chance(self.seed, f"week:{week.year}:{week.week}", pk, self._traits(pk).weekly_p)
+            pk for pk in active if chance(self.seed, f"week:{week.year}:{week.week}", pk, self._traits(pk).weekly_p)
         ]
-        accounts = User.objects.in_bulk([u for _p, u in workers])
-        with clock_at(at), transaction.atomic():
-            for _pk, user_id in workers:
-                try:
-                    availability_declare(user=accounts[user_id], windows=windows, replace_from=at)
-                except ApplicationError:
-                    continue
+        # The rota arrives as one import (``pool_bulk.availability_declare_many``, each worker's windows under the
+        # same rules as the phone's declaration), a batch of workers per statement instead of a call per worker.
+        with clock_at(at):
+            for start in range(0, len(workers), MAX_BULK):
+                availability_declare_many(
+                    user=self.actor,
+                    organization_id=self.hq.pk,
+                    declarations={pk: windows for pk in workers[start : start + MAX_BULK]},
+                    replace_from=at,
+                )
 
     def _traits(self, worker_id: int) -> WorkerTraits:
         t = self.traits.get(worker_id)

@@ -25,10 +25,12 @@ CALLBACK_DATA_MAX_BYTES = 64
 
 
 def offer_accept_data(offer_id: int) -> str:
+    """The Accept button of the call-up ``offer_id`` (the bot re-checks that the offer is the presser's)."""
     return f"{OFFER_ACCEPT}:{int(offer_id)}"
 
 
 def offer_decline_data(offer_id: int) -> str:
+    """The Decline button of the call-up ``offer_id`` (the bot re-checks that the offer is the presser's)."""
     return f"{OFFER_DECLINE}:{int(offer_id)}"
 
 

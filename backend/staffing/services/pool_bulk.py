@@ -4,7 +4,9 @@ transaction per worker. All or nothing: one bad row and nothing is written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,12 +26,13 @@ from backend.organizations.models import Membership, Role
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check
 from backend.staffing.exceptions import StaffingErrorCode
-from backend.staffing.models import Worker, WorkerStatus
+from backend.staffing.models import Worker, WorkerAvailability, WorkerStatus
 from backend.staffing.selectors import pool_owner_id
 
-from .pool import PROFILE_FIELDS, TRANSITIONS, _point_check, skills_clean
+from .pool import PROFILE_FIELDS, TRANSITIONS, _point_check, _window_check, skills_clean
 
 MAX_BULK = 5000
+AVAILABILITY_FIELDS = ("starts_at", "ends_at")
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,78 @@ def workers_status_change_many(*, user: Any, organization_id: int, worker_ids: S
         actor=user,
     )
     return len(workers)
+
+
+Window = tuple[dt.datetime, dt.datetime]
+
+
+@transaction.atomic
+def availability_declare_many(
+    *,
+    user: Any,
+    organization_id: int,
+    declarations: Mapping[int, Sequence[Window]],
+    replace_from: dt.datetime | None = None,
+) -> int:
+    """Windows for many workers of ``organization_id``'s pool at once (an import from a rota, the demo's history),
+    with ``pool.availability_declare``'s rules for each worker: with ``replace_from`` their windows ending after
+    it are replaced, overlapping or touching windows merge, one create / delete event per window. The caller needs
+    STAFFING_MANAGE over the pool; 404 for a worker outside it, 422 ``invalid_availability`` for a bad window, and
+    nothing is written then. Returns how many windows were created."""
+    owner_id = pool_owner_id(organization_id)
+    organization_access_check(user, owner_id, Perm.STAFFING_MANAGE)
+    if len(declarations) > MAX_BULK:
+        raise ValidationFailed(
+            _("At most %(n)d workers at once.") % {"n": MAX_BULK}, fields={"declarations": [str(len(declarations))]}
+        )
+    ids = sorted(declarations)
+    found = set(
+        Worker.objects.select_for_update().filter(organization_id=owner_id, pk__in=ids).values_list("pk", flat=True)
+    )
+    if len(found) != len(ids):
+        raise NotFound(_("Worker not found."))
+    now = clock_now()
+    for windows in declarations.values():
+        for starts_at, ends_at in windows:
+            _window_check(starts_at, ends_at, now)
+    after = now if replace_from is None else min(now, replace_from)
+    existing: dict[int, list[WorkerAvailability]] = defaultdict(list)
+    for row in WorkerAvailability.objects.filter(worker_id__in=ids, ends_at__gt=after).order_by("starts_at", "id"):
+        existing[row.worker_id].append(row)
+    removed: list[WorkerAvailability] = []
+    swallowed: list[WorkerAvailability] = []
+    fresh: list[WorkerAvailability] = []
+    for worker_id in ids:
+        rows = existing.get(worker_id, [])
+        if replace_from is not None:
+            removed += [r for r in rows if r.ends_at > replace_from]
+            rows = [r for r in rows if r.ends_at <= replace_from]
+        future = [r for r in rows if r.ends_at > now]
+        merged: list[Window] = []
+        for start, end in sorted([*declarations[worker_id], *((r.starts_at, r.ends_at) for r in future)]):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        kept: dict[Window, WorkerAvailability] = {(r.starts_at, r.ends_at): r for r in future}
+        for start, end in merged:
+            if kept.pop((start, end), None) is None:
+                fresh.append(WorkerAvailability(worker_id=worker_id, starts_at=start, ends_at=end))
+        swallowed += kept.values()
+    gone = [*removed, *swallowed]
+    event_record_many(
+        entities=[(r, snapshot(r, AVAILABILITY_FIELDS), None) for r in gone],
+        action=EventAction.DELETE,
+        actor=user,
+        organization_id=owner_id,
+    )
+    for offset in range(0, len(gone), 900):  # SQLite's bound on query parameters
+        WorkerAvailability.objects.filter(pk__in=[r.pk for r in gone[offset : offset + 900]]).delete()
+    created = WorkerAvailability.objects.bulk_create(fresh, batch_size=1000)
+    event_record_many(
+        entities=[(r, None, snapshot(r, AVAILABILITY_FIELDS)) for r in created],
+        action=EventAction.CREATE,
+        actor=user,
+        organization_id=owner_id,
+    )
+    return len(created)

@@ -92,7 +92,7 @@ class Command(BaseCommand):
 
     def _history(self, options: dict[str, Any]) -> int:
         """Simulate the history up to yesterday unless it is there already; returns the days simulated."""
-        from backend.demo.simulator.engine import Simulation, history_exists
+        from backend.demo.simulator.engine import LIVE_DAYS, Simulation, history_exists
 
         size = SIZES[options["size"]]
         days = size.history_days if options["history_days"] is None else max(0, options["history_days"])
@@ -108,7 +108,12 @@ class Command(BaseCommand):
         start = max(history_start(today, size), today - dt.timedelta(days=days))
         days = (today - start).days
         with Progress("history days", days, stream=self.stdout) as bar:
-            lines = sim.run(start=start, days=days, each_day=lambda _line: bar.advance())
+            lines = sim.run(
+                start=start,
+                days=days,
+                each_day=lambda _line: bar.advance(),
+                live_from=today - dt.timedelta(days=LIVE_DAYS),
+            )
         last = lines[-1] if lines else None
         if last is not None:
             self.stdout.write(f"  yesterday: {last.text()}")
