@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import translation
 
 from backend.accounts.models import TelegramDeepLink, User
 from backend.accounts.telegram import telegram_deep_link_create, telegram_deep_link_revoke
@@ -48,7 +49,11 @@ async def test_a_new_customer_links_by_the_organizations_link_and_becomes_its_cl
     linked = await bot.share_contact(aru, PHONE.lstrip("+"))  # Telegram sends the number without "+"
 
     assert "Salon Aru" in asked[0].text
-    assert asked[0].reply_keyboard == [[{"text": "Share my phone number", "request_contact": True}]]
+    # in the user's language (Telegram said "ru")
+    with translation.override("ru"):
+        share = translation.gettext("Share my phone number")
+    assert share != "Share my phone number"
+    assert asked[0].reply_keyboard == [[{"text": share, "request_contact": True}]]
     user = await sync_to_async(User.objects.get)(phone=PHONE)
     assert user.telegram_user_id == aru.id and user.first_name == "Aru" and user.language == "ru"
     client = await sync_to_async(Client.objects.select_related("source").get)(organization=salon, phone=PHONE)
