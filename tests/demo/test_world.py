@@ -74,6 +74,9 @@ def test_the_clock_seam_is_the_wall_clock_outside_and_the_given_instant_inside()
     assert clock_now() > at + dt.timedelta(days=300)
 
 
+# Committed for real: the simulator drains the task queue with django-tasks' own `db_worker`, which closes its database
+# connection when done (on PostgreSQL that would end a test's open transaction).
+@pytest.mark.django_db(transaction=True)
 def test_a_simulated_week_of_the_tiny_world() -> None:
     # One run, several checks: simulating is the slow part of this module.
     run("seed_demo", "--size", "tiny", "--history-days", "0")

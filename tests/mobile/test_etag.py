@@ -24,6 +24,12 @@ def w(db: Any) -> World:
     return world_build()
 
 
+#: Reads whose body may change between two identical calls with nothing changed for the caller: a sync page's cursor
+#: carries the transaction horizon of the database server (decision 0022), which moves with any other open
+#: transaction on it (another test database's, under pytest-xdist).
+MOVING = {"/api/v1/sync"}
+
+
 def _get_paths() -> list[str]:
     schema = api.get_openapi_schema(path_prefix="/api/v1")
     return sorted(path for path, ops in schema["paths"].items() if "get" in ops and "{" not in path)
@@ -36,6 +42,10 @@ def _revalidates(client: ApiClient, path: str, params: dict[str, Any] | None = N
     tag = first["ETag"]
     assert tag and "Authorization" in first["Vary"] and "no-cache" in first["Cache-Control"], path
     again = client.get(path, params, headers={"If-None-Match": tag})
+    if path in MOVING and again.status_code == 200:
+        # its body moved between the two calls, so it must carry another tag
+        assert again["ETag"] != tag, path
+        return True
     assert again.status_code == 304, (path, again.status_code)
     assert again.content == b"" and again["ETag"] == tag
     return True
