@@ -29,6 +29,9 @@ def _debug_on(settings: Any) -> None:
     settings.DEBUG = True
 
 
+# Committed for real: the simulator drains the task queue with django-tasks' own `db_worker`, which closes its database
+# connection when done (on PostgreSQL that would end a test's open transaction).
+@pytest.mark.django_db(transaction=True)
 def test_history_days_then_live_days_of_the_tiny_world() -> None:
     run("seed_demo", "--size", "tiny", "--history-days", "0")
     sim = Simulation.load(seed=3, orders_per_day=2.0)
