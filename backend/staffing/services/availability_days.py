@@ -24,7 +24,7 @@ from backend.core.models import EventAction
 from backend.staffing.exceptions import StaffingErrorCode
 from backend.staffing.models import Worker, WorkerAvailability
 from backend.staffing.selectors import worker_self_get
-from backend.staffing.services.pool import AVAILABILITY_HORIZON_DAYS, availability_declare
+from backend.staffing.services.pool import AVAILABILITY_HORIZON_DAYS, availability_declare, window_delete
 
 #: How many days ahead the day-by-day view shows, today included.
 DAYS_AHEAD = 7
@@ -118,14 +118,7 @@ def availability_day_set(*, user: Any, day: dt.date, free: bool, now: dt.datetim
             pieces = [(row.starts_at, start)] if row.starts_at < start else []
             if row.ends_at > end:
                 pieces.append((end, row.ends_at))
-            event_record(
-                entity=row,
-                action=EventAction.DELETE,
-                actor=user,
-                organization_id=worker.organization_id,
-                before=snapshot(row, ("starts_at", "ends_at")),
-            )
-            row.delete()
+            window_delete(row, actor=user, organization_id=worker.organization_id)
             for piece_start, piece_end in pieces:
                 piece = WorkerAvailability.objects.create(worker=worker, starts_at=piece_start, ends_at=piece_end)
                 event_record(

@@ -340,16 +340,23 @@ def availability_declare(
     for gone in kept.values():  # swallowed by a merge
         if gone is None:
             continue
-        row = gone
-        event_record(
-            entity=row,
-            action=EventAction.DELETE,
-            actor=user,
-            organization_id=worker.organization_id,
-            before=snapshot(row, ("starts_at", "ends_at")),
-        )
-        row.delete()
+        window_delete(gone, actor=user, organization_id=worker.organization_id)
     return out
+
+
+WINDOW_EVENT_FIELDS = ("starts_at", "ends_at")
+
+
+def window_delete(row: WorkerAvailability, *, actor: Any, organization_id: int) -> None:
+    """Delete one availability window, recording its event (every path that removes a window goes through here)."""
+    event_record(
+        entity=row,
+        action=EventAction.DELETE,
+        actor=actor,
+        organization_id=organization_id,
+        before=snapshot(row, WINDOW_EVENT_FIELDS),
+    )
+    row.delete()
 
 
 @transaction.atomic
@@ -359,11 +366,4 @@ def availability_remove(*, user: Any, availability_id: int) -> None:
     row = WorkerAvailability.objects.select_for_update().filter(pk=availability_id, worker=worker).first()
     if row is None:
         raise NotFound(_("Availability window not found."))
-    event_record(
-        entity=row,
-        action=EventAction.DELETE,
-        actor=user,
-        organization_id=worker.organization_id,
-        before=snapshot(row, ("starts_at", "ends_at")),
-    )
-    row.delete()
+    window_delete(row, actor=user, organization_id=worker.organization_id)
