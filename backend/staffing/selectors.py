@@ -166,7 +166,7 @@ def offers_of_worker(*, user: Any, status: str | None = None) -> QuerySet[Offer]
     worker = worker_of(user)
     if worker is None:
         return Offer.objects.none()
-    qs = Offer.objects.filter(WORKER_VISIBLE, worker=worker).select_related("shift__order__site")
+    qs = Offer.objects.filter(WORKER_VISIBLE, worker=worker).select_related("shift__order__site__organization")
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("shift__starts_at", "id")
@@ -198,7 +198,7 @@ def shifts_of_worker(*, user: Any, past_days: int = 30) -> QuerySet[Offer]:
     held = (*OFFER_HOLDS_PLACE, OfferStatus.NO_SHOW, OfferStatus.EXCUSED)
     since = timezone.now() - dt.timedelta(days=past_days)
     qs = Offer.objects.filter(worker=worker, status__in=held, shift__ends_at__gt=since)
-    return qs.select_related("shift__order__site").order_by("shift__starts_at", "id")
+    return qs.select_related("shift__order__site__organization").order_by("shift__starts_at", "id")
 
 
 def open_offers_of_worker(*, user: Any, now: dt.datetime | None = None) -> QuerySet[Offer]:
@@ -207,7 +207,7 @@ def open_offers_of_worker(*, user: Any, now: dt.datetime | None = None) -> Query
     return (
         offers_of_worker(user=user, status=OfferStatus.OFFERED)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), shift__starts_at__gt=now)
-        .select_related("shift__order__site")
+        .select_related("shift__order__site__organization")
     )
 
 

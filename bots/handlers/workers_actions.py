@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from backend.core.exceptions import ApplicationError, NotFound
 from backend.staffing import selectors
 from backend.staffing.exceptions import StaffingErrorCode
+from backend.staffing.local_time import at_site, shift_span
 from backend.staffing.models import Offer, OfferStatus
 from backend.staffing.services import attendance, confirmations, money, offers
 from backend.staffing.services.availability_days import (
@@ -94,8 +95,7 @@ def _guarded(call: Callable[[], Reply]) -> Reply:
 
 
 def _when(offer: Offer) -> str:
-    shift = offer.shift
-    return f"{shift.starts_at:%d.%m %H:%M}-{shift.ends_at:%H:%M} UTC"
+    return shift_span(offer.shift)
 
 
 def _offer_line(offer: Offer) -> str:
@@ -110,7 +110,7 @@ def _offer_line(offer: Offer) -> str:
 
 
 def _card(offer_id: int) -> Offer:
-    return Offer.objects.select_related("shift__order__site").get(pk=offer_id)
+    return Offer.objects.select_related("shift__order__site__organization").get(pk=offer_id)
 
 
 # --- call-ups: Accept / Decline --------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def my_shifts(*, user: Any, now: dt.datetime | None = None) -> Reply:
     for o in rows:
         lines.append(f"• {_offer_line(o)}: {o.get_status_display()}")
         if o.status == OfferStatus.ACCEPTED and o.shift.starts_at > now:
-            label = _("Confirm %(day)s") % {"day": o.shift.starts_at.strftime("%d.%m")}
+            label = _("Confirm %(day)s") % {"day": at_site(o.shift, o.shift.starts_at).strftime("%d.%m")}
             buttons.append([{"text": label, "callback_data": shift_confirm_data(o.pk, yes=True)}])
     markup = {"inline_keyboard": buttons} if buttons else None
     return Reply(messages=[("\n".join(lines), markup)])

@@ -28,6 +28,7 @@ from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
 from backend.staffing import solver_adapter as adapter
 from backend.staffing.exceptions import StaffingErrorCode
+from backend.staffing.local_time import at_site
 from backend.staffing.models import (
     OFFER_HOLDS_PLACE,
     Offer,
@@ -126,7 +127,7 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
             shift__starts_at__lte=now + _ask_hours(),
             shift__starts_at__gt=now + _cutoff_hours(),
         )
-        .select_related("worker__user", "shift__order")
+        .select_related("worker__user", "shift__order__site__organization")
         .order_by("id")
     )
     for offer in due:
@@ -140,14 +141,14 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
             with translation.override(offer.worker.user.language):
                 figures = {
                     "title": offer.shift.order.title,
-                    "day": offer.shift.starts_at.strftime("%d.%m"),
-                    "start": offer.shift.starts_at.strftime("%H:%M"),
-                    "cutoff": cutoff.strftime("%d.%m %H:%M"),
+                    "day": at_site(offer.shift, offer.shift.starts_at).strftime("%d.%m"),
+                    "start": at_site(offer.shift, offer.shift.starts_at).strftime("%H:%M"),
+                    "cutoff": at_site(offer.shift, cutoff).strftime("%d.%m %H:%M"),
                 }
                 sms = (
                     _(
-                        "Please confirm your shift %(title)s on %(day)s at %(start)s UTC in the app before "
-                        "%(cutoff)s UTC, or the place goes to someone else."
+                        "Please confirm your shift %(title)s on %(day)s at %(start)s in the app before "
+                        "%(cutoff)s, or the place goes to someone else."
                     )
                     % figures
                 )
@@ -155,8 +156,8 @@ def confirmations_request(*, now: dt.datetime | None = None) -> int:
                 if offer.worker.user.telegram_user_id:
                     text = (
                         _(
-                            "Will you come to your shift %(title)s on %(day)s at %(start)s UTC? Please answer below "
-                            "before %(cutoff)s UTC, or the place goes to someone else."
+                            "Will you come to your shift %(title)s on %(day)s at %(start)s? Please answer below "
+                            "before %(cutoff)s, or the place goes to someone else."
                         )
                         % figures
                     )
@@ -179,7 +180,7 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
     shift = Shift.objects.select_for_update().get(pk=shift_id)
     unconfirmed = list(
         Offer.objects.select_for_update()
-        .select_related("worker__user", "shift__order")
+        .select_related("worker__user", "shift__order__site__organization")
         .filter(shift=shift, status=OfferStatus.ACCEPTED, confirm_requested_at__isnull=False)
         .order_by("id")
     )
@@ -199,7 +200,7 @@ def _release_shift(*, shift_id: int, now: dt.datetime) -> list[int]:
         with translation.override(offer.worker.user.language):
             text = _(
                 "You did not confirm the shift %(title)s on %(day)s in time, so the place went to someone else."
-            ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
+            ) % {"title": offer.shift.order.title, "day": at_site(offer.shift, offer.shift.starts_at).strftime("%d.%m")}
         offer_notify(offer=offer, kind="released", text=text, sms_fallback=True)
     Shift.objects.filter(pk=shift.pk).update(
         accepted_count=F("accepted_count") - len(unconfirmed), updated_at=timezone.now()

@@ -31,6 +31,7 @@ from backend.notifications.models import Channel
 from backend.notifications.services import message_enqueue
 from backend.realtime.services import realtime_publish
 from backend.staffing.exceptions import StaffingErrorCode
+from backend.staffing.local_time import at_site
 from backend.staffing.models import (
     OFFER_HOLDS_PLACE,
     Offer,
@@ -127,16 +128,16 @@ def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None, str]:
         figures = {
             "title": order.title,
             "site": order.site.address,
-            "start": shift.starts_at.strftime("%d.%m %H:%M"),
-            "end": shift.ends_at.strftime("%H:%M"),
+            "start": at_site(shift, shift.starts_at).strftime("%d.%m %H:%M"),
+            "end": at_site(shift, shift.ends_at).strftime("%H:%M"),
             "rate": order.pay_rate,
             "currency": order.currency,
-            "expires": offer.expires_at.strftime("%d.%m %H:%M") if offer.expires_at else "-",
+            "expires": at_site(shift, offer.expires_at).strftime("%d.%m %H:%M") if offer.expires_at else "-",
         }
         sms = (
             _(
-                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
-                "Accept in the app before %(expires)s UTC."
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s, %(rate)s %(currency)s/hour. "
+                "Accept in the app before %(expires)s."
             )
             % figures
         )
@@ -144,8 +145,8 @@ def _offer_message(offer: Offer) -> tuple[str, dict[str, Any] | None, str]:
             return sms, None, sms
         text = (
             _(
-                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s UTC, %(rate)s %(currency)s/hour. "
-                "Answer with the buttons below before %(expires)s UTC."
+                "Work offer: %(title)s, %(site)s, %(start)s-%(end)s, %(rate)s %(currency)s/hour. "
+                "Answer with the buttons below before %(expires)s."
             )
             % figures
         )
@@ -199,7 +200,7 @@ def offers_top_up(*, shift: Shift, now: dt.datetime | None = None) -> int:
     if places <= 0:
         return 0
     candidates = list(
-        Offer.objects.select_related("worker__user", "shift__order__site")
+        Offer.objects.select_related("worker__user", "shift__order__site__organization")
         .filter(shift=shift, status=OfferStatus.STANDBY)
         .order_by(F("offered_at").asc(nulls_last=True), "position", "id")[:places]
     )
@@ -296,7 +297,9 @@ def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
     """The last place went: open offers move to standby, and their workers hear it at once, by the outbox too (an
     SMS- or Telegram-only worker has no socket open), once per offer and wave."""
     waiting = list(
-        Offer.objects.select_related("worker__user", "shift__order").filter(shift=shift, status=OfferStatus.OFFERED)
+        Offer.objects.select_related("worker__user", "shift__order__site__organization").filter(
+            shift=shift, status=OfferStatus.OFFERED
+        )
     )
     if not waiting:
         return
@@ -309,7 +312,7 @@ def _shift_filled(*, shift: Shift, now: dt.datetime) -> None:
             text = _(
                 "All places on %(title)s on %(day)s are taken. You are on standby: if a place frees up, we will "
                 "offer it to you first."
-            ) % {"title": offer.shift.order.title, "day": offer.shift.starts_at.strftime("%d.%m")}
+            ) % {"title": offer.shift.order.title, "day": at_site(offer.shift, offer.shift.starts_at).strftime("%d.%m")}
         offer_notify(offer=offer, kind="shift_full", text=text)
 
 
@@ -437,7 +440,7 @@ def worker_offers_withdraw(*, worker: Worker, actor: Any, reason: str, now: dt.d
     shifts = {s.pk: s for s in Shift.objects.select_for_update().filter(pk__in=shift_ids).order_by("pk")}
     offers = list(
         live.select_for_update(of=("self",))
-        .select_related("worker__user", "shift__order")
+        .select_related("worker__user", "shift__order__site__organization")
         .filter(shift_id__in=shift_ids)
         .order_by("shift_id", "id")
     )
