@@ -1,7 +1,8 @@
 """Appointment reads: one appointment, a customer's own visits, a master's day. Always scoped to the caller.
 
-Who sees an appointment: its customer; staff of its organization who manage bookings or read schedules; and a
-master of its organization for the visits they perform (one of its lines is theirs).
+Who sees an appointment: its customer (the account that booked it, or the account with its client's phone); staff
+of its organization who manage bookings or read schedules; and a master of its organization for the visits they
+perform (one of its lines is theirs).
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ from .services.schedules import MAX_YEAR, MIN_YEAR
 MAX_LIST = 200
 
 
+def customer_own(user: Any) -> Q:
+    """The visits ``user`` owns as the client themselves, as a filter: booked with their account, or of a client
+    whose phone is their (verified) phone, e.g. booked by the front desk before they first signed in. The same rule
+    as ``customer_owns`` for one visit; an account without a phone owns only what it booked."""
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return Q(pk__in=[])
+    own = Q(customer_id=uid)
+    phone = getattr(user, "phone", "") or ""
+    if phone:
+        own |= Q(client__phone=phone, client__deleted_at__isnull=True)
+    return own
+
+
 def appointments_visible(user: Any) -> Q:
     """The appointments ``user`` may see (see the module docstring), as a filter."""
     uid = getattr(user, "pk", None)
@@ -34,7 +49,7 @@ def appointments_visible(user: Any) -> Q:
     staff_orgs = organization_ids_for(user, Perm.BOOKING_MANAGE) | organization_ids_for(user, Perm.SCHEDULE_VIEW)
     master_orgs = organization_ids_for(user, Perm.STAFFING_SELF)
     own_lines = AppointmentLine.objects.filter(staff_id=uid).values("appointment_id")
-    return Q(customer_id=uid) | Q(organization_id__in=staff_orgs) | Q(organization_id__in=master_orgs, id__in=own_lines)
+    return customer_own(user) | Q(organization_id__in=staff_orgs) | Q(organization_id__in=master_orgs, id__in=own_lines)
 
 
 def _with_lines(qs: QuerySet[Appointment]) -> QuerySet[Appointment]:
@@ -54,9 +69,10 @@ def appointment_get(*, user: Any, appointment_id: int) -> Appointment:
 def customer_appointments(
     *, user: Any, upcoming_only: bool = False, now: dt.datetime | None = None
 ) -> list[Appointment]:
-    """The caller's own visits as a customer (at every organization), latest first; waiting-list holds are offers,
-    not visits, and are left out. ``upcoming_only``: active visits that have not ended yet, soonest first."""
-    qs = Appointment.objects.filter(customer_id=getattr(user, "pk", None)).exclude(status=AppointmentStatus.HELD)
+    """The caller's own visits as a customer (at every organization; ``customer_own``), latest first; waiting-list
+    holds are offers, not visits, and are left out. ``upcoming_only``: active visits that have not ended yet,
+    soonest first."""
+    qs = Appointment.objects.filter(customer_own(user)).exclude(status=AppointmentStatus.HELD)
     if upcoming_only:
         qs = qs.filter(status__in=ACTIVE_STATUSES, ends_at__gt=now or dt.datetime.now(dt.UTC)).order_by(
             "starts_at", "id"

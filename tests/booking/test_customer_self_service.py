@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from backend.booking import customer_selectors as cs
+from backend.booking.appointment_selectors import appointment_get
 from backend.booking.exceptions_comms import BookingCommsErrorCode
 from backend.booking.models import Appointment, AppointmentStatus, ExceptionKind, ScheduleException
 from backend.booking.models_comms import Review, WaitlistEntry
@@ -88,10 +89,37 @@ def test_the_client_of_a_staff_booked_visit_confirms_and_cancels_it_by_their_pho
         now=NOW,
     )
     assert visit.customer_id is None
-    assert [a.pk for a in cs.customer_upcoming_visits(user=w.customer, now=NOW)] == []  # "my visits" is by account
+    # "my visits" lists it too (the bot, the app's list and home), and the API reads it
+    assert [a.pk for a in cs.customer_upcoming_visits(user=w.customer, now=NOW)] == [visit.pk]
+    assert appointment_get(user=w.customer, appointment_id=visit.pk).pk == visit.pk
     assert cs.customer_visit(user=w.customer, appointment_id=visit.pk).pk == visit.pk
     assert actions.customer_visit_confirm(user=w.customer, appointment_id=visit.pk).status == "confirmed"
     assert actions.customer_visit_cancel(user=w.customer, appointment_id=visit.pk, now=NOW).status == "cancelled"
+
+
+def test_a_phone_owns_only_live_clients_with_that_phone_and_no_phone_owns_nothing(w: World) -> None:
+    # given staff-booked visits for a client with the customer's phone, one whose client was deleted, and one for a
+    # client with no phone
+    mine = Client.objects.create(organization=w.org, phone=w.customer.phone, first_name="Saule")
+    gone = Client.objects.create(organization=w.org, phone="+77010000999", first_name="Gone")
+    blank = Client.objects.create(organization=w.org, phone="", first_name="Walk-in")
+    visits = {}
+    for hour, client, master in ((10, mine, w.master), (10, gone, w.other_master), (15, blank, w.master)):
+        visits[client.pk] = appointment_create_for_client(
+            user=w.manager, branch_id=w.branch.pk, client_id=client.pk, service_ids=[w.haircut.pk],
+            staff_id=master.pk, start=local(2, hour), now=NOW,
+        )
+    gone_user = UserFactory(phone=gone.phone)
+    Client.objects.filter(pk=gone.pk).update(deleted_at=NOW)
+    # then the customer sees their own only; a deleted client's visits belong to nobody by phone; and an account
+    # without a phone does not own the phoneless walk-in
+    assert [a.pk for a in cs.customer_upcoming_visits(user=w.customer, now=NOW)] == [visits[mine.pk].pk]
+    assert cs.customer_upcoming_visits(user=gone_user, now=NOW) == []
+    phoneless = UserFactory(phone="")
+    assert cs.customer_upcoming_visits(user=phoneless, now=NOW) == []
+    for who in (gone_user, phoneless):
+        with pytest.raises(NotFound):
+            appointment_get(user=who, appointment_id=visits[blank.pk].pk)
 
 
 @pytest.mark.parametrize("action", ["cancel", "confirm", "reschedule", "rate", "comment"])

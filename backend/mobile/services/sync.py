@@ -30,6 +30,7 @@ from django.db.models import Model, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
+from backend.booking.appointment_selectors import customer_own
 from backend.booking.models import Appointment, AppointmentLine, AppointmentStatus
 from backend.core.cursors import MAX_CURSOR_CHARS, invalid_cursor
 from backend.core.event_feed import FeedPosition, feed_horizon, feed_read
@@ -99,7 +100,7 @@ def _direct(_caller: _Caller, _entity_type: str, ids: list[str]) -> set[int]:
 def _appointments_scope(c: _Caller) -> QuerySet[Appointment]:
     uid = _uid(c)
     own_lines = AppointmentLine.objects.filter(staff_id=uid).values("appointment_id")
-    return Appointment.objects.filter(Q(customer_id=uid) | Q(organization_id__in=c.orgs_self, id__in=own_lines))
+    return Appointment.objects.filter(customer_own(c.user) | Q(organization_id__in=c.orgs_self, id__in=own_lines))
 
 
 def _appointments_shape(qs: QuerySet[Appointment]) -> QuerySet[Appointment]:
