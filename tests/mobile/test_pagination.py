@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from backend.booking.models import AppointmentStatus
+from backend.booking.models import Appointment, AppointmentStatus
 from backend.booking.models_comms import Review, WaitlistEntry
 from backend.core.cursors import cursor_encode
 from backend.organizations.models import Organization, Role
@@ -52,7 +52,6 @@ UNPAGED_LISTS = {
 # Lists that carry an always-null `next_cursor` and take no `cursor`: bounded reference lists or one day, answered
 # whole. Known, not paged yet (see decision 0033); the walk keeps this set exact too.
 WHOLE_LISTS = {
-    "/api/v1/booking/appointments",
     "/api/v1/booking/staff/day",
     "/api/v1/catalog/branches",
     "/api/v1/catalog/services",
@@ -549,3 +548,30 @@ def test_reviews_page_newest_first_and_the_summary_covers_them_all() -> None:
     _refuses_bad_cursors(client, path, params, "booking.reviews")
     # Another organization's manager cannot list these at all.
     assert ApiClient(member(stranger.org, Role.MANAGER)).get(path, params).status_code == 404
+
+
+def test_my_visits_page_latest_first_or_upcoming_soonest_first() -> None:
+    salon, elsewhere = salon_in(OrganizationFactory()), salon_in(OrganizationFactory())
+    me, someone = UserFactory(), UserFactory()
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for n in range(6):
+        when = now + dt.timedelta(days=n - 2, hours=n % 2)
+        status = AppointmentStatus.DONE if n < 2 else AppointmentStatus.BOOKED
+        where = (salon, elsewhere)[n % 2]
+        appointment_row(where, where.client(), when, status=status, customer=me)
+        appointment_row(salon, salon.client(), when, staff=salon.other_master, status=status, customer=someone)
+    client = ApiClient(me)
+    path = "/api/v1/booking/appointments"
+    mine = Appointment.objects.filter(customer=me)
+    latest_first = list(mine.order_by("-starts_at", "-id").values_list("id", flat=True))
+    upcoming = list(mine.filter(ends_at__gt=timezone.now()).order_by("starts_at", "id").values_list("id", flat=True))
+    assert _walk(client, path) == latest_first and len(latest_first) == 6
+    assert _walk(client, path, {"upcoming": True}) == upcoming and len(upcoming) == 4
+    theirs = Appointment.objects.filter(customer=someone).order_by("-starts_at", "-id").first()
+    assert theirs is not None
+    _foreign_cursor_leaks_nothing(client, path, {}, _cursor("booking.mine", theirs.starts_at, theirs.pk), latest_first)
+    _refuses_bad_cursors(client, path, {}, "booking.mine")
+    # A cursor of the latest-first walk is refused by the upcoming one.
+    older = client.get(path, {"limit": 2}).json()["next_cursor"]
+    response = client.get(path, {"upcoming": True, "cursor": older})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_cursor"
