@@ -66,20 +66,26 @@ def appointment_get(*, user: Any, appointment_id: int) -> Appointment:
     return appointment
 
 
+def customer_appointments_qs(
+    *, user: Any, upcoming_only: bool = False, now: dt.datetime | None = None
+) -> QuerySet[Appointment]:
+    """The caller's own visits as a customer (at every organization; ``customer_own``), unordered, with their lines;
+    waiting-list holds are offers, not visits, and are left out. ``upcoming_only``: active visits that have not
+    ended yet."""
+    qs = Appointment.objects.filter(customer_own(user)).exclude(status=AppointmentStatus.HELD)
+    if upcoming_only:
+        qs = qs.filter(status__in=ACTIVE_STATUSES, ends_at__gt=now or dt.datetime.now(dt.UTC))
+    return _with_lines(qs)
+
+
 def customer_appointments(
     *, user: Any, upcoming_only: bool = False, now: dt.datetime | None = None
 ) -> list[Appointment]:
-    """The caller's own visits as a customer (at every organization; ``customer_own``), latest first; waiting-list
-    holds are offers, not visits, and are left out. ``upcoming_only``: active visits that have not ended yet,
-    soonest first."""
-    qs = Appointment.objects.filter(customer_own(user)).exclude(status=AppointmentStatus.HELD)
-    if upcoming_only:
-        qs = qs.filter(status__in=ACTIVE_STATUSES, ends_at__gt=now or dt.datetime.now(dt.UTC)).order_by(
-            "starts_at", "id"
-        )
-    else:
-        qs = qs.order_by("-starts_at", "-id")
-    return list(_with_lines(qs)[:MAX_LIST])
+    """The caller's own visits as a customer (:func:`customer_appointments_qs`), latest first, at most
+    ``MAX_LIST``; ``upcoming_only``: active visits that have not ended yet, soonest first."""
+    qs = customer_appointments_qs(user=user, upcoming_only=upcoming_only, now=now)
+    order = ("starts_at", "id") if upcoming_only else ("-starts_at", "-id")
+    return list(qs.order_by(*order)[:MAX_LIST])
 
 
 def staff_day(

@@ -203,6 +203,8 @@ class WaitlistEntry(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["branch", "service", "status", "created_at"], name="booking_waitlist_fifo_idx"),
+            # A branch's whole list pages by (created_at, id) (decision 0033).
+            models.Index(fields=["branch", "created_at", "id"], name="booking_waitlist_branch_idx"),
             models.Index(fields=["status", "latest"], name="booking_waitlist_expiry_idx"),
         ]
 
@@ -289,7 +291,11 @@ class Review(TimeStampedModel):
                 condition=Q(score__gte=MIN_SCORE, score__lte=MAX_SCORE), name="booking_review_score_1_10"
             ),
         ]
-        indexes = [models.Index(fields=["staff", "created_at"], name="booking_review_staff_idx")]
+        indexes = [
+            models.Index(fields=["staff", "created_at"], name="booking_review_staff_idx"),
+            # The organization's reviews page by (created_at, id), newest first (decision 0033).
+            models.Index(fields=["organization", "created_at", "id"], name="booking_review_org_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.score}/10 for #{self.appointment_id}"

@@ -141,6 +141,8 @@ class CorporateClient(TimeStampedModel):
             # One legal entity per organization; a second KPP (a separate division) is a separate client row.
             models.UniqueConstraint(fields=["organization", "inn", "kpp"], name="staffing_client_inn_kpp_uniq"),
         ]
+        # The client list pages by (name, id) inside one organization (decision 0033).
+        indexes = [models.Index(fields=["organization", "name", "id"], name="staffing_client_org_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -182,6 +184,8 @@ class Site(TimeStampedModel):
                 name="staffing_site_point",
             ),
         ]
+        # The site list pages by (name, id) inside one organization (decision 0033).
+        indexes = [models.Index(fields=["organization", "name", "id"], name="staffing_site_org_name")]
 
     def __str__(self) -> str:
         return f"{self.client} / {self.name}"
@@ -248,6 +252,8 @@ class Order(TimeStampedModel):
             models.CheckConstraint(condition=Q(headcount__gte=1), name="staffing_order_headcount"),
             models.CheckConstraint(condition=Q(pay_rate__gte=0) & Q(bill_rate__gte=0), name="staffing_order_rates"),
         ]
+        # The order list pages by (start_date, id), latest first, inside one organization (decision 0033).
+        indexes = [models.Index(fields=["organization", "start_date", "id"], name="staffing_order_org_start")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.start_date}..{self.end_date})"
@@ -531,6 +537,8 @@ class SolverRun(TimeStampedModel):
         verbose_name = _("solver run")
         verbose_name_plural = _("solver runs")
         ordering = ("order_id", "-created_at", "-id")
+        # An order's runs page by (created_at, id), newest first (decision 0033).
+        indexes = [models.Index(fields=["order", "created_at", "id"], name="staffing_run_order_created")]
 
     def __str__(self) -> str:
         return f"{self.order} {self.get_kind_display()} {self.get_status_display()}"

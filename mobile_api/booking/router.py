@@ -3,6 +3,7 @@ steps, and a master's day. Thin: every read is a selector, every write a service
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +12,7 @@ from ninja import Query, Router, Status
 from backend.booking import appointment_selectors as selectors
 from backend.booking.models import Appointment, AppointmentStatus
 from backend.booking.services import appointments as services
+from backend.core.cursors import keyset_page
 from mobile_api.conflicts import conflict_shows_current
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
 
@@ -131,11 +133,18 @@ def appointment_create(request: HttpRequest, payload: AppointmentCreateIn) -> St
     response={200: AppointmentListOut, **READ},
     summary="My visits (as a customer)",
     description="The caller's own bookings at every organization, latest first (`upcoming=true`: active ones that "
-    "have not ended, soonest first).",
+    "have not ended, soonest first), paged by `cursor` (a cursor of one order is refused by the other).",
 )
 def appointment_mine(request: HttpRequest, query: Query[MineQuery]) -> AppointmentListOut:
-    items = selectors.customer_appointments(user=_user(request), upcoming_only=query.upcoming)
-    return AppointmentListOut(items=[appointment_out(a) for a in items], next_cursor=None)
+    rows, next_cursor = keyset_page(
+        selectors.customer_appointments_qs(user=_user(request), upcoming_only=query.upcoming),
+        sort="booking.mine_upcoming" if query.upcoming else "booking.mine",
+        keys=[("starts_at", dt.datetime)],
+        cursor=query.cursor,
+        limit=query.limit,
+        descending=not query.upcoming,
+    )
+    return AppointmentListOut(items=[appointment_out(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field
 
 from backend.booking.models import MAX_CANCEL_REASON_LENGTH, MAX_NOTES_LENGTH, MAX_VISIT_LINES
 from backend.booking.services.schedules import MAX_YEAR, MIN_YEAR
+from mobile_api.pagination import NEXT_CURSOR, CursorPageQuery
 from mobile_api.types import Text
 
 MAX_ID = 2**63 - 1
@@ -56,7 +57,7 @@ class CancelIn(Schema):
     reason: Text = Field("", max_length=MAX_CANCEL_REASON_LENGTH)
 
 
-class MineQuery(Schema):
+class MineQuery(CursorPageQuery):
     upcoming: bool = Field(False, description="Only active visits that have not ended, soonest first.")
 
 
@@ -110,4 +111,6 @@ class AppointmentOut(Schema):
 
 class AppointmentListOut(Schema):
     items: list[AppointmentOut]
-    next_cursor: str | None = Field(None, description="Always null: at most 200 visits are listed.")
+    next_cursor: str | None = Field(
+        None, description=NEXT_CURSOR + " Always null for a master's day: one day is answered whole."
+    )

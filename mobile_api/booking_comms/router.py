@@ -7,6 +7,7 @@ staff with the booking right do the same for a client; mailings and settings are
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -16,9 +17,11 @@ from backend.booking import selectors_comms
 from backend.booking.models_comms import Review, WaitlistEntry, WaitlistOffer
 from backend.booking.services import campaigns, comms_settings, reviews, waitlist
 from backend.booking.services.appointments_bridge import appointment_confirm_by_client
+from backend.core.cursors import keyset_page
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_for_action
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
+from mobile_api.pagination import CursorPageQuery
 
 from .schemas import (
     CommsOrgQuery,
@@ -82,9 +85,12 @@ def _entry_out(entry: WaitlistEntry, offer: WaitlistOffer | None = None) -> Wait
     )
 
 
-def _entries_out(entries: list[WaitlistEntry]) -> WaitlistListOut:
-    offers = selectors_comms.open_offers(entries)
-    return WaitlistListOut(items=[_entry_out(e, offers.get(e.pk)) for e in entries])
+def _entries_out(entries: Any, sort: str, page: CursorPageQuery) -> WaitlistListOut:
+    rows, next_cursor = keyset_page(
+        entries, sort=sort, keys=[("created_at", dt.datetime)], cursor=page.cursor, limit=page.limit
+    )
+    offers = selectors_comms.open_offers(rows)
+    return WaitlistListOut(items=[_entry_out(e, offers.get(e.pk)) for e in rows], next_cursor=next_cursor)
 
 
 def _review_out(review: Review) -> ReviewOut:
@@ -125,14 +131,25 @@ def waitlist_join(request: HttpRequest, payload: WaitlistJoinIn) -> Status[Waitl
     return Status(201, _entry_out(entry))
 
 
-@router.get("/waitlist/mine", response={200: WaitlistListOut, **READ}, summary="My waiting-list entries")
-def waitlist_mine(request: HttpRequest) -> WaitlistListOut:
-    return _entries_out(list(selectors_comms.waitlist_mine(user=_user(request))))
+@router.get(
+    "/waitlist/mine",
+    response={200: WaitlistListOut, **READ},
+    summary="My waiting-list entries",
+    description="Open entries, oldest first, paged by `cursor`.",
+)
+def waitlist_mine(request: HttpRequest, query: Query[CursorPageQuery]) -> WaitlistListOut:
+    return _entries_out(selectors_comms.waitlist_mine(user=_user(request)), "booking.waitlist_mine", query)
 
 
-@router.get("/waitlist", response={200: WaitlistListOut, **READ}, summary="A branch's waiting list, in order")
+@router.get(
+    "/waitlist",
+    response={200: WaitlistListOut, **READ},
+    summary="A branch's waiting list, in order",
+    description="First come, first served, paged by `cursor`.",
+)
 def waitlist_of_branch(request: HttpRequest, query: Query[WaitlistBranchQuery]) -> WaitlistListOut:
-    return _entries_out(list(selectors_comms.waitlist_of_branch(user=_user(request), branch_id=query.branch_id)))
+    entries = selectors_comms.waitlist_of_branch(user=_user(request), branch_id=query.branch_id)
+    return _entries_out(entries, "booking.waitlist", query)
 
 
 @router.post(
@@ -203,12 +220,27 @@ def review_submit(request: HttpRequest, payload: ReviewIn) -> Status[ReviewOut]:
     return Status(201, _review_out(review))
 
 
-@router.get("/reviews", response={200: ReviewListOut, **READ}, summary="Reviews of the organization")
+@router.get(
+    "/reviews",
+    response={200: ReviewListOut, **READ},
+    summary="Reviews of the organization",
+    description="Newest first, paged by `cursor`; `count` and `average` cover every review (of the master).",
+)
 def review_list(request: HttpRequest, query: Query[ReviewListQuery]) -> ReviewListOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.CLIENT_VIEW)
     qs = selectors_comms.reviews_for(user=user, organization_id=org_id, staff_id=query.staff_id)
-    return ReviewListOut(items=[_review_out(r) for r in qs[: query.limit]], **selectors_comms.review_summary(qs))
+    rows, next_cursor = keyset_page(
+        qs,
+        sort="booking.reviews",
+        keys=[("created_at", dt.datetime)],
+        cursor=query.cursor,
+        limit=query.limit,
+        descending=True,
+    )
+    return ReviewListOut(
+        items=[_review_out(r) for r in rows], next_cursor=next_cursor, **selectors_comms.review_summary(qs)
+    )
 
 
 # --- mailings and settings (owners, managers) --------------------------------------------------------------------

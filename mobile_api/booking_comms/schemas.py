@@ -20,6 +20,7 @@ from backend.booking.models_comms import (
 )
 from backend.booking.services.campaigns import MAX_SEGMENT_IDS
 from backend.booking.services.comms_settings import MAX_OFFSET_MINUTES, MAX_REMINDERS, MIN_OFFSET_MINUTES
+from mobile_api.pagination import NEXT_CURSOR, CursorPageQuery
 from mobile_api.types import Text
 
 MAX_ID = 2**63 - 1
@@ -82,9 +83,10 @@ class WaitlistEntryOut(Schema):
 
 class WaitlistListOut(Schema):
     items: list[WaitlistEntryOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
-class WaitlistBranchQuery(Schema):
+class WaitlistBranchQuery(CursorPageQuery):
     branch_id: ObjectId
 
 
@@ -113,14 +115,14 @@ class ReviewOut(Schema):
     created_at: dt.datetime
 
 
-class ReviewListQuery(Schema):
+class ReviewListQuery(CursorPageQuery):
     organization_id: ObjectId | None = None
     staff_id: ObjectId | None = None
-    limit: int = Field(50, ge=1, le=200)
 
 
 class ReviewListOut(Schema):
     items: list[ReviewOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
     count: int
     average: float | None
 

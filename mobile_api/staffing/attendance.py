@@ -16,6 +16,7 @@ from backend.staffing.models import Attendance
 from backend.staffing.services import attendance as attendance_services
 from backend.staffing.services import board, money
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
+from mobile_api.pagination import CursorPageQuery
 
 from .attendance_schemas import (
     AttendanceOut,
@@ -122,13 +123,17 @@ def check_out(request: HttpRequest, body: PointIn) -> AttendanceOut:
     "/me/earnings",
     response={200: EarningsOut, **READ, 422: ErrorEnvelope},
     summary="My earnings: hours × pay rate per worked shift",
+    description="`hours` and `totals` cover the whole period; its shifts are paged by `cursor`, earliest first.",
 )
 def my_earnings(request: HttpRequest, query: Query[PeriodQuery]) -> dict[str, Any]:
-    earnings = money.worker_earnings(user=_user(request), date_from=query.date_from, date_to=query.date_to)
+    earnings, next_cursor = money.worker_earnings_page(
+        user=_user(request), date_from=query.date_from, date_to=query.date_to, cursor=query.cursor, limit=query.limit
+    )
     return {
         "hours": earnings.hours,
         "totals": [MoneyTotal(currency=c, amount=a) for c, a in sorted(earnings.totals.items())],
         "items": [line.__dict__ for line in earnings.lines],
+        "next_cursor": next_cursor,
     }
 
 
@@ -201,9 +206,12 @@ def attendance_quality(request: HttpRequest, offer_id: int, body: QualityIn) -> 
     "/shifts/{shift_id}/attendance",
     response={200: ShiftAttendanceOut, **READ},
     summary="A shift's call-ups to mark, with their attendance",
+    description="In plan order, paged by `cursor`.",
 )
-def shift_attendance(request: HttpRequest, shift_id: int) -> dict[str, Any]:
-    offers = attendance_services.shift_attendance(user=_user(request), shift_id=shift_id)
+def shift_attendance(request: HttpRequest, shift_id: int, query: Query[CursorPageQuery]) -> dict[str, Any]:
+    offers, next_cursor = attendance_services.shift_attendance_page(
+        user=_user(request), shift_id=shift_id, cursor=query.cursor, limit=query.limit
+    )
     items = []
     for offer in offers:
         found = getattr(offer, "attendance", None)
@@ -216,20 +224,21 @@ def shift_attendance(request: HttpRequest, shift_id: int) -> dict[str, Any]:
                 "attendance": _attendance_out(found) if found is not None else None,
             }
         )
-    return {"shift_id": shift_id, "items": items}
+    return {"shift_id": shift_id, "items": items, "next_cursor": next_cursor}
 
 
 @router.get(
     "/board",
     response={200: BoardOut, **READ},
     summary="The order board: each shift's planned / offered / accepted / confirmed / checked-in / no-show counts",
-    description="Shifts starting from a day ago to two weeks ahead. The same rows are pushed live on "
-    "`ws/v1/staffing/board/?organization_id=` after every committed change.",
+    description="Shifts starting from a day ago to two weeks ahead, earliest first, paged by `cursor`. The same "
+    "rows are pushed live on `ws/v1/staffing/board/?organization_id=` after every committed change.",
 )
 def board_snapshot(request: HttpRequest, query: Query[BoardQuery]) -> dict[str, Any]:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
-    return {"organization_id": org_id, "items": board.board_snapshot(user=user, organization_id=org_id)}
+    rows, next_cursor = board.board_page(user=user, organization_id=org_id, cursor=query.cursor, limit=query.limit)
+    return {"organization_id": org_id, "items": rows, "next_cursor": next_cursor}
 
 
 @router.get(

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import Field
 
+from mobile_api.pagination import NEXT_CURSOR, CursorPageQuery
 from mobile_api.types import Text
 
 MAX_ID = 2**63 - 1
@@ -69,6 +70,7 @@ class ShiftAttendanceRow(Schema):
 class ShiftAttendanceOut(Schema):
     shift_id: int
     items: list[ShiftAttendanceRow]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class ReliabilityChangeOut(Schema):
@@ -94,7 +96,7 @@ class RatingOut(Schema):
     changes: list[ReliabilityChangeOut] = Field(description="Newest first, each with its reason.")
 
 
-class PeriodQuery(Schema):
+class PeriodQuery(CursorPageQuery):
     date_from: Day | None = None
     date_to: Day | None = None
 
@@ -119,9 +121,10 @@ class EarningsOut(Schema):
     hours: Decimal
     totals: list[MoneyTotal]
     items: list[EarningLineOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
-class BoardQuery(Schema):
+class BoardQuery(CursorPageQuery):
     organization_id: ObjectId | None = None
 
 
@@ -147,6 +150,7 @@ class BoardShiftOut(Schema):
 class BoardOut(Schema):
     organization_id: int
     items: list[BoardShiftOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class ShiftMoneyOut(Schema):

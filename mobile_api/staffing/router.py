@@ -20,6 +20,7 @@ from backend.staffing.models import CorporateClient, Offer, Order, Site, SolverR
 from backend.staffing.services import confirmations, dispatch, offers, orders, pool
 from mobile_api.conflicts import conflict_shows_current
 from mobile_api.errors import OBJECT_ERROR_RESPONSES, ErrorEnvelope
+from mobile_api.pagination import DEFAULT_LIMIT, CursorPageQuery
 
 from .schemas import (
     AvailabilityIn,
@@ -59,6 +60,7 @@ from .schemas import (
     WorkerListQuery,
     WorkerProfileOut,
     WorkerRecruitIn,
+    WorkerRowOut,
     WorkerStatusIn,
 )
 
@@ -93,6 +95,21 @@ def worker_out(w: Worker) -> WorkerProfileOut:
         excused_count=w.excused_count,
         interview_notes=w.interview_notes,
         interviewed_at=w.interviewed_at,
+        photo_url=w.photo.url if w.photo else None,
+    )
+
+
+def worker_row(w: Worker) -> WorkerRowOut:
+    return WorkerRowOut(
+        id=w.pk,
+        organization_id=w.organization_id,
+        user_id=w.user_id,
+        name=w.user.get_full_name(),
+        phone=w.user.phone,
+        status=w.status,
+        skills=list(w.skills),
+        reliability=w.reliability,
+        rank=w.rank,
         photo_url=w.photo.url if w.photo else None,
     )
 
@@ -200,9 +217,17 @@ def run_out(r: SolverRun) -> SolverRunOut:
     return SolverRunOut.model_validate(r, from_attributes=True)
 
 
-def _windows(rows: Any) -> AvailabilityOut:
+def _windows(worker: Worker, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> AvailabilityOut:
+    rows, next_cursor = keyset_page(
+        selectors.availability_of(worker, since=timezone.now()),
+        sort="staffing.availability",
+        keys=[("starts_at", dt.datetime)],
+        cursor=cursor,
+        limit=limit,
+    )
     return AvailabilityOut(
-        items=[AvailabilityWindowOut(id=r.pk, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
+        items=[AvailabilityWindowOut(id=r.pk, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows],
+        next_cursor=next_cursor,
     )
 
 
@@ -234,10 +259,14 @@ def me_photo(request: HttpRequest, photo: File[UploadedFile]) -> WorkerProfileOu
     return worker_out(pool.worker_photo_set(user=_user(request), file=photo))
 
 
-@router.get("/availability", response={200: AvailabilityOut, **READ}, summary="My availability windows")
-def availability_list(request: HttpRequest) -> AvailabilityOut:
-    worker = selectors.worker_self_get(_user(request))
-    return _windows(selectors.availability_of(worker, since=timezone.now()))
+@router.get(
+    "/availability",
+    response={200: AvailabilityOut, **READ},
+    summary="My availability windows",
+    description="Windows that have not ended, earliest first, paged by `cursor`.",
+)
+def availability_list(request: HttpRequest, query: Query[CursorPageQuery]) -> AvailabilityOut:
+    return _windows(selectors.worker_self_get(_user(request)), cursor=query.cursor, limit=query.limit)
 
 
 @router.post(
@@ -245,7 +274,8 @@ def availability_list(request: HttpRequest) -> AvailabilityOut:
     response={200: AvailabilityOut, **WRITE},
     summary="Declare when I can work",
     description="Windows are merged when they touch. With `replace_from`, your windows ending after it are "
-    "replaced (send the whole week at once). One bad window (422 `invalid_availability`) and nothing changes.",
+    "replaced (send the whole week at once). One bad window (422 `invalid_availability`) and nothing changes. "
+    "Answers the first page of your windows, as `GET /availability` does.",
 )
 def availability_declare(request: HttpRequest, payload: AvailabilityIn) -> AvailabilityOut:
     user = _user(request)
@@ -254,7 +284,7 @@ def availability_declare(request: HttpRequest, payload: AvailabilityIn) -> Avail
         windows=[(w.starts_at, w.ends_at) for w in payload.windows],
         replace_from=payload.replace_from,
     )
-    return _windows(selectors.availability_of(selectors.worker_self_get(user), since=timezone.now()))
+    return _windows(selectors.worker_self_get(user))
 
 
 @router.post(
@@ -282,9 +312,7 @@ def offer_list(request: HttpRequest, query: Query[OfferStatusQuery]) -> OfferLis
 
 
 def _shift_order_page(qs: Any, sort: str, query: OfferPageQuery) -> tuple[list[Offer], str | None]:
-    return keyset_page(
-        qs, sort=sort, field="shift__starts_at", value_type=dt.datetime, cursor=query.cursor, limit=query.limit
-    )
+    return keyset_page(qs, sort=sort, keys=[("shift__starts_at", dt.datetime)], cursor=query.cursor, limit=query.limit)
 
 
 @router.post(
@@ -335,12 +363,32 @@ def shift_list(request: HttpRequest, query: Query[OfferPageQuery]) -> OfferListO
 # --- dispatchers: the pool -----------------------------------------------------------------------------------
 
 
-@router.get("/workers", response={200: WorkerListOut, **READ}, summary="The pool this organization dispatches from")
+@router.get(
+    "/workers",
+    response={200: WorkerListOut, **READ},
+    summary="The pool this organization dispatches from",
+    description="In the order they joined the pool (a stable order: rank moves after every shift), paged by "
+    "`cursor`. A row is what a list shows; `GET /workers/{worker_id}` is the whole profile.",
+)
 def worker_list(request: HttpRequest, query: Query[WorkerListQuery]) -> WorkerListOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
-    rows = selectors.pool_workers(user=user, organization_id=org_id, status=query.status)[:1000]
-    return WorkerListOut(items=[worker_out(w) for w in rows])
+    rows, next_cursor = keyset_page(
+        selectors.pool_workers(user=user, organization_id=org_id, status=query.status),
+        sort="staffing.workers",
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return WorkerListOut(items=[worker_row(w) for w in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/workers/{worker_id}",
+    response={200: WorkerProfileOut, **READ},
+    summary="One worker of a pool I dispatch from: the whole profile",
+)
+def worker_get(request: HttpRequest, worker_id: int) -> WorkerProfileOut:
+    return worker_out(selectors.pool_worker_get(user=_user(request), worker_id=worker_id))
 
 
 @router.post(
@@ -380,13 +428,23 @@ def worker_status(request: HttpRequest, worker_id: int, payload: WorkerStatusIn)
 # --- dispatchers: clients and sites ----------------------------------------------------------------------------
 
 
-@router.get("/clients", response={200: CorporateClientListOut, **READ}, summary="Corporate clients")
+@router.get(
+    "/clients",
+    response={200: CorporateClientListOut, **READ},
+    summary="Corporate clients",
+    description="By name, paged by `cursor`.",
+)
 def client_list(request: HttpRequest, query: Query[StaffingOrgQuery]) -> CorporateClientListOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
-    return CorporateClientListOut(
-        items=[client_out(c) for c in selectors.clients_for(user=user, organization_id=org_id)]
+    rows, next_cursor = keyset_page(
+        selectors.clients_for(user=user, organization_id=org_id),
+        sort="staffing.clients",
+        keys=[("name", str)],
+        cursor=query.cursor,
+        limit=query.limit,
     )
+    return CorporateClientListOut(items=[client_out(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -414,14 +472,25 @@ def client_patch(request: HttpRequest, client_id: int, payload: CorporateClientP
     return client_out(orders.client_update(user=_user(request), client_id=client_id, **changes))
 
 
-@router.get("/sites", response={200: SiteListOut, **READ}, summary="Sites (of one client with `client_id`)")
+@router.get(
+    "/sites",
+    response={200: SiteListOut, **READ},
+    summary="Sites (of one client with `client_id`)",
+    description="By name, paged by `cursor`.",
+)
 def site_list(request: HttpRequest, query: Query[SiteListQuery]) -> SiteListOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
     if query.client_id is not None:
         selectors.client_get(user=user, client_id=query.client_id)
-    rows = selectors.sites_for(user=user, organization_id=org_id, client_id=query.client_id)
-    return SiteListOut(items=[site_out(s) for s in rows])
+    rows, next_cursor = keyset_page(
+        selectors.sites_for(user=user, organization_id=org_id, client_id=query.client_id),
+        sort="staffing.sites",
+        keys=[("name", str)],
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return SiteListOut(items=[site_out(s) for s in rows], next_cursor=next_cursor)
 
 
 @router.post("/sites", response={201: SiteOut, **WRITE}, summary="Add a site of a client")
@@ -433,12 +502,24 @@ def site_create(request: HttpRequest, payload: SiteIn) -> Status[SiteOut]:
 # --- dispatchers: orders and dispatch ---------------------------------------------------------------------------
 
 
-@router.get("/orders", response={200: OrderListOut, **READ}, summary="Orders")
+@router.get(
+    "/orders",
+    response={200: OrderListOut, **READ},
+    summary="Orders",
+    description="The latest first day first, paged by `cursor`; `GET /orders/{order_id}` adds the shifts.",
+)
 def order_list(request: HttpRequest, query: Query[OrderListQuery]) -> OrderListOut:
     user = _user(request)
     org_id = organization_for_action(user=user, organization_id=query.organization_id, perm=Perm.STAFFING_MANAGE)
-    rows = selectors.orders_for(user=user, organization_id=org_id, status=query.status)[:500]
-    return OrderListOut(items=[order_out(o) for o in rows])
+    rows, next_cursor = keyset_page(
+        selectors.orders_for(user=user, organization_id=org_id, status=query.status),
+        sort="staffing.orders",
+        keys=[("start_date", dt.date)],
+        cursor=query.cursor,
+        limit=query.limit,
+        descending=True,
+    )
+    return OrderListOut(items=[order_out(o) for o in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -513,17 +594,32 @@ def order_override(request: HttpRequest, order_id: int, payload: OverrideIn) -> 
     "/orders/{order_id}/why",
     response={200: WhyListOut, **READ},
     summary="Why each worker was called",
-    description="Per planned worker: show probability, rank, distance, position in the plan, standby or pinned.",
+    description="Per planned worker: show probability, rank, distance, position in the plan, standby or pinned. "
+    "Shift by shift in plan order, paged by `cursor` (an order of many days has many rows).",
 )
-def order_why(request: HttpRequest, order_id: int) -> WhyListOut:
+def order_why(request: HttpRequest, order_id: int, query: Query[CursorPageQuery]) -> WhyListOut:
     order = selectors.order_get(user=_user(request), order_id=order_id)
-    return WhyListOut(items=[DispatchWhyOut(**row) for row in dispatch.dispatch_why(order=order)])
+    rows, next_cursor = dispatch.dispatch_why_page(order=order, cursor=query.cursor, limit=query.limit)
+    return WhyListOut(items=[DispatchWhyOut(**row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/orders/{order_id}/solver-runs", response={200: SolverRunListOut, **READ}, summary="Solver runs")
-def order_runs(request: HttpRequest, order_id: int) -> SolverRunListOut:
-    rows = selectors.solver_runs_for(user=_user(request), order_id=order_id)[:100]
-    return SolverRunListOut(items=[run_out(r) for r in rows])
+@router.get(
+    "/orders/{order_id}/solver-runs",
+    response={200: SolverRunListOut, **READ},
+    summary="Solver runs",
+    description="Newest first, paged by `cursor` (every re-plan adds one); `GET /solver-runs/{run_id}` adds the "
+    "instance and the solution.",
+)
+def order_runs(request: HttpRequest, order_id: int, query: Query[CursorPageQuery]) -> SolverRunListOut:
+    rows, next_cursor = keyset_page(
+        selectors.solver_runs_for(user=_user(request), order_id=order_id),
+        sort="staffing.solver_runs",
+        keys=[("created_at", dt.datetime)],
+        cursor=query.cursor,
+        limit=query.limit,
+        descending=True,
+    )
+    return SolverRunListOut(items=[run_out(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(

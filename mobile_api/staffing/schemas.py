@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AfterValidator, Field
 
+from mobile_api.pagination import NEXT_CURSOR, CursorPageQuery
 from mobile_api.types import Text
 
 MAX_ID = 2**63 - 1
@@ -61,8 +62,24 @@ class WorkerProfileOut(WorkerOut):
     photo_url: str | None = None
 
 
+class WorkerRowOut(Schema):
+    """A pool list row: who, how to reach them, where they stand. The profile (``GET /workers/{id}``) adds the rest."""
+
+    id: int
+    organization_id: int
+    user_id: int
+    name: str
+    phone: str
+    status: str
+    skills: list[str]
+    reliability: float
+    rank: float
+    photo_url: str | None = None
+
+
 class WorkerListOut(Schema):
-    items: list[WorkerProfileOut]
+    items: list[WorkerRowOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class WorkerRecruitIn(Schema):
@@ -105,6 +122,7 @@ class AvailabilityWindowOut(Schema):
 
 class AvailabilityOut(Schema):
     items: list[AvailabilityWindowOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 # --- offers and shifts (the worker's side) -----------------------------------------------------------------------
@@ -134,12 +152,11 @@ class OfferOut(Schema):
 
 class OfferListOut(Schema):
     items: list[OfferOut]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
-class OfferPageQuery(Schema):
-    cursor: Text | None = Field(None, max_length=2048, description="`next_cursor` of the previous page.")
-    limit: int = Field(200, ge=1, le=200)
+class OfferPageQuery(CursorPageQuery):
+    limit: int = Field(200, ge=1, le=200, description="Rows per page.")
 
 
 class OfferStatusQuery(OfferPageQuery):
@@ -153,7 +170,7 @@ class OfferDeclineIn(Schema):
 # --- clients, sites, orders --------------------------------------------------------------------------------------
 
 
-class StaffingOrgQuery(Schema):
+class StaffingOrgQuery(CursorPageQuery):
     organization_id: ObjectId | None = None
 
 
@@ -204,6 +221,7 @@ class CorporateClientOut(Schema):
 
 class CorporateClientListOut(Schema):
     items: list[CorporateClientOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 Condition = Literal["warm_warehouse", "cold_warehouse", "outdoor", "indoor", "construction", "store"]
@@ -236,6 +254,7 @@ class SiteOut(Schema):
 
 class SiteListOut(Schema):
     items: list[SiteOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class SiteListQuery(StaffingOrgQuery):
@@ -302,6 +321,7 @@ class OrderCardOut(OrderOut):
 
 class OrderListOut(Schema):
     items: list[OrderOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class OrderCancelIn(Schema):
@@ -344,6 +364,7 @@ class SolverRunCardOut(SolverRunOut):
 
 class SolverRunListOut(Schema):
     items: list[SolverRunOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class DispatchWhyOut(Schema):
@@ -363,3 +384,4 @@ class DispatchWhyOut(Schema):
 
 class WhyListOut(Schema):
     items: list[DispatchWhyOut]
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)

@@ -177,6 +177,11 @@ register(
     ),
 )
 register(
+    "get",
+    f"{P}/workers/{{worker_id}}",
+    TenancyCase(build=lambda org: Call(path={"worker_id": _worker(org).pk}), needs=MANAGE),
+)
+register(
     "post",
     f"{P}/workers/{{worker_id}}/status",
     TenancyCase(

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from backend.core.cursors import cursor_decode, cursor_encode
+from backend.core.cursors import MAX_PAGE_LIMIT, cursor_decode, cursor_decode_keys, cursor_encode, page_limit_check
 from backend.core.exceptions import ValidationFailed
 
 
@@ -70,3 +70,42 @@ def test_deep_nesting_is_invalid_cursor() -> None:
     with pytest.raises(ValidationFailed) as exc:
         cursor_decode(deep, sort="at", value_type=int)
     assert exc.value.code == "invalid_cursor"
+
+
+WHY = (dt.datetime, bool, int)
+
+
+def test_several_keys_round_trip_as_a_list() -> None:
+    at = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+    cursor = cursor_encode(sort="why", value=[at, True, 3], id=9)
+    assert cursor_decode_keys(cursor, sort="why", value_types=WHY) == ([at, True, 3], 9)
+    one = cursor_encode(sort="one", value=at, id=2)
+    assert cursor_decode_keys(one, sort="one", value_types=(dt.datetime,)) == ([at], 2)
+    by_id = cursor_encode(sort="ids", value=None, id=4)
+    assert cursor_decode_keys(by_id, sort="ids", value_types=()) == ([], 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "value_types"),
+    [
+        (["2026-11-22T08:00:00+00:00", True], WHY),  # one value short
+        (["2026-11-22T08:00:00+00:00", True, 3, 4], WHY),  # one too many
+        ("2026-11-22T08:00:00+00:00", WHY),  # a scalar where a list is due
+        (["2026-11-22T08:00:00+00:00", 1, 3], WHY),  # 1 is not a boolean
+        (["2026-11-22T08:00:00+00:00", True, True], WHY),  # nor True an int
+        (["2026-11-22T08:00:00+00:00", None, 3], WHY),  # a keyset value is never null
+        (None, (dt.datetime,)),
+        (5, ()),  # an id-ordered list carries no value
+    ],
+)
+def test_a_cursor_of_the_wrong_shape_for_its_keys_is_invalid_cursor(value, value_types) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        cursor_decode_keys(_raw({"s": "why", "v": value, "id": 1}), sort="why", value_types=value_types)
+    assert exc.value.code == "invalid_cursor" and exc.value.status == 422
+
+
+@pytest.mark.parametrize("limit", [0, -1, MAX_PAGE_LIMIT + 1, True])
+def test_a_page_size_out_of_range_is_refused(limit) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        page_limit_check(limit)
+    assert exc.value.status == 422 and "limit" in exc.value.fields

@@ -22,11 +22,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.clock import clock_now
+from backend.core.cursors import keyset_page
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
@@ -412,8 +413,7 @@ def worker_rating(*, user: Any, limit: int = 50) -> tuple[Worker, list[Reliabili
     return worker, changes
 
 
-def shift_attendance(*, user: Any, shift_id: int) -> list[Offer]:
-    """The call-ups of a shift a foreman marks: accepted ones and everything already marked, with attendance."""
+def _shift_attendance_qs(*, user: Any, shift_id: int) -> QuerySet[Offer]:
     shift = Shift.objects.filter(pk=shift_id).first()
     if shift is None or shift.organization_id not in organization_ids_for(user):
         raise NotFound(_("Shift not found."))
@@ -425,8 +425,24 @@ def shift_attendance(*, user: Any, shift_id: int) -> list[Offer]:
         OfferStatus.NO_SHOW,
         OfferStatus.EXCUSED,
     )
-    return list(
-        Offer.objects.filter(Q(shift=shift) & Q(status__in=marked))
-        .select_related("worker", "worker__user", "attendance")
-        .order_by("position", "id")
+    return Offer.objects.filter(Q(shift=shift) & Q(status__in=marked)).select_related(
+        "worker", "worker__user", "attendance"
+    )
+
+
+def shift_attendance(*, user: Any, shift_id: int) -> list[Offer]:
+    """The call-ups of a shift a foreman marks: accepted ones and everything already marked, with attendance."""
+    return list(_shift_attendance_qs(user=user, shift_id=shift_id).order_by("position", "id"))
+
+
+def shift_attendance_page(
+    *, user: Any, shift_id: int, cursor: str | None, limit: int
+) -> tuple[list[Offer], str | None]:
+    """One page of :func:`shift_attendance` in plan order (by keyset) and the cursor of the next, None on the last."""
+    return keyset_page(
+        _shift_attendance_qs(user=user, shift_id=shift_id),
+        sort="staffing.attendance",
+        keys=[("position", int)],
+        cursor=cursor,
+        limit=limit,
     )

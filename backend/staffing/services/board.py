@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from backend.core.clock import clock_now
+from backend.core.cursors import keyset_page
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_get
 from backend.staffing.models import Shift
@@ -90,6 +91,21 @@ def publish_board(shift_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: _send(ids), robust=True)
 
 
+def _board_shifts(
+    *,
+    user: Any,
+    organization_id: int,
+    starts_from: dt.datetime | None,
+    starts_before: dt.datetime | None,
+    now: dt.datetime | None,
+) -> QuerySet[Shift]:
+    organization = organization_get(user, organization_id, Perm.STAFFING_MANAGE)
+    now = now or clock_now()
+    starts_from = starts_from or now - BOARD_LOOKBACK
+    starts_before = starts_before or now + BOARD_AHEAD
+    return _shifts().filter(organization_id=organization.pk, starts_at__gte=starts_from, starts_at__lt=starts_before)
+
+
 def board_snapshot(
     *,
     user: Any,
@@ -101,14 +117,22 @@ def board_snapshot(
     """The organization's board: its shifts starting in ``[starts_from, starts_before)`` (by default from a day ago
     to two weeks ahead), at most ``BOARD_MAX_SHIFTS``. Dispatchers, managers and owners only (404 outside the
     caller's tenancy, 403 without the right)."""
-    organization = organization_get(user, organization_id, Perm.STAFFING_MANAGE)
-    now = now or clock_now()
-    starts_from = starts_from or now - BOARD_LOOKBACK
-    starts_before = starts_before or now + BOARD_AHEAD
-    shifts = _shifts().filter(organization_id=organization.pk, starts_at__gte=starts_from, starts_at__lt=starts_before)[
-        :BOARD_MAX_SHIFTS
-    ]
-    return [board_row(shift) for shift in shifts]
+    shifts = _board_shifts(
+        user=user, organization_id=organization_id, starts_from=starts_from, starts_before=starts_before, now=now
+    )
+    return [board_row(shift) for shift in shifts[:BOARD_MAX_SHIFTS]]
+
+
+def board_page(
+    *, user: Any, organization_id: int, cursor: str | None, limit: int, now: dt.datetime | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The board's default window a page at a time (by keyset on the shift's start), and the cursor of the next
+    page, None on the last: what ``GET /api/v1/staffing/board`` serves, with no cap on the number of shifts."""
+    shifts = _board_shifts(user=user, organization_id=organization_id, starts_from=None, starts_before=None, now=now)
+    rows, next_cursor = keyset_page(
+        shifts, sort="staffing.board", keys=[("starts_at", dt.datetime)], cursor=cursor, limit=limit
+    )
+    return [board_row(shift) for shift in rows], next_cursor
 
 
 def board_access(*, user: Any, organization_id: int) -> int:

@@ -24,11 +24,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.clock import clock_now
+from backend.core.cursors import CursorValueType, keyset_page
 from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
@@ -477,30 +478,45 @@ def dispatch_plan_apply(
     return run
 
 
+def _why_offers(order: Order) -> QuerySet[Offer]:
+    return Offer.objects.filter(shift__order=order).select_related("worker__user", "shift")
+
+
+def _why_row(o: Offer) -> dict[str, Any]:
+    return {
+        "offer_id": o.pk,
+        "shift_id": o.shift_id,
+        "worker_id": o.worker_id,
+        "worker_name": o.worker.user.get_full_name() or o.worker.user.phone,
+        "status": o.status,
+        "position": o.position,
+        "is_standby": o.is_standby,
+        "pinned": o.pinned,
+        "wave": o.wave,
+        "show_probability": o.show_probability,
+        "worker_rank": o.worker_rank,
+        "distance_km": o.distance_km,
+    }
+
+
+#: Plan order per shift: the shift's start, the called list before the standby one, the place in the plan.
+WHY_KEYS: tuple[tuple[str, CursorValueType], ...] = (
+    ("shift__starts_at", dt.datetime),
+    ("is_standby", bool),
+    ("position", int),
+)
+
+
 def dispatch_why(*, order: Order) -> list[dict[str, Any]]:
     """Why each planned worker was called (or stands by): the figures the plan used, in plan order per shift."""
-    rows = (
-        Offer.objects.filter(shift__order=order)
-        .select_related("worker__user", "shift")
-        .order_by("shift__starts_at", "is_standby", "position", "id")
-    )
-    return [
-        {
-            "offer_id": o.pk,
-            "shift_id": o.shift_id,
-            "worker_id": o.worker_id,
-            "worker_name": o.worker.user.get_full_name() or o.worker.user.phone,
-            "status": o.status,
-            "position": o.position,
-            "is_standby": o.is_standby,
-            "pinned": o.pinned,
-            "wave": o.wave,
-            "show_probability": o.show_probability,
-            "worker_rank": o.worker_rank,
-            "distance_km": o.distance_km,
-        }
-        for o in rows
-    ]
+    rows = _why_offers(order).order_by("shift__starts_at", "is_standby", "position", "id")
+    return [_why_row(o) for o in rows]
+
+
+def dispatch_why_page(*, order: Order, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of :func:`dispatch_why` (same order, by keyset) and the cursor of the next, None on the last."""
+    rows, next_cursor = keyset_page(_why_offers(order), sort="staffing.why", keys=WHY_KEYS, cursor=cursor, limit=limit)
+    return [_why_row(o) for o in rows], next_cursor
 
 
 def dispatch_snapshot(run: SolverRun) -> dict[str, Any]:

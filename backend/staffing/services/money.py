@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from backend.core.cursors import keyset_page
 from backend.core.events import export_record
 from backend.core.exceptions import NotFound, ValidationFailed
 from backend.imports.selectors import EXPORT_CONTENT_TYPES
@@ -137,33 +138,59 @@ class Earnings:
     totals: dict[str, Decimal]
 
 
-def worker_earnings(*, user: Any, date_from: dt.date | None = None, date_to: dt.date | None = None) -> Earnings:
-    """The caller's own earnings (the caller must be a pool worker): every shift with hours in the period."""
+def _earning_line(a: Attendance) -> EarningLine:
+    assert a.hours is not None and a.pay_amount is not None  # filtered by _paid
+    order = a.shift.order
+    return EarningLine(
+        attendance_id=a.pk,
+        shift_id=a.shift_id,
+        date=a.shift.date,
+        order_title=order.title,
+        site_name=order.site.name,
+        hours=a.hours,
+        pay_rate=order.pay_rate,
+        amount=a.pay_amount,
+        currency=order.currency,
+    )
+
+
+def _worked(user: Any, date_from: dt.date | None, date_to: dt.date | None) -> QuerySet[Attendance]:
     worker = Worker.objects.filter(user_id=getattr(user, "pk", 0) or 0).first()
     if worker is None:
         raise NotFound(_("You are not in a worker pool."), code=StaffingErrorCode.NOT_A_WORKER)
+    return _period(_paid().filter(worker=worker), date_from, date_to)
+
+
+def worker_earnings(*, user: Any, date_from: dt.date | None = None, date_to: dt.date | None = None) -> Earnings:
+    """The caller's own earnings (the caller must be a pool worker): every shift with hours in the period."""
     lines = []
     totals: dict[str, Decimal] = {}
     hours = Decimal("0.00")
-    for a in _period(_paid().filter(worker=worker), date_from, date_to).order_by("shift__starts_at", "id"):
-        assert a.hours is not None and a.pay_amount is not None  # filtered above
-        order = a.shift.order
-        lines.append(
-            EarningLine(
-                attendance_id=a.pk,
-                shift_id=a.shift_id,
-                date=a.shift.date,
-                order_title=order.title,
-                site_name=order.site.name,
-                hours=a.hours,
-                pay_rate=order.pay_rate,
-                amount=a.pay_amount,
-                currency=order.currency,
-            )
-        )
-        hours += a.hours
-        _add(totals, order.currency, a.pay_amount)
+    for a in _worked(user, date_from, date_to).order_by("shift__starts_at", "id"):
+        line = _earning_line(a)
+        lines.append(line)
+        hours += line.hours
+        _add(totals, line.currency, line.amount)
     return Earnings(lines=lines, hours=hours, totals=totals)
+
+
+def worker_earnings_page(
+    *, user: Any, date_from: dt.date | None, date_to: dt.date | None, cursor: str | None, limit: int
+) -> tuple[Earnings, str | None]:
+    """The period's totals (every worked shift of it) with one page of its lines, in shift order by keyset, and the
+    cursor of the next page (None on the last)."""
+    worked = _worked(user, date_from, date_to)
+    rows, next_cursor = keyset_page(
+        worked, sort="staffing.earnings", keys=[("shift__starts_at", dt.datetime)], cursor=cursor, limit=limit
+    )
+    # The totals from three columns of every line, summed here as Decimals (exact on every database).
+    totals: dict[str, Decimal] = {}
+    hours = Decimal("0.00")
+    for line_hours, amount, currency in worked.order_by().values_list("hours", "pay_amount", "shift__order__currency"):
+        assert line_hours is not None and amount is not None  # filtered by _paid
+        hours += line_hours
+        _add(totals, currency, amount)
+    return Earnings(lines=[_earning_line(a) for a in rows], hours=hours, totals=totals), next_cursor
 
 
 def worker_earnings_month(*, user: Any, now: dt.datetime | None = None) -> tuple[dt.date, dt.date, Earnings]:
