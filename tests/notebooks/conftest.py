@@ -1,0 +1,76 @@
+"""The notebooks' warehouse in CI: a demo world seeded and simulated through the services, exported by
+``export_analytics``, built once per test session (ADR 0030, addendum).
+
+The world is ``seed_demo``'s ``ci`` size (backend/demo/world.py): the tiny agency and a salon with a few hundred
+clients, with about 13 months of booking history (monthly cohorts over a year, a churn back-test with a
+calibration and a holdout) and the agency living only its last weeks (notebook 04's fill rate and no-shows).
+It is built in the test database and flushed away afterwards, so no other test sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+#: The agency's days at the end of the history (the booking businesses live the whole of it).
+AGENCY_DAYS = 21
+
+
+def build_ci_demo(*, agency_days: int = AGENCY_DAYS, seed: int = 7) -> dict[str, float]:
+    """Seed the ``ci`` world and lay down its history: bookings over the whole history, the agency over the
+    last ``agency_days`` only. Returns the seconds each phase took."""
+    from backend.demo.simulator.engine import LIVE_DAYS, Simulation
+    from backend.demo.world import SIZES, history_start
+
+    size = SIZES["ci"]
+    took: dict[str, float] = {}
+    started = time.monotonic()
+    call_command("seed_demo", "--size", "ci", "--history-days", "0", stdout=StringIO())
+    took["world"] = time.monotonic() - started
+    today = dt.date.today()
+    start = history_start(today, size)
+    live_from = today - dt.timedelta(days=LIVE_DAYS)
+    agency_from = today - dt.timedelta(days=agency_days)
+
+    started = time.monotonic()
+    bookings_only = Simulation.load(seed=seed, orders_per_day=size.orders_per_day)
+    bookings_only.agency = None
+    bookings_only.run(start=start, days=(agency_from - start).days, live_from=live_from)
+    took["bookings history"] = time.monotonic() - started
+
+    started = time.monotonic()
+    Simulation.load(seed=seed, orders_per_day=size.orders_per_day).run(
+        start=agency_from, days=agency_days, live_from=live_from
+    )
+    took["last days with the agency"] = time.monotonic() - started
+    return took
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("demo") / "warehouse"
+    out = StringIO()
+    with django_db_blocker.unblock():
+        try:
+            # The test runner turns DEBUG off, and seed_demo refuses a database that looks like production.
+            with override_settings(DEBUG=True):
+                took = build_ci_demo()
+                started = time.monotonic()
+                call_command("export_analytics", "--out", str(folder), stdout=out)
+                took["export"] = time.monotonic() - started
+        finally:
+            # Committed rows in the shared test database: gone again, as after a transactional test.
+            call_command("flush", "--noinput", verbosity=0)
+    print("\nCI demo warehouse: " + ", ".join(f"{k} {v:.1f}s" for k, v in took.items()))
+    print(out.getvalue())
+    yield folder
