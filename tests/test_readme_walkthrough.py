@@ -116,7 +116,9 @@ def demo_stack(
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         took.append(time.monotonic() - started)
 
-    with live_stack_running(tmp_path_factory.mktemp("walkthrough"), django_db_blocker, prepare=seed) as live:
+    # A generous start-up: the server's first request imports the whole URLconf, slow on a loaded machine.
+    folder = tmp_path_factory.mktemp("walkthrough")
+    with live_stack_running(folder, django_db_blocker, prepare=seed, startup_timeout=240) as live:
         yield live, took[0]
 
 

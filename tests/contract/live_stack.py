@@ -126,8 +126,10 @@ def _database_copy(tmp: Path) -> tuple[dict[str, str], str | None]:
     return {"BRIGADA_VAR_DIR": str(tmp), "DATABASE_URL": url}, clone
 
 
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def _wait_ready(
+    url: str, processes: list[subprocess.Popen[bytes]], logs: list[Path], timeout: float = STARTUP_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process, log in zip(processes, logs, strict=True):
             if process.poll() is not None:
@@ -138,7 +140,7 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[P
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the live server did not answer within {STARTUP_TIMEOUT} s: {logs[0].read_text()[-3000:]}")
+    raise RuntimeError(f"the live server did not answer within {timeout} s: {logs[0].read_text()[-3000:]}")
 
 
 @contextmanager
@@ -147,6 +149,7 @@ def live_stack_running(
     django_db_blocker: Any,
     *,
     prepare: Callable[[dict[str, str]], None] | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
     **extra_env: str,
 ) -> Iterator[LiveStack]:
     """Start the stack in ``tmp``; stop it (and drop the PostgreSQL clone) on exit. ``prepare`` is called with the
@@ -187,7 +190,7 @@ def live_stack_running(
             subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
             for cmd, log in zip(commands, logs, strict=True)
         ]
-        _wait_ready(url, processes, logs)
+        _wait_ready(url, processes, logs, startup_timeout)
         yield LiveStack(url=url, ws_url=f"ws://127.0.0.1:{port}", tmp=tmp, env=env,
                              redis=bool(settings.REDIS_URL), processes=processes)
     finally:

@@ -104,7 +104,7 @@ def test_the_demo_warehouse_has_the_structure_the_notebooks_read(demo_warehouse:
     assert churn.choice is not None and churn.choice.fallback is None and churn.choice.split is not None
     check = reports.model_check(visits, model="pareto", holdout_days=90)
     assert check.calibration.height > 1 and check.holdout["actual_total"].sum() > 0
-    shifts, offers, attendance = (con.table(t).count().fetchone()[0] for t in ("shifts", "offers", "attendance"))
+    shifts, offers, attendance = (con.table(t).shape[0] for t in ("shifts", "offers", "attendance"))
     assert shifts > 0 and offers > shifts and attendance > 0
 
 
