@@ -68,6 +68,9 @@ class WorldSize:
 SIZES: dict[str, WorldSize] = {
     # tests: the same structure, a few of each
     "tiny": WorldSize("tiny", 24, 3, 4, 4, 8, 60, 2, 2, 20, 14, 1.5),
+    # CI's notebook warehouse (tests/notebooks): the tiny agency and a salon with enough clients for monthly
+    # cohorts over 13 months and a churn back-test (calibration and holdout); the agency lives only the last weeks
+    "ci": WorldSize("ci", 24, 3, 4, 4, 8, 300, 2, 2, 60, 400, 1.5),
     "small": WorldSize("small", 2000, 150, 300, 25, 60, 8000, 6, 6, 3000, 540, 6.0),
     "medium": WorldSize("medium", 6000, 400, 800, 60, 90, 25000, 12, 12, 9000, 540, 15.0),
 }

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +126,10 @@ def _database_copy(tmp: Path) -> tuple[dict[str, str], str | None]:
     return {"BRIGADA_VAR_DIR": str(tmp), "DATABASE_URL": url}, clone
 
 
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def _wait_ready(
+    url: str, processes: list[subprocess.Popen[bytes]], logs: list[Path], timeout: float = STARTUP_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process, log in zip(processes, logs, strict=True):
             if process.poll() is not None:
@@ -138,12 +140,21 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[P
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the live server did not answer within {STARTUP_TIMEOUT} s: {logs[0].read_text()[-3000:]}")
+    raise RuntimeError(f"the live server did not answer within {timeout} s: {logs[0].read_text()[-3000:]}")
 
 
 @contextmanager
-def live_stack_running(tmp: Path, django_db_blocker: Any, **extra_env: str) -> Iterator[LiveStack]:
-    """Start the stack in ``tmp``; stop it (and drop the PostgreSQL clone) on exit."""
+def live_stack_running(
+    tmp: Path,
+    django_db_blocker: Any,
+    *,
+    prepare: Callable[[dict[str, str]], None] | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
+    **extra_env: str,
+) -> Iterator[LiveStack]:
+    """Start the stack in ``tmp``; stop it (and drop the PostgreSQL clone) on exit. ``prepare`` is called with the
+    servers' environment after the database is copied and before they start (to seed it, say, with no task worker
+    running yet)."""
     with django_db_blocker.unblock():
         db_env, clone = _database_copy(tmp)
     env = {
@@ -170,13 +181,16 @@ def live_stack_running(tmp: Path, django_db_blocker: Any, **extra_env: str) -> I
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.config.asgi:application"],
         [sys.executable, "manage.py", "run_worker", "--interval", "0.2", "--sweep-interval", "2"],
     ]
-    processes = [
-        subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        for cmd, log in zip(commands, logs, strict=True)
-    ]
+    processes: list[subprocess.Popen[bytes]] = []
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, processes, logs)
+        if prepare is not None:
+            prepare(server_env)
+        processes += [
+            subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            for cmd, log in zip(commands, logs, strict=True)
+        ]
+        _wait_ready(url, processes, logs, startup_timeout)
         yield LiveStack(url=url, ws_url=f"ws://127.0.0.1:{port}", tmp=tmp, env=env,
                              redis=bool(settings.REDIS_URL), processes=processes)
     finally:

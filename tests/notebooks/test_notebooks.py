@@ -1,8 +1,9 @@
 """The report notebooks: committed without outputs, in sync with their py:percent twins, free of logic, and
-executed end to end with nbmake on a small warehouse.
+executed end to end with nbmake on a warehouse exported from a demo world.
 
 The notebooks read no database, so this module runs once, in the SQLite leg of CI (the PostgreSQL leg ignores
-tests/notebooks). The warehouse is the synthetic notebook world (analytics.synthetic.write_notebook_world).
+tests/notebooks). The warehouse is what ``export_analytics`` writes from the ``ci`` demo world, simulated through
+the services (``demo_warehouse`` in tests/notebooks/conftest.py, built once per session).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import polars as pl
 import pytest
 
-from analytics.synthetic import write_notebook_world
+from analytics import churn_flags, cohort_retention, purchases, reports
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -86,8 +88,30 @@ def test_notebook_holds_no_logic(path: Path) -> None:
     assert imports == {"analytics"}
 
 
-def test_notebooks_execute_on_a_small_warehouse(tmp_path: Path) -> None:
-    warehouse = write_notebook_world(tmp_path / "warehouse")
+# The marker makes pytest-django create the test database, which the session's demo world is built in (and flushed
+# from); the tests themselves read only the exported Parquet files.
+@pytest.mark.django_db
+@pytest.mark.timeout(900)  # the first test to ask builds the session's demo world (minutes on a loaded machine)
+def test_the_demo_warehouse_has_the_structure_the_notebooks_read(demo_warehouse: Path) -> None:
+    """A young business would make the notebooks' pictures empty: the CI world has a year of cohorts, enough
+    history for the churn rule to be chosen by a back-test, and staffing days."""
+    con = reports.open_warehouse(demo_warehouse)
+    visits = reports.business_visits(con)
+
+    cohorts = pl.DataFrame(cohort_retention(visits, period="month"))
+    assert cohorts["cohort"].n_unique() >= 12
+    churn = churn_flags(purchases(visits), method="auto")
+    assert churn.choice is not None and churn.choice.fallback is None and churn.choice.split is not None
+    check = reports.model_check(visits, model="pareto", holdout_days=90)
+    assert check.calibration.height > 1 and check.holdout["actual_total"].sum() > 0
+    shifts, offers, attendance = (con.table(t).shape[0] for t in ("shifts", "offers", "attendance"))
+    assert shifts > 0 and offers > shifts and attendance > 0
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(900)
+def test_notebooks_execute_on_the_exported_demo(demo_warehouse: Path, tmp_path: Path) -> None:
+    warehouse = demo_warehouse
     home = tmp_path / "home"
     env = {
         **os.environ,
@@ -104,7 +128,7 @@ def test_notebooks_execute_on_a_small_warehouse(tmp_path: Path) -> None:
     # Without --overwrite nbmake leaves the committed notebooks untouched (outputs stay out of the repo).
     cmd = [sys.executable, "-m", "pytest", "--nbmake", *map(str, IPYNB)]
     cmd += ["-q", "-p", "no:cacheprovider", "-p", "no:django", "--rootdir", str(tmp_path), "-c", os.devnull]
-    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280)
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert f"{len(IPYNB)} passed" in result.stdout
