@@ -837,7 +837,9 @@ def measure_size(
                 )
                 checks.append(f"{impl} {verdict}")
         cells = "".join(
-            f" {m['wall']:>10.2f}s {m['cpu']:>6.2f}s {m['peak_mb']:>6.0f}" if m else f" {'FAILED':>11} {'-':>7} {'-':>6}"
+            f" {m['wall']:>10.2f}s {m['cpu']:>6.2f}s {m['peak_mb']:>6.0f}"
+            if m
+            else f" {'FAILED':>11} {'-':>7} {'-':>6}"
             for m in (med[i] for i in impls)
         )
         lib, sql = med.get("lib"), med.get("sql")
