@@ -105,8 +105,9 @@ def _cells(rel: TableLike, p: str, where: str, first: int, last: int) -> pl.Data
     for i in range(words):
         lo = first + i * _WORD
         bit = f"CAST(1 AS UBIGINT) << CAST(p - {lo} AS UBIGINT)"
-        cond = "" if words == 1 else f" FILTER (WHERE p >= {lo} AND p < {lo + _WORD})"
-        masks.append(f"bit_or({bit}){cond} AS w{i}")
+        if words > 1:  # a CASE, not a FILTER: the shift must not even be computed for another word's periods
+            bit = f"CASE WHEN p >= {lo} AND p < {lo + _WORD} THEN {bit} END"
+        masks.append(f"bit_or({bit}) AS w{i}")
     counts = ", ".join(
         f"sum(CAST((coalesce(w{b // _WORD}, 0) >> CAST({b % _WORD} AS UBIGINT)) & CAST(1 AS UBIGINT) AS BIGINT))"
         for b in range(span)
