@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import polars as pl
 
 from analytics._frames import (
@@ -81,17 +82,48 @@ def _local_naive(value: dt.datetime | dt.date, tz: str) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day)
 
 
-def _cells_grouped(rel: TableLike, p: str, where: str) -> pl.DataFrame:
-    """(cohort, p, active, revenue): collapse to (client, period) so distinct clients become a plain count.
+_WORD = 64  # periods per UBIGINT word of a client's activity mask
 
-    A per-client 64-bit mask of active periods (one pass grouped by client) was tried and measured no
-    cheaper at 10M visits: the revenue still needs every visit's cohort, i.e. a join of the same size.
+
+def _cells(rel: TableLike, p: str, where: str, first: int, last: int) -> pl.DataFrame:
+    """(cohort, p, active, revenue) per cell: a grouped min per client, then one join for the revenue.
+
+    One aggregate grouped by client gives each client's cohort (the minimum period) and the set of periods
+    it was active in, as bits of UBIGINT words over ``first``..``last`` (a bound the data lies within).
+    Active clients per cell are bit counts summed by cohort (a tiny aggregate); the revenue per cell needs
+    each visit's cohort, so the visits are joined once to the per-client table (client -> cohort) and summed
+    by (cohort, period), again tiny. Both cell sets are the same: a cell has revenue rows exactly when some
+    client of the cohort was active in it.
+
+    The plan it replaces aggregated (client, period) first — about 5 groups per client at 10 visits per
+    client — then took the minimum per client from that and joined the two: the largest hash table of the
+    query, materialised, and a second aggregate over it (ADR 0032 addendum has the measurements).
     """
+    span = last - first + 1
+    words = -(-span // _WORD)
+    masks = []
+    for i in range(words):
+        lo = first + i * _WORD
+        bit = f"CAST(1 AS UBIGINT) << CAST(p - {lo} AS UBIGINT)"
+        if words > 1:  # a CASE, not a FILTER: the shift must not even be computed for another word's periods
+            bit = f"CASE WHEN p >= {lo} AND p < {lo + _WORD} THEN {bit} END"
+        masks.append(f"bit_or({bit}) AS w{i}")
+    counts = ", ".join(
+        f"sum(CAST((coalesce(w{b // _WORD}, 0) >> CAST({b % _WORD} AS UBIGINT)) & CAST(1 AS UBIGINT) AS BIGINT))"
+        for b in range(span)
+    )
+    src = f"SELECT client_id, CAST({p} AS INTEGER) AS p{{amount}} FROM v WHERE {where} AND client_id IS NOT NULL"
     sql = f"""
-    WITH active AS (SELECT client_id, {p} AS p, sum(amount) AS revenue FROM v WHERE {where} GROUP BY ALL),
-    firsts AS (SELECT client_id, min(p) AS cohort FROM active GROUP BY client_id)
-    SELECT f.cohort, a.p, count(*) AS active, sum(a.revenue) AS revenue
-    FROM active a JOIN firsts f USING (client_id) GROUP BY ALL
+    WITH clients AS (
+        SELECT client_id, min(p) AS cohort, {", ".join(masks)}
+        FROM ({src.format(amount="")}) GROUP BY client_id
+    ),
+    act AS (SELECT cohort, [{counts}] AS counts FROM clients GROUP BY cohort),
+    rev AS (
+        SELECT c.cohort, s.p, sum(s.amount) AS revenue
+        FROM ({src.format(amount=", amount")}) s JOIN clients c USING (client_id) GROUP BY ALL
+    )
+    SELECT r.cohort, r.p, a.counts[r.p - {first} + 1] AS active, r.revenue FROM rev r JOIN act a USING (cohort)
     """
     return (
         query(rel, "v", sql)
@@ -103,6 +135,18 @@ def _cells_grouped(rel: TableLike, p: str, where: str) -> pl.DataFrame:
             pl.col("revenue").cast(pl.Float64),
         )
     )
+
+
+def _first_period(rel: duckdb.DuckDBPyRelation, period: str, tz: str, bound: str) -> int | None:
+    """A lower bound of the first period with data before ``as_of`` (None: no visits before it).
+
+    The minimum instant of any status is converted, not every row; one period of slack covers a zone whose
+    clock falls back across a period start (the conversion is monotonic except inside a repeated hour).
+    """
+    local = local_time_sql(rel, "started_at", tz, expr='min("started_at")')
+    sql = f'SELECT {_period_index_sql(period, local)} FROM v WHERE "started_at" < {bound}'
+    row = query(rel, "v", sql).fetchall()[0]
+    return None if row[0] is None else int(row[0]) - 1
 
 
 def cohort_retention(
@@ -128,13 +172,18 @@ def cohort_retention(
     b = _period_index(period, end)
     boundary = end == dt.datetime.combine(_period_start(period, b), dt.time())
     p = _period_index_sql(period, local_time_sql(rel, "started_at", tz))
-    where = f"status = '{PURCHASE_STATUS}' AND \"started_at\" < {bound_sql(rel, 'started_at', as_of, tz)}"
-    cells = _cells_grouped(rel, p, where)
+    bound = bound_sql(rel, "started_at", as_of, tz)
+    where = f"status = '{PURCHASE_STATUS}' AND \"started_at\" < {bound}"
+    last = b - 1 if boundary else b  # the last period that has started before as_of
+    first = _first_period(rel, period, tz, bound)
+    if first is None or first > last:
+        cells = pl.DataFrame(schema={"cohort": pl.Int64, "p": pl.Int64, "active": pl.Int64, "revenue": pl.Float64})
+    else:
+        cells = _cells(rel, p, where, first, last)
     cells = cells.with_columns((pl.col("p") - pl.col("cohort")).alias("k")).drop("p")
     sizes = cells.filter(pl.col("k") == 0).select(
         "cohort", pl.col("active").alias("cohort_size"), pl.col("revenue").alias("revenue0")
     )
-    last = b - 1 if boundary else b  # the last period that has started before as_of
     grid = sizes.with_columns(pl.int_ranges(0, last - pl.col("cohort") + 1).alias("k")).explode("k")
     out = grid.join(cells, on=["cohort", "k"], how="left").with_columns(
         (pl.col("cohort") + pl.col("k") < b).alias("complete"),

@@ -155,3 +155,26 @@ def test_synthetic_world_cells_match_a_direct_count(period, tz):
 def test_no_completed_visits_gives_an_empty_table():
     frame = visits_frame([visit(1, "2024-01-05T10:00", status="cancelled")])
     assert cohort_retention(frame, as_of=dt.date(2024, 2, 1)).height == 0
+
+
+def test_weekly_cohorts_over_more_than_64_periods_match_a_direct_count():
+    """Activity bits span several 64-period words (about 125 weeks): every complete cell is counted exactly."""
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=400, visits=4_000, seed=11, years=2.5)
+    as_of = dt.datetime(2025, 6, 2, tzinfo=dt.UTC)  # a Monday: the last week before it is complete
+    table = cohort_retention(visits, period="week", as_of=as_of)
+    done = visits.filter((pl.col("status") == "completed") & (pl.col("started_at") < as_of))
+    done = done.with_columns(pl.col("started_at").dt.convert_time_zone("UTC").dt.truncate("1w").dt.date().alias("p"))
+    done = done.with_columns(pl.col("p").min().over("client_id").alias("cohort"))
+    k = ((pl.col("p") - pl.col("cohort")).dt.total_days() // 7).cast(pl.Int32).alias("period_index")
+    expected = done.group_by("cohort", k).agg(
+        pl.col("client_id").n_unique().cast(pl.Int64).alias("active_clients"), pl.col("amount").sum().alias("revenue")
+    )
+    span = (done["p"].max() - done["p"].min()).days // 7 + 1
+    assert span > 64  # two words at least
+    got = table.filter(pl.col("active_clients") > 0).select("cohort", "period_index", "active_clients", "revenue")
+    joined = expected.join(got, on=["cohort", "period_index"], how="full", coalesce=True)
+    assert joined.height == expected.height == got.height
+    assert (joined["active_clients"] == joined["active_clients_right"]).all()
+    assert ((joined["revenue"] - joined["revenue_right"]).abs() < 1e-6).all()
