@@ -150,6 +150,13 @@ def order_offers(order: Order) -> QuerySet[Offer]:
     )
 
 
+def worker_profile_get(*, user: Any, worker_id: int) -> Worker:
+    """One worker's whole profile, for who manages staffing in the pool owner itself: 404 outside the caller's
+    organizations, 403 without STAFFING_MANAGE (a franchise reads its HQ's pool through the list's rows)."""
+    row = _get(Worker, user, worker_id, Perm.STAFFING_MANAGE, _("Worker not found."))
+    return Worker.objects.select_related("user").get(pk=row.pk)
+
+
 def solver_runs_for(*, user: Any, order_id: int) -> QuerySet[SolverRun]:
     """The solver runs of one order the caller dispatches, newest first."""
     order = order_get(user=user, order_id=order_id)

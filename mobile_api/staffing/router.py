@@ -385,10 +385,10 @@ def worker_list(request: HttpRequest, query: Query[WorkerListQuery]) -> WorkerLi
 @router.get(
     "/workers/{worker_id}",
     response={200: WorkerProfileOut, **READ},
-    summary="One worker of a pool I dispatch from: the whole profile",
+    summary="One worker of my organization's pool: the whole profile",
 )
 def worker_get(request: HttpRequest, worker_id: int) -> WorkerProfileOut:
-    return worker_out(selectors.pool_worker_get(user=_user(request), worker_id=worker_id))
+    return worker_out(selectors.worker_profile_get(user=_user(request), worker_id=worker_id))
 
 
 @router.post(
