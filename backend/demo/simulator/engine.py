@@ -81,6 +81,8 @@ class Simulation:
         lines = []
         zones = {b.organization.pk: b.zone for b in self.businesses}
         if self.agency is not None:
+            if live_from is not None and start < live_from:
+                self.agency.history_start()
             self.agency.weeks(start - dt.timedelta(days=1))
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
@@ -89,6 +91,9 @@ class Simulation:
                 with transaction.atomic():
                     for business in self.businesses:
                         business.history_end()
+            if not history and self.agency is not None and self.agency.history:
+                with transaction.atomic():
+                    self.agency.history_end(dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC))
             self.day(day, history=history)
             line = day_line(day=day, booking_zones=zones, agency_ids=self.agency_ids)
             lines.append(line)
@@ -98,6 +103,9 @@ class Simulation:
             with transaction.atomic():
                 for business in self.businesses:
                     business.history_end()
+        if self.agency is not None and self.agency.history:
+            with transaction.atomic():
+                self.agency.history_end(dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), tzinfo=dt.UTC))
         return lines
 
     def day(self, day: dt.date, *, history: bool = False) -> tuple[list[BusinessDay], AgencyDay]:
