@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -107,8 +108,8 @@ def _live(w: World) -> None:
 def _past(w: World) -> PastOrder:
     ws = w.workers
     p = adapter.probability_of_show(0.0, 0.0, PRIOR)
-    sent = {"show_probability": p, "worker_rank": 50.0}
-    first = {"offered_at": PLACED, "expires_at": PLACED + 30 * M, "wave": 1, "sends": 1}
+    sent: dict[str, Any] = {"show_probability": p, "worker_rank": 50.0}
+    first: dict[str, Any] = {"offered_at": PLACED, "expires_at": PLACED + 30 * M, "wave": 1, "sends": 1}
     calls = [
         PastCall(
             ws[0].pk,
@@ -287,8 +288,14 @@ def test_past_orders_refuse_foreign_sites_and_workers_unfinished_shifts_and_doub
     foreign = PastCall(other.workers[0].pk, 1, False, OfferStatus.EXPIRED, offered_at=PLACED, sends=1, wave=1)
     refused([PastOrder(**{**ok.__dict__, "calls": [*ok.calls, foreign]})], NotFound)  # a worker of another pool
     later = dt.datetime.combine(timezone.now().date() + dt.timedelta(days=1), dt.time(6), tzinfo=dt.UTC)
-    refused([PastOrder(**{**ok.__dict__, "date": later.date() + dt.timedelta(days=1), "placed_at": later,
-                          "planned_at": later})], ValidationFailed)  # not over yet
+    refused(
+        [
+            PastOrder(
+                **{**ok.__dict__, "date": later.date() + dt.timedelta(days=1), "placed_at": later, "planned_at": later}
+            )
+        ],
+        ValidationFailed,
+    )  # not over yet
     waiting = PastCall(w.workers[2].pk, 3, False, OfferStatus.OFFERED, offered_at=PLACED, sends=1, wave=1)
     refused([PastOrder(**{**ok.__dict__, "calls": [*ok.calls[:2], waiting]})], ValidationFailed)
     refused([PastOrder(**{**ok.__dict__, "call_cap": 1})], Conflict)  # two places held, one planned

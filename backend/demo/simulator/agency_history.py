@@ -181,7 +181,7 @@ class HistoryBook:
     def snapshot(self) -> None:
         """The pool as stored this morning (figures written by the shifts already over)."""
         self.pool = {
-            pk: (rank, shows, no_shows, list(skills), float(lat), float(lon), per_day)
+            pk: (rank, shows, no_shows, list(skills), float(lat or 0), float(lon or 0), per_day)
             for pk, rank, shows, no_shows, skills, lat, lon, per_day in Worker.objects.filter(
                 organization_id=self.pool_id,
                 status=WorkerStatus.ACTIVE,
@@ -330,9 +330,11 @@ class HistoryBook:
     def _accept(self, order: PlannedOrder, c: Call, now: dt.datetime) -> bool:
         if c.status in OFFER_HOLDS_PLACE:
             return True
-        if not (c.status == OfferStatus.STANDBY and c.offered_at is not None):
-            if c.status != OfferStatus.OFFERED or (c.expires_at is not None and c.expires_at <= now):
-                return False
+        offered_before = c.status == OfferStatus.STANDBY and c.offered_at is not None
+        if not offered_before and (
+            c.status != OfferStatus.OFFERED or (c.expires_at is not None and c.expires_at <= now)
+        ):
+            return False
         if order.starts <= now:
             return False
         if any(a < order.ends + REST and order.starts - REST < b for a, b in self._held(c.worker_id, order)):
@@ -425,9 +427,9 @@ class HistoryBook:
             if o.date != day + dt.timedelta(days=1):
                 continue
             for c in o.ordered():
-                if c.status == OfferStatus.ACCEPTED and c.confirm_requested_at is not None and o.starts > at:
-                    if chance(self.seed, "confirms", c.key, traits(c.worker_id).confirm_p):
-                        c.status, c.confirmed_at = OfferStatus.CONFIRMED, at
+                asked = c.status == OfferStatus.ACCEPTED and c.confirm_requested_at is not None and o.starts > at
+                if asked and chance(self.seed, "confirms", c.key, traits(c.worker_id).confirm_p):
+                    c.status, c.confirmed_at = OfferStatus.CONFIRMED, at
         release = at + dt.timedelta(hours=1)
         for o in self.orders:
             if not release < o.starts <= release + cutoff():

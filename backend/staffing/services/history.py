@@ -244,7 +244,7 @@ def shifts_record_past(*, user: Any, orders: Sequence[PastOrder], now: dt.dateti
 
     created_by = user if getattr(user, "is_authenticated", False) else None
     rows = []
-    for order, (starts, ends) in zip(orders, times, strict=True):
+    for order in orders:
         site = sites[order.site_id]
         rows.append(
             Order(
@@ -503,8 +503,8 @@ def _reliability_effects(
                     items[-1] = HistoryItem(at=shift.starts_at, came=True, quality=call.quality_score)
                 else:
                     items.append(HistoryItem(at=shift.starts_at, came=False, quality=None))
-                pool = counts[worker.organization_id]
-                prior = adapter.prior_fit(list(pool.values()))
+                pool_counts = counts[worker.organization_id]
+                prior = adapter.prior_fit(list(pool_counts.values()))
                 figures = figures_for(
                     sorted(items, key=lambda i: i.at),
                     excused=excused.get(worker.pk, 0),
@@ -518,7 +518,7 @@ def _reliability_effects(
                     continue
                 change.shift = shift
                 changes.append(change)
-                pool[worker.pk] = (figures.decayed_shows, figures.decayed_no_shows)
+                pool_counts[worker.pk] = (figures.decayed_shows, figures.decayed_no_shows)
                 firsts.setdefault(worker.pk, before_figures)
                 moved[worker.pk] = at
     offers = {
