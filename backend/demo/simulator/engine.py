@@ -31,6 +31,8 @@ LIVE_DAYS = 3
 #: An order is placed at most this many days before its shift (``Agency.morning``): a history day's line is read
 #: once the orders placed on it are written, this many days later.
 ORDER_LEAD_DAYS = 3
+#: History mode writes the booking businesses' lived visits this many days at once (one call per branch).
+HISTORY_BATCH_DAYS = 7
 
 
 class WorldMissing(Exception):
@@ -122,10 +124,16 @@ class Simulation:
                 with transaction.atomic():
                     self.agency.history_end(dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC))
             self.day(day, history=history)
-            # A history order is written when its shift is over: the line of the day it was placed waits for it.
+            # A history order is written when its shift is over, a history visit with its batch: the line of a day
+            # waits for both.
             deferred.append(day)
-            emit(day - dt.timedelta(days=ORDER_LEAD_DAYS) if history or len(deferred) > 1 else day)
-        emit(start + dt.timedelta(days=days))
+            if not history:
+                emit(day - dt.timedelta(days=ORDER_LEAD_DAYS) if len(deferred) > 1 else day)
+            elif len(deferred) >= ORDER_LEAD_DAYS + HISTORY_BATCH_DAYS:
+                with self.phase("bookings (history)"), transaction.atomic():
+                    for business in self.businesses:
+                        business.history_flush()
+                emit(day - dt.timedelta(days=ORDER_LEAD_DAYS))
         if any(b.history for b in self.businesses):  # the history ends here: its bookings ahead become live ones
             with transaction.atomic():
                 for business in self.businesses:
@@ -133,6 +141,7 @@ class Simulation:
         if self.agency is not None and self.agency.history:
             with transaction.atomic():
                 self.agency.history_end(dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), tzinfo=dt.UTC))
+        emit(start + dt.timedelta(days=days))
         return lines
 
     def day(self, day: dt.date, *, history: bool = False) -> tuple[list[BusinessDay], AgencyDay]:
