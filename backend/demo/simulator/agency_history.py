@@ -268,7 +268,8 @@ class HistoryBook:
             skills=["loader"],
             location=(float(order.site.latitude), float(order.site.longitude)),
         )
-        document = adapter.instance_build(
+        t0 = time.perf_counter()
+        plan = adapter.plan_build_and_solve(
             workers=workers_in,
             shifts=[shift],
             prior=self.prior,
@@ -276,8 +277,6 @@ class HistoryBook:
             standby_size=max(5, order.headcount // 2),
             seed=order.key % 2**31,
         )
-        t0 = time.perf_counter()
-        plan = adapter.plan_solve(document)
         self.solver_s += time.perf_counter() - t0
         self.solver_calls += 1
         order.solution = plan.solution
