@@ -124,6 +124,54 @@ def instance_build(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The instance document for the solver; raises ``SolverInputError`` if the solver's parser refuses it."""
+    document = _document(
+        workers=workers,
+        shifts=shifts,
+        prior=prior,
+        time_limit_s=time_limit_s,
+        standby_size=standby_size,
+        max_call_ratio=max_call_ratio,
+        max_travel_km=max_travel_km,
+        seed=seed,
+    )
+    try:
+        return instance_to_json(parse_instance(document))
+    except SchemaError as exc:
+        raise SolverInputError(str(exc)) from exc
+
+
+def plan_build_and_solve(
+    *,
+    workers: Sequence[WorkerIn],
+    shifts: Sequence[ShiftIn],
+    prior: Sequence[float],
+    time_limit_s: float,
+    standby_size: int,
+    seed: int = 0,
+) -> PlanOut:
+    """``instance_build`` then ``plan_solve`` with one parse, for a plan whose instance nobody stores (the demo's
+    history). Never call this inside a web request."""
+    document = _document(
+        workers=workers, shifts=shifts, prior=prior, time_limit_s=time_limit_s, standby_size=standby_size, seed=seed
+    )
+    try:
+        parsed = parse_instance(document)
+    except SchemaError as exc:
+        raise SolverInputError(str(exc)) from exc
+    return _plan_out(solution_to_json(solve(parsed)))
+
+
+def _document(
+    *,
+    workers: Sequence[WorkerIn],
+    shifts: Sequence[ShiftIn],
+    prior: Sequence[float],
+    time_limit_s: float,
+    standby_size: int,
+    max_call_ratio: float | None = None,
+    max_travel_km: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     known = {s.shift_id for s in shifts}
     policy: dict[str, Any] = {
         "prior": [float(prior[0]), float(prior[1])],
@@ -135,7 +183,7 @@ def instance_build(
         policy["max_call_ratio"] = float(max_call_ratio)
     if max_travel_km is not None:
         policy["max_travel_km"] = float(max_travel_km)
-    document = {
+    return {
         "workers": [
             {
                 "id": _wid(w.worker_id),
@@ -164,10 +212,6 @@ def instance_build(
         ],
         "policy": policy,
     }
-    try:
-        return instance_to_json(parse_instance(document))
-    except SchemaError as exc:
-        raise SolverInputError(str(exc)) from exc
 
 
 def _plan_out(solution_json: dict[str, Any]) -> PlanOut:

@@ -15,6 +15,7 @@ from backend.core.models import Event
 from backend.demo.simulator.engine import Simulation
 from backend.demo.world import SALON
 from backend.organizations.models import Organization
+from backend.staffing.models import Offer, OfferStatus, Order, ReliabilityChange, Shift, WorkerAvailability
 from tests.demo.test_world import (
     check_a_line_a_day_that_matches_the_database,
     check_clients_come_only_while_their_hidden_traits_say_they_are_active,
@@ -67,3 +68,24 @@ def test_history_days_then_live_days_of_the_tiny_world() -> None:
             rows.sort()
             assert all(rows[k + 1][0] >= rows[k][1] for k in range(len(rows) - 1)), (field, key)
     assert past.values("client_id").annotate(n=Count("id")).exists()
+    # the agency's history: orders placed before the live days were lived in memory and written when their shifts
+    # were over (shifts_record_past): final call-up statuses, attendance and its reliability effects, no queue
+    edge_utc = dt.datetime.combine(live_from, dt.time(0), tzinfo=dt.UTC)
+    placed = Order.objects.filter(confirmed_at__lt=edge_utc)
+    assert placed.exists() and not placed.filter(solver_runs__status="queued").exists()
+    history_offers = Offer.objects.filter(shift__order__in=placed)
+    assert set(history_offers.values_list("status", flat=True)) <= {
+        "standby",
+        "declined",
+        "expired",
+        "withdrawn",
+        "released",
+        "completed",
+        "no_show",
+    }
+    assert history_offers.filter(status=OfferStatus.COMPLETED).exists()
+    assert history_offers.count() == Event.objects.filter(entity_type="staffing.offer", note="history").count()
+    assert ReliabilityChange.objects.filter(shift__order__in=placed, reason="show").exists()
+    # the live days found the rota history kept in memory, and dispatched through the queue as before
+    assert WorkerAvailability.objects.filter(ends_at__gt=edge_utc).exists()
+    assert Shift.objects.filter(order__confirmed_at__gte=edge_utc, offers__isnull=False).exists()

@@ -20,7 +20,7 @@ from backend.booking.services.appointments import (
     appointment_create_for_client,
     appointment_status_set,
 )
-from backend.booking.services.history import PastVisit, appointments_record_past
+from backend.booking.services.history import MAX_PAST_VISITS, PastVisit, appointments_record_past
 from backend.booking.services.reviews import review_submit
 from backend.catalog.models import BranchService, StaffService
 from backend.core.clock import clock_at
@@ -91,6 +91,9 @@ class BookingBusiness:
     pending: dict[dt.date, list[Planned]] = field(default_factory=dict)
     #: Whether the day being lived is history (bookings planned here, written through the bulk path).
     history: bool = False
+    #: History mode: the visits lived and not yet written, per branch, and the last day they cover.
+    unwritten: dict[int, list[PastVisit]] = field(default_factory=dict)
+    unwritten_until: dt.date | None = None
 
     @classmethod
     def load(
@@ -263,17 +266,17 @@ class BookingBusiness:
 
     def history_day(self, day: dt.date, out: BusinessDay) -> None:
         """A day of history: the same callers book by the same traits (planned in memory), and the day's visits,
-        cancelled in the morning, missed or done by the same propensities, are written at once when it is over
-        (``booking.services.history.appointments_record_past``); reviews go through the review service."""
+        cancelled in the morning, missed or done by the same propensities, are written with the next batch
+        (``history_flush``: ``booking.services.history.appointments_record_past``, reviews through the review
+        service)."""
         self.history = True
         traits = dict(self.clients)
         outcomes: dict[Planned, tuple[str, dt.datetime]] = {}
         self._settle(day, self.pending.pop(day, []), traits, outcomes, morning=True)
         self.bookings(day, out)
         self._settle(day, self.pending.pop(day, []), traits, outcomes, morning=False)  # booked for later today
-        by_branch: dict[int, list[PastVisit]] = {}
         for visit, (outcome, settled) in outcomes.items():
-            by_branch.setdefault(visit.branch_id, []).append(
+            self.unwritten.setdefault(visit.branch_id, []).append(
                 PastVisit(
                     visit.client_id,
                     visit.service_id,
@@ -284,10 +287,24 @@ class BookingBusiness:
                     "client called" if outcome == AppointmentStatus.CANCELLED else "",
                 )
             )
-        with clock_at(self.local(day + dt.timedelta(days=1), 0)) as at:
+        self.unwritten_until = day
+
+    def history_flush(self, out: BusinessDay | None = None) -> None:
+        """Write the history's lived visits not yet written (a few days at once, one call per branch), then the
+        reviews of the done ones through the review service as on a live day."""
+        if self.unwritten_until is None:
+            return
+        out = out or BusinessDay()
+        traits = dict(self.clients)
+        with clock_at(self.local(self.unwritten_until + dt.timedelta(days=1), 0)) as at:
             written = []
-            for branch_id, visits in sorted(by_branch.items()):
-                written += appointments_record_past(user=self.actor, branch_id=branch_id, visits=visits, now=at)
+            for branch_id, visits in sorted(self.unwritten.items()):
+                for start in range(0, len(visits), MAX_PAST_VISITS):
+                    written += appointments_record_past(
+                        user=self.actor, branch_id=branch_id, visits=visits[start : start + MAX_PAST_VISITS], now=at
+                    )
+        self.unwritten.clear()
+        self.unwritten_until = None
         for appointment in written:
             if appointment.status == AppointmentStatus.CANCELLED:
                 out.cancelled += 1
@@ -323,6 +340,7 @@ class BookingBusiness:
     def history_end(self) -> None:
         """Leaving history mode: the visits booked for the days still to live are booked through the live service,
         at the moment they were booked."""
+        self.history_flush()
         self.history = False
         for day in sorted(self.pending):
             for visit in self.pending[day]:

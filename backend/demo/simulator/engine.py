@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +28,11 @@ CAR_CADENCE = 110.0
 #: seed_demo lives the last this many days of its history through the live services (the rest: history mode;
 #: the bookings history made for the days after it are booked live when it ends).
 LIVE_DAYS = 3
+#: An order is placed at most this many days before its shift (``Agency.morning``): a history day's line is read
+#: once the orders placed on it are written, this many days later.
+ORDER_LEAD_DAYS = 3
+#: History mode writes the booking businesses' lived visits this many days at once (one call per branch).
+HISTORY_BATCH_DAYS = 7
 
 
 class WorldMissing(Exception):
@@ -41,6 +48,18 @@ class Simulation:
     businesses: list[BookingBusiness] = field(default_factory=list)
     agency: Agency | None = None
     agency_ids: list[int] = field(default_factory=list)
+    #: Wall and CPU seconds per phase of the days lived (``seed_demo`` prints them).
+    timings: dict[str, list[float]] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            spent = self.timings.setdefault(name, [0.0, 0.0])
+            spent[0] += time.perf_counter() - wall
+            spent[1] += time.process_time() - cpu
 
     @classmethod
     def load(cls, *, seed: int = 7, span_days: int = 0, orders_per_day: float = 6.0) -> Simulation:
@@ -81,7 +100,19 @@ class Simulation:
         lines = []
         zones = {b.organization.pk: b.zone for b in self.businesses}
         if self.agency is not None:
+            if live_from is not None and start < live_from:
+                self.agency.history_start()
             self.agency.weeks(start - dt.timedelta(days=1))
+        deferred: list[dt.date] = []  # history days whose orders are not all written yet
+
+        def emit(until: dt.date) -> None:
+            while deferred and deferred[0] <= until:
+                with self.phase("day lines"):
+                    line = day_line(day=deferred.pop(0), booking_zones=zones, agency_ids=self.agency_ids)
+                lines.append(line)
+                if each_day is not None:
+                    each_day(line)
+
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
             history = live_from is not None and day < live_from
@@ -89,15 +120,28 @@ class Simulation:
                 with transaction.atomic():
                     for business in self.businesses:
                         business.history_end()
+            if not history and self.agency is not None and self.agency.history:
+                with transaction.atomic():
+                    self.agency.history_end(dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC))
             self.day(day, history=history)
-            line = day_line(day=day, booking_zones=zones, agency_ids=self.agency_ids)
-            lines.append(line)
-            if each_day is not None:
-                each_day(line)
+            # A history order is written when its shift is over, a history visit with its batch: the line of a day
+            # waits for both.
+            deferred.append(day)
+            if not history:
+                emit(day - dt.timedelta(days=ORDER_LEAD_DAYS) if len(deferred) > 1 else day)
+            elif len(deferred) >= ORDER_LEAD_DAYS + HISTORY_BATCH_DAYS:
+                with self.phase("bookings (history)"), transaction.atomic():
+                    for business in self.businesses:
+                        business.history_flush()
+                emit(day - dt.timedelta(days=ORDER_LEAD_DAYS))
         if any(b.history for b in self.businesses):  # the history ends here: its bookings ahead become live ones
             with transaction.atomic():
                 for business in self.businesses:
                     business.history_end()
+        if self.agency is not None and self.agency.history:
+            with transaction.atomic():
+                self.agency.history_end(dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), tzinfo=dt.UTC))
+        emit(start + dt.timedelta(days=days))
         return lines
 
     def day(self, day: dt.date, *, history: bool = False) -> tuple[list[BusinessDay], AgencyDay]:
@@ -105,24 +149,29 @@ class Simulation:
         for business in self.businesses:
             out = BusinessDay()
             if history:
-                with transaction.atomic():
+                with self.phase("bookings (history)"), transaction.atomic():
                     business.history_day(day, out)
                 outs.append(out)
                 continue
             # One transaction per business day: every service call inside is a savepoint (a refused call rolls
             # back alone), and the database commits once instead of after every call (most of the time before).
-            with transaction.atomic():
+            with self.phase("bookings (live)"), transaction.atomic():
                 business.morning(day, out)
                 business.bookings(day, out)
                 business.evening(day, out)
             outs.append(out)
         agency_out = AgencyDay()
         if self.agency is not None:
-            self.agency.morning(day, agency_out)
-            self.agency.shifts(day, agency_out)
-            self.agency.evening(day)
+            kind = "history" if self.agency.history else "live"
+            with self.phase(f"agency orders, dispatch, answers ({kind})"):
+                self.agency.morning(day, agency_out)
+            with self.phase(f"agency attendance ({kind})"):
+                self.agency.shifts(day, agency_out)
+            with self.phase(f"agency confirmations ({kind})"):
+                self.agency.evening(day)
             if day.weekday() == 6 and day.isocalendar().week % WEEKS_DECLARED == 0:
-                self.agency.weeks(day)
+                with self.phase(f"agency rota ({kind})"):
+                    self.agency.weeks(day)
         return outs, agency_out
 
 

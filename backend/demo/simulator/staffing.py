@@ -29,10 +29,12 @@ from backend.staffing.services.attendance import (
     attendance_rate,
 )
 from backend.staffing.services.confirmations import confirmations_release, confirmations_request, offer_confirm
+from backend.staffing.services.history import shifts_record_past
 from backend.staffing.services.offers import offer_accept, offer_decline, offers_expire
 from backend.staffing.services.orders import order_confirm, order_create
 from backend.staffing.services.pool_bulk import MAX_BULK, availability_declare_many
 
+from .agency_history import HistoryBook
 from .traits import SEASON, WEEKDAY, WorkerTraits, chance, worker_traits
 
 #: Workers declare their availability this many weeks at a time.
@@ -64,6 +66,10 @@ class Agency:
     orders_per_day: float
     sites: list[Site] = field(default_factory=list)
     traits: dict[int, WorkerTraits] = field(default_factory=dict)
+    #: History mode (ADR 0028 addendum): the orders lived in memory until their shift is over, and the rota.
+    book: HistoryBook | None = None
+    #: Whether the day being lived is history.
+    history: bool = False
 
     @classmethod
     def load(cls, hq: Organization, *, actor: Any, seed: int, orders_per_day: float) -> Agency:
@@ -95,6 +101,11 @@ class Agency:
         workers = [
             pk for pk in active if chance(self.seed, f"week:{week.year}:{week.week}", pk, self._traits(pk).weekly_p)
         ]
+        if self.history:
+            # Nothing reads a past window (dispatch reads the windows of future shifts, the phone those from now
+            # on, the warehouse none): history keeps the rota in memory; the live days get it written at the switch.
+            self._book().declare({pk: windows for pk in workers}, at)
+            return
         # The rota arrives as one import (``pool_bulk.availability_declare_many``, each worker's windows under the
         # same rules as the phone's declaration), a batch of workers per statement instead of a call per worker.
         with clock_at(at):
@@ -112,6 +123,82 @@ class Agency:
             t = self.traits[worker_id] = worker_traits(seed=self.seed, worker_id=worker_id)
         return t
 
+    def _book(self) -> HistoryBook:
+        if self.book is None:
+            self.book = HistoryBook(self.seed, self.hq.pk)
+        return self.book
+
+    def history_start(self) -> None:
+        self.history = True
+        self._book()
+
+    def history_end(self, at: dt.datetime) -> None:
+        """Leaving history mode: the rota still ahead is declared through the bulk service (the live dispatch reads
+        it); the orders placed in history go on being lived in memory until their shifts are over."""
+        if not self.history:
+            return
+        self.history = False
+        rota = self._book().rota_from(at)
+        with clock_at(at):
+            ids = sorted(rota)
+            for start in range(0, len(ids), MAX_BULK):
+                availability_declare_many(
+                    user=self.actor,
+                    organization_id=self.hq.pk,
+                    declarations={pk: rota[pk] for pk in ids[start : start + MAX_BULK]},
+                    replace_from=at,
+                )
+
+    def _history_morning(self, day: dt.date, out: AgencyDay, draws: list[tuple[Any, ...]], at: dt.datetime) -> None:
+        book = self._book()
+        placed = []
+        for n, (site, starts, hours, title, headcount, pay, bill) in enumerate(draws):
+            placed.append(
+                book.place(
+                    key=day.toordinal() * 100 + n,
+                    site=site,
+                    title=title,
+                    date=starts,
+                    hours=hours,
+                    headcount=headcount,
+                    pay_rate=pay,
+                    bill_rate=bill,
+                    at=at,
+                )
+            )
+            out.orders += 1
+        if placed:
+            book.snapshot()
+            for order in placed:
+                book.dispatch(order, at)
+
+    def _book_rounds(self, at: dt.datetime, out: AgencyDay) -> None:
+        if self.book is None or not self.book.orders:
+            return
+        for round_ in range(ANSWER_ROUNDS):
+            if not self.book.answer(at + dt.timedelta(minutes=10 + 35 * round_), self._traits):
+                break
+
+    def _book_write(self, day: dt.date, out: AgencyDay) -> None:
+        if self.book is None:
+            return
+        done = self.book.attend(day, self._traits)
+        if not done:
+            return
+        out.shows += sum(1 for o in done for c in o.calls if c.status == OfferStatus.COMPLETED)
+        out.no_shows += sum(1 for o in done for c in o.calls if c.status == OfferStatus.NO_SHOW)
+        at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+        with clock_at(at), transaction.atomic():
+            try:
+                with transaction.atomic():
+                    shifts_record_past(user=self.actor, orders=[o.past() for o in done], now=at)
+            except ApplicationError:
+                # Past the switch to live days a place held in memory may meet one taken live meanwhile: the
+                # orders that no longer fit are lost (as a refused booking is); the others are written.
+                for o in done:
+                    with contextlib.suppress(ApplicationError), transaction.atomic():
+                        shifts_record_past(user=self.actor, orders=[o.past()], now=at)
+
     def morning(self, day: dt.date, out: AgencyDay) -> None:
         """09:00 UTC: new orders for the next days are confirmed and dispatched; workers answer their call-ups."""
         if not self.sites:
@@ -120,6 +207,19 @@ class Agency:
         at = dt.datetime.combine(day, dt.time(6), tzinfo=dt.UTC)
         expected = self.orders_per_day * SEASON[day.month] * (WEEKDAY[day.weekday()] if day.weekday() < 5 else 0.5)
         count = _poisson(r, expected)
+        if self.history:
+            draws = []
+            for _n in range(count):
+                site = r.choice(self.sites)
+                starts = day + dt.timedelta(days=r.choice((1, 1, 2, 3)))
+                hours = r.choice(((8, 20), (9, 18), (8, 17), (20, 23)))
+                title = r.choice(("Loaders", "Warehouse shift", "Unloading trucks", "Stocktaking"))
+                headcount = r.choice((2, 2, 3, 4, 5, 6, 8, 10))
+                pay, bill = Decimal(r.choice((350, 400, 450))), Decimal(r.choice((600, 650, 700)))
+                draws.append((site, starts, hours, title, headcount, pay, bill))
+            self._history_morning(day, out, draws, at)
+            self._book_rounds(at, out)
+            return
         with clock_at(at), transaction.atomic():
             for _n in range(count):
                 site = r.choice(self.sites)
@@ -145,6 +245,7 @@ class Agency:
                     continue
         with clock_at(at):
             queue_drain()  # the worker manages its own connection: outside the transaction
+        self._book_rounds(at, out)  # the orders history placed for these days live on in memory
         for round_ in range(ANSWER_ROUNDS):
             answered = self._answer(at + dt.timedelta(minutes=10 + 35 * round_), out)
             if not answered:
@@ -195,6 +296,10 @@ class Agency:
     def evening(self, day: dt.date) -> None:
         """18:00 UTC: the confirmation ladder asks tomorrow's workers; they confirm (or not) and the unconfirmed
         are released at the cut-off (the services re-plan those orders)."""
+        if self.book is not None and self.book.orders:
+            self.book.evening(day, self._traits)
+        if self.history:
+            return
         at = dt.datetime.combine(day, dt.time(18), tzinfo=dt.UTC)
         with clock_at(at), transaction.atomic():
             confirmations_request(now=at)
@@ -217,6 +322,9 @@ class Agency:
     def shifts(self, day: dt.date, out: AgencyDay) -> None:
         """The day's shifts: booked workers come (check in at the site, check out at the end) or not (the foreman
         marks a no-show); some are rated."""
+        self._book_write(day, out)
+        if self.history:
+            return
         shifts = list(Shift.objects.filter(date=day, order__site__in=self.sites).select_related("order__site"))
         with transaction.atomic():
             self._attend(shifts, out)

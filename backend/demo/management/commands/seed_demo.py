@@ -117,4 +117,9 @@ class Command(BaseCommand):
         last = lines[-1] if lines else None
         if last is not None:
             self.stdout.write(f"  yesterday: {last.text()}")
+        for phase, (wall, cpu) in sorted(sim.timings.items(), key=lambda item: -item[1][0]):
+            self.stdout.write(f"  {phase}: {wall:.1f}s wall, {cpu:.1f}s CPU")
+        if sim.agency is not None and sim.agency.book is not None and sim.agency.book.solver_calls:
+            book = sim.agency.book
+            self.stdout.write(f"  solver (history): {book.solver_calls} plans, {book.solver_s:.1f}s")
         return days
