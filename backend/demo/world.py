@@ -395,6 +395,13 @@ def agency_build(ctx: BuildContext) -> None:
         if worker_phone(i) not in known:
             skills = ["loader"] + (["driver"] if i % 5 == 0 else []) + (["rigger"] if i % 11 == 0 else [])
             wanted.append(WorkerRow(worker_phone(i), first, last, skills, lat, lon))
+    # The demo's named worker (the one demo_info prints a token for) is in the pool too, so their token sees call-ups.
+    from backend.demo.services import PEOPLE
+
+    for person in PEOPLE:
+        if person.role == Role.WORKER and person.phone not in known:
+            lat, lon = _near(random.Random(f"person:{person.phone}"))
+            wanted.append(WorkerRow(person.phone, person.first_name, person.last_name, ["loader"], lat, lon))
     with ctx.bar("workers", len(wanted)) as bar:
         for chunk in iter_chunks(wanted, 1000):
             with transaction.atomic():

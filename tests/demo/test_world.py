@@ -182,6 +182,13 @@ def test_demo_info_prints_the_addresses_and_a_working_token_for_every_role() -> 
     assert all(u is not None for u in users)
     roles = {p.role for p in PEOPLE} | {"customer"}
     assert len(tokens) == len(roles)
+    # the printed worker is an active pool worker (their token sees call-ups), and the notebooks' way is make's
+    from backend.organizations.models import Role
+    from backend.staffing.models import Worker, WorkerStatus
+
+    named = next(p for p in PEOPLE if p.role == Role.WORKER)
+    assert Worker.objects.filter(user__phone=named.phone, status=WorkerStatus.ACTIVE).exists()
+    assert "make notebooks" in out
 
 
 def test_demo_info_refuses_without_the_world() -> None:

@@ -47,4 +47,4 @@ class Command(BaseCommand):
         w(f"  Telegram: TELEGRAM_BOT_TOKEN is {bot}. To connect a real bot, create one with @BotFather, then")
         w("            TELEGRAM_BOT_TOKEN=<token> make demo  (the README's Telegram section has the details)")
         w("  Simulate more days: python manage.py simulate --days 7")
-        w("  Warehouse for the notebooks: python manage.py export_analytics --out var/warehouse")
+        w("  Notebooks: make notebooks  (exports the warehouse to notebooks/warehouse and opens JupyterLab)")
