@@ -49,10 +49,12 @@ worker: setup
 	@$(BIN)/python manage.py run_worker
 
 # Two workers (pytest-xdist) on the two cores; a test file stays on one worker (its module fixtures start once).
+# Files go out in the order tests/conftest.py gives them (those with a `slow` test first), not xdist's own.
 # TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 test: setup
-	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: setup
 	@$(BIN)/ruff check .
