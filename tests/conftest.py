@@ -42,7 +42,12 @@ def _long_files_first(items: list[pytest.Item]) -> None:
     xdist's own order (by number of tests) put the files of one or two long tests (a child process, a notebook run)
     last, where one worker ran them while the other had nothing left to do; started first, they overlap with the
     many short files instead (ADR 0034)."""
-    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    slow = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") is not None
+        and (settings.IS_POSTGRES or item.get_closest_marker("postgres") is None)  # not one skipped on SQLite
+    }
     count: dict[Path, int] = {}
     first: dict[Path, int] = {}
     for index, item in enumerate(items):
