@@ -17,13 +17,15 @@ export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base
 
 .PHONY: setup demo serve worker test lint typecheck bench notebooks export-warehouse clean
 
+# --no-compile: pip would byte-compile every installed module (about 13,600 files, most never imported by Brigada);
+# Python compiles what is imported, on first use, instead (ADR 0034).
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "Python 3.11+ is required"; exit 1; }
 	@echo "==> creating $(VENV) with $(PYTHON_FOR_VENV)"
 	@test -x $(BIN)/python || $(PYTHON_FOR_VENV) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "==> installing Brigada and its tools (first run takes a few minutes)"
-	@$(BIN)/pip install --quiet --progress-bar off -e ".[dev,notebooks]"
+	@$(BIN)/pip install --quiet --progress-bar off --no-compile -e ".[dev,notebooks]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -48,10 +50,12 @@ worker: setup
 	@$(BIN)/python manage.py run_worker
 
 # Two workers (pytest-xdist) on the two cores; a test file stays on one worker (its module fixtures start once).
+# Files go out in the order tests/conftest.py gives them (those with a `slow` test first), not xdist's own.
 # TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 test: setup
-	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	@DJANGO_SETTINGS_MODULE=backend.config.settings.test $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: setup
 	@$(BIN)/ruff check .

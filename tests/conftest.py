@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +25,86 @@ pytest_plugins = ["tests.browser", "tests.live_asgi"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _long_files_first(items)
     if settings.IS_POSTGRES:
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL leg of CI)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _long_files_first(items: list[pytest.Item]) -> None:
+    """Files with a ``slow`` test first, then the others by their number of tests, most first; a file's own tests
+    keep their order.
+
+    `make test` hands whole files to two workers (``--dist loadfile``) in this order (``--no-loadscope-reorder``).
+    xdist's own order (by number of tests) put the files of one or two long tests (a child process, a notebook run)
+    last, where one worker ran them while the other had nothing left to do; started first, they overlap with the
+    many short files instead (ADR 0034)."""
+    slow = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") is not None
+        and (settings.IS_POSTGRES or item.get_closest_marker("postgres") is None)  # not one skipped on SQLite
+    }
+    count: dict[Path, int] = {}
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        count[item.path] = count.get(item.path, 0) + 1
+        first.setdefault(item.path, index)
+    items.sort(key=lambda item: (item.path not in slow, -count[item.path], first[item.path]))
+
+
+# --- the embedded default in a child process -----------------------------------------------------------------
+# Tests of `make demo`'s processes (runstack, runbot) start them on the embedded default: a SQLite file in a
+# temporary BRIGADA_VAR_DIR, whatever database the suite itself uses.
+_NOT_EMBEDDED = ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN")
+
+
+def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `manage.py` child on the embedded default in ``var_dir`` (no PostgreSQL, no Redis)."""
+    env = {**os.environ, "BRIGADA_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
+           "DEBUG": "1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+    for name in _NOT_EMBEDDED:
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def _embedded_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file that `manage.py migrate` (a child process, as `make demo` runs it) made on the embedded default.
+
+    Made once per run: under pytest-xdist the workers share it through a lock in their common temporary folder, so
+    the migrations run once, not once per test that starts a child (each took 10-25 s of CPU here)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "embedded-migrated"
+    done = folder / "migrated"
+    with (root / "embedded-migrated.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                           env=embedded_env(folder), check=True, cwd=str(settings.BASE_DIR))
+            done.touch()
+    return folder / "brigada.sqlite3"
+
+
+@pytest.fixture
+def embedded_var_dir(tmp_path: Path, _embedded_migrated: Path) -> Path:
+    """``tmp_path`` as a BRIGADA_VAR_DIR holding its own copy of the migrated embedded database (what `manage.py
+    migrate` leaves there); a test's children may change it freely."""
+    source = sqlite3.connect(_embedded_migrated)
+    target = sqlite3.connect(tmp_path / "brigada.sqlite3")
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return tmp_path
 
 
 class ApiClient:

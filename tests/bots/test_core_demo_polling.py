@@ -15,6 +15,7 @@ from django.conf import settings
 
 from backend.core.management.commands.runstack import Command as RunStack
 from bots.testing.fake_bot_api import FakeBotApi, TgUser
+from tests.conftest import embedded_env
 
 
 def test_runstack_includes_the_bot_when_a_token_is_set(settings: Any) -> None:
@@ -24,13 +25,16 @@ def test_runstack_includes_the_bot_when_a_token_is_set(settings: Any) -> None:
     assert child is not None and child.argv[-1] == "runbot"
 
 
-def test_runbot_polls_answers_prints_a_link_and_stops_on_sigint(tmp_path: Path, fake_bot_api: FakeBotApi) -> None:
-    env = {**os.environ, "BRIGADA_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
-           "DEBUG": "1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-           "TELEGRAM_BOT_TOKEN": fake_bot_api.token, "TELEGRAM_API_BASE_URL": fake_bot_api.base_url}
-    env.pop("DATABASE_URL", None)
+def test_runbot_polls_answers_prints_a_link_and_stops_on_sigint(
+    embedded_var_dir: Path, fake_bot_api: FakeBotApi
+) -> None:
+    # The embedded default, migrated by `manage.py migrate` (once per run: tests/conftest.py), with REDIS_URL kept:
+    # the bot's process on the suite's channel layer.
+    env = embedded_env(embedded_var_dir, TELEGRAM_BOT_TOKEN=fake_bot_api.token,
+                       TELEGRAM_API_BASE_URL=fake_bot_api.base_url)
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
     cwd = str(settings.BASE_DIR)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=cwd)
     subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from tests.factories import OrganizationFactory; "
          "OrganizationFactory(name='Demo Salon')"],

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.conftest import embedded_env as conftest_embedded_env
 
 
 def free_port() -> int:
@@ -29,14 +30,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def embedded_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "BRIGADA_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
-           "DEBUG": "1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
-    for name in ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN"):
-        env.pop(name, None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, check=True,
-                   cwd=str(settings.BASE_DIR))
-    yield env
+def embedded_env(embedded_var_dir: Path) -> dict[str, str]:
+    """The embedded default with its database migrated (by `manage.py migrate`, once per run: tests/conftest.py)."""
+    return conftest_embedded_env(embedded_var_dir)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
