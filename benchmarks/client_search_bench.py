@@ -44,7 +44,8 @@ FIRST = ["Анна", "Ольга", "Пётр", "Иван", "Айгерим", "Н
          "Асель", "Сергей", "Наталья", "John", "Maria", "Aliya", "Timur"]
 PLATE_LETTERS = "АВЕКМНОРСТУХ"
 TO_LATIN = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
-MIGRATIONS = ("backend.crm.migrations.0005_search_trigram_indexes", "backend.crm.migrations.0006_client_name_prefix_index")
+MIGRATIONS = ("backend.crm.migrations.0005_search_trigram_indexes",
+              "backend.crm.migrations.0006_client_name_prefix_index")
 SEARCH_INDEXES = ("crm_client_search_trgm", "crm_client_phone_trgm", "crm_vehicle_plate_trgm",
                   "crm_client_org_name_prefix")
 KINDS = ("name prefix, 2 letters", "name prefix, 3-6 letters", "name fragment (trigram)", "phone digits",
@@ -297,7 +298,7 @@ def main() -> None:
         if not args.skip_baseline:
             with transaction.atomic():
                 _indexes("drop")
-                base_wall, base_cpu, base_db, base_trips = measure(requester, org.pk, queries, args.db_sample)
+                base_wall, _base_cpu, base_db, base_trips = measure(requester, org.pk, queries, args.db_sample)
                 transaction.set_rollback(True)  # the indexes come back
             report("BASELINE, no search indexes (plain LIKE): whole request, wall clock (ms):", base_wall, base_trips)
             report("BASELINE: database time per request (ms):", base_db)
