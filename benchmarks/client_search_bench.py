@@ -1,6 +1,6 @@
 """Staff client search benchmark: 100,000 clients of one organization on PostgreSQL, the whole request path.
 
-    DATABASE_URL=postgres://... python benchmarks/client_search_bench.py [--clients 100000] [--queries 200]
+    DATABASE_URL=postgres://... python -u benchmarks/client_search_bench.py [--clients 100000] [--queries 200] [--keep]
 
 Seeds a throw-away test database (bulk inserts: clients of the measured organization, a second organization's
 clients that must never be found, cars for about 40% of them), then sends the same mixed queries, each typed the
@@ -163,7 +163,7 @@ class Requester:
         connection.queries_log.clear()  # a full log (9,000 entries) would make the capture come back empty
         with CaptureQueriesContext(connection) as captured:
             c0, t0 = time.process_time(), time.perf_counter()
-            answer = self.http.get(URL, {"q": q, "organization_id": self.org_id}, headers=self.headers)
+            answer = self.http.get(URL, {"q": q, "organization_id": str(self.org_id)}, headers=self.headers)
             elapsed, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
         assert answer.status_code == 200, answer.content
         return elapsed, cpu, answer.json()["items"], [c["sql"] for c in captured.captured_queries]
@@ -250,6 +250,8 @@ def main() -> None:
     parser.add_argument("--db-sample", type=int, default=600, help="requests whose database time is measured")
     parser.add_argument("--explain", action="store_true", help="print the plans of one request of each kind")
     parser.add_argument("--skip-baseline", action="store_true", help="only the indexed run")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the seeded database afterwards and reuse it when it is there (seeding is slow)")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="brigada-bench-")
@@ -266,20 +268,33 @@ def main() -> None:
     if not settings.IS_POSTGRES:
         sys.exit("this benchmark measures the PostgreSQL plans: set DATABASE_URL=postgres://...")
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
         from backend.accounts.models import User
+        from backend.crm.models import Client, Vehicle
         from backend.organizations.models import Membership, Organization, Role
 
         rng = random.Random(2026)
-        user = User.objects.create_user("+77000000001")
-        org = Organization.objects.create(name="Bench salon", kind="car_service", country="KZ")
-        other = Organization.objects.create(name="Other tenant", kind="car_service", country="KZ")
-        Membership.objects.create(user=user, organization=org, role=Role.MANAGER)
-        names, phones, plates = seed(org, other, args.clients, rng)
+        org = Organization.objects.filter(name="Bench salon").first()
+        if org is not None and Client.objects.filter(organization=org).count() == args.clients:
+            user = User.objects.get(phone="+77000000001")
+            clients = Client.objects.filter(organization=org).order_by("id")
+            names = list(clients.values_list("first_name", "last_name"))
+            phones = sorted(clients.values_list("phone", flat=True))
+            plates = list(Vehicle.objects.filter(organization=org).order_by("id").values_list("plate", flat=True))
+            print(f"reusing the seeded database {test_db} ({args.clients:,} clients)")
+        else:
+            if org is not None:
+                sys.exit(f"{test_db} holds another seed: run once without --keep to start afresh")
+            user = User.objects.create_user("+77000000001")
+            org = Organization.objects.create(name="Bench salon", kind="car_service", country="KZ")
+            other = Organization.objects.create(name="Other tenant", kind="car_service", country="KZ")
+            Membership.objects.create(user=user, organization=org, role=Role.MANAGER)
+            names, phones, plates = seed(org, other, args.clients, rng)
         queries = make_queries(names, phones, plates, args.queries, rng)
         requester = Requester(user, org.pk)
-        print(f"database: {connection.vendor} {connection.pg_version}; {len(queries)} requests, same list twice")
+        version = getattr(connection, "pg_version", "")
+        print(f"database: {connection.vendor} {version}; {len(queries)} requests, same list twice")
         floor = []
         with connection.cursor() as cursor:  # what one round trip costs on this machine right now
             for _ in range(200):
@@ -312,7 +327,7 @@ def main() -> None:
               f"database p95 {pct(db['all'], 95):.2f} ms; "
               f"load average now {os.getloadavg()[0]:.1f}")
     finally:
-        connection.creation.destroy_test_db(test_db, verbosity=0)
+        connection.creation.destroy_test_db(test_db, verbosity=0, keepdb=args.keep)
         tmp.cleanup()
 
 
