@@ -216,3 +216,43 @@ def test_the_clients_own_cancel_is_not_pushed_back_to_them() -> None:
     appointment = book(salon, client, future(days=3))
     appointments.appointment_cancel(user=account, appointment_id=appointment.pk)
     assert not OutboxMessage.objects.filter(channel=PUSH_CHANNEL).exists()
+
+
+def test_a_shift_confirmation_due_pushes_to_the_worker(push_file: Path) -> None:
+    from backend.staffing.services.confirmations import confirmations_due_run
+    from backend.staffing.services.offers import offer_accept
+
+    hq, shift = _staffing()
+    worker = pool_worker(hq)
+    device_register(user=worker.user, platform="android", token="tok-confirm")
+    offer = _offer_to(worker, shift)
+    offer_accept(user=worker.user, offer_id=offer.pk)
+    assert confirmations_due_run(now=shift.starts_at - dt.timedelta(hours=20))["staffing_confirmations_asked"] == 1
+    outbox_deliver_due()
+    data = [line["message"]["data"] for line in _pushes(push_file)]
+    assert data[-1] == {"kind": "staffing.confirm_request", "id": str(offer.pk)}
+
+
+def test_a_waiting_list_slot_offered_pushes_to_the_clients_phone(push_file: Path) -> None:
+    from backend.booking.models_comms import WaitlistOffer
+    from backend.booking.services.waitlist import waitlist_join
+
+    salon = salon_make()
+    start = future(days=2)
+    booked = book(salon, salon.client(first_name="Booker"), start)
+    _, waiting, _ = _client_with_app(salon, "tok-waiting")
+    waitlist_join(
+        user=salon.manager,
+        branch_id=salon.branch.pk,
+        service_id=salon.service.pk,
+        client_id=waiting.pk,
+        staff_id=None,
+        windows=[(start - dt.timedelta(hours=1), start + dt.timedelta(hours=4))],
+    )
+    cancel(salon, booked)
+    [offer] = WaitlistOffer.objects.all()
+    outbox_deliver_due()
+    [push] = [line["message"] for line in _pushes(push_file)]
+    assert push["token"] == "tok-waiting"
+    assert push["data"] == {"kind": "booking.waitlist_offer", "id": str(offer.pk)}
+    assert "Haircut" in push["notification"]["body"]
