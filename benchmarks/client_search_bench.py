@@ -268,7 +268,7 @@ def main() -> None:
     if not settings.IS_POSTGRES:
         sys.exit("this benchmark measures the PostgreSQL plans: set DATABASE_URL=postgres://...")
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False)
     try:
         from backend.accounts.models import User
         from backend.crm.models import Client, Vehicle
