@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import FilteredRelation, Q, QuerySet
+from django.db.models.functions import Collate
 
 from .cleaning import search_fold
 from .models import Client, Vehicle
@@ -21,6 +23,8 @@ from .selectors import client_scope_ids
 MAX_QUERY = 100
 MAX_LIMIT = 50
 MIN_TRIGRAM = 3  # below three characters a trigram index cannot narrow anything: only name prefixes are searched
+HIT_FIELDS = ("id", "organization_id", "phone", "first_name", "last_name", "middle_name")  # what a hit shows
+_LONG_DIGITS = re.compile(r"\d{5}")
 _PHONEISH = re.compile(r"^[\d\s()+\-./]+$")
 # Russian and Kazakh plates use the twelve Cyrillic letters that look like Latin ones; a plate typed on either
 # keyboard finds one stored in the other.
@@ -48,15 +52,36 @@ def _live(org_ids: set[int]) -> QuerySet[Client]:
     return Client.objects.filter(organization_id__in=org_ids, deleted_at__isnull=True)
 
 
+def _name_prefix(qs: QuerySet[Client], text: str) -> QuerySet[Client]:
+    """Clients whose ``name_key`` starts with ``text``, in code-point order of the name.
+
+    On PostgreSQL the comparison and the order are in the "C" collation, which is what the partial index
+    ``crm_client_org_name_prefix`` (migration crm 0006) is built in: a btree in a linguistic collation
+    (ru_RU, en_US) cannot answer LIKE 'ab%' at all, and one in ``varchar_pattern_ops`` answers it but not the
+    ORDER BY, so every match would be fetched and sorted; in "C" the scan stops after ``limit`` rows. SQLite
+    compares and sorts by code point already. The keys are lowercase with ё folded, so code-point order is the
+    alphabet for Russian and Latin names (Kazakh letters come after я).
+    """
+    if connection.vendor == "postgresql":
+        return qs.alias(name_c=Collate("name_key", "C")).filter(name_c__startswith=text).order_by("name_c", "id")
+    return qs.filter(name_key__startswith=text).order_by("name_key", "id")
+
+
 def _name_ids(org_ids: set[int], text: str, limit: int) -> list[int]:
-    tokens = text.split()[:5]
-    if len(text) < MIN_TRIGRAM:
-        qs = _live(org_ids).filter(name_key__startswith=text)
-    else:
-        qs = _live(org_ids)
-        for token in tokens:
-            qs = qs.filter(search_text__contains=token)
-    return list(qs.order_by("name_key", "id").values_list("id", flat=True)[:limit])
+    """Names starting with ``text`` first (a range on ``crm_client_org_name_prefix``, alphabetical by name), then,
+    from three characters on and only while the page is not full, names holding every word anywhere (the trigram
+    index): a type-ahead mostly gets a prefix of the surname, and then never pays for the substring query."""
+    # name_key holds names only: a fragment with a digit is a code, an e-mail or a plate, never a name's start.
+    has_digit = any(ch.isdigit() for ch in text)
+    prefix = [] if has_digit else list(_name_prefix(_live(org_ids), text).values_list("id", flat=True)[:limit])
+    if len(text) < MIN_TRIGRAM or len(prefix) >= limit:
+        return prefix
+    qs = _live(org_ids)
+    for token in text.split()[:5]:
+        qs = qs.filter(search_text__contains=token)
+    if prefix:
+        qs = qs.exclude(id__in=prefix)
+    return prefix + list(qs.order_by("name_key", "id").values_list("id", flat=True)[: limit - len(prefix)])
 
 
 def _phone_ids(org_ids: set[int], digits: str, limit: int) -> list[int]:
@@ -72,7 +97,8 @@ def _phone_ids(org_ids: set[int], digits: str, limit: int) -> list[int]:
 
 def _plate_ids(org_ids: set[int], plate: str, limit: int) -> list[int]:
     # Plates carry digits; a fragment without any is a name being typed, and searching cars for it costs a query.
-    if len(plate) < MIN_TRIGRAM or not any(ch.isdigit() for ch in plate):
+    # No plate of the region holds five digits in a row (А123ВС77, 123ABC02, 1234АВ77): that is a phone number.
+    if len(plate) < MIN_TRIGRAM or not any(ch.isdigit() for ch in plate) or _LONG_DIGITS.search(plate):
         return []
     variants = Q()
     for variant in sorted({plate, plate.translate(_TO_LATIN), plate.translate(_TO_CYRILLIC)}):
@@ -106,7 +132,8 @@ def client_search(*, user: Any, q: str, organization_id: int | None = None, limi
         kinds.append(("phone", _phone_ids(org_ids, digits, limit)))
     else:
         kinds.append(("name", _name_ids(org_ids, text, limit)))
-    kinds.append(("plate", _plate_ids(org_ids, plate, limit)))
+    if len(kinds[0][1]) < limit:  # a full page of the first kind would push every plate hit off it
+        kinds.append(("plate", _plate_ids(org_ids, plate, limit)))
     order: list[int] = []
     matched: dict[int, list[str]] = {}
     for kind, ids in kinds:
@@ -116,15 +143,27 @@ def client_search(*, user: Any, q: str, organization_id: int | None = None, limi
                 matched[client_id] = []
             matched[client_id].append(kind)
     order = order[:limit]
-    clients = _live(org_ids).in_bulk(order)
+    return _hits(org_ids, order, matched)
+
+
+def _hits(org_ids: set[int], order: list[int], matched: dict[int, list[str]]) -> list[ClientHit]:
+    """The found clients (only what a hit shows) with the plates of their live cars: one query, a LEFT JOIN."""
+    cars = FilteredRelation("vehicles", condition=Q(vehicles__deleted_at__isnull=True) & ~Q(vehicles__plate=""))
+    rows = (
+        _live(org_ids)
+        .filter(id__in=order)
+        .annotate(car=cars)
+        .order_by("id", "car__id")
+        .values_list(*HIT_FIELDS, "car__plate")
+    )
+    clients: dict[int, Client] = {}
     plates: dict[int, list[str]] = {}
-    for client_id, number in (
-        Vehicle.objects.filter(client_id__in=order, deleted_at__isnull=True)
-        .exclude(plate="")
-        .order_by("id")
-        .values_list("client_id", "plate")
-    ):
-        plates.setdefault(client_id, []).append(number)
+    for *values, number in rows:
+        client_id = values[0]
+        if client_id not in clients:
+            clients[client_id] = Client.from_db(None, list(HIT_FIELDS), values)
+        if number:
+            plates.setdefault(client_id, []).append(number)
     return [
         ClientHit(client=clients[i], matched=matched[i], plates=plates.get(i, [])) for i in order if i in clients
     ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.core.exceptions import NotFound
-from backend.notifications.services import message_enqueue
+from backend.notifications.services import PushNote, message_enqueue
 
 from .exceptions import DeviceErrorCode
 from .models import Device, RevokeReason
@@ -81,23 +82,18 @@ def device_revoke_by_provider(*, device_id: int) -> bool:
     )
 
 
-def push_enqueue(
+def _push_to_devices(
     *,
     user: Any,
-    title: str,
-    body: str,
+    render: Callable[[Device], tuple[str, str]],
     dedupe_key: str,
-    data: Mapping[str, Any] | None = None,
-    organization_id: int | None = None,
+    data: Mapping[str, Any],
+    organization_id: int | None,
+    expires_at: datetime | None,
 ) -> int:
-    """Queue a push to every active device of ``user`` in the caller's transaction; returns how many are new.
-
-    One outbox message per device, keyed ``<dedupe_key>:device:<id>``, so a retry of the cause sends nothing twice.
-    The outbox row names the device, not its token: the token is read when the message is sent, so a device
-    revoked (or moved to another user) meanwhile is not pushed to.
-    """
     created = 0
     for device in Device.objects.filter(user=user, revoked_at__isnull=True).order_by("id"):
+        title, body = render(device)
         _, new = message_enqueue(
             channel=PUSH_CHANNEL,
             recipient=str(device.pk),
@@ -106,7 +102,50 @@ def push_enqueue(
             dedupe_key=f"{dedupe_key}:device:{device.pk}"[:200],
             user=user,
             organization_id=organization_id,
-            payload={"device_id": device.pk, "user_id": user.pk, "data": dict(data or {})},
+            payload={"device_id": device.pk, "user_id": user.pk, "data": dict(data)},
+            expires_at=expires_at,
         )
         created += int(new)
     return created
+
+
+def push_enqueue(
+    *,
+    user: Any,
+    title: str,
+    body: str,
+    dedupe_key: str,
+    data: Mapping[str, Any] | None = None,
+    organization_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """Queue a push to every active device of ``user`` in the caller's transaction; returns how many are new.
+
+    One outbox message per device, keyed ``<dedupe_key>:device:<id>``, so a retry of the cause sends nothing twice.
+    The outbox row names the device, not its token: the token is read when the message is sent, so a device
+    revoked (or moved to another user) meanwhile is not pushed to. Business events do not call this: they hand a
+    ``PushNote`` to the outbox (``message_enqueue(push=...)``), which comes to ``push_note_enqueue``.
+    """
+    return _push_to_devices(
+        user=user,
+        render=lambda device: (title, body),
+        dedupe_key=dedupe_key,
+        data=data or {},
+        organization_id=organization_id,
+        expires_at=expires_at,
+    )
+
+
+def push_note_enqueue(
+    *, user: Any, note: PushNote, dedupe_key: str, organization_id: int | None, expires_at: datetime | None
+) -> int:
+    """The outbox's push producer (registered by ``DevicesConfig.ready``): ``note`` to each active device of
+    ``user``, in the device's language, with the deep link (``kind``, ``id``) as data."""
+    return _push_to_devices(
+        user=user,
+        render=lambda device: note.render(device.language),
+        dedupe_key=dedupe_key,
+        data=note.data(),
+        organization_id=organization_id,
+        expires_at=expires_at,
+    )

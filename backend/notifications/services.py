@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from backend.core.events import event_record_many, snapshot
 from backend.core.models import EventAction
@@ -19,6 +21,73 @@ from .models import Channel, OutboxMessage, OutboxStatus, TelegramChat
 from .sealing import SECRET_SLOT, secret_seal
 
 logger = logging.getLogger("brigada.outbox")
+
+
+# --- Push notifications that go with a message (ADR 0025, addendum) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PushNote:
+    """The push that goes with a message to the user's phones: what the app opens and a short text.
+
+    ``kind`` and ``object_id`` are the deep link (``"staffing.offer"`` and the offer's id: the app opens that
+    offer). ``title`` and ``body`` are untranslated msgids (mark them with ``gettext_noop``) with ``%(name)s``
+    placeholders filled from ``params``: each device gets them in its own language, which may differ from the
+    language of the Telegram or SMS text the message carries.
+    """
+
+    kind: str
+    object_id: int
+    title: str
+    body: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, language: str) -> tuple[str, str]:
+        """``(title, body)`` in ``language``."""
+        with translation.override(language or None):
+            return gettext(self.title) % self.params, gettext(self.body) % self.params
+
+    def data(self) -> dict[str, str]:
+        """The deep-link payload the app receives (string values, as FCM requires)."""
+        return {"kind": self.kind, "id": str(self.object_id)}
+
+
+class PushProducer(Protocol):
+    def __call__(
+        self, *, user: Any, note: PushNote, dedupe_key: str, organization_id: int | None, expires_at: datetime | None
+    ) -> int: ...
+
+
+_push_producers: list[PushProducer] = []
+
+
+def push_producer_register(producer: PushProducer) -> None:
+    """Plug in what turns a ``PushNote`` into pushes (``backend.devices`` does, from its ``ready()``): the outbox
+    knows nothing of devices, as with ``channel_backend_register``."""
+    if producer not in _push_producers:
+        _push_producers.append(producer)
+
+
+def push_notify(
+    *,
+    user: Any,
+    note: PushNote,
+    dedupe_key: str,
+    organization_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """Queue ``note`` to the active devices of ``user`` in the caller's transaction; returns how many pushes are new.
+
+    The one place pushes are produced from: ``message_enqueue(push=...)`` calls it for each new message, and a
+    change that has no message of its own (a visit moved by staff) calls it directly. At most once per
+    ``dedupe_key`` and device. Only ``user``'s own devices: a device belongs to one account at a time.
+    """
+    if user is None or getattr(user, "pk", None) is None or not getattr(user, "is_active", True):
+        return 0
+    return sum(
+        producer(user=user, note=note, dedupe_key=dedupe_key, organization_id=organization_id, expires_at=expires_at)
+        for producer in _push_producers
+    )
 
 
 def message_enqueue(
@@ -35,6 +104,7 @@ def message_enqueue(
     expires_at: datetime | None = None,
     secret: str | None = None,
     sms_fallback: bool = False,
+    push: PushNote | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """Add a message to the outbox once per ``dedupe_key``; returns ``(message, created)``.
 
@@ -48,13 +118,19 @@ def message_enqueue(
     ``sms_fallback`` marks a message that matters (a call-up, a reminder, a code): should Telegram refuse it for
     good (the user blocked the bot, the account is gone), its text is sent to the user's phone by SMS instead, once.
     Messages that do not matter (mailings, standby notices) keep the default and are just marked failed.
+
+    ``push``: the message is also worth a push to ``user``'s registered phones (an offer, a reminder, a freed
+    slot): queued with the message, in each device's language, keyed ``push:<message id>`` so a retry of the
+    cause pushes nothing twice (``push_notify``). Never with a secret: a code does not belong on a lock screen.
     """
     sealed = ""
     if secret is not None:
         if body.count(SECRET_SLOT) != 1:
             raise ValueError("a message with a secret must hold SECRET_SLOT exactly once in its body")
+        if push is not None:
+            raise ValueError("a message with a secret is never pushed")
         sealed, sensitive = secret_seal(secret), True
-    return _enqueue_once(
+    message, created = _enqueue_once(
         channel=channel,
         recipient=recipient,
         body=body,
@@ -68,6 +144,15 @@ def message_enqueue(
         expires_at=expires_at,
         sms_fallback=sms_fallback and channel == Channel.TELEGRAM,
     )
+    if created and push is not None and user is not None:
+        push_notify(
+            user=user,
+            note=push,
+            dedupe_key=f"push:{message.pk}",
+            organization_id=organization_id,
+            expires_at=expires_at,
+        )
+    return message, created
 
 
 def _enqueue_once(*, dedupe_key: str, **fields: Any) -> tuple[OutboxMessage, bool]:

@@ -12,7 +12,7 @@ route with every guard in place is the first test below.
 
 | guard (package: function)        | the mutant drops                      | the walk catches it on (at least)         |
 | -------------------------------- | ------------------------------------- | ----------------------------------------- |
-| org: organization_ids_for        | memberships (a right anywhere is a    | GET /crm/clients/{client_id} stranger     |
+| org: organization_ids_for        | memberships (a right anywhere is a    | GET /booking/appointments/{id} stranger   |
 |                                  | right in every organization)          |                                           |
 | org: organization_access_check   | the 404 of every organization lookup  | POST /crm/clients, POST /crm/clients/bulk |
 |                                  | (create, lists, bulk, export ...)     | stranger                                  |
@@ -238,7 +238,9 @@ GUARDS = (
         "organization_ids_for",
         "backend.organizations",
         organization_ids_for_untenanted,
-        ("GET /api/v1/crm/clients/{client_id} [stranger]",),
+        # organization_access_check no longer goes through it (one recursive query of its own, ADR 0025 addendum):
+        # the mutant shows on the routes that filter by organization_ids_for directly.
+        ("GET /api/v1/booking/appointments/{appointment_id} [stranger]",),
     ),
     Guard(
         "organization_access_check",

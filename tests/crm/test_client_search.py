@@ -121,3 +121,44 @@ def test_trigram_indexes_exist_on_postgresql() -> None:
         assert cursor.fetchone() is not None
     assert set(found) == {"crm_client_search_trgm", "crm_client_phone_trgm", "crm_vehicle_plate_trgm"}
     assert all("gin" in d and "gin_trgm_ops" in d for d in found.values())
+
+
+@pytest.mark.django_db
+def test_prefixes_come_first_then_names_holding_the_words(org: Organization, manager: Any) -> None:
+    inside = _client(org, "+77010000001", "Абиванов", "Марат")  # holds "иван", does not start with it
+    starts = [_client(org, f"+7701000001{n}", f"Иванов{n}", "Пётр") for n in range(3)]
+    ids = _ids(_search(manager, "иван"))
+    assert ids == [c.pk for c in starts] + [inside.pk]
+    assert _ids(_search(manager, "иван", limit=3)) == [c.pk for c in starts]  # a full page of prefixes
+    assert _ids(_search(manager, "ив")) == [c.pk for c in starts]  # two letters: prefixes only
+
+
+@pytest.mark.django_db
+def test_a_search_is_a_handful_of_round_trips(
+    manager: Any, clients: dict[str, Client], django_assert_max_num_queries: Any
+) -> None:
+    api = ApiClient(manager)
+    # the token, the caller's scope (one query), the name prefix, the hits with their plates
+    with django_assert_max_num_queries(4):
+        assert api.get(URL, {"q": "Ив"}).status_code == 200
+    # ... a phone number: the token, the scope, the phone digits, the hits (no plate holds five digits in a row)
+    with django_assert_max_num_queries(4):
+        assert api.get(URL, {"q": "701 123 45"}).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_name_prefix_index_serves_the_prefix_in_order_on_postgresql(org: Organization) -> None:
+    from backend.crm.search import _live, _name_prefix
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'crm_client_org_name_prefix'")
+        (definition,) = cursor.fetchone()
+    assert 'COLLATE "C"' in definition and "deleted_at IS NULL" in definition
+    query = _name_prefix(_live({org.pk}), "ив").values_list("id", flat=True)[:20]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show it can use it
+        sql, params = query.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "crm_client_org_name_prefix" in plan and "Sort" not in plan, plan

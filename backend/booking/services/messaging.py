@@ -17,7 +17,7 @@ from django.utils import translation
 from backend.accounts.models import User
 from backend.crm.models import Client
 from backend.notifications.models import Channel, OutboxMessage
-from backend.notifications.services import message_enqueue
+from backend.notifications.services import PushNote, message_enqueue
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,11 @@ def client_message_enqueue(
     payload: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
     sms_fallback: bool = False,
+    push: PushNote | None = None,
 ) -> tuple[OutboxMessage, bool]:
-    """Queue ``body`` for ``client`` in the caller's transaction; ``(message, created)`` as ``message_enqueue``."""
+    """Queue ``body`` for ``client`` in the caller's transaction; ``(message, created)`` as ``message_enqueue``.
+
+    ``push``: also push it to the phones of the client's account (when there is one with registered devices)."""
     route = route or client_route(client)
     return message_enqueue(
         channel=route.channel,
@@ -72,6 +75,7 @@ def client_message_enqueue(
         payload=payload if route.channel == Channel.TELEGRAM else None,
         expires_at=expires_at,
         sms_fallback=sms_fallback,
+        push=push,
     )
 
 

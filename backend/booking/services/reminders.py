@@ -39,6 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from backend.booking.models import Appointment, AppointmentStatus
 from backend.booking.models_comms import (
@@ -50,8 +51,9 @@ from backend.booking.models_comms import (
 )
 from backend.core.access_trace import access_traced
 from backend.core.clock import clock_now
+from backend.notifications.services import PushNote, push_notify
 
-from .messaging import client_message_enqueue, organization_language
+from .messaging import client_message_enqueue, client_route, customer_owns, organization_language
 
 logger = logging.getLogger("brigada.booking")
 
@@ -86,6 +88,8 @@ def appointment_changed(
 ) -> None:
     """React to a change of ``appointment`` (see the module docstring); call inside the change's transaction."""
     change = AppointmentChange(change)
+    if change in (AppointmentChange.RESCHEDULED, AppointmentChange.CANCELLED):
+        _staff_change_push(appointment, change, actor, previous_status)
     if change in (AppointmentChange.CREATED, AppointmentChange.RESCHEDULED):
         reminders_schedule(appointment=appointment)
     if change == AppointmentChange.CANCELLED:
@@ -259,6 +263,66 @@ def _review_body(appointment: Appointment) -> str:
     }
 
 
+def _visit_push(appointment: Appointment, title: str, body: str) -> PushNote:
+    """A push about the client's visit that opens it in the app (``booking.appointment``), times in branch time."""
+    local = appointment.starts_at.astimezone(_zone(appointment.branch.effective_time_zone))
+    return PushNote(
+        kind="booking.appointment",
+        object_id=appointment.pk,
+        title=title,
+        body=body,
+        params={
+            "services": _service_names(appointment),
+            "organization": appointment.organization.name,
+            "date": local.strftime("%d.%m"),
+            "time": local.strftime("%H:%M"),
+        },
+    )
+
+
+VISIT_MOVED = (
+    gettext_noop("Your visit was moved"),
+    gettext_noop("%(services)s at %(organization)s is now on %(date)s at %(time)s."),
+)
+VISIT_CANCELLED = (
+    gettext_noop("Your visit was cancelled"),
+    gettext_noop("%(services)s at %(organization)s on %(date)s at %(time)s is cancelled."),
+)
+VISIT_REMINDER = (
+    gettext_noop("Visit reminder"),
+    gettext_noop("%(services)s at %(organization)s on %(date)s at %(time)s."),
+)
+
+
+def _staff_change_push(appointment: Appointment, change: AppointmentChange, actor: Any, previous_status: str | None
+                       ) -> int:
+    """A visit moved or cancelled by someone else (staff) than the client: push it to the client's phones.
+
+    Push only (staff usually tell the client themselves; the push is free and makes sure). Not for the client's own
+    change, not for a waiting-list hold let go, not without the right to send service messages (``_may_message``).
+    Once per visit and new time (a visit moved twice pushes twice), once per cancellation.
+    """
+    if actor is None or previous_status == AppointmentStatus.HELD or appointment.status == AppointmentStatus.HELD:
+        return 0
+    client = appointment.client
+    if customer_owns(user=actor, customer_id=appointment.customer_id, client=client) or not _may_message(appointment):
+        return 0
+    user = client_route(client).user
+    if user is None:
+        return 0
+    if change == AppointmentChange.RESCHEDULED:
+        texts, key = VISIT_MOVED, f"booking:appt:{appointment.pk}:moved:{appointment.starts_at:%Y%m%dT%H%M}"
+    else:
+        texts, key = VISIT_CANCELLED, f"booking:appt:{appointment.pk}:cancelled"
+    return push_notify(
+        user=user,
+        note=_visit_push(appointment, *texts),
+        dedupe_key=key,
+        organization_id=appointment.organization_id,
+        expires_at=appointment.starts_at if change == AppointmentChange.RESCHEDULED else None,
+    )
+
+
 def _is_first_reminder(message: AppointmentMessage) -> bool:
     earlier = AppointmentMessage.objects.filter(
         appointment_id=message.appointment_id,
@@ -337,6 +401,7 @@ def appointment_message_send(*, message_id: int, version: int, now: dt.datetime 
             dedupe_key=f"booking:apptmsg:{message.pk}:v{message.version}",
             expires_at=appointment.starts_at if message.kind == AppointmentMessageKind.REMINDER else None,
             sms_fallback=message.kind == AppointmentMessageKind.REMINDER,
+            push=_visit_push(appointment, *VISIT_REMINDER) if message.kind == AppointmentMessageKind.REMINDER else None,
         )
         message.status, message.sent_at, message.outbox_message = AppointmentMessageStatus.SENT, now, outbox
         message.save(update_fields=["status", "sent_at", "outbox_message", "updated_at"])

@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from backend.booking.exceptions import BookingErrorCode
 from backend.booking.exceptions_comms import BookingCommsErrorCode
@@ -56,6 +57,7 @@ from backend.core.events import event_record, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.crm.models import Client
+from backend.notifications.services import PushNote
 from backend.organizations.models import Branch
 from backend.organizations.permissions import Perm
 from backend.organizations.selectors import organization_access_check, organization_ids_for
@@ -420,6 +422,18 @@ def _offer_make(
         dedupe_key=f"waitlist:offer:{offer.pk}",
         expires_at=offer.hold_until,
         sms_fallback=True,
+        push=PushNote(
+            kind="booking.waitlist_offer",
+            object_id=offer.pk,
+            title=gettext_noop("A place is free for you"),
+            body=gettext_noop("%(service)s on %(date)s at %(time)s, held for you until %(hold)s. Take it in the app."),
+            params={
+                "service": entry.service.name,
+                "date": local.strftime("%d.%m"),
+                "time": local.strftime("%H:%M"),
+                "hold": hold_local.strftime("%H:%M"),
+            },
+        ),
     )
     waitlist_offer_expire_task.using(run_after=offer.hold_until).enqueue(offer_id=offer.pk)
     return offer

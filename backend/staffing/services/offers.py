@@ -22,13 +22,14 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from backend.core.clock import clock_now
 from backend.core.events import event_record
 from backend.core.exceptions import Conflict
 from backend.core.models import EventAction
 from backend.notifications.models import Channel
-from backend.notifications.services import message_enqueue
+from backend.notifications.services import PushNote, message_enqueue
 from backend.realtime.services import realtime_publish
 from backend.staffing.exceptions import StaffingErrorCode
 from backend.staffing.local_time import at_site
@@ -73,6 +74,50 @@ def _channel_of(user: Any) -> tuple[str, str]:
     return Channel.SMS, user.phone
 
 
+# The push that goes with each kind of offer message (msgids: each of the worker's phones gets its own language).
+OFFER_PUSHES: dict[str, tuple[str, str]] = {
+    "offer": (
+        gettext_noop("New work offer"),
+        gettext_noop("%(title)s on %(day)s at %(start)s UTC. Answer in the app."),
+    ),
+    "confirm_request": (
+        gettext_noop("Confirm your shift"),
+        gettext_noop("%(title)s on %(day)s at %(start)s UTC: please confirm, or the place goes to someone else."),
+    ),
+    "released": (
+        gettext_noop("Shift place released"),
+        gettext_noop("You did not confirm %(title)s on %(day)s in time."),
+    ),
+    "shift_full": (
+        gettext_noop("You are on standby"),
+        gettext_noop("All places on %(title)s on %(day)s are taken. If one frees up, it is offered to you first."),
+    ),
+    "withdrawn": (
+        gettext_noop("Offer withdrawn"),
+        gettext_noop("The offer for %(title)s on %(day)s is withdrawn."),
+    ),
+}
+
+
+def offer_push(offer: Offer, kind: str) -> PushNote | None:
+    """The push for an offer message of ``kind`` (deep link ``staffing.<kind>`` to the offer), if it has one."""
+    texts = OFFER_PUSHES.get(kind)
+    if texts is None:
+        return None
+    shift = offer.shift
+    return PushNote(
+        kind=f"staffing.{kind}",
+        object_id=offer.pk,
+        title=texts[0],
+        body=texts[1],
+        params={
+            "title": shift.order.title,
+            "day": shift.starts_at.strftime("%d.%m"),
+            "start": shift.starts_at.strftime("%H:%M"),
+        },
+    )
+
+
 def offer_notify(
     *,
     offer: Offer,
@@ -83,7 +128,8 @@ def offer_notify(
     sms_text: str | None = None,
     sms_fallback: bool = False,
 ) -> None:
-    """Tell the offer's worker about it: an outbox message (once per offer, kind and wave) and a WebSocket event.
+    """Tell the offer's worker about it: an outbox message (once per offer, kind and wave), with a push to their
+    registered phones (``OFFER_PUSHES``, queued by the outbox once per message), and a WebSocket event.
     ``reply_markup`` (inline buttons, see ``services/buttons.py``) goes with the message when it goes by Telegram,
     with ``sms_text`` as ``payload["sms_body"]``: the wording without buttons, should the message fall back to SMS.
 
@@ -105,6 +151,7 @@ def offer_notify(
         payload=payload,
         expires_at=offer.shift.starts_at,
         sms_fallback=sms_fallback,  # by SMS instead if the worker blocked the bot (notifications, decision 0021)
+        push=offer_push(offer, kind),  # and a push to the worker's phones, when they registered any
     )
     realtime_publish(
         user_id=user.pk,
