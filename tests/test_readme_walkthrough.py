@@ -137,6 +137,7 @@ def _clone_like(folder: Path, live: LiveStack) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.timeout(900)
 def test_the_readme_walkthrough_runs_as_written(

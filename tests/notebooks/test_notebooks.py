@@ -90,6 +90,7 @@ def test_notebook_holds_no_logic(path: Path) -> None:
 
 # The marker makes pytest-django create the test database, which the session's demo world is built in (and flushed
 # from); the tests themselves read only the exported Parquet files.
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.timeout(900)  # the first test to ask builds the session's demo world (minutes on a loaded machine)
 def test_the_demo_warehouse_has_the_structure_the_notebooks_read(demo_warehouse: Path) -> None:
@@ -108,6 +109,7 @@ def test_the_demo_warehouse_has_the_structure_the_notebooks_read(demo_warehouse:
     assert shifts > 0 and offers > shifts and attendance > 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.timeout(900)
 def test_notebooks_execute_on_the_exported_demo(demo_warehouse: Path, tmp_path: Path) -> None:
