@@ -80,15 +80,18 @@ def test_an_offer_sent_pushes_to_the_workers_phones_in_each_devices_language_wit
     assert outbox_deliver_due().sent == 3
     lines = {line["message"]["token"]: line["message"] for line in _pushes(push_file)}
     assert set(lines) == {"tok-android", "tok-iphone"}
+    # the time is the site's wall clock: 08:00 UTC at a site in Moscow (its organization's zone) is 11:00
+    assert shift.order.site.effective_time_zone == "Europe/Moscow"
     note = PushNote(kind="staffing.offer", object_id=offer.pk, title=OFFER_PUSHES["offer"][0],
                     body=OFFER_PUSHES["offer"][1], params={"title": "Loaders", "day": shift.starts_at.strftime("%d.%m"),
-                                                           "start": "08:00"})
+                                                           "start": "11:00"})
     for token, language in (("tok-android", "en"), ("tok-iphone", "kk")):
         title, body = note.render(language)
         assert lines[token]["notification"] == {"title": title, "body": body}
         assert lines[token]["data"] == {"kind": "staffing.offer", "id": str(offer.pk)}
     assert "Loaders" in lines["tok-android"]["notification"]["body"]
-    assert "08:00" in lines["tok-android"]["notification"]["body"]
+    assert "11:00" in lines["tok-android"]["notification"]["body"]
+    assert "UTC" not in lines["tok-android"]["notification"]["body"]
 
 
 def test_each_device_gets_its_own_language() -> None:

@@ -78,11 +78,11 @@ def _channel_of(user: Any) -> tuple[str, str]:
 OFFER_PUSHES: dict[str, tuple[str, str]] = {
     "offer": (
         gettext_noop("New work offer"),
-        gettext_noop("%(title)s on %(day)s at %(start)s UTC. Answer in the app."),
+        gettext_noop("%(title)s on %(day)s at %(start)s. Answer in the app."),
     ),
     "confirm_request": (
         gettext_noop("Confirm your shift"),
-        gettext_noop("%(title)s on %(day)s at %(start)s UTC: please confirm, or the place goes to someone else."),
+        gettext_noop("%(title)s on %(day)s at %(start)s: please confirm, or the place goes to someone else."),
     ),
     "released": (
         gettext_noop("Shift place released"),
@@ -112,8 +112,8 @@ def offer_push(offer: Offer, kind: str) -> PushNote | None:
         body=texts[1],
         params={
             "title": shift.order.title,
-            "day": shift.starts_at.strftime("%d.%m"),
-            "start": shift.starts_at.strftime("%H:%M"),
+            "day": at_site(shift, shift.starts_at).strftime("%d.%m"),
+            "start": at_site(shift, shift.starts_at).strftime("%H:%M"),
         },
     )
 
