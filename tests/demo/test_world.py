@@ -50,7 +50,8 @@ def test_the_tiny_world_has_every_business_at_its_size_and_a_second_run_changes_
     assert Event.objects.count() == events
     hq = Organization.objects.get(name=HQ)
     assert Organization.objects.filter(parent=hq).count() == 2  # two franchises on one shared pool
-    assert Worker.objects.filter(organization=hq, status=WorkerStatus.ACTIVE).count() == TINY.workers
+    # the size's workers and the named demo worker whose token demo_info prints
+    assert Worker.objects.filter(organization=hq, status=WorkerStatus.ACTIVE).count() == TINY.workers + 1
     assert CorporateClient.objects.count() == TINY.corporate_clients
     assert Site.objects.count() == TINY.sites
     salon = Organization.objects.get(name=SALON)
