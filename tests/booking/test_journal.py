@@ -22,6 +22,7 @@ from backend.booking.models import Appointment, AppointmentStatus
 from backend.booking.services.appointments import appointment_create_for_customer
 from backend.booking.services.journal import publish_appointment_change
 from backend.config.asgi import application
+from backend.config.channel_layers import redis_layer
 from backend.organizations.models import Role
 from tests.booking.booking_world import book, branch_of, master_at, public_org, service_at, session
 from tests.conftest import ApiClient, member
@@ -158,12 +159,7 @@ def channel_layer(request: Any, settings: Any) -> Iterator[str]:
             redis.Redis.from_url(_redis_url(), socket_connect_timeout=1).ping()
         except redis.RedisError:
             pytest.skip("Redis is not reachable")
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [_redis_url()], "prefix": f"brigada-test-{uuid.uuid4().hex[:8]}"},
-            }
-        }
+        settings.CHANNEL_LAYERS = {"default": redis_layer(_redis_url(), prefix=f"brigada-test-{uuid.uuid4().hex[:8]}")}
     yield request.param
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from backend.config.channel_layers import redis_layer
 from backend.core.tasking import heartbeat_beat
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +39,7 @@ def test_all_checks_ok() -> None:
 
 def test_redis_channel_layer_ok(settings: Any) -> None:
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [url], "prefix": "brigada-health-test"}}}
+    settings.CHANNEL_LAYERS = {"default": redis_layer(url, prefix="brigada-health-test")}
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json()["checks"]["channel_layer"]["backend"] == "RedisChannelLayer"
@@ -47,8 +47,7 @@ def test_redis_channel_layer_ok(settings: Any) -> None:
 
 def test_dead_redis_makes_it_degraded_503(settings: Any) -> None:
     # given the channel layer points at a Redis that is down
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [f"redis://127.0.0.1:{dead_port()}/0"]}}}
+    settings.CHANNEL_LAYERS = {"default": redis_layer(f"redis://127.0.0.1:{dead_port()}/0")}
     # when the load balancer asks
     response = Client().get("/healthz")
     # then it is told the node is degraded, and which part failed

@@ -19,6 +19,7 @@ from django.db import transaction
 from backend.accounts.models import User
 from backend.accounts.tokens import token_pair_issue
 from backend.config.asgi import application
+from backend.config.channel_layers import redis_layer
 from backend.realtime.services import realtime_publish
 from tests.factories import UserFactory
 
@@ -39,13 +40,8 @@ def use_layer(settings: Any, kind: str) -> None:
             redis.Redis.from_url(redis_url(), socket_connect_timeout=1).ping()
         except redis.RedisError:
             pytest.skip("Redis is not reachable")
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                # A prefix of our own: parallel runs on one Redis must not hear each other.
-                "CONFIG": {"hosts": [redis_url()], "prefix": f"brigada-test-{uuid.uuid4().hex[:8]}"},
-            }
-        }
+        # A prefix of our own: parallel runs on one Redis must not hear each other.
+        settings.CHANNEL_LAYERS = {"default": redis_layer(redis_url(), prefix=f"brigada-test-{uuid.uuid4().hex[:8]}")}
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -20,6 +20,7 @@ from django.utils import timezone
 from backend.accounts.models import AuthToken
 from backend.accounts.tokens import token_pair_issue, token_revoke
 from backend.config.asgi import application
+from backend.config.channel_layers import redis_layer
 from backend.core.exceptions import NotFound, PermissionDenied
 from backend.organizations.models import Role
 from backend.staffing.models import Offer, OfferStatus, Shift
@@ -39,12 +40,7 @@ def channel_layer(request: Any, settings: Any) -> Iterator[str]:
         url = os.environ.get("REDIS_URL")
         if not url:
             pytest.skip("REDIS_URL is not set (the PostgreSQL leg sets it)")
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": f"brigada-test-{uuid.uuid4().hex[:8]}"},
-            }
-        }
+        settings.CHANNEL_LAYERS = {"default": redis_layer(url, prefix=f"brigada-test-{uuid.uuid4().hex[:8]}")}
     else:
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     yield request.param
