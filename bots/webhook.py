@@ -20,14 +20,17 @@ import hashlib
 import hmac
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from telegram import Update
-from telegram.ext import Application
 
-from bots.app import build_application
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+# python-telegram-bot and the bot's handlers load with the first update, not with the URLs: every Django process
+# (each manage.py command, each test worker) imports this module through the URL configuration (ADR 0034 addendum).
 
 logger = logging.getLogger("bots")
 
@@ -62,6 +65,8 @@ async def webhook_application() -> Application:  # type: ignore[type-arg]
         _lock = asyncio.Lock()
     async with _lock:
         if _application is None or _application_loop is not loop:
+            from bots.app import build_application
+
             application = build_application(with_updater=False)
             await application.initialize()
             _application, _application_loop = application, loop
@@ -102,6 +107,8 @@ async def telegram_webhook(request: HttpRequest, path_token: str) -> HttpRespons
         return _error(400, "bad_request", "Not a Telegram update.")
     application = await webhook_application()
     try:
+        from telegram import Update
+
         update = Update.de_json(data, application.bot)
     except Exception:  # an update PTB cannot read: tell Telegram to stop resending it
         logger.warning("telegram webhook: unreadable update %s", data.get("update_id"))

@@ -42,8 +42,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from scheduling_solver import probability
 from scheduling_solver.geo import EARTH_RADIUS_KM
@@ -220,6 +218,10 @@ def components(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     rows = np.concatenate([wr, nw + s_rep[keep], np.array(fixed_w, dtype=np.int64)])
     cols = np.concatenate([nw + ns + inverse[: len(wr)], nw + ns + sb[keep], np.array(fixed_s, dtype=np.int64)])
     n = nw + ns + nb
+    # scipy loads with the first partitioned day, not with the package (ADR 0034 addendum).
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
     graph = sparse.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n)).tocsr()
     _, labels = csgraph.connected_components(graph, directed=False)
     return labels[:nw], labels[nw : nw + ns]

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from scheduling_solver.greedy import PlanState
 from scheduling_solver.problem import Problem
@@ -95,6 +94,10 @@ _EXACT_SCALE = 1_000_000
 def solve_exactly(problem: Problem, state: PlanState, *, deadline: float, seed: int) -> PolishResult | None:
     """Exact optimum by subset enumeration for tiny instances; None when the instance is too large."""
     from itertools import combinations
+
+    # OR-Tools (and the pandas it imports) loads on the first CP-SAT use, not with the package: every Django
+    # process imports the solver adapter through its URLs, and most never solve (ADR 0034 addendum).
+    from ortools.sat.python import cp_model
 
     from scheduling_solver.probability import shift_outcome
 

@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from scheduling_solver.greedy import PlanState
 from scheduling_solver.polish import chords, cost_curve
@@ -138,6 +137,10 @@ def select(state: PlanState, *, max_groups: int, deadline: float, seed: int) -> 
 
 
 def _improve_group(state: PlanState, group: list[int], *, deadline: float, seed: int) -> bool:
+    # OR-Tools (and the pandas it imports) loads on the first CP-SAT use, not with the package: every Django
+    # process imports the solver adapter through its URLs, and most never solve (ADR 0034 addendum).
+    from ortools.sat.python import cp_model
+
     problem = state.problem
     inst = problem.instance
     pol = inst.policy
