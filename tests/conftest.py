@@ -25,6 +25,7 @@ pytest_plugins = ["tests.browser", "tests.live_asgi"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _unique_schemathesis_ids(items)
     _long_files_first(items)
     if settings.IS_POSTGRES:
         return
@@ -32,6 +33,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _unique_schemathesis_ids(items: list[pytest.Item]) -> None:
+    """Give each schemathesis operation test its own node id, ``test_name[GET /api/v1/...]``.
+
+    pytest 9.2 builds a Function's id from ``originalname`` and its callspec; schemathesis 4 makes one item per
+    API operation with the operation in ``name`` but no callspec, so all 105 items got the same id. pytest-xdist
+    schedules by id: under ``make test`` one operation of the fuzz ran and 104 were silently dropped
+    (tests/api/test_fuzz_schemathesis.py checks the ids stay unique)."""
+    for item in items:
+        if not isinstance(item, pytest.Function) or type(item).__name__ != "SchemathesisFunction":
+            continue
+        base = item.originalname
+        if item.name.startswith(f"{base}[") and item.name.endswith("]") and not item.nodeid.endswith("]"):
+            item._id = item.parent.id.child(base).with_params(item.name[len(base) + 1 : -1])  # type: ignore[union-attr]
 
 
 def _long_files_first(items: list[pytest.Item]) -> None:

@@ -58,6 +58,7 @@ def auth_headers(db: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_pair_issue(user=user).access_token}"}
 
 
+@pytest.mark.slow  # 105 operations x EXAMPLES calls: started first on a worker of its own (ADR 0034)
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
@@ -70,3 +71,14 @@ def test_api_never_errors_and_keeps_its_schema(case: Any, auth_headers: dict[str
     if case.headers and "Authorization" in case.headers:
         headers.pop("Authorization")
     case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+def test_every_operation_is_a_test_of_its_own(request: pytest.FixtureRequest) -> None:
+    """pytest-xdist schedules tests by node id: operations sharing one id would run once in `make test`
+    (tests/conftest.py's ``_unique_schemathesis_ids``)."""
+    ids = [item.nodeid for item in request.session.items if type(item).__name__ == "SchemathesisFunction"]
+    if not ids:
+        pytest.skip("run without the fuzz tests themselves")
+    operations = sum(1 for _ in schema.get_all_operations())
+    assert len(ids) == operations, (len(ids), operations)
+    assert len(set(ids)) == len(ids), sorted(ids)[:3]
