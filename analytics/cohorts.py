@@ -125,9 +125,20 @@ def _cells(rel: duckdb.DuckDBPyRelation, p: str, where: str, first: int, last: i
     session 6). Other ids (strings, very sparse) take the join plan, :func:`_cells_join`. Both plans give the
     same cells: a cell has revenue rows exactly when some client of the cohort was active in it.
     """
+    dense = _cells_dense(rel, p, where, first, last)
+    return dense if dense is not None else _cells_join(rel, p, where, first, last)
+
+
+def _cells_dense(rel: duckdb.DuckDBPyRelation, p: str, where: str, first: int, last: int) -> pl.DataFrame | None:
+    """The cells through a dense client -> cohort array; None when the client ids do not suit one.
+
+    Integer ids only, and at most ``_DENSE_SLACK`` slots per client (plus 64k) and 256 MB: the span of ids is
+    known after the per-client aggregate, so sparse ids cost that aggregate twice (once here, once in the
+    join plan).
+    """
     span = last - first + 1
     if column_type(rel, "client_id").upper() not in _INTEGER_TYPES or span > 0xFFFF:
-        return _cells_join(rel, p, where, first, last)
+        return None
     small = span <= 0xFF
     ptype = "UTINYINT" if small else "USMALLINT"
     masks, counts = _mask_sql(span)
@@ -145,7 +156,7 @@ def _cells(rel: duckdb.DuckDBPyRelation, p: str, where: str, first: int, last: i
     lo, hi = int(ids.min()), int(ids.max())
     itemsize = 1 if small else 2
     if hi - lo + 1 > _DENSE_SLACK * len(ids) + (1 << 16) or (hi - lo + 1) * itemsize > _DENSE_MAX_BYTES:
-        return _cells_join(rel, p, where, first, last)
+        return None
     act = (
         local_connection()
         .from_arrow(table)
