@@ -157,15 +157,12 @@ def _cells_dense(rel: duckdb.DuckDBPyRelation, p: str, where: str, first: int, l
     itemsize = 1 if small else 2
     if hi - lo + 1 > _DENSE_SLACK * len(ids) + (1 << 16) or (hi - lo + 1) * itemsize > _DENSE_MAX_BYTES:
         return None
-    act = (
-        local_connection()
-        .from_arrow(table)
-        .query("c", f"SELECT cohort, [{counts}] AS counts FROM c GROUP BY cohort")
-        .pl()
-    )
+    # The per-period bit counts run on the fetched client table (Arrow, no copy).
+    clients_rel = local_connection().from_arrow(table)
+    act = query(clients_rel, "c", f"SELECT cohort, [{counts}] AS counts FROM c GROUP BY cohort").pl()
     cohort_of = np.zeros(hi - lo + 1, dtype=np.uint8 if small else np.uint16)
     cohort_of[ids - lo] = table.column("cohort").to_numpy()
-    del table, ids
+    del table, ids, clients_rel
     revenue = np.zeros(span * span)
     amounts = query(rel, "v", src.format(amount=", CAST(coalesce(amount, 0) AS DOUBLE) AS amount"))
     for batch in amounts.to_arrow_reader(_BATCH):
