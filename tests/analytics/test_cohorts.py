@@ -1,6 +1,7 @@
 """Cohort retention on a hand-computed fixture: complete, empty and incomplete periods, zones, weeks."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -178,3 +179,58 @@ def test_weekly_cohorts_over_more_than_64_periods_match_a_direct_count():
     assert joined.height == expected.height == got.height
     assert (joined["active_clients"] == joined["active_clients_right"]).all()
     assert ((joined["revenue"] - joined["revenue_right"]).abs() < 1e-6).all()
+
+
+def _plan_inputs(visits: pl.DataFrame, period: str, tz: str, as_of: dt.datetime):
+    """The arguments cohort_retention passes to its cell plans, for comparing the plans directly."""
+    from analytics._frames import as_relation, bound_sql, local_time_sql
+    from analytics.cohorts import PURCHASE_STATUS, _first_period, _period_index, _period_index_sql
+
+    rel = as_relation(visits)
+    bound = bound_sql(rel, "started_at", as_of, tz)
+    p = _period_index_sql(period, local_time_sql(rel, "started_at", tz))
+    where = f"status = '{PURCHASE_STATUS}' AND \"started_at\" < {bound}"
+    last = _period_index(period, as_of.astimezone(ZoneInfo(tz)).replace(tzinfo=None))
+    return rel, p, where, _first_period(rel, period, tz, bound), last
+
+
+def _sorted_cells(cells: pl.DataFrame) -> pl.DataFrame:
+    return cells.sort("cohort", "p")
+
+
+@pytest.mark.parametrize(
+    ("period", "tz", "years"),
+    [("month", "Europe/Berlin", 2.0), ("week", "UTC", 2.5), ("week", "Asia/Tokyo", 5.5)],  # 5.5 y: > 255 weeks
+)
+def test_dense_cohort_array_and_join_plans_give_the_same_cells(period, tz, years):
+    """The default plan (a dense client -> cohort array) is taken for integer ids and equals the SQL join plan."""
+    from analytics.cohorts import _cells_dense, _cells_join
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=500, visits=6_000, seed=5, years=years)
+    as_of = dt.datetime(2023, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(365 * years) - 30)
+    rel, p, where, first, last = _plan_inputs(visits, period, tz, as_of)
+    if years > 5:
+        assert last - first + 1 > 255  # periods no longer fit a byte: the 16-bit array
+    dense = _cells_dense(rel, p, where, first, last)
+    assert dense is not None
+    joined = _sorted_cells(_cells_join(rel, p, where, first, last))
+    dense = _sorted_cells(dense)
+    assert dense.select("cohort", "p", "active").equals(joined.select("cohort", "p", "active"))
+    assert (dense["revenue"] - joined["revenue"]).abs().max() < 1e-6
+    assert dense.height > 50
+
+
+def test_sparse_or_text_client_ids_take_the_join_plan_with_the_same_table():
+    """Ids a dense array cannot index (spread over 10^12, or strings) give the same cohort table."""
+    from analytics.cohorts import _cells_dense
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=300, visits=3_000, seed=7, years=1.0)
+    as_of = dt.datetime(2023, 11, 1, tzinfo=dt.UTC)
+    expected = cohort_retention(visits, as_of=as_of)
+    sparse = visits.with_columns(pl.col("client_id") * 1_000_000_000)
+    text = visits.with_columns(pl.format("c-{}", pl.col("client_id")).alias("client_id"))
+    for other in (sparse, text):
+        assert _cells_dense(*_plan_inputs(other, "month", "UTC", as_of)) is None
+        assert cohort_retention(other, as_of=as_of).equals(expected)
