@@ -28,11 +28,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _unique_schemathesis_ids(items)
     _long_files_first(items)
     if settings.IS_POSTGRES:
+        _skip_embedded_only(items)
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL leg of CI)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _skip_embedded_only(items: list[pytest.Item]) -> None:
+    """The PostgreSQL leg skips tests whose subject runs on the embedded default whatever the leg's database.
+
+    Such a test starts its processes with DATABASE_URL and REDIS_URL removed (``embedded_env()`` or its own
+    environment) and uses no database in the test process itself, so the PostgreSQL leg would run the same thing
+    a second time (ADR 0034 addendum). A marked test that asks for the database is a mistake in the marking."""
+    skip = pytest.mark.skip(reason="runs on the embedded default whatever the leg (the SQLite leg runs it)")
+    for item in items:
+        if item.get_closest_marker("embedded_only") is None:
+            continue
+        if item.get_closest_marker("django_db") is not None:
+            raise pytest.UsageError(f"{item.nodeid}: embedded_only, but it uses the suite's database")
+        item.add_marker(skip)
 
 
 def _unique_schemathesis_ids(items: list[pytest.Item]) -> None:

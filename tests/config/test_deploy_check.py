@@ -34,6 +34,7 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run([sys.executable, "manage.py", *args], capture_output=True, text=True, cwd=ROOT, env=env)
 
 
+@pytest.mark.embedded_only  # a child process without DATABASE_URL: the SQLite leg runs it
 @pytest.mark.parametrize(
     "tls", [{"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, {"BRIGADA_TLS_TERMINATED_HERE": "1"}]
 )
@@ -47,6 +48,7 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path: Path, t
     assert "WARNING" not in result.stdout + result.stderr and "?:" not in result.stdout + result.stderr
 
 
+@pytest.mark.embedded_only  # a child process without DATABASE_URL: the SQLite leg runs it
 def test_production_settings_are_https_only(tmp_path: Path) -> None:
     # when
     code = (
@@ -67,6 +69,7 @@ def test_production_settings_are_https_only(tmp_path: Path) -> None:
     assert result.stdout.strip() == "True True True True ('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
+@pytest.mark.embedded_only  # a child process without DATABASE_URL: the SQLite leg runs it
 @pytest.mark.parametrize("command", [("check", "--deploy"), ("runstack", "--help"), ("migrate", "--check")])
 def test_an_https_redirect_without_the_proxy_header_refuses_to_start(tmp_path: Path, command: tuple[str, ...]) -> None:
     # when: DEBUG off redirects HTTP to HTTPS, but nothing tells Django a request came in over HTTPS
@@ -83,6 +86,7 @@ def test_an_https_redirect_without_the_proxy_header_refuses_to_start(tmp_path: P
         assert way_out in result.stderr
 
 
+@pytest.mark.embedded_only  # a child process without DATABASE_URL: the SQLite leg runs it
 def test_plain_http_behind_something_else_starts_without_the_redirect(tmp_path: Path) -> None:
     # when
     result = _manage(_production_env(tmp_path, SECURE_SSL_REDIRECT="0"), "check")
@@ -91,6 +95,7 @@ def test_plain_http_behind_something_else_starts_without_the_redirect(tmp_path: 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.embedded_only  # a child process without DATABASE_URL: the SQLite leg runs it
 def test_production_settings_serve_https_from_the_proxy_and_redirect_plain_http(tmp_path: Path) -> None:
     # when: the production settings module itself (not overridden settings) answers a request
     code = (

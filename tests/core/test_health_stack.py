@@ -64,6 +64,7 @@ def websocket_hello(port: int, token: str) -> tuple[list[str], dict[str, object]
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only  # runstack on the embedded default (embedded_env): the SQLite leg runs it
 def test_runstack_serves_http_and_websockets_and_stops_on_ctrl_c(embedded_env: dict[str, str]) -> None:
     # given a user with a token and the stack started the way `make demo` does
     token = manage(embedded_env, "issue_token", "--phone", "+77015550101", "--create").splitlines()[0]
