@@ -8,9 +8,10 @@ STAMP := $(VENV)/.brigada-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
-# Days of simulated history `make demo` lays down: 30 keeps the README's first five minutes (30 took 191 s here
-# before the agency's history mode, ADR 0028; a history day now costs about 1.8 s of CPU, the three live days at the
-# end most of the rest). seed_demo's own default (about 18 months) is about 20 minutes of CPU here.
+# Days of simulated history `make demo` lays down: 30 keeps the README's first five minutes (ADR 0028: 28 days
+# took 178 s wall, 139 s CPU here at load 2-3; a history day now costs about 1 s of CPU, the world ~45 s and the
+# live tail at the end ~90 s, so about 120 days would still fit). seed_demo's own default (540 days) took 17 minutes
+# here (876 s CPU, load 1-3), about 13 with the latest solver-adapter change (estimated).
 DEMO_HISTORY_DAYS ?= 30
 
 export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base

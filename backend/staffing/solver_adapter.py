@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduling_solver import (
+    Instance,
     SchemaError,
+    Worker,
     instance_to_json,
     parse_instance,
     parse_solution,
@@ -149,16 +151,49 @@ def plan_build_and_solve(
     standby_size: int,
     seed: int = 0,
 ) -> PlanOut:
-    """``instance_build`` then ``plan_solve`` with one parse, for a plan whose instance nobody stores (the demo's
-    history). Never call this inside a web request."""
+    """``instance_build`` then ``plan_solve`` for a plan whose instance nobody stores (the demo's history): the
+    shifts and the policy go through the solver's parser, the workers are built as the parser would build them
+    from their document (``_workers_direct``), without writing and re-reading every window as text. Never call
+    this inside a web request."""
     document = _document(
-        workers=workers, shifts=shifts, prior=prior, time_limit_s=time_limit_s, standby_size=standby_size, seed=seed
+        workers=[], shifts=shifts, prior=prior, time_limit_s=time_limit_s, standby_size=standby_size, seed=seed
     )
     try:
         parsed = parse_instance(document)
     except SchemaError as exc:
         raise SolverInputError(str(exc)) from exc
-    return _plan_out(solution_to_json(solve(parsed)))
+    known = {s.shift_id for s in shifts}
+    instance = Instance(workers=_workers_direct(workers, known), shifts=parsed.shifts, policy=parsed.policy)
+    return _plan_out(solution_to_json(solve(instance)))
+
+
+def _workers_direct(workers: Sequence[WorkerIn], known: set[int]) -> tuple[Worker, ...]:
+    """The solver's workers for ``workers``, equal to ``parse_instance``'s of their ``_document`` entries (the same
+    clamps, windows in UTC, only those ending after they start); refuses what the parser refuses there."""
+    out = []
+    seen: set[int] = set()
+    for w in workers:
+        lat, lon = float(w.location[0]), float(w.location[1])
+        if w.worker_id in seen or not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise SolverInputError(f"worker {_wid(w.worker_id)}: a duplicate id or a location out of range")
+        if any(a.tzinfo is None or a.utcoffset() is None or b.tzinfo is None for a, b in w.available):
+            raise SolverInputError(f"worker {_wid(w.worker_id)}: a window without its UTC offset")
+        seen.add(w.worker_id)
+        out.append(
+            Worker(
+                id=_wid(w.worker_id),
+                rank=max(0.0, min(100.0, float(w.rank))),
+                shows=max(0.0, float(w.shows)),
+                no_shows=max(0.0, float(w.no_shows)),
+                skills=tuple(str(k) for k in w.skills),
+                location=(lat, lon),
+                available=tuple((a.astimezone(dt.UTC), b.astimezone(dt.UTC)) for a, b in w.available if b > a),
+                max_shifts_per_day=max(1, int(w.max_shifts_per_day)),
+                fixed=tuple(_sid(s) for s in w.fixed if s in known),
+                excluded=tuple(_sid(s) for s in w.excluded),
+            )
+        )
+    return tuple(out)
 
 
 def _document(

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db.models import Q
 
 from backend.booking.exceptions import BookingErrorCode
 from backend.booking.models import Appointment, AppointmentStatus, Occupancy
+from backend.booking.models_comms import AppointmentMessage, Review
 from backend.booking.services.appointments import (
     appointment_cancel,
     appointment_create_for_client,
     appointment_status_set,
 )
-from backend.booking.services.history import PastVisit, appointments_record_past
+from backend.booking.services.history import PastReview, PastVisit, appointments_record_past, reviews_record_past
+from backend.booking.services.reviews import review_submit
+from backend.core.clock import clock_at
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import Event
 from backend.crm.models import Client
@@ -25,6 +29,7 @@ from tests.booking.appointments_world import NOW, World, local, world_build
 pytestmark = pytest.mark.django_db
 
 LATER = NOW + dt.timedelta(days=3)
+H = dt.timedelta(hours=1)
 
 
 def _clients(w: World) -> list[Client]:
@@ -164,3 +169,99 @@ def test_past_visits_refuse_held_time_foreign_clients_and_unfinished_visits_whol
         Conflict,
         BookingErrorCode.SLOT_TAKEN,
     )
+
+
+def _done_visits(w: World, clients: list[Client]) -> list[Appointment]:
+    """Two visits done and one missed, through the live path."""
+    out = []
+    for client, start, outcome in (
+        (clients[0], local(2, 10), AppointmentStatus.DONE),
+        (clients[1], local(3, 10), AppointmentStatus.DONE),
+        (clients[2], local(2, 11, 10), AppointmentStatus.NO_SHOW),
+    ):
+        booked = appointment_create_for_client(
+            user=w.manager,
+            branch_id=w.branch.pk,
+            client_id=client.pk,
+            service_ids=[w.haircut.pk],
+            start=start,
+            staff_id=w.master.pk,
+            now=NOW,
+        )
+        if outcome == AppointmentStatus.DONE:
+            appointment_status_set(user=w.manager, appointment_id=booked.pk, status="arrived", now=start)
+        appointment_status_set(user=w.manager, appointment_id=booked.pk, status=outcome, now=start + H)
+        out.append(Appointment.objects.get(pk=booked.pk))
+    return out
+
+
+def _review_rows(w: World) -> list[tuple]:
+    reviews = Review.objects.filter(organization_id=w.org.pk).order_by("appointment__starts_at")
+    events = {
+        e.entity_id: (e.action, e.actor_id == w.manager.pk, e.after)
+        for e in Event.objects.filter(organization_id=w.org.pk, entity_type="booking.review")
+    }
+    return [
+        (
+            r.appointment.starts_at,
+            r.client.phone[-2:],
+            r.staff.first_name,
+            r.branch_id == w.branch.pk,
+            r.score,
+            r.comment,
+            r.author_id == w.manager.pk,
+            r.created_at,
+            events[str(r.pk)][:2],
+            {k: v for k, v in events[str(r.pk)][2].items() if k not in ("appointment", "client", "staff")},
+        )
+        for r in reviews
+    ]
+
+
+def _messages(w: World) -> list[tuple[str, str]]:
+    return sorted(AppointmentMessage.objects.filter(appointment__organization=w.org).values_list("kind", "status"))
+
+
+def test_recording_past_reviews_gives_the_rows_of_review_submit() -> None:
+    live, bulk = world_build("Salon A"), world_build("Salon B")
+    live_visits, bulk_visits = _done_visits(live, _clients(live)), _done_visits(bulk, _clients(bulk))
+    scores = [(9, "  Great cut  "), (4, "")]
+    for visit, (score, comment) in zip(live_visits, scores, strict=False):
+        with clock_at(visit.ends_at + 2 * H):
+            review_submit(user=live.manager, appointment_id=visit.pk, score=score, comment=comment)
+    written = reviews_record_past(
+        user=bulk.manager,
+        reviews=[
+            PastReview(visit.pk, score, visit.ends_at + 2 * H, comment)
+            for visit, (score, comment) in zip(bulk_visits, scores, strict=False)
+        ],
+        now=LATER,
+    )
+
+    assert [r.score for r in written] == [9, 4]
+    assert _review_rows(live) == _review_rows(bulk) and len(_review_rows(bulk)) == 2
+    assert _review_rows(bulk)[0][5] == "Great cut"
+    assert _messages(live) == _messages(bulk)
+
+
+def test_past_reviews_keep_review_submits_rules_whole() -> None:
+    w, other = world_build("Salon A"), world_build("Salon B")
+    done, _second, missed = _done_visits(w, _clients(w))
+    ok = PastReview(done.pk, 8, done.ends_at + 2 * H)
+
+    def refused(reviews: list[PastReview], error: type, code: str | None = None, user: Any = None) -> None:
+        with pytest.raises(error) as caught:
+            reviews_record_past(user=user or w.manager, reviews=reviews, now=LATER)
+        if code is not None:
+            assert caught.value.code == code
+
+    refused([ok, PastReview(missed.pk, 8, missed.ends_at)], Conflict, "not_reviewable")
+    refused([ok, PastReview(done.pk, 7, done.ends_at)], Conflict, "already_reviewed")
+    refused([PastReview(done.pk, 11, done.ends_at)], ValidationFailed, "invalid_score")
+    refused([PastReview(done.pk, 8, LATER + H)], ValidationFailed)  # not given yet
+    refused([ok], NotFound, user=other.manager)
+    refused([PastReview(missed.pk + 1000, 8, done.ends_at)], NotFound)
+    assert not Review.objects.exists()
+    reviews_record_past(user=w.manager, reviews=[ok], now=LATER)
+    refused([ok], Conflict, "already_reviewed")
+    assert Review.objects.get().score == 8

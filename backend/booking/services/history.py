@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.booking.exceptions import BookingErrorCode
+from backend.booking.exceptions_comms import BookingCommsErrorCode
 from backend.booking.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -29,15 +30,24 @@ from backend.booking.models import (
     BookingChannel,
     Occupancy,
 )
+from backend.booking.models_comms import (
+    MAX_REVIEW_COMMENT_LENGTH,
+    MAX_SCORE,
+    MIN_SCORE,
+    AppointmentMessage,
+    AppointmentMessageKind,
+    AppointmentMessageStatus,
+    Review,
+)
 from backend.booking.selectors import visit_specs
 from backend.booking.services.availability import ServiceSpec
 from backend.core.clock import clock_now
 from backend.core.events import event_record_many, snapshot
-from backend.core.exceptions import NotFound, ValidationFailed
+from backend.core.exceptions import Conflict, NotFound, ValidationFailed
 from backend.core.models import EventAction
 from backend.crm.models import Client
 from backend.organizations.permissions import Perm
-from backend.organizations.selectors import organization_access_check
+from backend.organizations.selectors import organization_access_check, organization_ids_for
 
 from .appointments import (
     APPOINTMENT_EVENT_FIELDS,
@@ -50,6 +60,7 @@ from .appointments import (
     client_busy_error,
     slot_taken_error,
 )
+from .reviews import REVIEW_FIELDS
 
 MAX_PAST_VISITS = 2000
 PAST_OUTCOMES = frozenset({AppointmentStatus.DONE, AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})
@@ -179,12 +190,29 @@ def appointments_record_past(
             last[appointment.client_id] = max(
                 last.get(appointment.client_id, appointment.starts_at), appointment.starts_at
             )
-    stamp = timezone.now()
-    for client_id, starts_at in last.items():  # only ever forward, as ``_status_write`` moves it
-        Client.objects.filter(pk=client_id).filter(
-            Q(last_visit_at__isnull=True) | Q(last_visit_at__lt=starts_at)
-        ).update(last_visit_at=starts_at, updated_at=stamp)
+    _last_visits_forward(last)
     return appointments
+
+
+def _last_visits_forward(last: dict[int, dt.datetime]) -> None:
+    """Each client's last visit moved to ``last[client]`` where it is earlier (only ever forward, as
+    ``_status_write`` moves it): one statement run for every client (an ORM update each costs a round trip and a
+    compile; a CASE per client is as slow)."""
+    if not last:
+        return
+    ops = connection.ops
+    table = connection.ops.quote_name(Client._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET last_visit_at = %s, updated_at = %s"  # noqa: S608 (the model's table, values bound)
+        " WHERE id = %s AND (last_visit_at IS NULL OR last_visit_at < %s)"
+    )
+    stamp = ops.adapt_datetimefield_value(timezone.now())
+    rows = []
+    for client_id, starts_at in sorted(last.items()):
+        at = ops.adapt_datetimefield_value(starts_at)
+        rows.append((at, stamp, client_id, at))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _overlap_check(organization_id: int, planned: list[tuple[PastVisit, ServiceSpec, dt.datetime]]) -> None:
@@ -211,3 +239,92 @@ def _overlap_check(organization_id: int, planned: list[tuple[PastVisit, ServiceS
         raise slot_taken_error([])
     if any(_overlaps(spans) for spans in client.values()):
         raise client_busy_error()
+
+
+MAX_PAST_REVIEWS = 2000
+
+
+@dataclass(frozen=True)
+class PastReview:
+    """A score (and comment) a client gave for a done visit at ``submitted_at``, as staff recorded it."""
+
+    appointment_id: int
+    score: int
+    submitted_at: dt.datetime
+    comment: str = ""
+
+
+@transaction.atomic
+def reviews_record_past(*, user: Any, reviews: Sequence[PastReview], now: dt.datetime | None = None) -> list[Review]:
+    """Record ``reviews`` as staff typing in what clients said (``review_submit``'s staff path, a batch at once):
+    the same checks (the booking right in the visit's organisation, a done visit not rated yet, a score from 1 to
+    10, a comment of at most ``MAX_REVIEW_COMMENT_LENGTH``), each review stamped when it was given, the visits'
+    scheduled rating requests cancelled, one create event each (note ``history``). All or nothing: 404 for a visit
+    out of reach, 422 for a bad score or comment or a moment not over by ``now``, 409 ``not_reviewable`` /
+    ``already_reviewed``. Returns the reviews, in the given order."""
+    now = now or clock_now()
+    if len(reviews) > MAX_PAST_REVIEWS:
+        raise ValidationFailed(
+            _("At most %(n)d reviews at once.") % {"n": MAX_PAST_REVIEWS}, fields={"reviews": [str(len(reviews))]}
+        )
+    if not reviews:
+        return []
+    ids = [r.appointment_id for r in reviews]
+    if len(set(ids)) != len(ids):
+        raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED)
+    appointments = Appointment.objects.select_for_update().filter(pk__in=ids).in_bulk()
+    if len(appointments) != len(ids):
+        raise NotFound(_("Not found."))
+    reachable = organization_ids_for(user)
+    for organization_id in sorted({a.organization_id for a in appointments.values()}):
+        if organization_id not in reachable:
+            raise NotFound(_("Not found."))
+        organization_access_check(user, organization_id, Perm.BOOKING_MANAGE)
+    comments = []
+    for review in reviews:
+        comment = (review.comment or "").strip()
+        if not isinstance(review.score, int) or not MIN_SCORE <= review.score <= MAX_SCORE:
+            message = _("Give a score from %(min)d to %(max)d.") % {"min": MIN_SCORE, "max": MAX_SCORE}
+            raise ValidationFailed(
+                _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields={"score": [message]}
+            )
+        if len(comment) > MAX_REVIEW_COMMENT_LENGTH:
+            message = _("At most %(n)d characters.") % {"n": MAX_REVIEW_COMMENT_LENGTH}
+            raise ValidationFailed(
+                _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields={"comment": [message]}
+            )
+        if review.submitted_at.tzinfo is None or review.submitted_at > now:
+            raise _invalid("submitted_at", _("The review was given already."), BookingErrorCode.INVALID_TIME)
+        if appointments[review.appointment_id].status != AppointmentStatus.DONE:
+            raise Conflict(_("Only a finished visit can be rated."), code=BookingCommsErrorCode.NOT_REVIEWABLE)
+        comments.append(comment)
+    if Review.objects.filter(appointment_id__in=ids).exists():
+        raise Conflict(_("This visit has already been rated."), code=BookingCommsErrorCode.ALREADY_REVIEWED)
+    rows = Review.objects.bulk_create(
+        [
+            Review(
+                organization_id=appointment.organization_id,
+                branch_id=appointment.branch_id,
+                appointment=appointment,
+                client_id=appointment.client_id,
+                staff_id=appointment.staff_id,
+                score=review.score,
+                comment=comment,
+                author=user,
+                created_at=review.submitted_at,  # business time, as review_submit stamps it
+            )
+            for review, comment in zip(reviews, comments, strict=True)
+            for appointment in (appointments[review.appointment_id],)
+        ],
+        batch_size=500,
+    )
+    AppointmentMessage.objects.filter(
+        appointment_id__in=ids, kind=AppointmentMessageKind.REVIEW_REQUEST, status=AppointmentMessageStatus.SCHEDULED
+    ).update(status=AppointmentMessageStatus.CANCELLED, updated_at=timezone.now())
+    event_record_many(
+        entities=[(review, None, snapshot(review, REVIEW_FIELDS)) for review in rows],
+        action=EventAction.CREATE,
+        actor=user,
+        note="history",
+    )
+    return rows

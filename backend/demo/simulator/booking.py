@@ -20,7 +20,14 @@ from backend.booking.services.appointments import (
     appointment_create_for_client,
     appointment_status_set,
 )
-from backend.booking.services.history import MAX_PAST_VISITS, PastVisit, appointments_record_past
+from backend.booking.services.history import (
+    MAX_PAST_REVIEWS,
+    MAX_PAST_VISITS,
+    PastReview,
+    PastVisit,
+    appointments_record_past,
+    reviews_record_past,
+)
 from backend.booking.services.reviews import review_submit
 from backend.catalog.models import BranchService, StaffService
 from backend.core.clock import clock_at
@@ -291,7 +298,7 @@ class BookingBusiness:
 
     def history_flush(self, out: BusinessDay | None = None) -> None:
         """Write the history's lived visits not yet written (a few days at once, one call per branch), then the
-        reviews of the done ones through the review service as on a live day."""
+        reviews of the done ones (the same clients as a live evening's, through the bulk past-review service)."""
         if self.unwritten_until is None:
             return
         out = out or BusinessDay()
@@ -303,16 +310,24 @@ class BookingBusiness:
                     written += appointments_record_past(
                         user=self.actor, branch_id=branch_id, visits=visits[start : start + MAX_PAST_VISITS], now=at
                     )
-        self.unwritten.clear()
-        self.unwritten_until = None
-        for appointment in written:
-            if appointment.status == AppointmentStatus.CANCELLED:
-                out.cancelled += 1
-            elif appointment.status == AppointmentStatus.NO_SHOW:
-                out.no_show += 1
-            else:
-                out.done += 1
-                self._review(appointment.pk, traits.get(appointment.client_id), appointment.ends_at, out)
+            self.unwritten.clear()
+            self.unwritten_until = None
+            reviews = []
+            for appointment in written:
+                if appointment.status == AppointmentStatus.CANCELLED:
+                    out.cancelled += 1
+                elif appointment.status == AppointmentStatus.NO_SHOW:
+                    out.no_show += 1
+                else:
+                    out.done += 1
+                    review = self._review_draw(appointment.pk, traits.get(appointment.client_id), appointment.ends_at)
+                    if review is not None:
+                        reviews.append(review)
+            # The same clients' scores as a live evening's ``review_submit``, recorded a batch at once.
+            for start in range(0, len(reviews), MAX_PAST_REVIEWS):
+                out.reviews += len(
+                    reviews_record_past(user=self.actor, reviews=reviews[start : start + MAX_PAST_REVIEWS], now=at)
+                )
 
     def _settle(
         self,
@@ -359,12 +374,19 @@ class BookingBusiness:
                         continue
         self.pending.clear()
 
+    def _review_draw(self, pk: int, t: CustomerTraits | None, end: dt.datetime) -> PastReview | None:
+        """Whether the client of a done visit rates it (two hours after it ends), and the score."""
+        if t is None or not chance(self.seed, "review", pk, t.review_p):
+            return None
+        score = max(1, min(10, round(random.Random(f"{self.seed}:score:{pk}").gauss(t.satisfaction, 1.0))))
+        return PastReview(pk, score, end + dt.timedelta(hours=2))
+
     def _review(self, pk: int, t: CustomerTraits | None, end: dt.datetime, out: BusinessDay) -> None:
-        if t is not None and chance(self.seed, "review", pk, t.review_p):
-            score = max(1, min(10, round(random.Random(f"{self.seed}:score:{pk}").gauss(t.satisfaction, 1.0))))
-            with clock_at(end + dt.timedelta(hours=2)):
+        review = self._review_draw(pk, t, end)
+        if review is not None:
+            with clock_at(review.submitted_at):
                 try:
-                    review_submit(user=self.actor, appointment_id=pk, score=score)
+                    review_submit(user=self.actor, appointment_id=pk, score=review.score)
                     out.reviews += 1
                 except ApplicationError:
                     pass

@@ -28,6 +28,11 @@ CAR_CADENCE = 110.0
 #: seed_demo lives the last this many days of its history through the live services (the rest: history mode;
 #: the bookings history made for the days after it are booked live when it ends).
 LIVE_DAYS = 3
+#: ... of which the booking businesses live only the last this many through the live services: their journal for
+#: today and the week ahead is booked live either way (``BookingBusiness.history_end``), and a live booking day costs
+#: about 30 history days. The agency needs its ``LIVE_DAYS`` (= ``ORDER_LEAD_DAYS``): an order placed in history for
+#: a day past the simulation would never be written.
+BOOKING_LIVE_DAYS = 1
 #: An order is placed at most this many days before its shift (``Agency.morning``): a history day's line is read
 #: once the orders placed on it are written, this many days later.
 ORDER_LEAD_DAYS = 3
@@ -89,12 +94,18 @@ class Simulation:
         days: int,
         each_day: Callable[[DayLine], Any] | None = None,
         live_from: dt.date | None = None,
+        bookings_live_from: dt.date | None = None,
     ) -> list[DayLine]:
         """Live ``days`` days from ``start``; returns (and hands ``each_day``) the day lines read from the DB.
 
-        Booking days before ``live_from`` are history (ADR 0028, history mode): the same people decide the same
-        way, the visits are written through the bulk past-visit service; from ``live_from`` on, every change goes
-        through the live services."""
+        Days before ``live_from`` are history (ADR 0028, history mode): the same people decide the same way, the
+        visits and orders are written through the bulk past-visit and past-order services; from ``live_from`` on,
+        every change goes through the live services. ``bookings_live_from`` (not before ``live_from``; default
+        ``live_from``) lets the booking businesses stay in history longer than the agency."""
+        if live_from is None:
+            bookings_live_from = None
+        elif bookings_live_from is None or bookings_live_from < live_from:
+            bookings_live_from = live_from
         for business in self.businesses:
             business.busy_load(start, start + dt.timedelta(days=days + 8))
         lines = []
@@ -115,13 +126,14 @@ class Simulation:
 
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
-            history = live_from is not None and day < live_from
+            history = bookings_live_from is not None and day < bookings_live_from
+            agency_history = live_from is not None and day < live_from
             if not history and any(b.history for b in self.businesses):
-                with transaction.atomic():
+                with self.phase("history ends (bookings ahead booked live)"), transaction.atomic():
                     for business in self.businesses:
                         business.history_end()
-            if not history and self.agency is not None and self.agency.history:
-                with transaction.atomic():
+            if not agency_history and self.agency is not None and self.agency.history:
+                with self.phase("history ends (rota ahead declared)"), transaction.atomic():
                     self.agency.history_end(dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC))
             self.day(day, history=history)
             # A history order is written when its shift is over, a history visit with its batch: the line of a day

@@ -130,6 +130,10 @@ def workers_status_change_many(*, user: Any, organization_id: int, worker_ids: S
     if len(workers) != len(ids):
         raise NotFound(_("Worker not found."))
     now, stamp = clock_now(), timezone.now()  # business time for the interview, wall time for the row
+    changed: dict[str, Any] = {"status": status, "updated_at": stamp}
+    if status == WorkerStatus.INTERVIEWED:
+        changed["interviewed_at"] = now
+        changed["interviewed_by"] = user if getattr(user, "is_authenticated", False) else None
     befores = []
     for worker in workers:
         if status not in TRANSITIONS.get(worker.status, frozenset()):
@@ -139,11 +143,11 @@ def workers_status_change_many(*, user: Any, organization_id: int, worker_ids: S
                 fields={"status": [status]},
             )
         befores.append(snapshot(worker, PROFILE_FIELDS))
-        worker.status, worker.updated_at = status, stamp
-        if status == WorkerStatus.INTERVIEWED:
-            worker.interviewed_at = now
-            worker.interviewed_by = user if getattr(user, "is_authenticated", False) else None
-    Worker.objects.bulk_update(workers, ["status", "interviewed_at", "interviewed_by", "updated_at"], batch_size=1000)
+        for name, value in changed.items():
+            setattr(worker, name, value)
+    # Every row moves to the same values: one UPDATE per chunk (``bulk_update``'s CASE per row costs seconds).
+    for start in range(0, len(ids), 900):
+        Worker.objects.filter(pk__in=ids[start : start + 900]).update(**changed)
     event_record_many(
         entities=[(w, b, snapshot(w, PROFILE_FIELDS)) for w, b in zip(workers, befores, strict=True)],
         action=EventAction.STATUS,
