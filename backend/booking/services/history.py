@@ -31,9 +31,6 @@ from backend.booking.models import (
     Occupancy,
 )
 from backend.booking.models_comms import (
-    MAX_REVIEW_COMMENT_LENGTH,
-    MAX_SCORE,
-    MIN_SCORE,
     AppointmentMessage,
     AppointmentMessageKind,
     AppointmentMessageStatus,
@@ -41,6 +38,7 @@ from backend.booking.models_comms import (
 )
 from backend.booking.selectors import visit_specs
 from backend.booking.services.availability import ServiceSpec
+from backend.booking.services.reviews import review_fields_check
 from backend.core.clock import clock_now
 from backend.core.events import event_record_many, snapshot
 from backend.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -282,19 +280,11 @@ def reviews_record_past(*, user: Any, reviews: Sequence[PastReview], now: dt.dat
         organization_access_check(user, organization_id, Perm.BOOKING_MANAGE)
     comments = []
     for review in reviews:
-        comment = (review.comment or "").strip()
-        if not isinstance(review.score, int) or not MIN_SCORE <= review.score <= MAX_SCORE:
-            message = _("Give a score from %(min)d to %(max)d.") % {"min": MIN_SCORE, "max": MAX_SCORE}
-            raise ValidationFailed(
-                _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields={"score": [message]}
-            )
-        if len(comment) > MAX_REVIEW_COMMENT_LENGTH:
-            message = _("At most %(n)d characters.") % {"n": MAX_REVIEW_COMMENT_LENGTH}
-            raise ValidationFailed(
-                _("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields={"comment": [message]}
-            )
+        comment = review_fields_check(score=review.score, comment=review.comment)
         if review.submitted_at.tzinfo is None or review.submitted_at > now:
-            raise _invalid("submitted_at", _("The review was given already."), BookingErrorCode.INVALID_TIME)
+            raise _invalid(
+                "submitted_at", _("A past review needs a moment that is over."), BookingErrorCode.INVALID_TIME
+            )
         if appointments[review.appointment_id].status != AppointmentStatus.DONE:
             raise Conflict(_("Only a finished visit can be rated."), code=BookingCommsErrorCode.NOT_REVIEWABLE)
         comments.append(comment)

@@ -58,11 +58,10 @@ def appointment_for_client_action(*, user: Any, appointment_id: int, staff_perm:
 
 
 @transaction.atomic
-def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = "") -> Review:
-    """Record the client's score (1-10) and comment for a done visit; 409 if it is not done or already reviewed."""
-    appointment = appointment_for_client_action(
-        user=user, appointment_id=appointment_id, staff_perm=Perm.BOOKING_MANAGE
-    )
+def review_fields_check(*, score: Any, comment: str | None) -> str:
+    """A review's score (``MIN_SCORE``..``MAX_SCORE``) and comment (at most ``MAX_REVIEW_COMMENT_LENGTH`` once
+    stripped): the comment to store, or 422 ``invalid_score`` naming the fields. The one rule for a live review and
+    a past one (``booking.services.history.reviews_record_past``)."""
     errors: dict[str, list[str]] = {}
     if not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
         errors["score"] = [_("Give a score from %(min)d to %(max)d.") % {"min": MIN_SCORE, "max": MAX_SCORE}]
@@ -71,6 +70,15 @@ def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = 
         errors["comment"] = [_("At most %(n)d characters.") % {"n": MAX_REVIEW_COMMENT_LENGTH}]
     if errors:
         raise ValidationFailed(_("Some fields are invalid."), code=BookingCommsErrorCode.INVALID_SCORE, fields=errors)
+    return comment
+
+
+def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = "") -> Review:
+    """Record the client's score (1-10) and comment for a done visit; 409 if it is not done or already reviewed."""
+    appointment = appointment_for_client_action(
+        user=user, appointment_id=appointment_id, staff_perm=Perm.BOOKING_MANAGE
+    )
+    comment = review_fields_check(score=score, comment=comment)
     if appointment.status != AppointmentStatus.DONE:
         raise Conflict(_("Only a finished visit can be rated."), code=BookingCommsErrorCode.NOT_REVIEWABLE)
     if Review.objects.filter(appointment=appointment).exists():
