@@ -57,7 +57,6 @@ def appointment_for_client_action(*, user: Any, appointment_id: int, staff_perm:
     raise NotFound(_("Not found."))
 
 
-@transaction.atomic
 def review_fields_check(*, score: Any, comment: str | None) -> str:
     """A review's score (``MIN_SCORE``..``MAX_SCORE``) and comment (at most ``MAX_REVIEW_COMMENT_LENGTH`` once
     stripped): the comment to store, or 422 ``invalid_score`` naming the fields. The one rule for a live review and
@@ -73,6 +72,7 @@ def review_fields_check(*, score: Any, comment: str | None) -> str:
     return comment
 
 
+@transaction.atomic
 def review_submit(*, user: Any, appointment_id: int, score: int, comment: str = "") -> Review:
     """Record the client's score (1-10) and comment for a done visit; 409 if it is not done or already reviewed."""
     appointment = appointment_for_client_action(
