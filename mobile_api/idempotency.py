@@ -47,7 +47,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.accounts.tokens import access_token_user
 from backend.core.access_trace import AccessTrace, access_traced
 from backend.core.exceptions import ApplicationError, ErrorCode
 from backend.core.models import IdempotencyRecord
@@ -56,6 +55,7 @@ from backend.core.services import idempotency_purge  # noqa: F401  (re-exported 
 from backend.core.visibility import entities_committed, entities_visible
 from backend.organizations.selectors import organization_access_check
 from mobile_api.errors import API_PREFIX, envelope
+from mobile_api.security import request_token_user
 
 HEADER = "Idempotency-Key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -89,7 +89,7 @@ def _in_progress() -> JsonResponse:
 def _caller(request: HttpRequest) -> AbstractBaseUser | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
-        return access_token_user(auth[7:].strip())
+        return request_token_user(request, auth[7:].strip())
     return None
 
 

@@ -179,15 +179,19 @@ def offers_of_worker(*, user: Any, status: str | None = None) -> QuerySet[Offer]
     return qs.order_by("shift__starts_at", "id")
 
 
-def offer_of_worker(*, user: Any, offer_id: int, perm: Perm = Perm.STAFFING_SELF) -> Offer:
-    """One of the caller's own offers: 404 for anyone else's (a dispatcher reads offers through the order)."""
+def offer_of_worker(
+    *, user: Any, offer_id: int, perm: Perm = Perm.STAFFING_SELF, related: tuple[str, ...] = ("shift",)
+) -> Offer:
+    """One of the caller's own offers: 404 for anyone else's (a dispatcher reads offers through the order).
+    ``related``: the relations read with it (``select_related``), for a caller that shows more than the shift."""
     worker = worker_of(user)
     offer = None
     if worker is not None:
-        offer = Offer.objects.filter(WORKER_VISIBLE, pk=offer_id, worker=worker).select_related("shift").first()
-    if offer is None:
+        offer = Offer.objects.filter(WORKER_VISIBLE, pk=offer_id, worker=worker).select_related(*related).first()
+    if offer is None or worker is None:
         raise NotFound(_("Offer not found."))
     organization_access_check(user, offer.organization_id, perm)
+    offer.worker = worker  # the row just read: the services look at the worker without reading it again
     return offer
 
 

@@ -147,7 +147,8 @@ def _offer_card(offer_id: int) -> OfferOut:
 
 def _offer_now(user: Any, offer_id: int) -> dict[str, Any]:
     """The caller's offer as ``GET /offers`` shows it now: the ``current`` of a 409 (mobile_api.conflicts)."""
-    return _offer_card(selectors.offer_of_worker(user=user, offer_id=offer_id).pk).model_dump(mode="json")
+    offer = selectors.offer_of_worker(user=user, offer_id=offer_id, related=("shift__order__site",))
+    return offer_out(offer).model_dump(mode="json")
 
 
 offer_conflict = conflict_shows_current(_offer_now, id_param="offer_id")

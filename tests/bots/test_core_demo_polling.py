@@ -3,7 +3,6 @@ a deep link and stops gracefully on SIGINT. A real child process on the embedded
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,15 +24,14 @@ def test_runstack_includes_the_bot_when_a_token_is_set(settings: Any) -> None:
     assert child is not None and child.argv[-1] == "runbot"
 
 
+@pytest.mark.embedded_only  # a child process on the embedded default: the SQLite leg runs it
 def test_runbot_polls_answers_prints_a_link_and_stops_on_sigint(
     embedded_var_dir: Path, fake_bot_api: FakeBotApi
 ) -> None:
-    # The embedded default, migrated by `manage.py migrate` (once per run: tests/conftest.py), with REDIS_URL kept:
-    # the bot's process on the suite's channel layer.
+    # The embedded default, migrated by `manage.py migrate` (once per run: tests/conftest.py), as `make demo` runs
+    # it. The bot's handlers on the Redis layer run in the PostgreSQL leg in-process (tests/bots/test_worker_e2e.py).
     env = embedded_env(embedded_var_dir, TELEGRAM_BOT_TOKEN=fake_bot_api.token,
                        TELEGRAM_API_BASE_URL=fake_bot_api.base_url)
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
     cwd = str(settings.BASE_DIR)
     subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from tests.factories import OrganizationFactory; "
@@ -64,4 +62,4 @@ def test_runbot_polls_answers_prints_a_link_and_stops_on_sigint(
     assert methods.index("deleteWebhook") < methods.index("getUpdates")
 
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]

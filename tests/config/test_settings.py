@@ -7,6 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Every test here starts its own process with the environment it sets (DATABASE_URL and REDIS_URL removed or its
+# own): the same processes whatever the leg, so the SQLite leg runs them and the PostgreSQL leg does not repeat them.
+pytestmark = pytest.mark.embedded_only
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

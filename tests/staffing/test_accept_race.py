@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 OFFERS, PLACES, ROUNDS = 200, 15, 20
 # The service-level storm repeats what the HTTP storm (the acceptance test, 20 rounds) already proves, minus the
 # middleware: a few rounds keep it a separate diagnosis without doubling the PostgreSQL leg's longest test.
-SERVICE_ROUNDS = 5
+SERVICE_ROUNDS = 2
 # Below PostgreSQL's 100 connections, which other test runs on the server share.
 THREADS = 32
 

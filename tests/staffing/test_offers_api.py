@@ -4,8 +4,11 @@ availability; replays of an Idempotency-Key; someone else's offer is a 404."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.staffing.models import Offer, OfferStatus, Shift, WorkerAvailability
@@ -91,3 +94,38 @@ def test_someone_not_in_a_pool_has_no_offers_and_no_profile() -> None:
     api = ApiClient(world.dispatcher)
     assert api.get(f"{P}/offers").json()["items"] == []
     assert api.get(f"{P}/me").status_code == 404
+
+
+def _statements(run: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def test_a_late_accept_on_a_full_shift_is_answered_without_locking_or_writing_the_shift() -> None:
+    # In a storm most accepts arrive after the last place went: they are refused from the rows they read, without
+    # queueing on the worker's and the shift's locks (the cap itself is kept by the conditional UPDATE:
+    # tests/staffing/test_accept_race.py).
+    shift, offers = _offers(1, 2)
+    assert ApiClient(offers[0].worker.user).post(f"{P}/offers/{offers[0].pk}/accept").status_code == 200
+    late = ApiClient(offers[1].worker.user)
+    answers: list[Any] = []
+    sql = _statements(
+        lambda: answers.append(late.post(f"{P}/offers/{offers[1].pk}/accept", headers={"Idempotency-Key": "late"}))
+    )
+    assert answers[0].status_code == 409 and answers[0].json()["error"]["code"] == "shift_full"
+    assert answers[0].json()["error"]["fields"]["current"]["status"] == "standby"
+    assert not [s for s in sql if "FOR UPDATE" in s or s.startswith('UPDATE "staffing_shift"')], sql
+    shift.refresh_from_db()
+    assert shift.accepted_count == 1
+
+
+def test_a_write_with_an_idempotency_key_reads_the_bearer_token_once() -> None:
+    _, offers = _offers(2, 1)
+    worker = ApiClient(offers[0].worker.user)
+    answers: list[Any] = []
+    sql = _statements(
+        lambda: answers.append(worker.post(f"{P}/offers/{offers[0].pk}/accept", headers={"Idempotency-Key": "k"}))
+    )
+    assert answers[0].status_code == 200
+    assert len([s for s in sql if 'FROM "accounts_authtoken"' in s]) == 1, sql
