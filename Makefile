@@ -23,7 +23,7 @@ export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base
 # commands write the bytecode of what they import (ADR 0034 addendum).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup demo serve worker test lint typecheck bench notebooks export-warehouse clean
+.PHONY: setup demo serve worker test races lint typecheck bench notebooks export-warehouse clean
 
 # --no-compile: pip would byte-compile every installed module (about 13,600 files, most never imported by Brigada);
 # Python compiles what is imported, on first use, instead (ADR 0034).
@@ -68,6 +68,15 @@ test: setup
 lint: setup
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy backend mobile_api bots scheduling_solver analytics
+
+# The concurrency storms at the issues' full size on the local PostgreSQL: 200 accepts for 15 places and 50
+# bookings for one slot, 20 rounds each (CI's PostgreSQL leg runs fewer rounds of the same storms, ADR 0034).
+races: setup
+	@DJANGO_SETTINGS_MODULE=backend.config.settings.test \
+		DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+		BRIGADA_TEST_DB_NAME=$${BRIGADA_TEST_DB_NAME:-test_brigada_races} BRIGADA_STORM_ROUNDS=20 \
+		$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile tests/staffing/test_accept_race.py \
+		tests/booking/test_appointments_race.py tests/staffing/test_attendance_races.py $(PYTEST_ARGS)
 
 bench: setup
 	@for script in benchmarks/*_bench.py; do echo "==> $$script"; $(BIN)/python $$script || exit 1; done

@@ -25,11 +25,12 @@ from backend.crm.models import Client
 from tests.booking.appointments_world import NOW, ZONE, World, local, world_build
 from tests.conftest import ApiClient
 from tests.factories import UserFactory
+from tests.storms import STORM_ROUNDS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 CLIENTS = 50
-ROUNDS = 20
+ROUNDS = STORM_ROUNDS  # 20 unless CI's PostgreSQL leg asks for fewer (tests/storms.py)
 
 
 def _storm(calls: list[Callable[[], str]]) -> Counter[str]:

@@ -55,7 +55,7 @@ def test_a_worker_sees_open_offers_the_next_shift_and_confirmations_due() -> Non
     world = staffing_world(0)
     me = pool_worker(world.hq)
     yard = site(world.franchise)
-    days = [(timezone.now() + dt.timedelta(days=n)).date() for n in (1, 4)]
+    days = [(timezone.now() + dt.timedelta(days=n)).date() for n in (2, 4)]
     _, soon = order_with_shift(world.franchise, call_cap=1, day=days[0], site_=yard)
     _, later = order_with_shift(world.franchise, call_cap=1, day=days[1], site_=yard)
     offers = [Offer.objects.create(organization=world.franchise, shift=s, worker=me) for s in (soon, later)]

@@ -37,10 +37,12 @@ from backend.staffing.models import (
 )
 from backend.staffing.services.offers import offer_accept
 from tests.staffing.world import agency, order_with_shift, pool_worker, site
+from tests.storms import STORM_ROUNDS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-OFFERS, PLACES, ROUNDS = 200, 15, 20
+OFFERS, PLACES = 200, 15
+ROUNDS = STORM_ROUNDS  # 20 unless CI's PostgreSQL leg asks for fewer (tests/storms.py)
 # The service-level storm repeats what the HTTP storm (the acceptance test, 20 rounds) already proves, minus the
 # middleware: a few rounds keep it a separate diagnosis without doubling the PostgreSQL leg's longest test.
 SERVICE_ROUNDS = 2

@@ -20,10 +20,11 @@ from backend.staffing.models import Attendance, OfferStatus, ReliabilityChange, 
 from backend.staffing.services.attendance import attendance_check_in, attendance_mark
 from tests.conftest import member
 from tests.staffing.test_attendance import AT_SITE, accepted_offer, consistent_world, shift_starting
+from tests.storms import STORM_ROUNDS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-ROUNDS = 20
+ROUNDS = STORM_ROUNDS  # 20 unless CI's PostgreSQL leg asks for fewer (tests/storms.py)
 
 
 def _race(*calls: Callable[[], Any]) -> list[str]:
