@@ -10,8 +10,8 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # Days of simulated history `make demo` lays down: 30 keeps the README's first five minutes (ADR 0028: 28 days
 # took 178 s wall, 139 s CPU here at load 2-3; a history day now costs about 1 s of CPU, the world ~45 s and the
-# live tail at the end ~90 s, so about 120 days would still fit). seed_demo's own default (540 days) took 17 minutes
-# here (876 s CPU, load 1-3), about 13 with the latest solver-adapter change (estimated).
+# live tail at the end ~90 s, so about 120 days would still fit). seed_demo's own default (540 days, small world):
+# 17 minutes on a loaded machine in session 6; 3 min 58 s (232 s CPU) on a quiet one in session 8 (ADR 0028).
 DEMO_HISTORY_DAYS ?= 30
 
 export DJANGO_SETTINGS_MODULE ?= backend.config.settings.base
