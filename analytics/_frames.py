@@ -90,6 +90,10 @@ def check_tz(tz: str) -> str:
     return tz
 
 
+#: DuckDB's integer type names (a column of one of these can index a dense array).
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
 def column_type(rel: duckdb.DuckDBPyRelation, column: str) -> str:
     """The DuckDB type name of ``column``."""
     for name, typ in zip(rel.columns, rel.types, strict=True):

@@ -56,7 +56,17 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import polars as pl
 
-from analytics._frames import TableLike, as_relation, bound_sql, check_ident, local_time_sql, query
+from analytics import _summary_dense
+from analytics._frames import (
+    INTEGER_TYPES,
+    TableLike,
+    as_relation,
+    bound_sql,
+    check_ident,
+    column_type,
+    local_time_sql,
+    query,
+)
 from analytics._lazy import LazyModule
 from analytics.cohorts import PURCHASE_STATUS
 from analytics.pareto import ParetoNBDFit, _nb_pmf, fit_pareto_nbd
@@ -68,7 +78,7 @@ else:  # scipy loads on the first model fit, not on `import analytics` (ADR 0027
     special = LazyModule("scipy.special")
 
 PERIOD_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
-SummaryPlan = Literal["auto", "grouped", "bitstring"]
+SummaryPlan = Literal["auto", "dense", "grouped", "bitstring"]
 FloatArray = np.ndarray
 
 
@@ -108,28 +118,36 @@ def summarize(
     after ``calibration_end`` up to ``observation_end``) and ``duration_holdout``; customers whose first
     purchase is after ``calibration_end`` are not in the table. With ``monetary_col``: ``monetary_value``, the
     mean value of repeat purchase days (same-day amounts summed; 0 without repeats), as Gamma-Gamma expects.
-    ``plan`` picks the SQL plan (ADR 0032): ``"auto"`` (default) is the grouped plan, which measured
-    faster or level at every size; ``"bitstring"`` (per-customer day bitmaps, no ``monetary_col``) stays
-    selectable so the benchmark can re-measure both. Both give identical answers.
+    ``plan`` picks the plan (ADR 0032): ``"auto"`` (default) is the dense plan (``analytics._summary_dense``:
+    distinct days counted a slice of customers at a time, its cost per row flat as the data grows) where it
+    applies (integer customer ids, none NULL and not too sparse, no ``monetary_col``), else the grouped SQL
+    plan; ``"dense"`` insists (ValueError where it does not apply), ``"grouped"`` forces the SQL plan, and
+    ``"bitstring"`` (per-customer day bitmaps, no ``monetary_col``) stays selectable so the benchmark can
+    re-measure every plan. All give identical answers.
     """
     if period not in PERIOD_DAYS:
         raise ValueError(f"period must be one of {sorted(PERIOD_DAYS)}")
-    if plan not in ("auto", "grouped", "bitstring"):
-        raise ValueError("plan must be 'auto', 'grouped' or 'bitstring'")
+    if plan not in ("auto", "dense", "grouped", "bitstring"):
+        raise ValueError("plan must be 'auto', 'dense', 'grouped' or 'bitstring'")
     unit = PERIOD_DAYS[period]
     cust = check_ident(customer_col)
     check_ident(time_col)
     rel = as_relation(transactions)
     # Local calendar day as an integer (days since 1970-01-01): cheap to group, compare and subtract.
     day = f"CAST(CAST({local_time_sql(rel, time_col, tz)} AS DATE) - DATE '1970-01-01' AS INTEGER)"
+    # The dense plan needs the id range too: read in the same pass as the first and last purchase.
+    integer_ids = column_type(rel, customer_col).upper() in INTEGER_TYPES
+    id_stats = f', min("{cust}"), max("{cust}"), count(*) - count("{cust}"), count(*)' if integer_ids else ""
     first_last = query(
         rel,
         "t",
         f"""SELECT {local_time_sql(rel, time_col, tz, expr=f'min("{time_col}")')},
-                   {local_time_sql(rel, time_col, tz, expr=f'max("{time_col}")')} FROM t""",
+                   {local_time_sql(rel, time_col, tz, expr=f'max("{time_col}")')}{id_stats} FROM t""",
     ).fetchall()[0]
     if first_last[0] is None:
         raise ValueError("no transactions")
+    # (every id NULL: min and max are NULL, and the NULL count rules the dense plan out)
+    ids = _summary_dense.Ids(*(0 if v is None else int(v) for v in first_last[2:6])) if integer_ids else None
     first_date, last_date = first_last[0].date(), first_last[1].date()
     obs = last_date if observation_end is None else _as_date(observation_end, tz)
     cal = _as_date(calibration_end, tz) if calibration_end is not None else obs
@@ -146,11 +164,20 @@ def summarize(
         raise ValueError(
             f"the bitstring plan needs no monetary_col and fewer than {BITSTRING_MAX_DAYS} days of history"
         )
-    if plan == "bitstring":
-        sql = _summary_bitstring_sql(cust, day, keep, lo, hi, cal_i, obs_i, unit, holdout)
+    dense_ok = _summary_dense.eligible(ids, (last_date - first_date).days, monetary_col)
+    if plan == "dense" and not dense_ok:
+        raise ValueError(
+            "the dense plan needs integer customer ids (no NULL, not too sparse), no monetary_col and fewer "
+            "than 65,535 days of history"
+        )
+    if plan in ("auto", "dense") and dense_ok and ids is not None:
+        out = _summary_dense.summary_dense(
+            rel, cust=cust, day=day, keep=keep, ids=ids, first_day=lo, cal=cal_i, obs=obs_i, unit=unit, holdout=holdout
+        )
+    elif plan == "bitstring":
+        out = query(rel, "t", _summary_bitstring_sql(cust, day, keep, lo, hi, cal_i, obs_i, unit, holdout)).pl()
     else:
-        sql = _summary_grouped_sql(cust, day, keep, cal_i, obs_i, unit, holdout, monetary_col)
-    out = query(rel, "t", sql).pl()
+        out = query(rel, "t", _summary_grouped_sql(cust, day, keep, cal_i, obs_i, unit, holdout, monetary_col)).pl()
     return out.with_columns(
         pl.col("frequency").cast(pl.Int64), pl.col("recency").cast(pl.Float64), pl.col("T").cast(pl.Float64)
     )

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from analytics._frames import (
+    INTEGER_TYPES,
     TableLike,
     as_relation,
     bound_sql,
@@ -91,7 +92,6 @@ _BATCH = 1 << 20  # rows per Arrow batch of the revenue pass
 # is used while the ids are at most this many times the clients in number (and the table under 256 MB).
 _DENSE_SLACK = 8
 _DENSE_MAX_BYTES = 256 << 20
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 def _mask_sql(span: int) -> tuple[str, str]:
@@ -137,7 +137,7 @@ def _cells_dense(rel: duckdb.DuckDBPyRelation, p: str, where: str, first: int, l
     join plan).
     """
     span = last - first + 1
-    if column_type(rel, "client_id").upper() not in _INTEGER_TYPES or span > 0xFFFF:
+    if column_type(rel, "client_id").upper() not in INTEGER_TYPES or span > 0xFFFF:
         return None
     small = span <= 0xFF
     ptype = "UTINYINT" if small else "USMALLINT"

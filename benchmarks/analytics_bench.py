@@ -43,8 +43,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 QUERIES = ("cohort", "abc_services", "abc_clients", "xyz", "rfm", "churn_summary")
-# The churn summary with each SQL plan forced (ADR 0032); not in the default set.
-PLAN_QUERIES = ("churn_grouped", "churn_bitstring", "churn_holdout_grouped", "churn_holdout_bitstring")
+# The churn summary with each plan forced (ADR 0032); not in the default set.
+PLAN_QUERIES = tuple(f"churn{h}_{plan}" for h in ("", "_holdout") for plan in ("dense", "grouped", "bitstring"))
 IMPLS = ("lib", "sql", "polars", "pandas")
 IMPL_NAMES = {"lib": "library", "sql": "hand SQL", "polars": "polars", "pandas": "pandas"}
 START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
@@ -905,7 +905,9 @@ def main() -> None:
         help="DuckDB memory_limit for the library and the hand SQL (default 6GB); they spill to var/bench/ above it",
     )
     parser.add_argument(
-        "--queries", default=",".join(QUERIES), help="comma-separated subset (also: churn_grouped, churn_bitstring)"
+        "--queries",
+        default=",".join(QUERIES),
+        help="comma-separated subset (also: churn[_holdout]_dense, _grouped, _bitstring)",
     )
     parser.add_argument(
         "--impls",

@@ -119,9 +119,12 @@ def test_both_summary_plans_and_the_default_give_identical_answers(calibration_e
     args = (purchases(visits), "client_id", "started_at", "W", calibration_end, dt.date(2025, 12, 31))
     grouped = summarize(*args, tz=tz, plan="grouped").sort("client_id")
     bitstring = summarize(*args, tz=tz, plan="bitstring").sort("client_id")
+    dense = summarize(*args, tz=tz, plan="dense").sort("client_id")
     default = summarize(*args, tz=tz).sort("client_id")
     assert grouped.equals(bitstring)
+    assert dense.equals(grouped)
     assert default.equals(grouped)
+    assert dense.schema == grouped.schema
     assert grouped.height > 300
     assert grouped["frequency"].sum() > 1_000
 
@@ -181,3 +184,50 @@ def test_grouped_plan_with_holdout_and_monetary_matches_a_hand_computation():
     assert np.allclose(got["monetary_value"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-12)
     assert (got["duration_holdout"] == (obs - cal).days).all()
     assert int((got["frequency_holdout"] > 0).sum()) > 50
+
+
+@pytest.mark.parametrize("calibration_end", [None, dt.date(2025, 3, 31)])
+def test_the_dense_plan_cut_into_many_customer_slices_still_answers_as_the_grouped_one(calibration_end, monkeypatch):
+    """Slices of ~500 rows over ids shifted negative and with gaps: every slice boundary, the first and the last
+    slice, a customer whose pairs all lie after the calibration end, and same-day repeats."""
+    from analytics import _summary_dense
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=2_000, visits=20_000, seed=11)
+    visits = visits.with_columns((pl.col("client_id") * 3 - 2_500).cast(pl.Int32))  # negative, gaps, Int32
+    repeat = visits.head(500).with_columns(pl.col("started_at") + pl.duration(hours=1))  # same-day repeats
+    data = purchases(pl.concat([visits, repeat]))
+    monkeypatch.setattr(_summary_dense, "SLICE_ROWS", 500)
+    args = (data, "client_id", "started_at", "W", calibration_end, dt.date(2025, 12, 31))
+    dense = summarize(*args, plan="dense").sort("client_id")
+    grouped = summarize(*args, plan="grouped").sort("client_id")
+    assert dense.equals(grouped)
+    assert dense.schema["client_id"] == pl.Int32
+    assert _summary_dense._slices(3 * 2_000, 20_500) > 0  # the shift really cuts (about 40 slices)
+
+
+def test_auto_takes_the_grouped_plan_where_the_dense_one_cannot_answer():
+    from analytics import _summary_dense
+    from analytics.synthetic import generate_visits
+
+    visits, _ = generate_visits(clients=300, visits=3_000, seed=5)
+    end = dt.date(2025, 12, 31)
+    cases = {
+        "text ids": visits.with_columns(pl.format("c{}", pl.col("client_id")).alias("client_id")),
+        "sparse ids": visits.with_columns(pl.col("client_id") * 10_000_000),
+        "a NULL id": visits.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("client_id")).alias("client_id")
+        ),
+    }
+    for name, frame in cases.items():
+        auto = summarize(purchases(frame), "client_id", "started_at", observation_end=end).sort("client_id")
+        grouped = summarize(purchases(frame), "client_id", "started_at", observation_end=end, plan="grouped")
+        assert auto.equals(grouped.sort("client_id")), name
+        with pytest.raises(ValueError, match="dense plan"):
+            summarize(purchases(frame), "client_id", "started_at", observation_end=end, plan="dense")
+    with pytest.raises(ValueError, match="dense plan"):
+        summarize(purchases(visits), "client_id", "started_at", monetary_col="amount", plan="dense")
+    ids = _summary_dense.Ids(lo=0, hi=10, nulls=0, rows=5)
+    assert _summary_dense.eligible(ids, 100, None)
+    assert not _summary_dense.eligible(ids, 70_000, None)  # the day does not fit 16 bits
+    assert not _summary_dense.eligible(_summary_dense.Ids(0, _summary_dense.MAX_IDS, 0, 10**9), 10, None)
