@@ -112,17 +112,27 @@ def quintile_score(values: pl.Expr, *, higher_is_better: bool = True) -> pl.Expr
     return ((worse * 5) // pl.len() + 1).cast(pl.Int8)
 
 
-def _integer_quintile_score(values: pl.Series, *, higher_is_better: bool) -> pl.Series:
-    """:func:`quintile_score` for integer metrics by counting instead of sorting.
+def _counted_quintile_score(values: pl.Series, *, higher_is_better: bool) -> pl.Series:
+    """:func:`quintile_score` by counting instead of sorting every client.
 
-    Days and visit counts take few distinct values, so "how many clients are strictly worse" is a
-    cumulative count over the distinct values, joined back: linear time instead of a million-row sort.
+    "How many clients are strictly worse" is a cumulative count over the distinct values, joined back: the
+    sort is over the distinct values only. Days and visit counts take a few hundred; money rounded to cents
+    about 0.5M at 10M clients, where this took 1.0 CPU s against the rank's 2.0 (ADR 0032, session 8). For
+    columns without NULL or NaN (the rank leaves a NULL unscored and orders NaN its own way).
     """
     name = values.name
     counts = values.value_counts(sort=False, name="n").sort(name, descending=not higher_is_better)
     counts = counts.with_columns((pl.col("n").cum_sum() - pl.col("n")).alias("worse"))
     worse = values.to_frame().join(counts, on=name, how="left", maintain_order="left")["worse"]
     return ((worse * 5) // max(values.len(), 1) + 1).cast(pl.Int8).alias(name)
+
+
+def _countable(values: pl.Series) -> bool:
+    if values.null_count():
+        return False
+    if values.dtype.is_integer():
+        return True
+    return values.dtype.is_float() and not values.is_nan().any()
 
 
 def threshold_score(values: pl.Expr, thresholds: Thresholds, *, higher_is_better: bool = True) -> pl.Expr:
@@ -181,8 +191,8 @@ def score_rfm(
             expr = threshold_score(pl.col(col), fixed, higher_is_better=higher)
         else:
             expr = quintile_score(pl.col(col), higher_is_better=higher)
-        if scoring != "fixed" and metrics.schema[col].is_integer():
-            score = _integer_quintile_score(metrics[col], higher_is_better=higher).alias(name)
+        if scoring != "fixed" and _countable(metrics[col]):
+            score = _counted_quintile_score(metrics[col], higher_is_better=higher).alias(name)
         else:
             score = metrics.select(expr.alias(name)).to_series()
         if scoring == "auto" and fixed is not None and score.n_unique() < 5:

@@ -121,14 +121,35 @@ def test_single_client_scores():
     assert out["r_score"][0] == 5  # fixed fallback: 1 day ago
 
 
-def test_integer_counting_scores_match_rank_scores():
+def test_counting_scores_match_rank_scores_for_counts_and_money():
     import numpy as np
 
-    from analytics.rfm import _integer_quintile_score
+    from analytics.rfm import _countable, _counted_quintile_score
 
-    values = pl.Series("v", np.random.default_rng(0).integers(0, 40, 5_000))
-    for higher in (True, False):
-        by_rank = pl.DataFrame({"v": values}).select(quintile_score(pl.col("v"), higher_is_better=higher))[
-            "v"
-        ]
-        assert _integer_quintile_score(values, higher_is_better=higher).equals(by_rank)
+    rng = np.random.default_rng(0)
+    counts = pl.Series("v", rng.integers(0, 40, 5_000))
+    money = pl.Series("v", np.round(rng.gamma(2.0, 3_000.0, 5_000), 2))  # many distinct values, a few ties
+    money = pl.concat([money, money.head(300)])
+    for values in (counts, money):
+        assert _countable(values)
+        for higher in (True, False):
+            by_rank = pl.DataFrame({"v": values}).select(quintile_score(pl.col("v"), higher_is_better=higher))["v"]
+            assert _counted_quintile_score(values, higher_is_better=higher).equals(by_rank)
+    assert not _countable(pl.Series("v", [1.0, None]))
+    assert not _countable(pl.Series("v", [1.0, float("nan")]))
+    assert not _countable(pl.Series("v", ["a"]))
+
+
+def test_money_with_a_null_is_scored_by_rank_and_leaves_that_client_unscored():
+    metrics = pl.DataFrame(
+        {
+            "client_id": [1, 2, 3, 4, 5, 6],
+            "recency_days": [1, 5, 10, 40, 100, 400],
+            "frequency": [9, 7, 5, 3, 2, 1],
+            "monetary": [600.0, 500.0, None, 300.0, 200.0, 100.0],
+        }
+    )
+    out = score_rfm(metrics, scoring="quantile")
+    # 1 + floor(5 x clients strictly worse / 6 clients): 600 has 4 below it; the NULL is nobody's better
+    assert out["m_score"].to_list() == [4, 3, None, 2, 1, 1]
+    assert out["m_score"].equals(metrics.select(quintile_score(pl.col("monetary")).alias("m_score"))["m_score"])
