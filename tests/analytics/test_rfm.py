@@ -102,6 +102,28 @@ def test_every_score_triple_has_a_segment_and_polars_matches_reference():
     assert set(got["segment"]) == {name for name, _ in SEGMENT_RULES}
 
 
+def test_the_code_and_segment_tables_give_what_the_rules_give_for_every_client():
+    import numpy as np
+
+    from analytics.rfm import _code_expr, _segment_expr
+
+    rng = np.random.default_rng(3)
+    metrics = pl.DataFrame(
+        {
+            "client_id": np.arange(3_000),
+            "recency_days": rng.integers(0, 400, 3_000),
+            "frequency": rng.integers(1, 30, 3_000),
+            "monetary": np.round(rng.gamma(2.0, 500.0, 3_000), 2),
+        }
+    )
+    out = score_rfm(metrics, scoring="quantile")  # no NULL score: the table path
+    by_rules = out.select(_code_expr().alias("rfm"), _segment_expr().alias("segment"))
+    assert out.select("rfm", "segment").equals(by_rules)
+    assert out["rfm"].n_unique() > 100  # most of the 125 triples are there
+    for r, f, m, code, seg in out.select("r_score", "f_score", "m_score", "rfm", "segment").head(200).iter_rows():
+        assert (code, seg) == (f"{r}{f}{m}", segment_for(r, f, m))
+
+
 def test_rfm_end_to_end_and_summary(visits):
     out = rfm(visits, as_of=dt.date(2024, 4, 1), scoring="quantile").sort("client_id")
     # recency 1, 91, 29 -> strictly older counts 2, 0, 1 -> 1 + floor(5c/3) = 4, 1, 2
