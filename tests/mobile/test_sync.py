@@ -5,7 +5,6 @@ the retention window is a 410 ``sync_cursor_expired``; a forged or foreign curso
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from backend.staffing.services import offers as staffing
 from tests.booking.appointments_world import ZONE, World, world_build
 from tests.conftest import ApiClient, member
 from tests.factories import UserFactory
-from tests.mobile.phone import SYNC, Phone, server_view
+from tests.mobile.phone import SYNC, Phone, feed_settled, server_view
 from tests.staffing.world import order_with_shift, pool_worker, staffing_world
 
 # The feed serves only committed work (decision 0022). On PostgreSQL the test's own open transaction is exactly such
@@ -188,24 +187,6 @@ def test_without_the_scope_a_strangers_visit_would_leak(w: World, monkeypatch: p
     assert ("appointments", theirs.pk) in phone.seen
 
 
-def _until_resync(phone: Phone, tries: int = 100) -> Any:
-    """The next sync call, repeated as a phone would while it answers "nothing new yet".
-
-    On PostgreSQL the feed serves an event once every transaction that might have written before it has ended
-    (decision 0022). A transaction the horizon query cannot attribute to another database (for instance one of the
-    other xdist worker's database that ended between the snapshot and the read of pg_stat_activity) makes the
-    feed wait a moment, never skip: a fresh-clone CI run of session 8 once got a 200 here.
-    Each empty answer moves the cursor to the horizon, which stays before the grant until it is served.
-    """
-    for _ in range(tries):
-        response = phone.api.get(SYNC, {"since": phone.cursor})
-        if response.status_code != 200 or response.json()["changes"]:
-            return response
-        phone.cursor = response.json()["cursor"]
-        time.sleep(0.05)
-    return response
-
-
 def test_a_membership_change_of_mine_asks_for_a_resync_and_the_snapshot_brings_the_new_organization(w: World) -> None:
     from backend.organizations.services import membership_grant
 
@@ -217,7 +198,8 @@ def test_a_membership_change_of_mine_asks_for_a_resync_and_the_snapshot_brings_t
     membership_grant(user=owner, member_id=UserFactory().pk, organization_id=other.org.pk, role=Role.MASTER)
     phone.sync()  # someone else's membership: nothing to do with this phone
     membership_grant(user=owner, member_id=w.master.pk, organization_id=other.org.pk, role=Role.MASTER)
-    response = _until_resync(phone)
+    feed_settled()  # the grant is served (tests/mobile/phone.py)
+    response = phone.api.get(SYNC, {"since": phone.cursor})
     assert response.status_code == 410 and response.json()["error"]["code"] == "sync_resync_required"
     phone.cursor = None
     phone.sync()
