@@ -67,6 +67,7 @@ test: setup
 
 lint: setup
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy backend mobile_api bots scheduling_solver analytics
 
 # The concurrency storms at the issues' full size on the local PostgreSQL: 200 accepts for 15 places and 50

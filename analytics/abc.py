@@ -141,9 +141,7 @@ def xyz_analysis(
     month = trunc_sql("month", local)
     where = _time_filter(rel, start, end, tz)
     value = "CAST(count(*) AS DOUBLE)" if measure == "visits" else "CAST(sum(amount) AS DOUBLE)"
-    first = (
-        trunc_sql("month", sql_literal_ts(start, tz)) if start is not None else "(SELECT min(m) FROM monthly)"
-    )
+    first = trunc_sql("month", sql_literal_ts(start, tz)) if start is not None else "(SELECT min(m) FROM monthly)"
     last = (
         trunc_sql("month", f"({sql_literal_ts(end, tz)} - INTERVAL 1 MICROSECOND)")
         if end is not None
@@ -199,12 +197,8 @@ def abc_xyz(
     """
     col = _entity(by)
     abc = abc_analysis(visits, by=col, thresholds=abc_thresholds, start=start, end=end, tz=tz)
-    xyz = xyz_analysis(
-        visits, by=col, thresholds=xyz_thresholds, measure=measure, start=start, end=end, tz=tz
-    )
-    items = abc.select(col, "revenue", "abc_class").join(
-        xyz.select(col, "cv", "xyz_class"), on=col, how="left"
-    )
+    xyz = xyz_analysis(visits, by=col, thresholds=xyz_thresholds, measure=measure, start=start, end=end, tz=tz)
+    items = abc.select(col, "revenue", "abc_class").join(xyz.select(col, "cv", "xyz_class"), on=col, how="left")
     grid = pl.DataFrame(
         {"abc_class": [a for a in ABC_CLASSES for _ in XYZ_CLASSES], "xyz_class": list(XYZ_CLASSES) * 3}
     )

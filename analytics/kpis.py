@@ -63,9 +63,7 @@ def revenue_by(
 
 def average_check(visits: TableLike, *, period: str | None = "month", tz: str = "UTC") -> pl.DataFrame:
     """Average check (revenue ÷ completed visits) per period."""
-    return revenue_by(visits, period=period, tz=tz).select(
-        *(["period"] if period else []), "average_check", "visits"
-    )
+    return revenue_by(visits, period=period, tz=tz).select(*(["period"] if period else []), "average_check", "visits")
 
 
 def client_flow(

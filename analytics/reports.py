@@ -57,9 +57,7 @@ def open_warehouse(folder: str | Path | None = None) -> duckdb.DuckDBPyConnectio
     return connect(root)
 
 
-def business_visits(
-    con: duckdb.DuckDBPyConnection, organization_id: int | None = None
-) -> duckdb.DuckDBPyRelation:
+def business_visits(con: duckdb.DuckDBPyConnection, organization_id: int | None = None) -> duckdb.DuckDBPyRelation:
     """The ``visits`` of one business: ``organization_id``, or by default the one with the most visits.
 
     A warehouse exported from a network holds several businesses (a salon, a car service), often in different

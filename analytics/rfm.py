@@ -212,7 +212,7 @@ def score_rfm(
 
 
 def _code_expr() -> pl.Expr:
-    """"545": three digits built arithmetically, cheaper than concatenating three strings per client."""
+    """ "545": three digits built arithmetically, cheaper than concatenating three strings per client."""
     r, f, m = (pl.col(c).cast(pl.Int16) for c in ("r_score", "f_score", "m_score"))
     return (r * 100 + f * 10 + m).cast(pl.String)
 
@@ -260,9 +260,7 @@ def segment_summary(scored: pl.DataFrame) -> pl.DataFrame:
     n = scored.height
     return (
         order.join(
-            scored.group_by("segment").agg(
-                pl.len().alias("clients"), pl.col("monetary").sum().alias("revenue")
-            ),
+            scored.group_by("segment").agg(pl.len().alias("clients"), pl.col("monetary").sum().alias("revenue")),
             on="segment",
             how="left",
         )

@@ -53,9 +53,7 @@ def shift_fill(shifts: TableLike, offers: TableLike, attendance: TableLike) -> p
     wasted = (
         o.join(filled_at, on="shift_id", how="left")
         .join(extra, on="offer_id", how="left")
-        .filter(
-            (pl.col("offered_at") > pl.col("filled_at")).fill_null(False) | pl.col("extra").fill_null(False)
-        )
+        .filter((pl.col("offered_at") > pl.col("filled_at")).fill_null(False) | pl.col("extra").fill_null(False))
         .group_by("shift_id")
         .agg(pl.len().alias("wasted_call_ups"))
     )
@@ -138,9 +136,7 @@ def bookings(
         .with_columns(_lead_bucket(pl.col("lead_hours")).alias("lead_time"))
     )
     if workers is not None:
-        w = to_polars(workers).select(
-            "worker_id", "segment", *(["district"] if "district" not in out.columns else [])
-        )
+        w = to_polars(workers).select("worker_id", "segment", *(["district"] if "district" not in out.columns else []))
         out = out.join(w, on="worker_id", how="left")
     return out
 
@@ -169,9 +165,7 @@ def no_show_rates(
     )
 
 
-def margin(
-    shifts: TableLike, attendance: TableLike, *, by: Literal["order", "client"] = "order"
-) -> pl.DataFrame:
+def margin(shifts: TableLike, attendance: TableLike, *, by: Literal["order", "client"] = "order") -> pl.DataFrame:
     """Revenue, cost and margin (bill − pay) × hours over workers who showed, per order or per client."""
     key = {"order": "order_id", "client": "client_id"}[by]
     s = to_polars(shifts)
@@ -218,7 +212,5 @@ def fill_rate_frontier(shifts: TableLike, offers: TableLike, *, by: str | None =
         part = per.group_by(keys).agg(agg) if keys else per.select(agg)
         rows.append(part.with_columns(pl.lit(wave).alias("wave")))
     if not rows:
-        return pl.DataFrame(
-            schema={"wave": pl.Int32, "call_ups_per_place": pl.Float64, "fill_rate": pl.Float64}
-        )
+        return pl.DataFrame(schema={"wave": pl.Int32, "call_ups_per_place": pl.Float64, "fill_rate": pl.Float64})
     return pl.concat(rows).select(*keys, "wave", "call_ups_per_place", "fill_rate").sort(*keys, "wave")

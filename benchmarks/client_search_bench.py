@@ -37,19 +37,79 @@ sys.path.insert(0, str(ROOT))
 
 URL = "/api/v1/crm/clients/search"
 TARGET_MS = 50.0
-SYLLABLES = ["ка", "ли", "мо", "ра", "се", "ту", "на", "ви", "до", "же", "ба", "го", "пе", "ло", "ми", "ре",
-             "ха", "ше", "ку", "зи", "ан", "ор", "ел", "ис", "ум", "ар", "ен", "ос", "ик", "ул"]
+SYLLABLES = [
+    "ка",
+    "ли",
+    "мо",
+    "ра",
+    "се",
+    "ту",
+    "на",
+    "ви",
+    "до",
+    "же",
+    "ба",
+    "го",
+    "пе",
+    "ло",
+    "ми",
+    "ре",
+    "ха",
+    "ше",
+    "ку",
+    "зи",
+    "ан",
+    "ор",
+    "ел",
+    "ис",
+    "ум",
+    "ар",
+    "ен",
+    "ос",
+    "ик",
+    "ул",
+]
 ENDINGS = ["ов", "ова", "ин", "ина", "ев", "ева", "ский", "ская", "енко", "бек"]
-FIRST = ["Анна", "Ольга", "Пётр", "Иван", "Айгерим", "Нурлан", "Мария", "Алёна", "Елена", "Дмитрий", "Арман",
-         "Асель", "Сергей", "Наталья", "John", "Maria", "Aliya", "Timur"]
+FIRST = [
+    "Анна",
+    "Ольга",
+    "Пётр",
+    "Иван",
+    "Айгерим",
+    "Нурлан",
+    "Мария",
+    "Алёна",
+    "Елена",
+    "Дмитрий",
+    "Арман",
+    "Асель",
+    "Сергей",
+    "Наталья",
+    "John",
+    "Maria",
+    "Aliya",
+    "Timur",
+]
 PLATE_LETTERS = "АВЕКМНОРСТУХ"
 TO_LATIN = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
-MIGRATIONS = ("backend.crm.migrations.0005_search_trigram_indexes",
-              "backend.crm.migrations.0006_client_name_prefix_index")
-SEARCH_INDEXES = ("crm_client_search_trgm", "crm_client_phone_trgm", "crm_vehicle_plate_trgm",
-                  "crm_client_org_name_prefix")
-KINDS = ("name prefix, 2 letters", "name prefix, 3-6 letters", "name fragment (trigram)", "phone digits",
-         "plate, Cyrillic", "plate, typed in Latin")
+MIGRATIONS = (
+    "backend.crm.migrations.0005_search_trigram_indexes",
+    "backend.crm.migrations.0006_client_name_prefix_index",
+)
+SEARCH_INDEXES = (
+    "crm_client_search_trgm",
+    "crm_client_phone_trgm",
+    "crm_vehicle_plate_trgm",
+    "crm_client_org_name_prefix",
+)
+KINDS = (
+    "name prefix, 2 letters",
+    "name prefix, 3-6 letters",
+    "name fragment (trigram)",
+    "phone digits",
+    "plate, Cyrillic",
+    "plate, typed in Latin",
+)
 
 
 def last_name(rng: random.Random) -> str:
@@ -59,8 +119,10 @@ def last_name(rng: random.Random) -> str:
 
 def plate(rng: random.Random) -> str:
     if rng.random() < 0.7:  # Russian style, Cyrillic letters: А123ВС77
-        return (f"{rng.choice(PLATE_LETTERS)}{rng.randint(0, 999):03d}{rng.choice(PLATE_LETTERS)}"
-                f"{rng.choice(PLATE_LETTERS)}{rng.randint(1, 199):02d}")
+        return (
+            f"{rng.choice(PLATE_LETTERS)}{rng.randint(0, 999):03d}{rng.choice(PLATE_LETTERS)}"
+            f"{rng.choice(PLATE_LETTERS)}{rng.randint(1, 199):02d}"
+        )
     return f"{rng.randint(0, 999):03d}{''.join(rng.choice('ABCEHKMOPTXY') for _ in range(3))}{rng.randint(1, 20):02d}"
 
 
@@ -89,16 +151,20 @@ def seed(org: Any, other: Any, n: int, rng: random.Random) -> tuple[list[tuple[s
             while (phone := f"+7701{rng.randint(0, 9_999_999):07d}") in phones:
                 pass
             phones.add(phone)
-            client = Client(organization=organization, phone=phone, last_name=last_name(rng),
-                            first_name=rng.choice(FIRST))
+            client = Client(
+                organization=organization, phone=phone, last_name=last_name(rng), first_name=rng.choice(FIRST)
+            )
             client_derived_refresh(client)
             batch.append(client)
         Client.objects.bulk_create(batch, batch_size=5000)
         if organization is org:
             names = [(c.first_name, c.last_name) for c in batch]
         ids = list(Client.objects.filter(organization=organization).values_list("id", flat=True))
-        vehicles = [Vehicle(organization=organization, client_id=i, make="Lada", plate=plate(rng))
-                    for i in ids if rng.random() < 0.4]
+        vehicles = [
+            Vehicle(organization=organization, client_id=i, make="Lada", plate=plate(rng))
+            for i in ids
+            if rng.random() < 0.4
+        ]
         Vehicle.objects.bulk_create(vehicles, batch_size=5000)
         if organization is org:
             plates = [v.plate for v in vehicles]
@@ -110,8 +176,9 @@ def seed(org: Any, other: Any, n: int, rng: random.Random) -> tuple[list[tuple[s
     return names, sorted(p for p in phones if p.startswith("+7701")), plates
 
 
-def make_queries(names: list[tuple[str, str]], phones: list[str], plates: list[str], k: int, rng: random.Random
-                 ) -> list[tuple[str, str]]:
+def make_queries(
+    names: list[tuple[str, str]], phones: list[str], plates: list[str], k: int, rng: random.Random
+) -> list[tuple[str, str]]:
     queries: list[tuple[str, str]] = []
     cyrillic_plates = [p for p in plates if p[0] in PLATE_LETTERS]
     for _ in range(k):
@@ -188,8 +255,9 @@ def db_time(statements: list[str]) -> float:
 Times = dict[str, list[float]]
 
 
-def measure(requester: Requester, org_id: int, queries: list[tuple[str, str]], db_sample: int
-            ) -> tuple[Times, Times, Times, dict[str, list[int]]]:
+def measure(
+    requester: Requester, org_id: int, queries: list[tuple[str, str]], db_sample: int
+) -> tuple[Times, Times, Times, dict[str, list[int]]]:
     for _, q in queries[:30]:  # warm the connection, caches, the ORM and the URL resolver
         requester.get(q)
     wall: Times = {}
@@ -239,8 +307,10 @@ def report(label: str, times: dict[str, list[float]], trips: dict[str, list[int]
         if not values:
             continue
         extra = f"  round trips {statistics.mean(trips[kind]):.1f}" if trips else ""
-        print(f"  {kind:<26} n={len(values):4d}  p50 {statistics.median(values):7.2f}  p95 {pct(values, 95):7.2f}  "
-              f"p99 {pct(values, 99):7.2f}  max {max(values):7.2f} ms{extra}")
+        print(
+            f"  {kind:<26} n={len(values):4d}  p50 {statistics.median(values):7.2f}  p95 {pct(values, 95):7.2f}  "
+            f"p99 {pct(values, 99):7.2f}  max {max(values):7.2f} ms{extra}"
+        )
 
 
 def main() -> None:
@@ -250,8 +320,11 @@ def main() -> None:
     parser.add_argument("--db-sample", type=int, default=600, help="requests whose database time is measured")
     parser.add_argument("--explain", action="store_true", help="print the plans of one request of each kind")
     parser.add_argument("--skip-baseline", action="store_true", help="only the indexed run")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the seeded database afterwards and reuse it when it is there (seeding is slow)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the seeded database afterwards and reuse it when it is there (seeding is slow)",
+    )
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="brigada-bench-")
@@ -302,8 +375,10 @@ def main() -> None:
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
                 floor.append((time.perf_counter() - t0) * 1000)
-        print(f"one SELECT 1 round trip: p50 {statistics.median(floor):.2f} ms, p95 {pct(floor, 95):.2f} ms; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"one SELECT 1 round trip: p50 {statistics.median(floor):.2f} ms, p95 {pct(floor, 95):.2f} ms; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         if args.explain:
             explain(requester, queries)
         wall, cpu, db, trips = measure(requester, org.pk, queries, args.db_sample)
@@ -318,14 +393,18 @@ def main() -> None:
             report("BASELINE, no search indexes (plain LIKE): whole request, wall clock (ms):", base_wall, base_trips)
             report("BASELINE: database time per request (ms):", base_db)
             ratio = pct(base_wall["all"], 95) / max(pct(wall["all"], 95), 1e-9)
-            print(f"p95 whole request: {pct(wall['all'], 95):.2f} ms with the indexes vs "
-                  f"{pct(base_wall['all'], 95):.2f} ms without ({ratio:.1f}x)")
+            print(
+                f"p95 whole request: {pct(wall['all'], 95):.2f} ms with the indexes vs "
+                f"{pct(base_wall['all'], 95):.2f} ms without ({ratio:.1f}x)"
+            )
         failing = [kind for kind in (*KINDS, "all") if pct(wall[kind], 95) >= TARGET_MS]
         verdict = "PASS" if not failing else f"FAIL ({', '.join(failing)})"
-        print(f"target p95 < {TARGET_MS:.0f} ms for the whole request, every kind and overall: {verdict}; "
-              f"overall p95 {pct(wall['all'], 95):.2f} ms (CPU p95 {pct(cpu['all'], 95):.2f} ms), "
-              f"database p95 {pct(db['all'], 95):.2f} ms; "
-              f"load average now {os.getloadavg()[0]:.1f}")
+        print(
+            f"target p95 < {TARGET_MS:.0f} ms for the whole request, every kind and overall: {verdict}; "
+            f"overall p95 {pct(wall['all'], 95):.2f} ms (CPU p95 {pct(cpu['all'], 95):.2f} ms), "
+            f"database p95 {pct(db['all'], 95):.2f} ms; "
+            f"load average now {os.getloadavg()[0]:.1f}"
+        )
     finally:
         connection.creation.destroy_test_db(test_db, verbosity=0, keepdb=args.keep)
         tmp.cleanup()

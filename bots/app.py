@@ -31,7 +31,9 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error(
-        "bot update %s failed: %s", update_id, type(error).__name__,
+        "bot update %s failed: %s",
+        update_id,
+        type(error).__name__,
         exc_info=(type(error), error, error.__traceback__) if error is not None else None,
     )
     if not isinstance(update, Update) or update.effective_chat is None:

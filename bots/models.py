@@ -22,7 +22,11 @@ class BotChat(models.Model):
         "accounts.TelegramDeepLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "organizations.Organization",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text=_("the organization of the last deep link followed"),
     )
     branch = models.ForeignKey(
@@ -56,9 +60,7 @@ class FlowState(models.Model):
     class Meta:
         verbose_name = _("flow state")
         verbose_name_plural = _("flow states")
-        constraints = [
-            models.UniqueConstraint(fields=["telegram_user_id", "flow"], name="bots_flow_user_flow_uniq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["telegram_user_id", "flow"], name="bots_flow_user_flow_uniq")]
 
     def __str__(self) -> str:
         return f"{self.flow}:{self.step} of {self.telegram_user_id}"
@@ -75,9 +77,7 @@ class ProcessedUpdate(models.Model):
     class Meta:
         verbose_name = _("processed update")
         verbose_name_plural = _("processed updates")
-        constraints = [
-            models.UniqueConstraint(fields=["bot_id", "update_id"], name="bots_update_bot_update_uniq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["bot_id", "update_id"], name="bots_update_bot_update_uniq")]
 
     def __str__(self) -> str:
         return f"update {self.update_id}"

@@ -91,9 +91,11 @@ def chat_language(*, telegram_user_id: int) -> str | None:
     chosen = BotChat.objects.filter(telegram_user_id=telegram_user_id).values_list("language", flat=True).first()
     if chosen:
         return str(chosen)
-    language = User.objects.filter(telegram_user_id=telegram_user_id, is_active=True).values_list(
-        "language", flat=True
-    ).first()
+    language = (
+        User.objects.filter(telegram_user_id=telegram_user_id, is_active=True)
+        .values_list("language", flat=True)
+        .first()
+    )
     return str(language) if language else None
 
 
@@ -102,8 +104,11 @@ def chat_deep_link_set(*, telegram_user_id: int, chat_id: int, link: TelegramDee
     BotChat.objects.update_or_create(
         telegram_user_id=telegram_user_id,
         defaults={
-            "chat_id": chat_id, "deep_link": link, "organization_id": link.organization_id,
-            "branch_id": link.branch_id, "updated_at": timezone.now(),
+            "chat_id": chat_id,
+            "deep_link": link,
+            "organization_id": link.organization_id,
+            "branch_id": link.branch_id,
+            "updated_at": timezone.now(),
         },
     )
 

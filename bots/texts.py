@@ -40,6 +40,7 @@ def telegram_language(code: str | None) -> str:
 
 # --- texts shared by every flow (looked up at call time: the right language is active then) ---------------
 
+
 def something_went_wrong() -> str:
     return _("Sorry, something went wrong on our side. Please try again in a minute.")
 

@@ -96,8 +96,14 @@ _NOT_EMBEDDED = ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN")
 
 def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a `manage.py` child on the embedded default in ``var_dir`` (no PostgreSQL, no Redis)."""
-    env = {**os.environ, "BRIGADA_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
-           "DEBUG": "1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "BRIGADA_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
+        "DEBUG": "1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
     for name in _NOT_EMBEDDED:
         env.pop(name, None)
     env.update(extra)
@@ -119,8 +125,12 @@ def _embedded_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             folder.mkdir(exist_ok=True)
-            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                           env=embedded_env(folder), check=True, cwd=str(settings.BASE_DIR))
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                env=embedded_env(folder),
+                check=True,
+                cwd=str(settings.BASE_DIR),
+            )
             done.touch()
     return folder / "brigada.sqlite3"
 

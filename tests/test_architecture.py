@@ -44,9 +44,7 @@ def test_pure_packages_import_in_a_fresh_interpreter_without_loading_django(pack
         "bad = sorted(k for k in sys.modules if k.split('.')[0] in {'django', 'backend'})\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
 
     assert result.stdout.strip() == ""
 

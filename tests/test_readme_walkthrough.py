@@ -180,8 +180,10 @@ def test_the_readme_walkthrough_runs_as_written(
             )
     # The order filled on the live board: the accept reached the board's socket.
     board.wait_for(
-        lambda m: m.get("type") == "board.shift"
-        and any(s["order_title"] == "Unload a truck" and s["accepted"] == s["headcount"] == 1 for s in m["shifts"])
+        lambda m: (
+            m.get("type") == "board.shift"
+            and any(s["order_title"] == "Unload a truck" and s["accepted"] == s["headcount"] == 1 for s in m["shifts"])
+        )
     )
     page = clone / "var" / "01_clients_and_cohorts.html"
     assert page.exists() and "data:image/png" in page.read_text(encoding="utf-8")

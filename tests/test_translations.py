@@ -270,8 +270,7 @@ def source_msgids(paths: list[Path]) -> set[tuple[str | None, str]]:
             if name not in _GETTEXT_NAMES:
                 continue
             literals = [
-                a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None
-                for a in node.args
+                a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in node.args
             ]
             if name.startswith("pgettext") and len(literals) >= 2 and literals[0] and literals[1]:
                 found.add((literals[0], literals[1]))
@@ -303,7 +302,7 @@ def test_every_message_in_the_code_is_in_a_catalog(lang: str) -> None:
 def test_the_extraction_sees_plain_lazy_and_context_calls(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text(
-        'from django.utils.translation import gettext as _, gettext_lazy, pgettext\n'
+        "from django.utils.translation import gettext as _, gettext_lazy, pgettext\n"
         '_("plain")\ngettext_lazy("lazy")\npgettext("menu", "open")\n_(f"{1}")\nprint("not marked")\n'
     )
     assert source_msgids([module]) == {(None, "plain"), (None, "lazy"), ("menu", "open")}

@@ -387,8 +387,11 @@ class TelegramDeepLinkAdmin(TenantScopedAdmin):
         if change:
             return  # nothing of a link changes after creation except its revocation
         saved = telegram_deep_link_create(
-            actor=request.user, organization_id=obj.organization_id, branch_id=obj.branch_id,
-            source_id=obj.source_id, label=obj.label,
+            actor=request.user,
+            organization_id=obj.organization_id,
+            branch_id=obj.branch_id,
+            source_id=obj.source_id,
+            label=obj.label,
         )
         obj.pk, obj.code = saved.pk, saved.code
 

@@ -178,16 +178,27 @@ class TelegramDeepLink(models.Model):
 
     code = models.CharField(_("code"), max_length=64, unique=True, editable=False)
     organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.CASCADE, related_name="telegram_links",
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        related_name="telegram_links",
         verbose_name=_("organization"),
     )
     branch = models.ForeignKey(
-        "organizations.Branch", on_delete=models.CASCADE, null=True, blank=True, related_name="telegram_links",
+        "organizations.Branch",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="telegram_links",
         verbose_name=_("branch"),
     )
     source = models.ForeignKey(
-        "crm.ClientSource", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("client source"), help_text=_("recorded on clients who join by this link; empty: Telegram"),
+        "crm.ClientSource",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("client source"),
+        help_text=_("recorded on clients who join by this link; empty: Telegram"),
     )
     label = models.CharField(_("label"), max_length=100, blank=True, help_text=_("where the link is published"))
     created_by = models.ForeignKey(

@@ -174,9 +174,7 @@ def otp_request(
     try:
         _send_limits_check(phone=phone, ip=ip, now=now)
     except Throttled as exc:
-        logger.info(
-            "otp request throttled", extra={"phone": phone_mask(phone), "retry_after": exc.retry_after}
-        )
+        logger.info("otp request throttled", extra={"phone": phone_mask(phone), "retry_after": exc.retry_after})
         raise
 
     user = User.objects.filter(phone=phone, is_active=True).first()
@@ -186,9 +184,9 @@ def otp_request(
     else:
         channel, recipient = OtpChannel.SMS, phone
 
-    superseded = OtpChallenge.objects.filter(
-        phone=phone, consumed_at__isnull=True, superseded_at__isnull=True
-    ).update(superseded_at=now)
+    superseded = OtpChallenge.objects.filter(phone=phone, consumed_at__isnull=True, superseded_at__isnull=True).update(
+        superseded_at=now
+    )
     code = f"{secrets.randbelow(10**OTP_LENGTH):0{OTP_LENGTH}d}"
     ttl = otp_ttl_seconds()
     challenge = OtpChallenge.objects.create(
@@ -285,9 +283,7 @@ def otp_verify(*, phone: str, code: str, user_agent: str = "") -> TokenPair:
     if spent != 1:
         challenge.refresh_from_db(fields=["attempts"])
         reason = (
-            AuthErrorCode.TOO_MANY_ATTEMPTS
-            if challenge.attempts >= otp_max_attempts()
-            else AuthErrorCode.CODE_EXPIRED
+            AuthErrorCode.TOO_MANY_ATTEMPTS if challenge.attempts >= otp_max_attempts() else AuthErrorCode.CODE_EXPIRED
         )
         logger.info("otp verify failed", extra={"phone": masked, "challenge_id": challenge.pk, "reason": reason.value})
         raise _code_error(reason)
@@ -324,9 +320,7 @@ def otp_verify(*, phone: str, code: str, user_agent: str = "") -> TokenPair:
 
 
 @transaction.atomic
-def user_get_or_create_by_phone(
-    *, phone: str, language: str | None = None, actor: Any = None
-) -> tuple[User, bool]:
+def user_get_or_create_by_phone(*, phone: str, language: str | None = None, actor: Any = None) -> tuple[User, bool]:
     """The user with this phone, created as a customer (no memberships) if there is none yet."""
     phone = phone_normalize(phone)
     user = User.objects.filter(phone=phone).first()
@@ -535,9 +529,7 @@ def superuser_created_record(*, user: User, created_by: str) -> None:
     Used by ``superuser_bootstrap`` and by ``createsuperuser``, whose write Django performs.
     """
     note = f"created by {created_by}"[:255]
-    event_record(
-        entity=user, action=EventAction.CREATE, actor=None, after=snapshot(user, USER_EVENT_FIELDS), note=note
-    )
+    event_record(entity=user, action=EventAction.CREATE, actor=None, after=snapshot(user, USER_EVENT_FIELDS), note=note)
     event_record(
         entity=user,
         action=EventAction.PRIVILEGE_CHANGE,

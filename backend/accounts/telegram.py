@@ -81,9 +81,10 @@ def telegram_deep_link_create(
         raise NotFound(_("Not found."))
     if branch_id is not None and not Branch.objects.filter(pk=branch_id, organization_id=organization_id).exists():
         raise NotFound(_("Branch not found."))
-    if source_id is not None and not ClientSource.objects.filter(
-        pk=source_id, organization_id=organization_id
-    ).exists():
+    if (
+        source_id is not None
+        and not ClientSource.objects.filter(pk=source_id, organization_id=organization_id).exists()
+    ):
         raise NotFound(_("Source not found."))
     link = TelegramDeepLink.objects.create(
         code=secrets.token_urlsafe(16),  # 22 characters of [A-Za-z0-9_-]
@@ -94,7 +95,9 @@ def telegram_deep_link_create(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     event_record(
-        entity=link, action=EventAction.CREATE, actor=actor,
+        entity=link,
+        action=EventAction.CREATE,
+        actor=actor,
         after={"branch_id": branch_id, "source_id": source_id, "label": link.label},
     )
     return link
@@ -126,8 +129,9 @@ def telegram_deep_link_revoke(*, actor: Any, link_id: int) -> TelegramDeepLink:
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
-        event_record(entity=link, action=EventAction.UPDATE, actor=actor, before={"revoked": False},
-                     after={"revoked": True})
+        event_record(
+            entity=link, action=EventAction.UPDATE, actor=actor, before={"revoked": False}, after={"revoked": True}
+        )
     return link
 
 
@@ -191,23 +195,23 @@ def telegram_contact_link(
     """
     phone = _phone_from_telegram(phone)
     holders = list(
-        User.objects.select_for_update()
-        .filter(telegram_user_id=telegram_user_id)
-        .exclude(phone=phone)
-        .order_by("pk")
+        User.objects.select_for_update().filter(telegram_user_id=telegram_user_id).exclude(phone=phone).order_by("pk")
     )
-    user, created = user_get_or_create_by_phone(
-        phone=phone, language=language if language in Language.values else None
-    )
+    user, created = user_get_or_create_by_phone(phone=phone, language=language if language in Language.values else None)
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
         raise PermissionDenied(_("This account is disabled."), code=AuthErrorCode.ACCOUNT_DISABLED)
     moved_from = None
     for holder in holders:
         User.objects.filter(pk=holder.pk).update(telegram_user_id=None)
-        event_record(entity=holder, action=EventAction.UPDATE, actor=user,
-                     before={"telegram_user_id": telegram_user_id}, after={"telegram_user_id": None},
-                     note="Telegram account moved to another phone")
+        event_record(
+            entity=holder,
+            action=EventAction.UPDATE,
+            actor=user,
+            before={"telegram_user_id": telegram_user_id},
+            after={"telegram_user_id": None},
+            note="Telegram account moved to another phone",
+        )
         moved_from = holder.pk
     before = {"telegram_user_id": user.telegram_user_id, "first_name": user.first_name, "last_name": user.last_name}
     user.telegram_user_id = telegram_user_id
@@ -216,14 +220,19 @@ def telegram_contact_link(
     after = {"telegram_user_id": user.telegram_user_id, "first_name": user.first_name, "last_name": user.last_name}
     if before != after:
         user.save(update_fields=["telegram_user_id", "first_name", "last_name"])
-        event_record(entity=user, action=EventAction.UPDATE, actor=user, before=before, after=after,
-                     note="linked to Telegram")
+        event_record(
+            entity=user, action=EventAction.UPDATE, actor=user, before=before, after=after, note="linked to Telegram"
+        )
     link = telegram_deep_link_get(deep_link_code)
     client = _join(link, user) if link is not None else None
     logger.info(
         "telegram linked",
-        extra={"user_id": user.pk, "phone": phone_mask(phone), "new_user": created,
-               "organization_id": link.organization_id if link else None},
+        extra={
+            "user_id": user.pk,
+            "phone": phone_mask(phone),
+            "new_user": created,
+            "organization_id": link.organization_id if link else None,
+        },
     )
     return TelegramLinkResult(
         user=user,

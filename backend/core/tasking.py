@@ -87,9 +87,7 @@ def retrying_task(
                     )
                     raise
                 requested = getattr(exc, "delay", None)
-                delay = requested if requested is not None else backoff_delay(
-                    attempt, base=base_delay, cap=max_delay
-                )
+                delay = requested if requested is not None else backoff_delay(attempt, base=base_delay, cap=max_delay)
                 run_after = timezone.now() + timedelta(seconds=delay)
                 # The Task object is what the module attribute holds (``task`` wraps this function).
                 import_string(module_path).using(run_after=run_after).enqueue(
@@ -97,8 +95,12 @@ def retrying_task(
                 )
                 logger.warning(
                     "task attempt failed, retry scheduled",
-                    extra={"task": module_path, "attempt": attempt, "retry_in_s": round(delay, 1),
-                           "error": type(exc).__name__},
+                    extra={
+                        "task": module_path,
+                        "attempt": attempt,
+                        "retry_in_s": round(delay, 1),
+                        "error": type(exc).__name__,
+                    },
                 )
                 raise
 
@@ -108,6 +110,7 @@ def retrying_task(
 
 
 # --- Worker identity and heartbeats -------------------------------------------------------------------
+
 
 def worker_id_new() -> str:
     """A worker id unique across hosts and restarts (django-tasks-db allows at most 64 characters)."""
@@ -135,8 +138,13 @@ def heartbeat_beat(*, worker_id: str, queues: str = "", tasks_run: int | None = 
         return
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
-        defaults={**updates, "hostname": socket.gethostname()[:255], "pid": os.getpid(), "queues": queues[:255],
-                  "started_at": now},
+        defaults={
+            **updates,
+            "hostname": socket.gethostname()[:255],
+            "pid": os.getpid(),
+            "queues": queues[:255],
+            "started_at": now,
+        },
     )
 
 
@@ -174,8 +182,7 @@ def tasks_orphaned_requeue(*, stale_after: float = 30.0, now: datetime | None = 
         return 0
     last_worker = {task_id: (worker_ids or [None])[-1] for task_id, worker_ids in running}
     beats = {
-        hb.worker_id: hb
-        for hb in WorkerHeartbeat.objects.filter(worker_id__in={w for w in last_worker.values() if w})
+        hb.worker_id: hb for hb in WorkerHeartbeat.objects.filter(worker_id__in={w for w in last_worker.values() if w})
     }
     cutoff = now - timedelta(seconds=stale_after)
     orphans: list[Any] = []

@@ -104,8 +104,9 @@ def _plate_ids(org_ids: set[int], plate: str, limit: int) -> list[int]:
     for variant in sorted({plate, plate.translate(_TO_LATIN), plate.translate(_TO_CYRILLIC)}):
         variants |= Q(plate__contains=variant)  # one BitmapOr over the trigram index on PostgreSQL
     rows = (
-        Vehicle.objects.filter(variants, organization_id__in=org_ids, deleted_at__isnull=True,
-                               client__deleted_at__isnull=True)
+        Vehicle.objects.filter(
+            variants, organization_id__in=org_ids, deleted_at__isnull=True, client__deleted_at__isnull=True
+        )
         .order_by("plate", "id")
         .values_list("client_id", flat=True)[: limit * 2]
     )
@@ -164,6 +165,4 @@ def _hits(org_ids: set[int], order: list[int], matched: dict[int, list[str]]) ->
             clients[client_id] = Client.from_db(None, list(HIT_FIELDS), values)
         if number:
             plates.setdefault(client_id, []).append(number)
-    return [
-        ClientHit(client=clients[i], matched=matched[i], plates=plates.get(i, [])) for i in order if i in clients
-    ]
+    return [ClientHit(client=clients[i], matched=matched[i], plates=plates.get(i, [])) for i in order if i in clients]

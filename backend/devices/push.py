@@ -111,8 +111,9 @@ class HttpPushBackend:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         try:
-            response = http_client().post(self.url, json=push_body(message, device), headers=headers,
-                                          timeout=HTTP_TIMEOUT)
+            response = http_client().post(
+                self.url, json=push_body(message, device), headers=headers, timeout=HTTP_TIMEOUT
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TemporaryFailure(f"connect: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:

@@ -366,8 +366,10 @@ def _run(*, user: Any, job: ImportJob, content: bytes) -> ImportJob:
         records = _records(header, table, SERVICE_ALIASES, set(SERVICE_COLUMNS))
         required = "name"
     for done, (number, record) in enumerate(records, start=1):
-        row = _client_row(number, record, region, errors) if kind == ImportKind.CLIENTS else _service_row(
-            number, record, errors
+        row = (
+            _client_row(number, record, region, errors)
+            if kind == ImportKind.CLIENTS
+            else _service_row(number, record, errors)
         )
         if row is not None:
             rows.append(row)
@@ -624,9 +626,9 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     so a crash left nothing half-written) and a finished job is left alone. The job runs with the rights its
     starter holds now: one who lost them meanwhile gets a failed job, not a write.
     """
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING)
-    ).update(status=ImportStatus.RUNNING, rows_done=0)
+    claimed = ImportJob.objects.filter(pk=job_id, status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING)).update(
+        status=ImportStatus.RUNNING, rows_done=0
+    )
     if not claimed:
         return None
     job = ImportJob.objects.select_related("organization", "started_by").get(pk=job_id)

@@ -184,9 +184,7 @@ def _decode(content: bytes) -> str:
     try:
         return content.decode("cp1251")
     except UnicodeDecodeError as exc:
-        raise TableError(
-            _("The file is not UTF-8 or Windows-1251 text."), code=TableErrorCode.INVALID_FILE
-        ) from exc
+        raise TableError(_("The file is not UTF-8 or Windows-1251 text."), code=TableErrorCode.INVALID_FILE) from exc
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -265,9 +263,7 @@ def _collect(rows_iter: Iterable[tuple[int, Sequence[Any]]]) -> tuple[list[str],
                 header = [_header_key(v) for v in values]
                 continue
             if len(rows) >= MAX_ROWS:
-                raise TableError(
-                    _("At most %(n)d rows per file.") % {"n": MAX_ROWS}, code=TableErrorCode.TOO_MANY_ROWS
-                )
+                raise TableError(_("At most %(n)d rows per file.") % {"n": MAX_ROWS}, code=TableErrorCode.TOO_MANY_ROWS)
             rows.append((number, values))
     except csv.Error as exc:
         raise TableError(

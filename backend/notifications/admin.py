@@ -28,18 +28,46 @@ class OutboxMessageAdmin(TenantScopedAdmin):
 
     view_perm = Perm.AUDIT_VIEW
     change_perm = Perm.CLIENT_CHANGE
-    list_display = ("id", "channel", "recipient_display", "sms_segments_display", "status", "attempts",
-                    "next_attempt_at", "sent_at", "dedupe_key")
+    list_display = (
+        "id",
+        "channel",
+        "recipient_display",
+        "sms_segments_display",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "dedupe_key",
+    )
     list_filter = ("status", "channel", "sensitive", "sms_fallback")
     search_fields = ("recipient", "dedupe_key")
     date_hierarchy = "created_at"
     ordering = ("-id",)
     actions = ("resend", "mark_sent", "cancel")
     readonly_fields = (
-        "organization", "user", "channel", "recipient", "subject", "body_display", "payload_display", "dedupe_key",
-        "sms_segments_display", "sensitive", "sms_fallback", "fallback_for", "status", "attempts", "max_attempts",
-        "next_attempt_at", "expires_at", "last_error",
-        "provider_message_id", "claimed_by", "created_at", "sending_started_at", "sent_at",
+        "organization",
+        "user",
+        "channel",
+        "recipient",
+        "subject",
+        "body_display",
+        "payload_display",
+        "dedupe_key",
+        "sms_segments_display",
+        "sensitive",
+        "sms_fallback",
+        "fallback_for",
+        "status",
+        "attempts",
+        "max_attempts",
+        "next_attempt_at",
+        "expires_at",
+        "last_error",
+        "provider_message_id",
+        "claimed_by",
+        "created_at",
+        "sending_started_at",
+        "sent_at",
     )
     exclude = ("body", "payload", "sealed_secret")
 
@@ -74,8 +102,10 @@ class OutboxMessageAdmin(TenantScopedAdmin):
     def _report(self, request: HttpRequest, done: int, selected: int, verb: str) -> None:
         self.message_user(
             request,
-            ngettext("%(done)d of %(selected)d message %(verb)s.", "%(done)d of %(selected)d messages %(verb)s.",
-                     selected) % {"done": done, "selected": selected, "verb": verb},
+            ngettext(
+                "%(done)d of %(selected)d message %(verb)s.", "%(done)d of %(selected)d messages %(verb)s.", selected
+            )
+            % {"done": done, "selected": selected, "verb": verb},
             messages.SUCCESS if done == selected else messages.WARNING,
         )
 
@@ -90,8 +120,7 @@ class OutboxMessageAdmin(TenantScopedAdmin):
     @admin.action(description=_("Mark sent (confirmed with the provider)"), permissions=["change"])
     def mark_sent(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         ids = self._selected_ids(request, queryset)
-        self._report(request, message_mark_sent(message_ids=ids, actor=request.user), len(ids),
-                     str(_("marked sent")))
+        self._report(request, message_mark_sent(message_ids=ids, actor=request.user), len(ids), str(_("marked sent")))
 
     @admin.action(description=_("Cancel"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:

@@ -98,6 +98,7 @@ def _retry_after_header(response: httpx.Response) -> float | None:
 
 # --- SMS ----------------------------------------------------------------------------------------------
 
+
 class ConsoleSmsBackend:
     """Development default: logs the message with the phone masked (and a sensitive body hidden)."""
 
@@ -120,8 +121,13 @@ class FileSmsBackend:
         path = Path(settings.SMS_FILE_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(
-            {"at": timezone.now().isoformat(), "id": message.pk, "to": message.recipient, "body": message.body,
-             "dedupe_key": message.dedupe_key},
+            {
+                "at": timezone.now().isoformat(),
+                "id": message.pk,
+                "to": message.recipient,
+                "body": message.body,
+                "dedupe_key": message.dedupe_key,
+            },
             ensure_ascii=False,
         )
         # One write() of a short line in append mode is atomic enough across worker processes.
@@ -200,11 +206,22 @@ TELEGRAM_GLOBAL_KEY = "telegram:global"
 
 # The sendMessage parameters a payload may carry; anything else in a payload (a producer's own bookkeeping such as
 # ``offer_id``) stays in the outbox and is not sent.
-TELEGRAM_SEND_FIELDS = frozenset({
-    "reply_markup", "parse_mode", "entities", "link_preview_options", "disable_web_page_preview",
-    "disable_notification", "protect_content", "message_thread_id", "reply_parameters", "message_effect_id",
-    "business_connection_id", "allow_paid_broadcast",
-})
+TELEGRAM_SEND_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "parse_mode",
+        "entities",
+        "link_preview_options",
+        "disable_web_page_preview",
+        "disable_notification",
+        "protect_content",
+        "message_thread_id",
+        "reply_parameters",
+        "message_effect_id",
+        "business_connection_id",
+        "allow_paid_broadcast",
+    }
+)
 
 
 def telegram_is_group(chat_id: str | int) -> bool:
@@ -260,9 +277,9 @@ _UNREACHABLE_DESCRIPTIONS = (
 )
 
 
-def telegram_error_classify(status: int, description: str, parameters: dict[str, Any] | None = None) -> (
-    TelegramErrorClass
-):
+def telegram_error_classify(
+    status: int, description: str, parameters: dict[str, Any] | None = None
+) -> TelegramErrorClass:
     """What a failed Bot API call means for the message and for the chat.
 
     - 429: rate limited, ``retry_after`` from ``parameters`` (1 s when missing);
@@ -297,8 +314,11 @@ def _telegram_chat_mark(chat_id: str) -> str:
     except ValueError:
         return ""
     return (
-        TelegramChat.objects.filter(chat_id=chat).exclude(unreachable_reason="")
-        .values_list("unreachable_reason", flat=True).first() or ""
+        TelegramChat.objects.filter(chat_id=chat)
+        .exclude(unreachable_reason="")
+        .values_list("unreachable_reason", flat=True)
+        .first()
+        or ""
     )
 
 
@@ -323,7 +343,10 @@ class TelegramBackend:
     def _wait_for_slots(self, chat_id: str) -> None:
         key, interval = telegram_rate_key(chat_id)
         answer = slot_reserve_pair(
-            own=key, own_interval=interval, shared=TELEGRAM_GLOBAL_KEY, shared_interval=TELEGRAM_GLOBAL_INTERVAL,
+            own=key,
+            own_interval=interval,
+            shared=TELEGRAM_GLOBAL_KEY,
+            shared_interval=TELEGRAM_GLOBAL_INTERVAL,
             max_wait=TELEGRAM_MAX_WAIT,
         )
         if not answer.reserved:
@@ -389,6 +412,7 @@ class MemoryTelegramBackend:
 
 
 # --- e-mail -------------------------------------------------------------------------------------------
+
 
 class EmailBackend:
     """Django's configured mail backend (console by default, SMTP in production, locmem in tests)."""

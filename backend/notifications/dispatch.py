@@ -136,42 +136,86 @@ def message_deliver(message: OutboxMessage, *, worker: str) -> str:
     except Deferred as exc:
         delay = exc.retry_after if exc.retry_after is not None else 1.0
         # Our own (or the provider's) rate limit: not the message's fault, so it is not counted as an attempt.
-        _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.PENDING,
-              attempts=F("attempts") - 1, next_attempt_at=now() + timedelta(seconds=delay),
-              last_error=str(exc)[:500], claimed_by="")
+        _mark(
+            message,
+            worker=worker,
+            from_statuses=(OutboxStatus.SENDING,),
+            status=OutboxStatus.PENDING,
+            attempts=F("attempts") - 1,
+            next_attempt_at=now() + timedelta(seconds=delay),
+            last_error=str(exc)[:500],
+            claimed_by="",
+        )
         return OutboxStatus.PENDING
     except OutcomeUnknown as exc:
-        _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.RECONCILE,
-              last_error=str(exc)[:500], **_scrub_fields(message))
-        logger.warning("outbox outcome unknown, needs reconciliation",
-                       extra={"outbox_id": message.pk, "channel": message.channel})
+        _mark(
+            message,
+            worker=worker,
+            from_statuses=(OutboxStatus.SENDING,),
+            status=OutboxStatus.RECONCILE,
+            last_error=str(exc)[:500],
+            **_scrub_fields(message),
+        )
+        logger.warning(
+            "outbox outcome unknown, needs reconciliation", extra={"outbox_id": message.pk, "channel": message.channel}
+        )
         return OutboxStatus.RECONCILE
     except RecipientUnreachable as exc:
         return _unreachable(message, worker=worker, exc=exc)
     except PermanentFailure as exc:
-        _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.FAILED,
-              last_error=str(exc)[:500], **_scrub_fields(message))
-        logger.warning("outbox message failed permanently",
-                       extra={"outbox_id": message.pk, "channel": message.channel, "error": str(exc)[:200]})
+        _mark(
+            message,
+            worker=worker,
+            from_statuses=(OutboxStatus.SENDING,),
+            status=OutboxStatus.FAILED,
+            last_error=str(exc)[:500],
+            **_scrub_fields(message),
+        )
+        logger.warning(
+            "outbox message failed permanently",
+            extra={"outbox_id": message.pk, "channel": message.channel, "error": str(exc)[:200]},
+        )
         return OutboxStatus.FAILED
     except Exception as exc:  # TemporaryFailure, or anything unexpected from a provider library
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
         error = str(exc)[:500] if isinstance(exc, TemporaryFailure) else f"{type(exc).__name__}: {exc}"[:500]
         if message.attempts >= message.max_attempts:
-            _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.FAILED,
-                  last_error=error, **_scrub_fields(message))
+            _mark(
+                message,
+                worker=worker,
+                from_statuses=(OutboxStatus.SENDING,),
+                status=OutboxStatus.FAILED,
+                last_error=error,
+                **_scrub_fields(message),
+            )
             logger.warning("outbox message gave up", extra={"outbox_id": message.pk, "attempts": message.attempts})
             return OutboxStatus.FAILED
         delay = max(retry_delay(message.attempts), retry_after or 0.0)
-        _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.PENDING,
-              next_attempt_at=now() + timedelta(seconds=delay), last_error=error, claimed_by="")
-        logger.info("outbox message will be retried",
-                    extra={"outbox_id": message.pk, "attempt": message.attempts, "retry_in_s": round(delay, 1)})
+        _mark(
+            message,
+            worker=worker,
+            from_statuses=(OutboxStatus.SENDING,),
+            status=OutboxStatus.PENDING,
+            next_attempt_at=now() + timedelta(seconds=delay),
+            last_error=error,
+            claimed_by="",
+        )
+        logger.info(
+            "outbox message will be retried",
+            extra={"outbox_id": message.pk, "attempt": message.attempts, "retry_in_s": round(delay, 1)},
+        )
         return OutboxStatus.PENDING
     # Sent. A slow send may have been flagged RECONCILE meanwhile; we know the answer now, so settle it.
-    _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING, OutboxStatus.RECONCILE),
-          status=OutboxStatus.SENT, sent_at=now(), provider_message_id=delivery.provider_message_id[:100],
-          last_error="", **_scrub_fields(message))
+    _mark(
+        message,
+        worker=worker,
+        from_statuses=(OutboxStatus.SENDING, OutboxStatus.RECONCILE),
+        status=OutboxStatus.SENT,
+        sent_at=now(),
+        provider_message_id=delivery.provider_message_id[:100],
+        last_error="",
+        **_scrub_fields(message),
+    )
     return OutboxStatus.SENT
 
 
@@ -183,16 +227,26 @@ def _unreachable(message: OutboxMessage, *, worker: str, exc: RecipientUnreachab
     """
     error = str(exc)[:500]
     with transaction.atomic():
-        if not _mark(message, worker=worker, from_statuses=(OutboxStatus.SENDING,), status=OutboxStatus.FAILED,
-                     last_error=error, **_scrub_fields(message)):
+        if not _mark(
+            message,
+            worker=worker,
+            from_statuses=(OutboxStatus.SENDING,),
+            status=OutboxStatus.FAILED,
+            last_error=error,
+            **_scrub_fields(message),
+        ):
             return OutboxStatus.FAILED  # no longer ours (flagged RECONCILE meanwhile): nothing more to do here
         if not exc.known:
             telegram_chat_mark_unreachable(chat_id=message.recipient, reason=exc.reason, error=error)
         fallback = sms_fallback_enqueue(message) if message.sms_fallback else None
     logger.warning(
         "outbox recipient unreachable",
-        extra={"outbox_id": message.pk, "channel": message.channel, "reason": exc.reason,
-               "sms_fallback_id": fallback.pk if fallback is not None else None},
+        extra={
+            "outbox_id": message.pk,
+            "channel": message.channel,
+            "reason": exc.reason,
+            "sms_fallback_id": fallback.pk if fallback is not None else None,
+        },
     )
     return OutboxStatus.FAILED
 
@@ -220,8 +274,10 @@ class DeliveryReport:
 def _next_due_in() -> float | None:
     """Seconds until the earliest PENDING message falls due (0 if one is due now), ``None`` if none is pending."""
     upcoming = (
-        OutboxMessage.objects.filter(status=OutboxStatus.PENDING).order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True).first()
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
     )
     if upcoming is None:
         return None

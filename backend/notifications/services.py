@@ -189,7 +189,9 @@ def messages_enqueue_many(messages: Iterable[OutboxMessage]) -> int:
         outbox_kick()
     return created
 
+
 # --- Unreachable Telegram chats and the SMS fallback (decision 0021) ---------------------------------------
+
 
 def _chat_id(chat_id: int | str) -> int | None:
     try:
@@ -229,9 +231,9 @@ def telegram_chat_unblock(*, chat_id: int | str) -> bool:
         return False
     with transaction.atomic():
         return bool(
-            TelegramChat.objects.filter(chat_id=chat).exclude(unreachable_reason="").update(
-                unreachable_reason="", unreachable_since=None, updated_at=timezone.now()
-            )
+            TelegramChat.objects.filter(chat_id=chat)
+            .exclude(unreachable_reason="")
+            .update(unreachable_reason="", unreachable_since=None, updated_at=timezone.now())
         )
 
 
@@ -335,9 +337,16 @@ def message_resend(*, message_ids: Iterable[int], actor: Any) -> int:
         .values_list("pk", flat=True)
     )
     count = _operator_change(
-        message_ids=ids, actor=actor, allowed=RESENDABLE, note="outbox: resend by operator",
-        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_by="",
-        sending_started_at=None, last_error="",
+        message_ids=ids,
+        actor=actor,
+        allowed=RESENDABLE,
+        note="outbox: resend by operator",
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        claimed_by="",
+        sending_started_at=None,
+        last_error="",
     )
     if count:
         from .dispatch import outbox_kick
@@ -350,8 +359,12 @@ def message_resend(*, message_ids: Iterable[int], actor: Any) -> int:
 def message_mark_sent(*, message_ids: Iterable[int], actor: Any) -> int:
     """Settle reconciliation: the operator confirmed with the provider that the message arrived."""
     return _operator_change(
-        message_ids=message_ids, actor=actor, allowed=MARKABLE_SENT, note="outbox: marked sent by operator",
-        status=OutboxStatus.SENT, sent_at=timezone.now(),
+        message_ids=message_ids,
+        actor=actor,
+        allowed=MARKABLE_SENT,
+        note="outbox: marked sent by operator",
+        status=OutboxStatus.SENT,
+        sent_at=timezone.now(),
     )
 
 
@@ -359,6 +372,9 @@ def message_mark_sent(*, message_ids: Iterable[int], actor: Any) -> int:
 def message_cancel(*, message_ids: Iterable[int], actor: Any) -> int:
     """Stop messages that have not been delivered from ever being sent."""
     return _operator_change(
-        message_ids=message_ids, actor=actor, allowed=CANCELLABLE, note="outbox: cancelled by operator",
+        message_ids=message_ids,
+        actor=actor,
+        allowed=CANCELLABLE,
+        note="outbox: cancelled by operator",
         status=OutboxStatus.CANCELLED,
     )

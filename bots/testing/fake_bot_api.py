@@ -38,20 +38,53 @@ BLOCKED_DESCRIPTION = "Forbidden: bot was blocked by the user"
 
 # How PTB's form values are decoded: strings stay strings; these are JSON, numbers or booleans.
 _JSON_FIELDS = {
-    "reply_markup", "entities", "caption_entities", "allowed_updates", "media", "link_preview_options",
-    "reply_parameters", "results", "commands", "scope", "button", "menu_button",
+    "reply_markup",
+    "entities",
+    "caption_entities",
+    "allowed_updates",
+    "media",
+    "link_preview_options",
+    "reply_parameters",
+    "results",
+    "commands",
+    "scope",
+    "button",
+    "menu_button",
 }
 _INT_FIELDS = {
-    "chat_id", "message_id", "offset", "limit", "timeout", "from_chat_id", "user_id", "reply_to_message_id",
-    "cache_time", "max_connections", "live_period", "heading", "proximity_alert_radius", "message_thread_id",
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "from_chat_id",
+    "user_id",
+    "reply_to_message_id",
+    "cache_time",
+    "max_connections",
+    "live_period",
+    "heading",
+    "proximity_alert_radius",
+    "message_thread_id",
 }
 _FLOAT_FIELDS = {"latitude", "longitude", "horizontal_accuracy"}
 _BOOL_FIELDS = {
-    "show_alert", "disable_notification", "drop_pending_updates", "protect_content", "disable_web_page_preview",
-    "allow_sending_without_reply", "is_personal",
+    "show_alert",
+    "disable_notification",
+    "drop_pending_updates",
+    "protect_content",
+    "disable_web_page_preview",
+    "allow_sending_without_reply",
+    "is_personal",
 }
 _SEND_METHODS = {
-    "sendmessage", "sendlocation", "sendphoto", "senddocument", "sendcontact", "sendvenue", "sendsticker",
+    "sendmessage",
+    "sendlocation",
+    "sendphoto",
+    "senddocument",
+    "sendcontact",
+    "sendvenue",
+    "sendsticker",
 }
 _MAX_POLL_TIMEOUT = 50.0
 DROP = object()  # a responder's answer: close the connection without answering
@@ -240,18 +273,27 @@ class FakeBotApi:
         self.fail(
             method,
             Failure(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after),
-            times=times, chat_id=chat_id,
+            times=times,
+            chat_id=chat_id,
         )
 
     def fail_blocked(
-        self, method: str = "sendMessage", *, times: int = 1, chat_id: int | str | None = None,
+        self,
+        method: str = "sendMessage",
+        *,
+        times: int = 1,
+        chat_id: int | str | None = None,
         description: str = BLOCKED_DESCRIPTION,
     ) -> None:
         """403 as for a user who blocked the bot (pass ``description="Forbidden: user is deactivated"`` too)."""
         self.fail(method, Failure(403, description), times=times, chat_id=chat_id)
 
     def fail_bad_request(
-        self, method: str, description: str = "Bad Request: chat not found", *, times: int = 1,
+        self,
+        method: str,
+        description: str = "Bad Request: chat not found",
+        *,
+        times: int = 1,
         chat_id: int | str | None = None,
     ) -> None:
         self.fail(method, Failure(400, description), times=times, chat_id=chat_id)
@@ -331,7 +373,12 @@ class FakeBotApi:
         return {"update_id": self.next_update_id(), "message": self._user_message(user, contact=contact)}
 
     def location_update(
-        self, user: TgUser, latitude: float, longitude: float, *, horizontal_accuracy: float | None = None,
+        self,
+        user: TgUser,
+        latitude: float,
+        longitude: float,
+        *,
+        horizontal_accuracy: float | None = None,
         live_period: int | None = None,
     ) -> dict[str, Any]:
         location: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
@@ -348,8 +395,11 @@ class FakeBotApi:
         with self._cond:
             original = dict(self._state.messages.get((user.id, message_id)) or {})
         message = {
-            "message_id": message_id, "date": original.get("date", int(time.time())), "chat": user.private_chat(),
-            "from": user.as_dict(), "edit_date": int(time.time()),
+            "message_id": message_id,
+            "date": original.get("date", int(time.time())),
+            "chat": user.private_chat(),
+            "from": user.as_dict(),
+            "edit_date": int(time.time()),
             "location": {"latitude": latitude, "longitude": longitude, "live_period": live_period},
         }
         return {"update_id": self.next_update_id(), "edited_message": message}
@@ -359,15 +409,19 @@ class FakeBotApi:
         with self._cond:
             if message_id is None:
                 bot_messages = [
-                    mid for (chat, mid), m in self._state.messages.items()
+                    mid
+                    for (chat, mid), m in self._state.messages.items()
                     if chat == user.id and m.get("from", {}).get("id") == self.bot_id
                 ]
                 message_id = max(bot_messages) if bot_messages else None
             message = self._state.messages.get((user.id, message_id)) if message_id is not None else None
         if message is None:
             message = {
-                "message_id": message_id or 1, "date": int(time.time()), "chat": user.private_chat(),
-                "from": self._bot_user(), "text": "",
+                "message_id": message_id or 1,
+                "date": int(time.time()),
+                "chat": user.private_chat(),
+                "from": self._bot_user(),
+                "text": "",
             }
         query = {
             "id": str(next(self._callback_ids)),
@@ -383,7 +437,8 @@ class FakeBotApi:
     def calls_to(self, method: str, *, chat_id: int | str | None = None) -> list[ApiCall]:
         with self._cond:
             return [
-                c for c in self.calls
+                c
+                for c in self.calls
                 if c.method.lower() == method.lower() and (chat_id is None or c.chat_id == chat_id)
             ]
 
@@ -435,8 +490,13 @@ class FakeBotApi:
 
     def _bot_user(self) -> dict[str, Any]:
         return {
-            "id": self.bot_id, "is_bot": True, "first_name": self.bot_first_name, "username": self.bot_username,
-            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False,
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
         }
 
     def _chat(self, chat_id: int | str) -> dict[str, Any]:
@@ -490,7 +550,8 @@ class FakeBotApi:
     def _get_updates(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if self._state.webhook_url:
             return self._error(
-                409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
                 "the webhook first",
             )
         offset = int(params.get("offset") or 0)
@@ -540,10 +601,21 @@ class FakeBotApi:
                     self._state.updates.clear()
             return self._ok(True)
         if method == "getwebhookinfo":
-            return self._ok({"url": self._state.webhook_url, "has_custom_certificate": False,
-                             "pending_update_count": len(self.pending_updates())})
-        if method in {"setmycommands", "deletemycommands", "setchatmenubutton", "setmydescription",
-                      "setmyshortdescription", "setmyname"}:
+            return self._ok(
+                {
+                    "url": self._state.webhook_url,
+                    "has_custom_certificate": False,
+                    "pending_update_count": len(self.pending_updates()),
+                }
+            )
+        if method in {
+            "setmycommands",
+            "deletemycommands",
+            "setchatmenubutton",
+            "setmydescription",
+            "setmyshortdescription",
+            "setmyname",
+        }:
             return self._ok(True)
         if method == "getmycommands":
             return self._ok([])
@@ -594,7 +666,8 @@ class FakeBotApi:
                     updated.pop("reply_markup", None)
                 if updated == message:
                     return self._error(
-                        400, "Bad Request: message is not modified: specified new message content and reply markup "
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup "
                         "are exactly the same as a current content and reply markup of the message",
                     )
                 updated["edit_date"] = int(time.time())
@@ -646,9 +719,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
                 out[key] = _decode_value(key, out[key])
         return out
     if ctype == "multipart/form-data":
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + body
-        )
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         out = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -676,7 +747,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if not path.startswith("/bot"):
             return None
-        rest = path[len("/bot"):]
+        rest = path[len("/bot") :]
         token, _sep, method = rest.partition("/")
         if not method:
             return None

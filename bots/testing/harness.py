@@ -247,6 +247,7 @@ def toast_of(replies: list[Reply]) -> str | None:
 
 # --- linking the test world's people to Telegram users (sync: call from fixtures or through sync_to_async) ---
 
+
 def link_user(user: Any, tg: TgUser) -> None:
     """Link an existing account to the Telegram user ``tg`` (as the /start + contact flow would)."""
     type(user).objects.filter(pk=user.pk).update(telegram_user_id=tg.id)

@@ -66,9 +66,7 @@ def otp_request_view(request: HttpRequest, payload: OtpRequestIn) -> Status[OtpR
         language=payload.language,
         fallback_language=getattr(request, "LANGUAGE_CODE", None),  # from Accept-Language (LocaleMiddleware)
     )
-    return Status(
-        202, OtpRequestOut(sent=True, expires_in=result.expires_in, retry_after=result.retry_after or None)
-    )
+    return Status(202, OtpRequestOut(sent=True, expires_in=result.expires_in, retry_after=result.retry_after or None))
 
 
 @router.post(

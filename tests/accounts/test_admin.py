@@ -63,9 +63,7 @@ def test_adding_a_user_by_phone_normalizes_it_and_records_an_event(admin: Client
 
 def test_adding_a_user_with_a_garbage_phone_shows_the_error(admin: Client) -> None:
     # when
-    response = admin.post(
-        "/admin/accounts/user/add/", {"phone": "12345", "language": "ru", "usable_password": "false"}
-    )
+    response = admin.post("/admin/accounts/user/add/", {"phone": "12345", "language": "ru", "usable_password": "false"})
 
     # then
     assert response.status_code == 200
@@ -95,9 +93,7 @@ def test_log_out_everywhere_revokes_all_tokens_of_the_selected_users(admin: Clie
     kept = token_pair_issue(user=other)
 
     # when
-    response = admin.post(
-        "/admin/accounts/user/", {"action": "revoke_sessions", "_selected_action": [str(user.pk)]}
-    )
+    response = admin.post("/admin/accounts/user/", {"action": "revoke_sessions", "_selected_action": [str(user.pk)]})
 
     # then
     assert response.status_code == 302

@@ -61,10 +61,7 @@ def test_abc_rejects_bad_thresholds():
 def _monthly(service: int, counts: list[int]) -> list[dict]:
     rows = []
     for month, n in enumerate(counts, start=1):
-        rows += [
-            visit(1, dt.datetime(2024, month, 3 + i, 10, tzinfo=dt.UTC), 1, service_id=service)
-            for i in range(n)
-        ]
+        rows += [visit(1, dt.datetime(2024, month, 3 + i, 10, tzinfo=dt.UTC), 1, service_id=service) for i in range(n)]
     return rows
 
 

@@ -128,6 +128,4 @@ def test_review_scores():
     out = review_scores(reviews)
     assert out.rows() == [(1, 4.5, 2), (2, 3.0, 1)]
     assert review_scores(reviews, by=()).rows() == [(4.0, 3)]
-    assert review_scores(reviews, by=("branch_id",), period="month").rows() == [
-        (1, dt.date(2024, 1, 1), 4.0, 3)
-    ]
+    assert review_scores(reviews, by=("branch_id",), period="month").rows() == [(1, dt.date(2024, 1, 1), 4.0, 3)]

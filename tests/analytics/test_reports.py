@@ -63,8 +63,11 @@ def test_model_check_fits_on_the_calibration_window_and_checks_the_holdout(world
 
 
 def test_model_check_shortens_the_holdout_on_a_young_history():
-    rows = [visit(c, dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=7 * k + c)) for c in range(1, 30)
-            for k in range(6)]
+    rows = [
+        visit(c, dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=7 * k + c))
+        for c in range(1, 30)
+        for k in range(6)
+    ]
     check = reports.model_check(visits_frame(rows), model="bgnbd", holdout_days=90)
     span = (check.observation_end - dt.date(2024, 1, 2)).days
 
@@ -131,8 +134,8 @@ def test_headline_with_staffing_reports_shift_fill(tmp_path):
 
 def test_notebook_world_has_staffing_inside_the_visit_window(tmp_path):
     con = connect(write_notebook_world(tmp_path / "wh"))
-    (v_lo, v_hi), = con.sql("SELECT min(started_at), max(started_at) FROM visits").fetchall()
-    (s_lo, s_hi), = con.sql('SELECT min(start), max(start) FROM shifts').fetchall()
+    ((v_lo, v_hi),) = con.sql("SELECT min(started_at), max(started_at) FROM visits").fetchall()
+    ((s_lo, s_hi),) = con.sql("SELECT min(start), max(start) FROM shifts").fetchall()
 
     assert v_lo <= s_lo and s_hi <= v_hi + dt.timedelta(days=1)
     assert {"reviews", "staff_schedule", "workers", "services", "clients"} <= {

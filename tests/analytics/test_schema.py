@@ -34,20 +34,14 @@ def test_connect_exposes_parquet_files_and_part_folders_as_views(tmp_path):
     write_warehouse(tmp_path, visits=frame)
     parts = tmp_path / "workers"
     parts.mkdir()
-    pl.DataFrame({"worker_id": [1], "segment": ["new"], "district": ["north"]}).write_parquet(
-        parts / "a.parquet"
-    )
-    pl.DataFrame({"worker_id": [2], "segment": ["veteran"], "district": ["south"]}).write_parquet(
-        parts / "b.parquet"
-    )
+    pl.DataFrame({"worker_id": [1], "segment": ["new"], "district": ["north"]}).write_parquet(parts / "a.parquet")
+    pl.DataFrame({"worker_id": [2], "segment": ["veteran"], "district": ["south"]}).write_parquet(parts / "b.parquet")
     con = connect(tmp_path)
     assert con.sql("SELECT count(*) FROM visits").fetchall() == [(2,)]
     assert con.sql("SELECT count(*) FROM workers").fetchall() == [(2,)]
     # A view is just another input: same answer as the polars frame.
     assert abc_analysis(con.table("visits")).equals(abc_analysis(frame))
-    assert con.sql("SELECT typeof(started_at) FROM visits LIMIT 1").fetchall() == [
-        ("TIMESTAMP WITH TIME ZONE",)
-    ]
+    assert con.sql("SELECT typeof(started_at) FROM visits LIMIT 1").fetchall() == [("TIMESTAMP WITH TIME ZONE",)]
 
 
 def test_connect_rejects_a_table_missing_required_columns(tmp_path):

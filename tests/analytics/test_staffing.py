@@ -65,9 +65,7 @@ def world() -> dict[str, pl.DataFrame]:
 
 def test_shift_fill_hand_computed(world):
     out = shift_fill(world["shifts"], world["offers"], world["attendance"])
-    assert out.select(
-        "shift_id", "offers_sent", "accepted", "booked", "showed", "wasted_call_ups"
-    ).rows() == [
+    assert out.select("shift_id", "offers_sent", "accepted", "booked", "showed", "wasted_call_ups").rows() == [
         (1, 4, 3, 3, 2, 1),  # offer 4 was late and surplus: wasted once
         (2, 1, 1, 1, 1, 0),
         (3, 1, 0, 0, 0, 0),

@@ -442,8 +442,11 @@ def test_when_the_first_request_fails_the_waiting_retry_makes_the_one_effect() -
     results: dict[str, Any] = {}
 
     first = _post_in_thread(
-        url, token, {"Idempotency-Key": "f", "X-Probe-Delay": "1", "X-Probe-Fail": "500", "X-Probe-Name": "f"},
-        results, "first",
+        url,
+        token,
+        {"Idempotency-Key": "f", "X-Probe-Delay": "1", "X-Probe-Fail": "500", "X-Probe-Name": "f"},
+        results,
+        "first",
     )
     _inside_its_transaction("f")
     retry = _post_in_thread(url, token, {"Idempotency-Key": "f"}, results, "retry")

@@ -106,8 +106,13 @@ def test_a_phone_owns_only_live_clients_with_that_phone_and_no_phone_owns_nothin
     visits = {}
     for hour, client, master in ((10, mine, w.master), (10, gone, w.other_master), (15, blank, w.master)):
         visits[client.pk] = appointment_create_for_client(
-            user=w.manager, branch_id=w.branch.pk, client_id=client.pk, service_ids=[w.haircut.pk],
-            staff_id=master.pk, start=local(2, hour), now=NOW,
+            user=w.manager,
+            branch_id=w.branch.pk,
+            client_id=client.pk,
+            service_ids=[w.haircut.pk],
+            staff_id=master.pk,
+            start=local(2, hour),
+            now=NOW,
         )
     gone_user = UserFactory(phone=gone.phone)
     Client.objects.filter(pk=gone.pk).update(deleted_at=NOW)

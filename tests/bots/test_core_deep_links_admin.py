@@ -21,8 +21,9 @@ URL = "/admin/accounts/telegramdeeplink/"
 def staff_web(org: Organization, role: str = Role.OWNER) -> WebClient:
     staff = member(org, role, is_staff=True)
     staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_telegramdeeplink", "add_telegramdeeplink",
-                                                  "change_telegramdeeplink"])
+        *Permission.objects.filter(
+            codename__in=["view_telegramdeeplink", "add_telegramdeeplink", "change_telegramdeeplink"]
+        )
     )
     web = WebClient()
     web.force_login(staff)

@@ -30,13 +30,20 @@ def test_runbot_polls_answers_prints_a_link_and_stops_on_sigint(
 ) -> None:
     # The embedded default, migrated by `manage.py migrate` (once per run: tests/conftest.py), as `make demo` runs
     # it. The bot's handlers on the Redis layer run in the PostgreSQL leg in-process (tests/bots/test_worker_e2e.py).
-    env = embedded_env(embedded_var_dir, TELEGRAM_BOT_TOKEN=fake_bot_api.token,
-                       TELEGRAM_API_BASE_URL=fake_bot_api.base_url)
+    env = embedded_env(
+        embedded_var_dir, TELEGRAM_BOT_TOKEN=fake_bot_api.token, TELEGRAM_API_BASE_URL=fake_bot_api.base_url
+    )
     cwd = str(settings.BASE_DIR)
     subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from tests.factories import OrganizationFactory; "
-         "OrganizationFactory(name='Demo Salon')"],
-        env=env, check=True, cwd=cwd,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from tests.factories import OrganizationFactory; "
+            "OrganizationFactory(name='Demo Salon')",
+        ],
+        env=env,
+        check=True,
+        cwd=cwd,
     )
     bot = subprocess.Popen(
         [sys.executable, "manage.py", "runbot"], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -68,7 +68,11 @@ class LiveStack:
     def run_module(self, module: str, *args: str, timeout: float = 120) -> str:
         """Run ``python -m module`` against the server's database (test settings); returns its stdout."""
         done = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env={**self.env, "DJANGO_SETTINGS_MODULE": "backend.config.settings.test"},
         )
         assert done.returncode == 0, done.stderr[-3000:]
@@ -191,8 +195,14 @@ def live_stack_running(
             for cmd, log in zip(commands, logs, strict=True)
         ]
         _wait_ready(url, processes, logs, startup_timeout)
-        yield LiveStack(url=url, ws_url=f"ws://127.0.0.1:{port}", tmp=tmp, env=env,
-                             redis=bool(settings.REDIS_URL), processes=processes)
+        yield LiveStack(
+            url=url,
+            ws_url=f"ws://127.0.0.1:{port}",
+            tmp=tmp,
+            env=env,
+            redis=bool(settings.REDIS_URL),
+            processes=processes,
+        )
     finally:
         for process in processes:
             process.terminate()

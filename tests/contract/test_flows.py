@@ -113,12 +113,20 @@ def test_a_dispatcher_orders_a_worker_accepts_and_checks_in(live: Live) -> None:
 
     # A shift that starts in 30 minutes (site in UTC), so it can be checked in to right away.
     starts = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
-    order = dispatcher.staffing_order_create(body={
-        "site_id": staffing["site_id"], "title": "Loaders", "start_date": starts.date().isoformat(),
-        "end_date": starts.date().isoformat(), "shift_start": starts.time().isoformat(timespec="minutes"),
-        "shift_end": (starts + dt.timedelta(hours=4)).time().isoformat(timespec="minutes"), "headcount": 1,
-        "pay_rate": "400", "bill_rate": "650", "skills": [],
-    })
+    order = dispatcher.staffing_order_create(
+        body={
+            "site_id": staffing["site_id"],
+            "title": "Loaders",
+            "start_date": starts.date().isoformat(),
+            "end_date": starts.date().isoformat(),
+            "shift_start": starts.time().isoformat(timespec="minutes"),
+            "shift_end": (starts + dt.timedelta(hours=4)).time().isoformat(timespec="minutes"),
+            "headcount": 1,
+            "pay_rate": "400",
+            "bill_rate": "650",
+            "skills": [],
+        }
+    )
     assert order["status"] == "draft" and len(order["shifts"]) == 1
     shift_id = order["shifts"][0]["id"]
     confirmed = dispatcher.staffing_order_confirm(order["id"])
@@ -129,8 +137,12 @@ def test_a_dispatcher_orders_a_worker_accepts_and_checks_in(live: Live) -> None:
     deadline = time.monotonic() + 30
     offers: list[tuple[Any, dict[str, Any]]] = []
     while not offers and time.monotonic() < deadline:
-        offers = [(w, o) for w in workers for o in w.staffing_offer_list(status="offered")["items"]
-                  if o["shift_id"] == shift_id]
+        offers = [
+            (w, o)
+            for w in workers
+            for o in w.staffing_offer_list(status="offered")["items"]
+            if o["shift_id"] == shift_id
+        ]
         time.sleep(0.3)
     assert offers, "no offer reached a worker within 30 s"
     worker, offer = offers[0]
@@ -142,16 +154,27 @@ def test_a_dispatcher_orders_a_worker_accepts_and_checks_in(live: Live) -> None:
     # A shift this close needs no day-before confirmation: accepting it confirms it.
     assert accepted["status"] in ("accepted", "confirmed")
     sock.wait_for(_type("staffing.accepted", offer_id=offer["id"], shift_id=shift_id))
-    board.wait_for(lambda m: m.get("type") == "board.shift"
-                   and any(s["shift_id"] == shift_id and s["accepted"] == 1 for s in m["shifts"]))
+    board.wait_for(
+        lambda m: (
+            m.get("type") == "board.shift"
+            and any(s["shift_id"] == shift_id and s["accepted"] == 1 for s in m["shifts"])
+        )
+    )
 
     latitude, longitude = staffing["site_point"]
     checked = worker.staffing_check_in(body={"latitude": latitude, "longitude": longitude})
     assert checked["offer_id"] == offer["id"]
-    board.wait_for(lambda m: m.get("type") == "board.shift"
-                   and any(s["shift_id"] == shift_id and s["checked_in"] == 1 for s in m["shifts"]))
-    rows = [r for r in dispatcher.staffing_board_snapshot(organization_id=staffing["organization_id"])["items"]
-            if r["shift_id"] == shift_id]
+    board.wait_for(
+        lambda m: (
+            m.get("type") == "board.shift"
+            and any(s["shift_id"] == shift_id and s["checked_in"] == 1 for s in m["shifts"])
+        )
+    )
+    rows = [
+        r
+        for r in dispatcher.staffing_board_snapshot(organization_id=staffing["organization_id"])["items"]
+        if r["shift_id"] == shift_id
+    ]
     assert rows and (rows[0]["accepted"], rows[0]["checked_in"]) == (1, 1)
 
     # Another franchise's dispatcher is not this one: a worker cannot read the board.

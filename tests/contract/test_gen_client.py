@@ -57,10 +57,20 @@ def test_bodies_are_typed_dicts_with_required_keys(module: ModuleType) -> None:
 
 def test_the_run_time_check_rejects_answers_outside_the_document(module: ModuleType) -> None:
     ref = {"$ref": "#/components/schemas/DeviceOut"}
-    good = {"id": 1, "platform": "ios", "language": "ru", "app_version": "", "last_seen_at": "2026-01-01T00:00:00Z",
-            "active": True}
+    good = {
+        "id": 1,
+        "platform": "ios",
+        "language": "ru",
+        "app_version": "",
+        "last_seen_at": "2026-01-01T00:00:00Z",
+        "active": True,
+    }
     module.check(good, ref)
-    for bad in ({**good, "platform": "symbian"}, {k: v for k, v in good.items() if k != "id"}, {**good, "id": "1"},
-                {**good, "active": 1}):
+    for bad in (
+        {**good, "platform": "symbian"},
+        {k: v for k, v in good.items() if k != "id"},
+        {**good, "id": "1"},
+        {**good, "active": 1},
+    ):
         with pytest.raises(module.ContractViolation):
             module.check(bad, ref)

@@ -66,13 +66,20 @@ def rows(org: Organization, other_org: Organization, staff: User) -> dict[str, d
         branch = Branch.objects.create(organization=organization, name=f"Branch {key}")
         event = event_record(entity=branch, action=EventAction.CREATE, after={"name": "Secret " + key})
         message, _ = message_enqueue(
-            channel=Channel.SMS, recipient=colleague.phone, body="hi", dedupe_key=f"k-{key}",
+            channel=Channel.SMS,
+            recipient=colleague.phone,
+            body="hi",
+            dedupe_key=f"k-{key}",
             organization_id=organization.pk,
         )
         token_pair_issue(user=colleague)
         out[key] = {
-            "event": event, "outboxmessage": message, "organization": organization, "branch": branch,
-            "membership": membership, "user": colleague,
+            "event": event,
+            "outboxmessage": message,
+            "organization": organization,
+            "branch": branch,
+            "membership": membership,
+            "user": colleague,
             "authtoken": AuthToken.objects.filter(user=colleague).first(),
         }
     otp_request(phone=out["b"]["user"].phone, ip="10.0.0.1")
@@ -124,8 +131,14 @@ def test_posting_a_change_or_delete_of_another_organizations_object_changes_noth
 @pytest.mark.parametrize(
     ("kind", "visible"),
     [
-        ("event", True), ("outboxmessage", True), ("organization", True), ("branch", True), ("membership", True),
-        ("user", True), ("authtoken", False), ("otpchallenge", False),
+        ("event", True),
+        ("outboxmessage", True),
+        ("organization", True),
+        ("branch", True),
+        ("membership", True),
+        ("user", True),
+        ("authtoken", False),
+        ("otpchallenge", False),
     ],
 )
 def test_changelists_show_only_own_organization_rows(
@@ -196,9 +209,7 @@ def test_manager_without_manage_right_sees_organization_but_cannot_change_it(
     assert not Membership.objects.filter(user=manager, role=Role.OWNER).exists()
 
 
-def test_outbox_actions_touch_only_visible_rows(
-    web: Client, rows: dict[str, dict[str, Any]]
-) -> None:
+def test_outbox_actions_touch_only_visible_rows(web: Client, rows: dict[str, dict[str, Any]]) -> None:
     # given a failed message in each organization
     ids = [rows["a"]["outboxmessage"].pk, rows["b"]["outboxmessage"].pk]
     OutboxMessage.objects.filter(pk__in=ids).update(status=OutboxStatus.FAILED)
@@ -247,9 +258,7 @@ def test_every_registered_admin_is_tenant_scoped_or_superuser_only(db: None) -> 
     unscoped = []
     for model, model_admin in admin.site._registry.items():
         label = model._meta.label
-        superuser_only = not model_admin.has_module_permission(request) and not model_admin.has_view_permission(
-            request
-        )
+        superuser_only = not model_admin.has_module_permission(request) and not model_admin.has_view_permission(request)
         if isinstance(model_admin, SuperuserOnlyAdmin):
             assert superuser_only, label
         elif isinstance(model_admin, TenantScopedAdmin):

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.django_db
 def test_rows_written_with_one_statement_read_back_as_the_orm_would_write_them(org) -> None:
     now = timezone.now().replace(microsecond=0)
     clients = [
-        Client(organization=org, phone=f"+7701000000{i}", first_name=f"N{i}", birthday=dt.date(1990, 1, i + 1),
-               consent_marketing_at=now, updated_at=now)
+        Client(
+            organization=org,
+            phone=f"+7701000000{i}",
+            first_name=f"N{i}",
+            birthday=dt.date(1990, 1, i + 1),
+            consent_marketing_at=now,
+            updated_at=now,
+        )
         for i in range(3)
     ]
     rows_insert(Client, clients)
@@ -30,7 +36,9 @@ def test_rows_written_with_one_statement_read_back_as_the_orm_would_write_them(o
         c.first_name, c.birthday = c.first_name.lower(), None
     rows_update(Client, stored[:2], ["first_name", "birthday"])
     assert list(Client.objects.order_by("phone").values_list("first_name", "birthday")) == [
-        ("n0", None), ("n1", None), ("N2", dt.date(1990, 1, 3))
+        ("n0", None),
+        ("n1", None),
+        ("N2", dt.date(1990, 1, 3)),
     ]
 
     vip = ClientGroup.objects.create(organization=org, name="VIP")

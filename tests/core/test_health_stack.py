@@ -36,8 +36,9 @@ def embedded_env(embedded_var_dir: Path) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], env=env, check=True, capture_output=True,
-                          cwd=str(settings.BASE_DIR))
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], env=env, check=True, capture_output=True, cwd=str(settings.BASE_DIR)
+    )
     return done.stdout.decode().strip()
 
 
@@ -60,7 +61,7 @@ def websocket_hello(port: int, token: str) -> tuple[list[str], dict[str, object]
         while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7F):
             rest += sock.recv(4096)
         length = rest[1] & 0x7F  # the hello frame is short: no extended length
-        return head.decode().split("\r\n"), json.loads(rest[2:2 + length])
+        return head.decode().split("\r\n"), json.loads(rest[2 : 2 + length])
 
 
 @pytest.mark.slow
@@ -71,7 +72,10 @@ def test_runstack_serves_http_and_websockets_and_stops_on_ctrl_c(embedded_env: d
     port = free_port()
     stack = subprocess.Popen(
         [sys.executable, "manage.py", "runstack", "--host", "127.0.0.1", "--port", str(port)],
-        env=embedded_env, cwd=str(settings.BASE_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=embedded_env,
+        cwd=str(settings.BASE_DIR),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -103,8 +107,12 @@ def test_runstack_serves_http_and_websockets_and_stops_on_ctrl_c(embedded_env: d
         output, _ = stack.communicate(timeout=30)
     text = output.decode(errors="replace")
     # then the stack printed its URLs and stopped cleanly
-    for url in (f"http://127.0.0.1:{port}/admin/", f"http://127.0.0.1:{port}/api/v1/docs",
-                f"http://127.0.0.1:{port}/healthz", f"ws://127.0.0.1:{port}/ws/v1/events/"):
+    for url in (
+        f"http://127.0.0.1:{port}/admin/",
+        f"http://127.0.0.1:{port}/api/v1/docs",
+        f"http://127.0.0.1:{port}/healthz",
+        f"ws://127.0.0.1:{port}/ws/v1/events/",
+    ):
         assert url in text
     assert "stopped" in text
     assert stack.returncode == 0

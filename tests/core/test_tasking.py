@@ -181,13 +181,32 @@ def test_worker_survives_its_database_connections_being_killed(tmp_path: Path) -
 
     s = connection.settings_dict
     url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
-           "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
+        "DEBUG": "1",
+        "LOG_LEVEL": "WARNING",
+    }
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--queues", "default", "--interval", "0.1",
-         "--heartbeat-interval", "0.3", "--worker-id", "outage-worker"],
-        env=env, cwd=str(settings.BASE_DIR), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "manage.py",
+            "run_worker",
+            "--queues",
+            "default",
+            "--interval",
+            "0.1",
+            "--heartbeat-interval",
+            "0.3",
+            "--worker-id",
+            "outage-worker",
+        ],
+        env=env,
+        cwd=str(settings.BASE_DIR),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         # given a worker in the middle of a task

@@ -44,26 +44,72 @@ def test_the_layers_use_the_derived_lists() -> None:
 
 def test_the_derived_lists_say_what_the_layers_did_before() -> None:
     assert set(fields.CLIENT_UPDATABLE) == {
-        "phone", "first_name", "last_name", "middle_name", "code", "birthday", "gender", "email", "notes",
-        "extra_contact", "source_id", "group_ids", "curator_id", "consents",
+        "phone",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "code",
+        "birthday",
+        "gender",
+        "email",
+        "notes",
+        "extra_contact",
+        "source_id",
+        "group_ids",
+        "curator_id",
+        "consents",
     }
     assert fields.CLIENT_IMPORT_COLUMNS == (
-        "phone", "last_name", "first_name", "middle_name", "code", "birthday", "gender", "email", "source",
-        "groups", "notes", "extra_contact", "consent_messages_at", "consent_marketing_at", "consent_personal_data_at",
+        "phone",
+        "last_name",
+        "first_name",
+        "middle_name",
+        "code",
+        "birthday",
+        "gender",
+        "email",
+        "source",
+        "groups",
+        "notes",
+        "extra_contact",
+        "consent_messages_at",
+        "consent_marketing_at",
+        "consent_personal_data_at",
     )
     assert set(fields.CLIENT_NULLABLE) == {"birthday", "source_id", "curator_id"}
     assert "groups" not in fields.CLIENT_EVENT_FIELDS and "search_text" not in fields.CLIENT_EVENT_FIELDS
     assert set(fields.merge_fields(Merge.FILL)) == {
-        "first_name", "last_name", "middle_name", "birthday", "gender", "email", "source", "curator", "extra_contact",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "birthday",
+        "gender",
+        "email",
+        "source",
+        "curator",
+        "extra_contact",
     }
     assert fields.merge_fields(Merge.MOVE) == ("code",) and fields.merge_fields(Merge.JOIN) == ("notes",)
     assert fields.CLIENT_SORTS == {
-        "name": "name_key", "first_name": "first_name", "last_name": "last_name", "middle_name": "middle_name",
-        "phone": "phone", "email": "email", "code": "code", "gender": "gender", "birthday": "birthday",
-        "source": "source__name", "curator": "curator__last_name", "last_visit_at": "last_visit_at",
-        "created_at": "created_at", "updated_at": "updated_at", "deleted_at": "deleted_at",
-        "consent_messages_at": "consent_messages_at", "consent_marketing_at": "consent_marketing_at",
-        "consent_personal_data_at": "consent_personal_data_at", "id": "id",
+        "name": "name_key",
+        "first_name": "first_name",
+        "last_name": "last_name",
+        "middle_name": "middle_name",
+        "phone": "phone",
+        "email": "email",
+        "code": "code",
+        "gender": "gender",
+        "birthday": "birthday",
+        "source": "source__name",
+        "curator": "curator__last_name",
+        "last_visit_at": "last_visit_at",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "deleted_at": "deleted_at",
+        "consent_messages_at": "consent_messages_at",
+        "consent_marketing_at": "consent_marketing_at",
+        "consent_personal_data_at": "consent_personal_data_at",
+        "id": "id",
     }
 
 
@@ -86,8 +132,10 @@ def test_the_services_package_is_split_by_rule_and_reexports_every_public_name()
     for name in modules:
         module = importlib.import_module(f"backend.crm.services.{name}")
         public = {
-            n for n, obj in vars(module).items()
-            if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and getattr(obj, "__module__", None) == module.__name__
             and (inspect.isfunction(obj) or inspect.isclass(obj))
         }
         assert public <= set(crm_services.__all__), (name, public - set(crm_services.__all__))

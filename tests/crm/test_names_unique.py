@@ -114,10 +114,13 @@ def _parallel_posts(path: str, bodies: list[dict[str, Any]], user: Any) -> list[
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("path", "model", "code"), [
-    ("/api/v1/crm/groups", ClientGroup, "group_name_taken"),
-    ("/api/v1/crm/sources", ClientSource, "source_name_taken"),
-])
+@pytest.mark.parametrize(
+    ("path", "model", "code"),
+    [
+        ("/api/v1/crm/groups", ClientGroup, "group_name_taken"),
+        ("/api/v1/crm/sources", ClientSource, "source_name_taken"),
+    ],
+)
 def test_concurrent_creates_of_vip_and_VIP_make_one_row_and_one_clean_409(path, model, code) -> None:
     for _round in range(5):
         # A fresh organization per round: the event log is append-only, so rounds cannot clean up after themselves.

@@ -82,9 +82,13 @@ def test_an_offer_sent_pushes_to_the_workers_phones_in_each_devices_language_wit
     assert set(lines) == {"tok-android", "tok-iphone"}
     # the time is the site's wall clock: 08:00 UTC at a site in Moscow (its organization's zone) is 11:00
     assert shift.order.site.effective_time_zone == "Europe/Moscow"
-    note = PushNote(kind="staffing.offer", object_id=offer.pk, title=OFFER_PUSHES["offer"][0],
-                    body=OFFER_PUSHES["offer"][1], params={"title": "Loaders", "day": shift.starts_at.strftime("%d.%m"),
-                                                           "start": "11:00"})
+    note = PushNote(
+        kind="staffing.offer",
+        object_id=offer.pk,
+        title=OFFER_PUSHES["offer"][0],
+        body=OFFER_PUSHES["offer"][1],
+        params={"title": "Loaders", "day": shift.starts_at.strftime("%d.%m"), "start": "11:00"},
+    )
     for token, language in (("tok-android", "en"), ("tok-iphone", "kk")):
         title, body = note.render(language)
         assert lines[token]["notification"] == {"title": title, "body": body}
@@ -114,12 +118,20 @@ def test_the_push_is_idempotent_per_message() -> None:
     note = PushNote(kind="booking.appointment", object_id=1, title="Visit reminder", body="Tomorrow")
     for _ in range(3):  # the cause retried: the same message key, so nothing new
         with transaction.atomic():
-            message_enqueue(channel="sms", recipient=user.phone, body="Tomorrow", dedupe_key="visit:1", user=user,
-                            push=note)
+            message_enqueue(
+                channel="sms", recipient=user.phone, body="Tomorrow", dedupe_key="visit:1", user=user, push=note
+            )
     assert OutboxMessage.objects.filter(channel=PUSH_CHANNEL).count() == 1
     with pytest.raises(ValueError):  # a one-time code never goes to a lock screen
-        message_enqueue(channel="sms", recipient=user.phone, body=f"Code: {SECRET_SLOT}", dedupe_key="otp", user=user,
-                        secret="123456", push=note)
+        message_enqueue(
+            channel="sms",
+            recipient=user.phone,
+            body=f"Code: {SECRET_SLOT}",
+            dedupe_key="otp",
+            user=user,
+            secret="123456",
+            push=note,
+        )
 
 
 def test_no_devices_no_pushes_and_the_message_is_unchanged() -> None:

@@ -82,9 +82,9 @@ def test_notebook_holds_no_logic(path: Path) -> None:
     found = [type(n).__name__ for n in ast.walk(tree) if isinstance(n, banned)]
 
     assert found == []
-    imports = {
-        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-    } | {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imports = {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert imports == {"analytics"}
 
 

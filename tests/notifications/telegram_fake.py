@@ -42,15 +42,16 @@ def telegram_api(settings: Any) -> Iterator[TimedFakeBotApi]:
         fake.stop()
 
 
-def deliver_until_settled(*, worker: str = "w1", rounds: int = 200,
-                          settled: Callable[[], bool] | None = None) -> None:
+def deliver_until_settled(*, worker: str = "w1", rounds: int = 200, settled: Callable[[], bool] | None = None) -> None:
     """Run delivery rounds (waiting for deferred messages) until nothing is PENDING, or ``rounds`` is spent.
 
     A bound for a stuck run, not a timing assertion.
     """
+
     def done() -> bool:
-        return settled() if settled is not None else not OutboxMessage.objects.filter(
-            status=OutboxStatus.PENDING).exists()
+        return (
+            settled() if settled is not None else not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
+        )
 
     for _ in range(rounds):
         if done():

@@ -27,17 +27,22 @@ def admin_client_() -> Client:
 
 
 def message(key: str, status: str = OutboxStatus.PENDING, **kwargs: Any) -> OutboxMessage:
-    msg, _ = message_enqueue(channel=kwargs.pop("channel", Channel.SMS),
-                             recipient=kwargs.pop("recipient", "+77010000001"),
-                             body=kwargs.pop("body", "text"), dedupe_key=key, **kwargs)
+    msg, _ = message_enqueue(
+        channel=kwargs.pop("channel", Channel.SMS),
+        recipient=kwargs.pop("recipient", "+77010000001"),
+        body=kwargs.pop("body", "text"),
+        dedupe_key=key,
+        **kwargs,
+    )
     OutboxMessage.objects.filter(pk=msg.pk).update(status=status, claimed_by="dead-worker")
     msg.refresh_from_db()
     return msg
 
 
 def act(client: Client, action: str, *messages: OutboxMessage) -> Any:
-    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]},
-                       follow=True)
+    return client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]}, follow=True
+    )
 
 
 def test_changelist_filters_and_search(admin_client_: Client) -> None:

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.django_db
 
 
 def sms(key: str = "k1", **kwargs: Any) -> OutboxMessage:
-    message, _ = message_enqueue(channel=Channel.SMS, recipient="+77010000001", body="Your visit is at 10:00",
-                                 dedupe_key=key, **kwargs)
+    message, _ = message_enqueue(
+        channel=Channel.SMS, recipient="+77010000001", body="Your visit is at 10:00", dedupe_key=key, **kwargs
+    )
     return message
 
 
@@ -33,8 +34,9 @@ def test_enqueue_is_once_per_dedupe_key() -> None:
     # given a message already in the outbox
     first = sms("appointment:1:reminder")
     # when the same change enqueues it again
-    second, created = message_enqueue(channel=Channel.SMS, recipient="+77010000001", body="other text",
-                                      dedupe_key="appointment:1:reminder")
+    second, created = message_enqueue(
+        channel=Channel.SMS, recipient="+77010000001", body="other text", dedupe_key="appointment:1:reminder"
+    )
     # then the first message is returned untouched
     assert (created, second.pk, second.body) == (False, first.pk, "Your visit is at 10:00")
     assert OutboxMessage.objects.count() == 1
@@ -141,13 +143,18 @@ def test_delivery_task_delivers() -> None:
 
 # --- HTTP SMS provider --------------------------------------------------------------------------------
 
+
 def test_http_sms_provider_gets_json_and_idempotency_key(sms_provider: FakeProvider) -> None:
     message = sms("otp:42")
     outbox_deliver_due(worker="w1")
     message.refresh_from_db()
     [request] = sms_provider.received
-    assert request.body == {"to": "+77010000001", "text": "Your visit is at 10:00", "dedupe_key": "otp:42",
-                            "id": message.pk}
+    assert request.body == {
+        "to": "+77010000001",
+        "text": "Your visit is at 10:00",
+        "dedupe_key": "otp:42",
+        "id": message.pk,
+    }
     assert request.headers["idempotency-key"] == "otp:42"
     assert (message.status, message.provider_message_id) == (OutboxStatus.SENT, "fake-1")
 
@@ -193,8 +200,7 @@ def test_retries_stop_at_max_attempts(sms_provider: FakeProvider) -> None:
     OutboxMessage.objects.filter(pk=message.pk).update(max_attempts=3)
     # when delivery runs whenever the message is due again
     for _ in range(5):
-        OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PENDING).update(
-            next_attempt_at=timezone.now())
+        OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
         outbox_deliver_due(worker="w1")
     # then it was tried exactly 3 times and gave up
     message.refresh_from_db()
@@ -249,6 +255,7 @@ def test_slow_send_flagged_meanwhile_is_settled_as_sent(sms_provider: FakeProvid
 
 # --- file and console SMS, e-mail ---------------------------------------------------------------------
 
+
 def test_file_sms_backend_appends_json_lines(settings: Any, tmp_path: Path) -> None:
     settings.SMS_BACKEND = "file"
     settings.SMS_FILE_PATH = str(tmp_path / "sms.log")
@@ -261,8 +268,9 @@ def test_file_sms_backend_appends_json_lines(settings: Any, tmp_path: Path) -> N
 
 def test_console_sms_backend_logs_masked_phone_and_hides_sensitive_body(settings: Any, caplog: Any) -> None:
     settings.SMS_BACKEND = "console"
-    message_enqueue(channel=Channel.SMS, recipient="+77011234567", body="Login code 5821", dedupe_key="otp:1",
-                    sensitive=True)
+    message_enqueue(
+        channel=Channel.SMS, recipient="+77011234567", body="Login code 5821", dedupe_key="otp:1", sensitive=True
+    )
     with caplog.at_level("INFO", logger="brigada.outbox"):
         outbox_deliver_due(worker="w1")
     text = caplog.text
@@ -273,14 +281,20 @@ def test_console_sms_backend_logs_masked_phone_and_hides_sensitive_body(settings
 def test_email_goes_through_django_mail() -> None:
     from django.core import mail
 
-    message_enqueue(channel=Channel.EMAIL, recipient="owner@example.com", subject="Report", body="Weekly report",
-                    dedupe_key="report:1")
+    message_enqueue(
+        channel=Channel.EMAIL,
+        recipient="owner@example.com",
+        subject="Report",
+        body="Weekly report",
+        dedupe_key="report:1",
+    )
     outbox_deliver_due(worker="w1")
     assert [(m.subject, m.to) for m in mail.outbox] == [("Report", ["owner@example.com"])]
     assert OutboxMessage.objects.get().status == OutboxStatus.SENT
 
 
 # --- transactions -------------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_nothing_is_sent_for_a_rolled_back_change() -> None:
@@ -306,6 +320,5 @@ def test_committed_change_queues_one_delivery_task_after_commit() -> None:
         assert DBTaskResult.objects.count() == 0
     # then one delivery task waits after the commit, and running it delivers both
     [task_row] = DBTaskResult.objects.all()
-    assert (task_row.task_path, task_row.queue_name, task_row.status) == (
-        outbox_deliver.module_path, "outbox", "READY")
+    assert (task_row.task_path, task_row.queue_name, task_row.status) == (outbox_deliver.module_path, "outbox", "READY")
     assert outbox_deliver.call()["sent"] == 2

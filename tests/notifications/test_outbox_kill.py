@@ -79,9 +79,23 @@ class WorkerProcess:
 
 def start_worker(worker_id: str, env: dict[str, str], log: Path) -> WorkerProcess:
     argv = [
-        sys.executable, "manage.py", "run_worker", "--queues", "outbox", "--worker-id", worker_id,
-        "--interval", "0.1", "--heartbeat-interval", "0.3", "--stale-after", "2",
-        "--sweep-interval", str(SWEEP_INTERVAL), "--sending-timeout", "2",
+        sys.executable,
+        "manage.py",
+        "run_worker",
+        "--queues",
+        "outbox",
+        "--worker-id",
+        worker_id,
+        "--interval",
+        "0.1",
+        "--heartbeat-interval",
+        "0.3",
+        "--stale-after",
+        "2",
+        "--sweep-interval",
+        str(SWEEP_INTERVAL),
+        "--sending-timeout",
+        "2",
     ]
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, cwd=str(settings.BASE_DIR), stdout=out, stderr=subprocess.STDOUT)
@@ -151,8 +165,7 @@ def test_sigkilled_delivery_workers_lose_nothing_and_send_nothing_twice(
     try:
         # given 200 committed SMS in the outbox
         OutboxMessage.objects.using(db).bulk_create(
-            OutboxMessage(channel=Channel.SMS, recipient=f"+7701{i:07d}", body=f"Reminder {i}",
-                          dedupe_key=f"kill:{i}")
+            OutboxMessage(channel=Channel.SMS, recipient=f"+7701{i:07d}", body=f"Reminder {i}", dedupe_key=f"kill:{i}")
             for i in range(MESSAGES)
         )
         # when three delivery workers run and each worker caught sending a held message is SIGKILLed, then replaced
@@ -177,10 +190,12 @@ def test_sigkilled_delivery_workers_lose_nothing_and_send_nothing_twice(
         killed = {kill.claimed_by for kill in kills}
 
         def settled() -> bool:
-            open_rows = OutboxMessage.objects.using(db).filter(
-                status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]).exists()
+            open_rows = (
+                OutboxMessage.objects.using(db).filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]).exists()
+            )
             orphaned = [
-                t for t in DBTaskResult.objects.using(db).filter(status="RUNNING").values_list("worker_ids", flat=True)
+                t
+                for t in DBTaskResult.objects.using(db).filter(status="RUNNING").values_list("worker_ids", flat=True)
                 if t and t[-1] in killed
             ]
             return not open_rows and not orphaned
@@ -225,8 +240,12 @@ def test_sigkilled_delivery_workers_lose_nothing_and_send_nothing_twice(
     # and every message reached the gateway exactly once; all but the held ones are SENT
     statuses = Counter(row.status for row in rows.values())
     figures = {
-        "database": connections[db].vendor, "messages": MESSAGES, "workers": WORKERS, "kills": len(kills),
-        "delivered_to_gateway": sum(received.values()), "sent": statuses[OutboxStatus.SENT],
+        "database": connections[db].vendor,
+        "messages": MESSAGES,
+        "workers": WORKERS,
+        "kills": len(kills),
+        "delivered_to_gateway": sum(received.values()),
+        "sent": statuses[OutboxStatus.SENT],
         "reconcile": statuses[OutboxStatus.RECONCILE],
     }
     print("\noutbox kill test:", figures)

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def telegram(key: str, chat: str = "100", **kwargs: Any) -> OutboxMessage:
-    message, _ = message_enqueue(channel=Channel.TELEGRAM, recipient=chat, body=f"hello {key}", dedupe_key=key,
-                                 **kwargs)
+    message, _ = message_enqueue(
+        channel=Channel.TELEGRAM, recipient=chat, body=f"hello {key}", dedupe_key=key, **kwargs
+    )
     return message
 
 
@@ -40,8 +41,11 @@ def test_send_message_reaches_the_bot_api(bot_api: FakeProvider) -> None:
 
 def test_429_retry_after_defers_without_counting_an_attempt(bot_api: FakeProvider) -> None:
     # given the Bot API asks us to slow down for 7 seconds
-    bot_api.reply = lambda request, n: (429, {"ok": False, "description": "Too Many Requests",
-                                              "parameters": {"retry_after": 7}}, {})
+    bot_api.reply = lambda request, n: (
+        429,
+        {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 7}},
+        {},
+    )
     message = telegram("t1")
     before = timezone.now()
     # when delivery runs

@@ -29,8 +29,15 @@ def user(phone: str, telegram_id: int) -> Any:
 
 
 def telegram(key: str, chat: int, *, who: Any = None, matters: bool = False, **kwargs: Any) -> OutboxMessage:
-    message, _ = message_enqueue(channel=Channel.TELEGRAM, recipient=str(chat), body=kwargs.pop("body", f"text {key}"),
-                                 dedupe_key=key, user=who, sms_fallback=matters, **kwargs)
+    message, _ = message_enqueue(
+        channel=Channel.TELEGRAM,
+        recipient=str(chat),
+        body=kwargs.pop("body", f"text {key}"),
+        dedupe_key=key,
+        user=who,
+        sms_fallback=matters,
+        **kwargs,
+    )
     return message
 
 
@@ -108,8 +115,14 @@ def test_a_blocked_user_gets_the_call_up_by_sms_once_and_the_mailing_not_at_all(
     customer = user("+77010000102", 502)
     telegram_api.fail_blocked(chat_id=501)
     telegram_api.fail("sendMessage", Failure(403, "Forbidden: user is deactivated"), chat_id=502)
-    call_up = telegram("staffing.offer:1:offer:1", 501, who=worker, matters=True,
-                       body="Work offer: loaders, 10:00-18:00", payload={"reply_markup": {"inline_keyboard": []}})
+    call_up = telegram(
+        "staffing.offer:1:offer:1",
+        501,
+        who=worker,
+        matters=True,
+        body="Work offer: loaders, 10:00-18:00",
+        payload={"reply_markup": {"inline_keyboard": []}},
+    )
     mailing = telegram("campaign:1:502", 502, who=customer, body="Spring sale -20%")
     # when delivery runs until nothing is pending (the fallback SMS included), and runs again
     deliver_until_settled()
@@ -119,12 +132,16 @@ def test_a_blocked_user_gets_the_call_up_by_sms_once_and_the_mailing_not_at_all(
     mailing.refresh_from_db()
     assert (call_up.status, mailing.status) == (OutboxStatus.FAILED, OutboxStatus.FAILED)
     assert dict(TelegramChat.objects.values_list("chat_id", "unreachable_reason")) == {
-        501: UnreachableReason.BLOCKED, 502: UnreachableReason.DEACTIVATED,
+        501: UnreachableReason.BLOCKED,
+        502: UnreachableReason.DEACTIVATED,
     }
     # and the call-up went to the worker's phone by SMS, in plain text, exactly once; the mailing did not
     [fallback] = OutboxMessage.objects.filter(channel=Channel.SMS)
     assert (fallback.recipient, fallback.body, fallback.fallback_for_id) == (
-        "+77010000101", "Work offer: loaders, 10:00-18:00", call_up.pk)
+        "+77010000101",
+        "Work offer: loaders, 10:00-18:00",
+        call_up.pk,
+    )
     assert fallback.status == OutboxStatus.SENT
     assert [(r.channel, r.recipient) for r in outbox_memory] == [(Channel.SMS, "+77010000101")]
     assert len(telegram_api.sends()) == 2
@@ -148,7 +165,8 @@ def test_a_marked_chat_is_not_called_again_until_the_user_starts_the_bot(telegra
     assert (second.status, standby.status) == (OutboxStatus.FAILED, OutboxStatus.FAILED)
     assert "marked unreachable" in second.last_error
     assert sorted(OutboxMessage.objects.filter(channel=Channel.SMS).values_list("dedupe_key", flat=True)) == sorted(
-        [f"sms-fallback:{m.pk}" for m in OutboxMessage.objects.filter(dedupe_key__in=["offer:a", "offer:b"])])
+        [f"sms-fallback:{m.pk}" for m in OutboxMessage.objects.filter(dedupe_key__in=["offer:a", "offer:b"])]
+    )
     # when the user starts the bot again (bot-core's /start calls this)
     assert telegram_chat_unblock(chat_id=503) is True
     third = telegram("offer:c", 503, who=worker, matters=True)
@@ -162,8 +180,14 @@ def test_a_marked_chat_is_not_called_again_until_the_user_starts_the_bot(telegra
 def test_chat_not_found_falls_back_for_a_reminder(telegram_api: TimedFakeBotApi) -> None:
     customer = user("+77010000104", 504)
     telegram_api.fail_bad_request("sendMessage", "Bad Request: chat not found")
-    reminder = telegram("booking:apptmsg:1:v1", 504, who=customer, matters=True,
-                        body="<b>Tomorrow</b> 10:00, haircut", payload={"parse_mode": "HTML"})
+    reminder = telegram(
+        "booking:apptmsg:1:v1",
+        504,
+        who=customer,
+        matters=True,
+        body="<b>Tomorrow</b> 10:00, haircut",
+        payload={"parse_mode": "HTML"},
+    )
     deliver_until_settled()
     reminder.refresh_from_db()
     assert reminder.status == OutboxStatus.FAILED
@@ -186,8 +210,9 @@ def test_a_one_time_code_falls_back_with_its_secret_sealed(telegram_api: TimedFa
     # given a code for a user who blocked the bot
     who = user("+77010000106", 506)
     telegram_api.fail_blocked()
-    code = telegram("otp:1", 506, who=who, matters=True, body=f"Brigada code: {SECRET_SLOT}", secret="482913",
-                    sensitive=True)
+    code = telegram(
+        "otp:1", 506, who=who, matters=True, body=f"Brigada code: {SECRET_SLOT}", secret="482913", sensitive=True
+    )
     # when delivery runs
     deliver_until_settled()
     # then the SMS carried the code, and neither row keeps it (nor the sensitive body) at rest

@@ -26,8 +26,9 @@ def test_a_call_up_to_a_worker_who_blocked_the_bot_goes_by_sms_and_the_standby_n
     _, shift = order_with_shift(world.franchise, call_cap=1)
     workers = [pool_worker(world.hq, km_north=1 + i, telegram=True) for i in range(2)]
     offers = [
-        Offer.objects.create(organization=world.franchise, shift=shift, worker=w, position=i + 1,
-                             status=OfferStatus.STANDBY)
+        Offer.objects.create(
+            organization=world.franchise, shift=shift, worker=w, position=i + 1, status=OfferStatus.STANDBY
+        )
         for i, w in enumerate(workers)
     ]
     blocked = workers[1].user

@@ -41,14 +41,32 @@ def test_private_chats_and_groups_have_their_own_keys_and_paces() -> None:
     [
         (429, "Too Many Requests: retry after 5", {"retry_after": 5}, TelegramVerdict.RATE_LIMITED, "", 5.0),
         (429, "Too Many Requests", {}, TelegramVerdict.RATE_LIMITED, "", 1.0),
-        (403, "Forbidden: bot was blocked by the user", {}, TelegramVerdict.UNREACHABLE,
-         UnreachableReason.BLOCKED, None),
+        (
+            403,
+            "Forbidden: bot was blocked by the user",
+            {},
+            TelegramVerdict.UNREACHABLE,
+            UnreachableReason.BLOCKED,
+            None,
+        ),
         (403, "Forbidden: user is deactivated", {}, TelegramVerdict.UNREACHABLE, UnreachableReason.DEACTIVATED, None),
         (400, "Bad Request: chat not found", {}, TelegramVerdict.UNREACHABLE, UnreachableReason.CHAT_NOT_FOUND, None),
-        (403, "Forbidden: bot was kicked from the group chat", {}, TelegramVerdict.UNREACHABLE,
-         UnreachableReason.KICKED, None),
-        (403, "Forbidden: bot can't initiate conversation with a user", {}, TelegramVerdict.UNREACHABLE,
-         UnreachableReason.NOT_STARTED, None),
+        (
+            403,
+            "Forbidden: bot was kicked from the group chat",
+            {},
+            TelegramVerdict.UNREACHABLE,
+            UnreachableReason.KICKED,
+            None,
+        ),
+        (
+            403,
+            "Forbidden: bot can't initiate conversation with a user",
+            {},
+            TelegramVerdict.UNREACHABLE,
+            UnreachableReason.NOT_STARTED,
+            None,
+        ),
         (403, "Forbidden: something new", {}, TelegramVerdict.UNREACHABLE, UnreachableReason.FORBIDDEN, None),
         (400, "Bad Request: message is too long", {}, TelegramVerdict.PERMANENT, "", None),
         (400, "Bad Request: can't parse entities", {}, TelegramVerdict.PERMANENT, "", None),
@@ -71,8 +89,9 @@ def test_a_pair_reservation_moves_both_slots_to_the_same_moment() -> None:
     start = timezone.now() + timedelta(seconds=0.5)
     DeliveryRateSlot.objects.create(key=TELEGRAM_GLOBAL_KEY, next_allowed_at=start)
     # when a send to the chat reserves
-    answer = slot_reserve_pair(own="telegram:chat:1", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY,
-                               shared_interval=0.1, max_wait=3.0)
+    answer = slot_reserve_pair(
+        own="telegram:chat:1", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY, shared_interval=0.1, max_wait=3.0
+    )
     # then both slots count from the moment the message will really go out (not from "now" for the chat)
     assert answer.reserved and 0.3 < answer.wait <= 0.5
     assert DeliveryRateSlot.objects.get(key="telegram:chat:1").next_allowed_at == start + timedelta(seconds=1)
@@ -85,16 +104,18 @@ def test_a_busy_chat_reserves_nothing_and_leaves_the_bot_budget_to_other_chats()
     busy_until = timezone.now() + timedelta(seconds=2)
     DeliveryRateSlot.objects.create(key="telegram:chat:1", next_allowed_at=busy_until)
     # when a send to it asks for a slot
-    answer = slot_reserve_pair(own="telegram:chat:1", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY,
-                               shared_interval=0.1, max_wait=3.0)
+    answer = slot_reserve_pair(
+        own="telegram:chat:1", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY, shared_interval=0.1, max_wait=3.0
+    )
     # then it is told to come back when the chat is free, and no slot moved
     assert (answer.reserved, answer.limited_by) == (False, "telegram:chat:1")
     assert 1.5 < answer.wait <= 2.0
     assert DeliveryRateSlot.objects.get(key="telegram:chat:1").next_allowed_at == busy_until
     assert not DeliveryRateSlot.objects.filter(key=TELEGRAM_GLOBAL_KEY, next_allowed_at__gt=timezone.now()).exists()
     # and another chat is served at once
-    other = slot_reserve_pair(own="telegram:chat:2", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY,
-                              shared_interval=0.1, max_wait=3.0)
+    other = slot_reserve_pair(
+        own="telegram:chat:2", own_interval=1.0, shared=TELEGRAM_GLOBAL_KEY, shared_interval=0.1, max_wait=3.0
+    )
     assert other.reserved and other.wait == 0
 
 
@@ -136,9 +157,7 @@ def test_a_chat_marked_unreachable_is_reachable_again_after_start() -> None:
 
 @pytest.mark.django_db
 def test_the_sms_fallback_flag_only_sticks_to_telegram_messages() -> None:
-    telegram, _ = message_enqueue(channel=Channel.TELEGRAM, recipient="1", body="b", dedupe_key="t",
-                                  sms_fallback=True)
-    sms, _ = message_enqueue(channel=Channel.SMS, recipient="+77010000001", body="b", dedupe_key="s",
-                             sms_fallback=True)
+    telegram, _ = message_enqueue(channel=Channel.TELEGRAM, recipient="1", body="b", dedupe_key="t", sms_fallback=True)
+    sms, _ = message_enqueue(channel=Channel.SMS, recipient="+77010000001", body="b", dedupe_key="s", sms_fallback=True)
     plain, _ = message_enqueue(channel=Channel.TELEGRAM, recipient="1", body="b", dedupe_key="p")
     assert (telegram.sms_fallback, sms.sms_fallback, plain.sms_fallback) == (True, False, False)

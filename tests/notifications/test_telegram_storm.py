@@ -26,8 +26,9 @@ from .telegram_fake import telegram_api as telegram_api
 
 
 def enqueue(key: str, chat: int | str, text: str | None = None) -> OutboxMessage:
-    message, _ = message_enqueue(channel=Channel.TELEGRAM, recipient=str(chat), body=text or f"text {key}",
-                                 dedupe_key=key)
+    message, _ = message_enqueue(
+        channel=Channel.TELEGRAM, recipient=str(chat), body=text or f"text {key}", dedupe_key=key
+    )
     return message
 
 
@@ -119,8 +120,10 @@ def test_thirty_a_second_and_one_a_second_per_chat_hold_across_workers(telegram_
     # and the server never saw more than 30 sends in any second, nor two to one chat within a second
     moments = [a.at for a in telegram_api.sends()]
     gaps = [b - a for times in _by_chat(telegram_api).values() for a, b in itertools.pairwise(times)]
-    print(f"\n{len(moments)} sends by {WORKERS} workers in {moments[-1] - moments[0]:.2f} s (server clock): "
-          f"at most {max_in_window(moments, 1.0)} in any 1 s window, smallest gap in one chat {min(gaps):.3f} s")
+    print(
+        f"\n{len(moments)} sends by {WORKERS} workers in {moments[-1] - moments[0]:.2f} s (server clock): "
+        f"at most {max_in_window(moments, 1.0)} in any 1 s window, smallest gap in one chat {min(gaps):.3f} s"
+    )
     assert max_in_window(moments, 1.0) <= 30
     for chat, times in _by_chat(telegram_api).items():
         assert all(b - a >= 1.0 for a, b in itertools.pairwise(times)), (chat, times)

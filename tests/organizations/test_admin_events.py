@@ -47,8 +47,14 @@ def management(prefix: str, total: int, initial: int) -> dict[str, Any]:
 
 def organization_form(org: Organization, **changes: Any) -> dict[str, Any]:
     data = {
-        "name": org.name, "kind": org.kind, "parent": "", "country": org.country, "time_zone": org.time_zone,
-        "currency": org.currency, "language": org.language, "is_active": "on",
+        "name": org.name,
+        "kind": org.kind,
+        "parent": "",
+        "country": org.country,
+        "time_zone": org.time_zone,
+        "currency": org.currency,
+        "language": org.language,
+        "is_active": "on",
     }
     data.update(changes)
     return data
@@ -66,12 +72,20 @@ def test_owner_edits_organization_with_branch_and_membership_inlines_and_each_ch
     colleague = User.objects.create_user(phone="+77015550111")
     own = Membership.objects.get(user=owner)
     data = organization_form(org, name="Salon A+")
-    data |= management("branches", 1, 0) | {"branches-0-name": "Center", "branches-0-address": "Abay 1",
-                                            "branches-0-is_active": "on"}
+    data |= management("branches", 1, 0) | {
+        "branches-0-name": "Center",
+        "branches-0-address": "Abay 1",
+        "branches-0-is_active": "on",
+    }
     data |= management("memberships", 2, 1) | {
-        "memberships-0-id": own.pk, "memberships-0-organization": org.pk, "memberships-0-user": owner.pk,
-        "memberships-0-role": Role.OWNER, "memberships-0-is_active": "on",
-        "memberships-1-user": colleague.pk, "memberships-1-role": Role.MASTER, "memberships-1-is_active": "on",
+        "memberships-0-id": own.pk,
+        "memberships-0-organization": org.pk,
+        "memberships-0-user": owner.pk,
+        "memberships-0-role": Role.OWNER,
+        "memberships-0-is_active": "on",
+        "memberships-1-user": colleague.pk,
+        "memberships-1-role": Role.MASTER,
+        "memberships-1-is_active": "on",
     }
     # when they save the organization page
     response = login(owner).post(reverse("admin:organizations_organization_change", args=[org.pk]), data)
@@ -98,8 +112,11 @@ def test_membership_inline_removal_and_role_change_are_events(org: Organization)
     data = organization_form(org) | management("branches", 0, 0) | management("memberships", 3, 3)
     for i, m in enumerate(rows):
         data |= {
-            f"memberships-{i}-id": m.pk, f"memberships-{i}-organization": org.pk, f"memberships-{i}-user": m.user_id,
-            f"memberships-{i}-role": m.role, f"memberships-{i}-is_active": "on",
+            f"memberships-{i}-id": m.pk,
+            f"memberships-{i}-organization": org.pk,
+            f"memberships-{i}-user": m.user_id,
+            f"memberships-{i}-role": m.role,
+            f"memberships-{i}-is_active": "on",
         }
     data["memberships-1-DELETE"] = "on"
     data["memberships-2-role"] = Role.DISPATCHER
@@ -118,15 +135,21 @@ def test_branch_admin_add_and_change_are_events(org: Organization, root: User) -
     client = login(root)
     added = client.post(
         reverse("admin:organizations_branch_add"),
-        {"organization": org.pk, "name": "Center", "address": "", "time_zone": "", "phone": "",
-         "opening_hours": "{}", "is_active": "on"},
+        {
+            "organization": org.pk,
+            "name": "Center",
+            "address": "",
+            "time_zone": "",
+            "phone": "",
+            "opening_hours": "{}",
+            "is_active": "on",
+        },
     )
     assert added.status_code == 302, added.content.decode()[:3000]
     branch = Branch.objects.get()
     changed = client.post(
         reverse("admin:organizations_branch_change", args=[branch.pk]),
-        {"name": "Center", "address": "Abay 2", "time_zone": "", "phone": "", "opening_hours": "{}",
-         "is_active": "on"},
+        {"name": "Center", "address": "Abay 2", "time_zone": "", "phone": "", "opening_hours": "{}", "is_active": "on"},
     )
     assert changed.status_code == 302, changed.content.decode()[:3000]
     [created] = of("organizations.branch", EventAction.CREATE)
@@ -149,7 +172,8 @@ def test_membership_admin_grant_and_delete_are_events(org: Organization) -> None
     assert deleted.status_code == 302
     assert not Membership.objects.filter(user=colleague).exists()
     assert [e.action for e in Event.objects.filter(entity_type="organizations.membership").order_by("id")] == [
-        EventAction.CREATE, EventAction.DELETE,
+        EventAction.CREATE,
+        EventAction.DELETE,
     ]
 
 
@@ -193,10 +217,17 @@ def test_franchise_owner_saves_their_organization_without_touching_the_hq_link(o
     owner = staff_owner(franchise)
     data = organization_form(franchise, name="Franchise 2", parent=str(org.pk))
     data.pop("parent")
-    data |= management("branches", 0, 0) | management("memberships", 1, 1) | {
-        "memberships-0-id": Membership.objects.get(user=owner).pk, "memberships-0-organization": franchise.pk,
-        "memberships-0-user": owner.pk, "memberships-0-role": Role.OWNER, "memberships-0-is_active": "on",
-    }
+    data |= (
+        management("branches", 0, 0)
+        | management("memberships", 1, 1)
+        | {
+            "memberships-0-id": Membership.objects.get(user=owner).pk,
+            "memberships-0-organization": franchise.pk,
+            "memberships-0-user": owner.pk,
+            "memberships-0-role": Role.OWNER,
+            "memberships-0-is_active": "on",
+        }
+    )
     # when they rename it (the HQ link is read-only for them)
     response = login(owner).post(reverse("admin:organizations_organization_change", args=[franchise.pk]), data)
     # then the rename is saved and the HQ link kept
@@ -208,10 +239,21 @@ def test_franchise_owner_saves_their_organization_without_touching_the_hq_link(o
 
 
 def test_superuser_adds_an_organization_and_it_is_an_event(root: User) -> None:
-    data = {
-        "name": "New Salon", "kind": "beauty_salon", "parent": "", "country": "KZ", "time_zone": "Asia/Almaty",
-        "currency": "KZT", "language": "kk", "is_active": "on",
-    } | management("branches", 1, 0) | management("memberships", 0, 0) | {"branches-0-name": "Main"}
+    data = (
+        {
+            "name": "New Salon",
+            "kind": "beauty_salon",
+            "parent": "",
+            "country": "KZ",
+            "time_zone": "Asia/Almaty",
+            "currency": "KZT",
+            "language": "kk",
+            "is_active": "on",
+        }
+        | management("branches", 1, 0)
+        | management("memberships", 0, 0)
+        | {"branches-0-name": "Main"}
+    )
     response = login(root).post(reverse("admin:organizations_organization_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     created = Organization.objects.get(name="New Salon")

@@ -170,11 +170,17 @@ async def test_event_published_by_another_process_arrives_over_redis(
         "from backend.realtime.services import realtime_publish; "
         f"realtime_publish(user_id={user.pk}, event={{'type': 'offer.created', 'id': 77}})"
     )
-    env = {**os.environ, "REDIS_URL": redis_url(), "BRIGADA_VAR_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "backend.config.settings.base", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url(),
+        "BRIGADA_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings.base",
+        "LOG_LEVEL": "WARNING",
+    }
     env.pop("DATABASE_URL", None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "manage.py", "shell", "-c", code, env=env,
-                                                   cwd=str(settings.BASE_DIR))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "manage.py", "shell", "-c", code, env=env, cwd=str(settings.BASE_DIR)
+    )
     assert await process.wait() == 0
     # then the socket in this process receives it
     assert await communicator.receive_json_from(timeout=10) == {"type": "offer.created", "id": 77}

@@ -294,8 +294,9 @@ VISIT_REMINDER = (
 )
 
 
-def _staff_change_push(appointment: Appointment, change: AppointmentChange, actor: Any, previous_status: str | None
-                       ) -> int:
+def _staff_change_push(
+    appointment: Appointment, change: AppointmentChange, actor: Any, previous_status: str | None
+) -> int:
     """A visit moved or cancelled by someone else (staff) than the client: push it to the client's phones.
 
     Push only (staff usually tell the client themselves; the push is free and makes sure). Not for the client's own

@@ -36,7 +36,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--drop-pending", action="store_true", help="discard updates queued while stopped")
         parser.add_argument(
-            "--set-webhook", metavar="BASE_URL",
+            "--set-webhook",
+            metavar="BASE_URL",
             help="instead of polling: point Telegram at BASE_URL/telegram/webhook/<path>/ and exit",
         )
         parser.add_argument("--delete-webhook", action="store_true", help="remove the webhook and exit")

@@ -43,4 +43,3 @@ class Command(BaseCommand):
         self.stdout.write(pair.access_token)
         if options["refresh"]:
             self.stdout.write(pair.refresh_token)
-

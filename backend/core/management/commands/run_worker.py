@@ -43,8 +43,16 @@ logger = logging.getLogger("brigada.worker")
 class Housekeeper(threading.Thread):
     """Beats, sweeps orphaned tasks and the outbox, whatever the main loop is busy with."""
 
-    def __init__(self, *, worker_id: str, queues: str, heartbeat_interval: float, stale_after: float,
-                 sweep_interval: float, tasks_run: Any) -> None:
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        queues: str,
+        heartbeat_interval: float,
+        stale_after: float,
+        sweep_interval: float,
+        tasks_run: Any,
+    ) -> None:
         super().__init__(name="brigada-housekeeper", daemon=True)
         self.worker_id = worker_id
         self.queues = queues
@@ -73,8 +81,10 @@ class Housekeeper(threading.Thread):
                 self.database_ok = True
             except DatabaseError as exc:
                 if self.database_ok:
-                    logger.warning("housekeeping: database unavailable",
-                                   extra={"worker": self.worker_id, "error": type(exc).__name__})
+                    logger.warning(
+                        "housekeeping: database unavailable",
+                        extra={"worker": self.worker_id, "error": type(exc).__name__},
+                    )
                 self.database_ok = False
                 connection.close()
             except Exception:
@@ -105,13 +115,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--queues", default="default,outbox", help="comma-separated queues, '*' for all")
         parser.add_argument("--interval", type=float, default=1.0, help="idle poll interval, seconds")
-        parser.add_argument("--heartbeat-interval", type=float,
-                            default=float(getattr(settings, "TASKS_HEARTBEAT_INTERVAL", 5)))
-        parser.add_argument("--stale-after", type=float, default=float(getattr(settings, "TASKS_STALE_AFTER", 30)),
-                            help="a worker silent this long is dead; its RUNNING tasks are re-queued")
+        parser.add_argument(
+            "--heartbeat-interval", type=float, default=float(getattr(settings, "TASKS_HEARTBEAT_INTERVAL", 5))
+        )
+        parser.add_argument(
+            "--stale-after",
+            type=float,
+            default=float(getattr(settings, "TASKS_STALE_AFTER", 30)),
+            help="a worker silent this long is dead; its RUNNING tasks are re-queued",
+        )
         parser.add_argument("--sweep-interval", type=float, default=10.0)
-        parser.add_argument("--sending-timeout", type=float, default=None,
-                            help="seconds before a SENDING outbox row is flagged for reconciliation")
+        parser.add_argument(
+            "--sending-timeout",
+            type=float,
+            default=None,
+            help="seconds before a SENDING outbox row is flagged for reconciliation",
+        )
         parser.add_argument("--once", action="store_true", help="run one sweep, process ready tasks, then exit")
         parser.add_argument("--worker-id", default=None)
 
@@ -126,13 +145,18 @@ class Command(BaseCommand):
         self.tasks_run = 0
 
         housekeeper = Housekeeper(
-            worker_id=self.worker_id, queues=",".join(queues), heartbeat_interval=options["heartbeat_interval"],
-            stale_after=options["stale_after"], sweep_interval=options["sweep_interval"],
+            worker_id=self.worker_id,
+            queues=",".join(queues),
+            heartbeat_interval=options["heartbeat_interval"],
+            stale_after=options["stale_after"],
+            sweep_interval=options["sweep_interval"],
             tasks_run=lambda: self.tasks_run + (self.worker._run_tasks if self.worker else 0),
         )
         previous_handlers = self._install_signals()
-        self.stdout.write(f"worker {self.worker_id} on queues {','.join(queues)} "
-                          f"(database {connections['default'].vendor}); Ctrl-C to stop")
+        self.stdout.write(
+            f"worker {self.worker_id} on queues {','.join(queues)} "
+            f"(database {connections['default'].vendor}); Ctrl-C to stop"
+        )
         logger.info("worker starting", extra={"worker": self.worker_id, "queues": ",".join(queues)})
         try:
             heartbeat_beat(worker_id=self.worker_id, queues=",".join(queues))
@@ -160,8 +184,14 @@ class Command(BaseCommand):
         backoff = 1.0
         while not self.stopping:
             self.worker = Worker(
-                queue_names=queues, interval=interval, batch=batch, backend_name="default", startup_delay=False,
-                max_tasks=None, worker_id=self.worker_id, excluded_queue_names=[],
+                queue_names=queues,
+                interval=interval,
+                batch=batch,
+                backend_name="default",
+                startup_delay=False,
+                max_tasks=None,
+                worker_id=self.worker_id,
+                excluded_queue_names=[],
             )
             try:
                 tasks_own_requeue(worker_id=self.worker_id)
@@ -185,8 +215,9 @@ class Command(BaseCommand):
                 logger.warning("second signal: stopping now", extra={"worker": self.worker_id})
                 raise SystemExit(1)
             self.stopping = True
-            logger.info("stopping after the current task", extra={"worker": self.worker_id,
-                                                                   "signal": signal.strsignal(signum)})
+            logger.info(
+                "stopping after the current task", extra={"worker": self.worker_id, "signal": signal.strsignal(signum)}
+            )
             if self.worker is not None:
                 self.worker.running = False
                 if not self.worker.running_task:
