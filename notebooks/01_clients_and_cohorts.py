@@ -43,4 +43,4 @@ source_effectiveness(visits, con.table("clients"))
 
 # %%
 cohorts = cohort_retention(visits, period="month")
-plots.cohort_heatmap(cohorts)
+plots.cohort_heatmap(cohorts);

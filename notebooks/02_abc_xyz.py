@@ -27,10 +27,12 @@ visits = reports.business_visits(con)  # the business with the most visits; orga
 
 # %%
 services = abc_analysis(visits, by="service")
-plots.abc_pareto(services, title="Services: cumulative share of revenue")
+plots.abc_pareto(services, title="Services: cumulative share of revenue");
+
 # %%
 clients = abc_analysis(visits, by="client")
-plots.abc_pareto(clients, title="Clients: cumulative share of revenue")
+plots.abc_pareto(clients, title="Clients: cumulative share of revenue");
+
 # %% [markdown]
 # The ABC × XYZ matrix of services: AX items are the dependable core, CZ the long tail.
 

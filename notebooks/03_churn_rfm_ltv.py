@@ -52,16 +52,20 @@ segment_summary(rfm(visits, as_of=default_as_of(visits)))
 # %%
 check = reports.model_check(visits, model="pareto", holdout_days=90)
 print(check)
-plots.calibration_fit(check.calibration)
+plots.calibration_fit(check.calibration);
+
 # %%
-plots.holdout_fit(check.holdout)
+plots.holdout_fit(check.holdout);
+
 # %% [markdown]
 # P(alive) and 12-month CLV, discounted at 10 % a year (Pareto/NBD purchases, Gamma-Gamma spend).
 
 # %%
 value = reports.clv_report(visits, model="pareto", horizon_months=12, discount_rate=0.10)
-plots.p_alive_histogram(value["p_alive"])
+plots.p_alive_histogram(value["p_alive"]);
+
 # %%
-plots.clv_histogram(value["clv"])
+plots.clv_histogram(value["clv"]);
+
 # %%
 value.head(10)

@@ -43,11 +43,12 @@ no_show_rates(shifts, offers, attendance, by="lead_time")
 # What our call-up waves bought: fill rate against call-ups sent per needed place, after each wave.
 
 # %%
-plots.fill_rate_frontier(fill_rate_frontier(shifts, offers), title="Fill rate after each call-up wave")
+plots.fill_rate_frontier(fill_rate_frontier(shifts, offers), title="Fill rate after each call-up wave");
+
 # %% [markdown]
 # The solver against the flat rule on a generated city day (hidden true show rates; each point is one plan):
 # the solver's sweep of shortfall-to-idle costs traces its frontier, the flat rule's ratios sit below it.
 
 # %%
 points = solver_vs_flat(workers=400, shifts=40, seed=1)
-plots.solver_frontier(points)
+plots.solver_frontier(points);

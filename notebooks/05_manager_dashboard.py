@@ -29,7 +29,8 @@ visits = reports.business_visits(con)  # the business with the most visits; orga
 reports.headline(visits, con.table("shifts"), con.table("offers"), con.table("attendance"), days=30)
 
 # %%
-plots.trend(revenue_by(visits, period="month"), y="revenue", title="Revenue per month")
+plots.trend(revenue_by(visits, period="month"), y="revenue", title="Revenue per month");
+
 # %%
 revenue_by(visits, by=["branch_id"], period=None)
 
